@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/** Empty strings count as unset, so `FOO=` in a .env file does not override a default. */
+const optional = <T extends z.ZodTypeAny>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+export const configSchema = z.object({
+  NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
+  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  /** PostgreSQL server; when unset, PGlite (in-process PostgreSQL) under Q2C_DATA_DIR. */
+  DATABASE_URL: optional(z.string().url()),
+  Q2C_DATA_DIR: optional(z.string()).default('.q2c'),
+  TEMPORAL_ADDRESS: optional(z.string()).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: optional(z.string()).default('default'),
+  TEMPORAL_API_KEY: optional(z.string()),
+  TEMPORAL_TLS_CERT: optional(z.string()),
+  TEMPORAL_TLS_KEY: optional(z.string()),
+  TEMPORAL_TLS_CA: optional(z.string()),
+  TEMPORAL_TASK_QUEUE: optional(z.string()).default('q2c'),
+  TEMPORAL_CLI: optional(z.string()),
+  /** Key (base64, 32 bytes) for the payload codec that encrypts workflow histories. */
+  Q2C_PAYLOAD_KEY: optional(z.string()),
+  SERVICE_PORT: optional(port).default(8080),
+  SANDBOX_PORT: optional(port).default(8090),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment once, listing every problem rather than the first. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+let cached: Config | undefined;
+
+/** The process configuration; the only place that reads process.env. */
+export function loadConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import * as schema from './schema';
+
+export { schema };
+
+/** The drizzle database, whichever driver is underneath (node-postgres or PGlite). */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface DbHandle {
+  db: Db;
+  driver: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+
+export interface OpenDbOptions {
+  /** PostgreSQL server URL; when absent, PGlite in `dataDir` (or in memory with 'memory://'). */
+  databaseUrl?: string;
+  dataDir?: string;
+  /** Run pending migrations (default true). Both drivers run the same migration files. */
+  migrate?: boolean;
+}
+
+/**
+ * Opens the database: PostgreSQL over `pg` when a URL is given, otherwise PGlite
+ * (in-process PostgreSQL, data kept under `dataDir`) so `npm start` needs no server.
+ */
+export async function openDb(options: OpenDbOptions = {}): Promise<DbHandle> {
+  const runMigrations = options.migrate ?? true;
+  if (options.databaseUrl) {
+    const { Pool } = await import('pg');
+    const { drizzle } = await import('drizzle-orm/node-postgres');
+    const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+    const db = drizzle(pool, { schema });
+    if (runMigrations) {
+      const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    }
+    return { db: db as unknown as Db, driver: 'postgres', close: () => pool.end() };
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const dataDir = options.dataDir ?? 'memory://';
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir);
+  const db = drizzle(client, { schema });
+  if (runMigrations) {
+    const { migrate } = await import('drizzle-orm/pglite/migrator');
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  }
+  return { db: db as unknown as Db, driver: 'pglite', close: () => client.close() };
+}

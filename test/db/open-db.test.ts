@@ -1,0 +1,34 @@
+import { eq, sql } from 'drizzle-orm';
+import { openDb, schema } from '../../src/db';
+import { testDatabaseUrl } from '../support/database';
+
+describe('openDb', () => {
+  it('migrates PGlite in memory and round-trips an identity mapping', async () => {
+    const handle = await openDb({ dataDir: 'memory://' });
+    try {
+      expect(handle.driver).toBe('pglite');
+      await handle.db.insert(schema.identityMap).values({ kind: 'customer', canonicalId: 'cus-1', system: 'netsuite', externalId: '42' });
+      const rows = await handle.db.select().from(schema.identityMap).where(eq(schema.identityMap.externalId, '42'));
+      expect(rows.map((r) => r.canonicalId)).toEqual(['cus-1']);
+      // The same (system, kind, external id) cannot map to a second canonical object.
+      await expect(
+        handle.db.insert(schema.identityMap).values({ kind: 'customer', canonicalId: 'cus-2', system: 'netsuite', externalId: '42' }),
+      ).rejects.toThrow();
+    } finally {
+      await handle.close();
+    }
+  });
+
+  const url = testDatabaseUrl();
+  (url ? it : it.skip)('runs the same migrations on the PostgreSQL server in DATABASE_URL (skipped when unset; CI sets it)', async () => {
+    const handle = await openDb({ databaseUrl: url! });
+    try {
+      expect(handle.driver).toBe('postgres');
+      const res = await handle.db.execute(sql`select count(*)::int as n from information_schema.tables where table_schema = 'sandbox'`);
+      const rows = (res as unknown as { rows: Array<{ n: number }> }).rows;
+      expect(rows[0]!.n).toBe(3);
+    } finally {
+      await handle.close();
+    }
+  });
+});
