@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { ConnectorError } from '../../../src/connectors/errors';
+import { HttpClient, TokenBucket, staticSecret, apiKeyAuth } from '../../../src/connectors/http';
+import { json, startServer, type TestServer } from './helpers';
+
+let server: TestServer;
+const seen: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+
+beforeAll(async () => {
+  server = await startServer((req, body, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+    const url = new URL(req.url ?? '/', 'http://x');
+    switch (url.pathname) {
+      case '/ok':
+        return json(res, 200, { id: 'a1', amount: 5 });
+      case '/echo':
+        return json(res, 201, { got: JSON.parse(body) as unknown, q: url.searchParams.get('q') });
+      case '/limited':
+        return json(res, 429, { message: 'too many' }, { 'retry-after': '2' });
+      case '/boom':
+        return json(res, 503, [{ errorCode: 'SERVER_UNAVAILABLE', message: 'down' }]);
+      case '/vendor':
+        return json(res, 400, [{ errorCode: 'UNABLE_TO_LOCK_ROW', message: 'row locked' }]);
+      case '/missing':
+        return json(res, 404, { error: 'nope' });
+      case '/hang':
+        return; // never answers
+      case '/reset':
+        return req.socket.destroy();
+      default:
+        return json(res, 500, {});
+    }
+  });
+});
+afterAll(() => server.close());
+beforeEach(() => (seen.length = 0));
+
+const client = (extra: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}) => new HttpClient({ system: 'test', baseUrl: `${server.url}/`, ...extra });
+
+const failure = async (p: Promise<unknown>): Promise<ConnectorError> => {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ConnectorError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConnectorError');
+};
+
+test('parses JSON with a schema and sends auth, json body and query', async () => {
+  const c = client({ auth: apiKeyAuth('X-Api-Key', staticSecret('k1')) });
+  const res = await c.request({ method: 'POST', path: '/echo', query: { q: 'a b', skip: undefined }, json: { n: 1 }, schema: z.object({ got: z.object({ n: z.number() }), q: z.string() }) });
+  expect(res.status).toBe(201);
+  expect(res.body).toEqual({ got: { n: 1 }, q: 'a b' });
+  expect(seen[0]?.headers['x-api-key']).toBe('k1');
+  expect(seen[0]?.headers['content-type']).toBe('application/json');
+  expect(seen[0]?.url).toBe('/echo?q=a+b');
+});
+
+test('a schema mismatch is HTTP.UNEXPECTED_RESPONSE, not retryable', async () => {
+  const err = await failure(client().request({ method: 'GET', path: '/ok', schema: z.object({ id: z.number() }) }));
+  expect(err.code).toBe('HTTP.UNEXPECTED_RESPONSE');
+  expect(err.retryable).toBe(false);
+  expect(err.message).toBe('test GET /ok: response does not match schema: id: Invalid input: expected number, received string');
+});
+
+test('429 carries Retry-After and pauses the limiter for every caller', async () => {
+  let clock = 1_000_000;
+  const sleeps: number[] = [];
+  const bucket = new TokenBucket({ capacity: 10, refillPerSecond: 10, now: () => clock, sleep: async (ms) => { sleeps.push(ms); clock += ms; } });
+  const c = client({ rateLimiter: bucket, now: () => clock });
+  const err = await failure(c.request({ method: 'GET', path: '/limited' }));
+  expect(err.code).toBe('HTTP.RATE_LIMITED');
+  expect(err.retryable).toBe(true);
+  expect(err.retryAfterMs).toBe(2000);
+  expect(err.meta).toEqual({ system: 'test', method: 'GET', path: '/limited', status: 429 });
+  await c.request({ method: 'GET', path: '/ok' });
+  expect(sleeps).toEqual([2000]);
+});
+
+test('5xx is HTTP.SERVER_ERROR, retryable', async () => {
+  const err = await failure(client().request({ method: 'GET', path: '/boom' }));
+  expect(err.code).toBe('HTTP.SERVER_ERROR');
+  expect(err.retryable).toBe(true);
+});
+
+test('a vendor classifier refines the code from the error body', async () => {
+  const c = client({
+    classify: ({ body }) => {
+      const first = Array.isArray(body) ? (body[0] as { errorCode?: string; message?: string }) : undefined;
+      return first?.errorCode === 'UNABLE_TO_LOCK_ROW' ? { code: 'SALESFORCE.ROW_LOCK', message: first.message, vendorCode: first.errorCode } : undefined;
+    },
+  });
+  const err = await failure(c.request({ method: 'PATCH', path: '/vendor', json: {} }));
+  expect(err.code).toBe('SALESFORCE.ROW_LOCK');
+  expect(err.retryable).toBe(true);
+  expect(err.message).toBe('test PATCH /vendor: 400 row locked');
+  expect(err.meta.vendorCode).toBe('UNABLE_TO_LOCK_ROW');
+});
+
+test('allowStatus lets the caller handle a 404 itself', async () => {
+  const res = await client().request({ method: 'GET', path: '/missing', allowStatus: [404] });
+  expect(res.status).toBe(404);
+  expect(res.body).toEqual({ error: 'nope' });
+  const err = await failure(client().request({ method: 'GET', path: '/missing' }));
+  expect(err.code).toBe('HTTP.NOT_FOUND');
+});
+
+test('no answer within the deadline is HTTP.TIMEOUT', async () => {
+  const started = Date.now();
+  const err = await failure(client({ timeoutMs: 150 }).request({ method: 'POST', path: '/hang', json: {} }));
+  expect(err.code).toBe('HTTP.TIMEOUT');
+  expect(err.retryable).toBe(true);
+  expect(err.message).toBe('test POST /hang: no response within 150 ms');
+  expect(Date.now() - started).toBeLessThan(2000);
+});
+
+test('a reset connection is HTTP.CONNECTION', async () => {
+  const err = await failure(client().request({ method: 'GET', path: '/reset' }));
+  expect(err.code).toBe('HTTP.CONNECTION');
+  expect(err.retryable).toBe(true);
+});
+
+test('absolute URLs (e.g. a nextRecordsUrl on another host) are used as they are', () => {
+  const c = client();
+  expect(c.url('https://example.test/a?b=1').toString()).toBe('https://example.test/a?b=1');
+  expect(c.url('/x', { p: 2 }).toString()).toBe(`${server.url}/x?p=2`);
+});
