@@ -20,6 +20,8 @@ export const configSchema = z.object({
   TEMPORAL_TLS_CA: optional(z.string()),
   TEMPORAL_TASK_QUEUE: optional(z.string()).default('q2c'),
   TEMPORAL_CLI: optional(z.string()),
+  /** Searched for a `temporal` binary when .temporal/bin has none. */
+  PATH: optional(z.string()),
   /** Key (base64, 32 bytes) for the payload codec that encrypts workflow histories. */
   Q2C_PAYLOAD_KEY: optional(z.string()),
   SERVICE_PORT: optional(port).default(8080),

@@ -1,0 +1,2 @@
+// The workflowsPath barrel: every workflow the worker registers.
+export { dealWorkflow } from './deal.workflow';
