@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadConfig } from './config';
@@ -30,9 +30,26 @@ export function rootLogger(level: string): Logger {
   return pino({ level, base: { service: 'q2c-worker' }, redact: ['*.apiKey', '*.secret', '*.token', '*.password'] });
 }
 
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Routes the SDK's own logs (worker, workflow `log`, activity context) into pino. Call once per process. */
+export function installRuntimeLogger(logger: Logger): void {
+  const sdk = logger.child({ component: 'temporal-sdk' });
+  Runtime.install({
+    logger: new DefaultLogger('INFO', ({ level, message, meta }) => sdk[PINO_LEVEL[level]](meta ?? {}, message)),
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = rootLogger(config.LOG_LEVEL);
+  installRuntimeLogger(logger);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
   const worker = await createWorker({

@@ -1,0 +1,58 @@
+import { Command } from 'commander';
+import pino from 'pino';
+import { ConfigError, loadConfig } from '../config';
+import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
+import { ToolchainError } from './toolchain';
+import { startSampleDeal, startStack } from './stack';
+
+const program = new Command('q2c').description('q2c: quote-to-cash orchestration on Temporal');
+
+program
+  .command('temporal')
+  .description('start the Temporal dev server and Web UI from temporal-dev.yaml')
+  .action(async () => {
+    const config = loadConfig();
+    const server = await startDevServer(loadDevServerSettings(), { temporalCli: config.TEMPORAL_CLI, pathEnv: config.PATH, reuse: false });
+    console.log(`Temporal dev server on ${server.address}; Web UI ${server.uiUrl}. Ctrl-C stops it.`);
+    await waitForSignal();
+    await server.stop();
+  });
+
+program
+  .command('up')
+  .description('start the whole local stack (Temporal dev server, database, worker) and keep it running')
+  .option('--sample', 'start the sample deal once the stack is up')
+  .action(async (opts: { sample?: boolean }) => {
+    const config = loadConfig();
+    const logger = pino({ level: config.LOG_LEVEL, base: { service: 'q2c' } });
+    const stack = await startStack(config, logger);
+    if (opts.sample) {
+      const workflowId = await startSampleDeal(stack, config);
+      console.log(`\nSample deal started: ${workflowId}`);
+      console.log(`  Web UI:  ${stack.temporal.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${workflowId}`);
+      console.log(`  CLI:     .temporal/bin/temporal workflow list --address ${stack.temporal.address}`);
+    }
+    console.log(`\nq2c is up. Temporal Web UI: ${stack.temporal.uiUrl}  (Ctrl-C stops everything)`);
+    await waitForSignal();
+    console.log('stopping ...');
+    await stack.stop();
+  });
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // Known failures are one clear sentence; anything else keeps its stack trace.
+  if (err instanceof ConfigError || err instanceof SettingsError || err instanceof ToolchainError) {
+    console.error(`q2c: ${err.message}`);
+  } else if (err instanceof Error && /already in use|did not listen|exited with/.test(err.message)) {
+    console.error(`q2c: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});
