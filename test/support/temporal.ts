@@ -9,7 +9,8 @@ import { WORKFLOWS_PATH } from '../../src/worker';
  */
 export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: resolveTestServer() } },
+    // TEMPORAL_TEST_SERVER picks another build (e.g. the Java one from the from-source path).
+    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER ?? resolveTestServer() } },
   });
 }
 

@@ -20,7 +20,7 @@ describe('walking skeleton on the time-skipping test server', () => {
     await db?.close();
   });
 
-  it('runs a deal through a 30-day delivery timer in well under a second of wall time', async () => {
+  it('skips a 30-day delivery timer: 30 days of workflow time in seconds of wall time', async () => {
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'skeleton',
@@ -43,7 +43,9 @@ describe('walking skeleton on the time-skipping test server', () => {
     expect(result.state).toEqual({ stage: 'CLOSED', dealId: 'deal-OPP-SKELETON' });
     // 30 days = 30 x 86,400,000 ms of workflow time passed ...
     expect(result.skippedMs).toBeGreaterThanOrEqual(30 * 86_400_000);
-    // ... in under a second of wall time.
-    expect(result.wallMs).toBeLessThan(1_000);
+    // ... in seconds of wall time, not days: the server skipped the timer. (Typically
+    // ~0.3 s with the native test server; the bound is loose so a loaded CI machine
+    // or the slower Java test server cannot make it flaky.)
+    expect(result.wallMs).toBeLessThan(10_000);
   });
 });
