@@ -1,0 +1,7 @@
+import type { SandboxVendor } from './context';
+
+/**
+ * Every vendor sandbox the server mounts. Add a vendor by appending its entry;
+ * nothing else in the host changes.
+ */
+export const SANDBOX_VENDORS: SandboxVendor[] = [];
