@@ -44,7 +44,9 @@ export type ConnectorErrorCode =
   // Avalara
   | 'AVALARA.ADDRESS_UNRESOLVED'
   | 'AVALARA.DOCUMENT_COMMITTED'
-  | 'AVALARA.INVALID_REQUEST';
+  | 'AVALARA.INVALID_REQUEST'
+  // Port-level business codes workflows branch on (added by connectors-2)
+  | 'ERP.CUSTOMER_INVALID';
 
 /**
  * The one table that says which codes are worth retrying. Timeouts, resets,
@@ -83,6 +85,7 @@ export const RETRYABLE: Readonly<Record<ConnectorErrorCode, boolean>> = Object.f
   'AVALARA.ADDRESS_UNRESOLVED': false,
   'AVALARA.DOCUMENT_COMMITTED': false,
   'AVALARA.INVALID_REQUEST': false,
+  'ERP.CUSTOMER_INVALID': false,
 });
 
 export const isRetryableCode = (code: ConnectorErrorCode): boolean => RETRYABLE[code];
