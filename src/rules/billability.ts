@@ -1,0 +1,487 @@
+import {
+  applyBasisPoints, convert, formatMoney, mulDiv, type BillingClass, type Expense, type FxRate, type MilestoneCompletion,
+  type SourceKind, type TimeEntry,
+} from '../canonical';
+import type { CompiledContract, CompiledLine, RateSlot, RunClock } from './compile';
+import { runClock } from './compile';
+import { addDays, addMonths, dayNumber, daysInclusive, isoWeekday, monthIndex } from './dates';
+import { classOf, type ReasonCode } from './reasons';
+import { effectiveHourlyRate } from './rates';
+import type { RateRow } from './ruleset';
+
+/**
+ * The decision for (part of) one delivered item. Every item yields one decision,
+ * or two when a cap or retainer balance splits it; the parts of one item always
+ * add up to its delivered value.
+ */
+export interface Decision {
+  sourceId: string;
+  kind: SourceKind;
+  contractLineId: string;
+  projectId: string;
+  /** Date the item is billed for: work date, expense date, acceptance date, period start/end. */
+  serviceDate: string;
+  billingClass: BillingClass;
+  reasonCode: ReasonCode;
+  amountMinor: number;
+  /** Minutes of time in this part (0 for other kinds). */
+  minutes: number;
+  /** Invoice line identity inside an invoice; set on parts that are invoiced. */
+  lineKey: string | undefined;
+  lineDescription: string;
+  /** ON_MILESTONE grouping and explanations. */
+  milestoneId?: string;
+  /** Specific detail for the explanation (cap figures, FX rate used ...). */
+  detail?: string;
+}
+
+export interface DeliveryBatch {
+  timeEntries?: readonly TimeEntry[];
+  expenses?: readonly Expense[];
+  milestones?: readonly MilestoneCompletion[];
+}
+
+export interface BillingState {
+  /** Amount already billed per contract line in earlier runs (counts against caps). */
+  billedByLine?: Readonly<Record<string, number>>;
+  /** Retainer balance already drawn per line in earlier runs. */
+  drawnByLine?: Readonly<Record<string, number>>;
+  /** Source ids already decided in earlier runs (time, expense, milestone ids): duplicates. */
+  processedIds?: ReadonlySet<string>;
+  /** Rates for expenses in another currency; the newest rate on or before the expense date is used. */
+  fxRates?: readonly FxRate[];
+  /** Generate subscription periods and retainer fees (default true). */
+  scheduledCharges?: boolean;
+}
+
+const make = (
+  sourceId: string,
+  kind: SourceKind,
+  contractLineId: string,
+  projectId: string,
+  serviceDate: string,
+  reasonCode: ReasonCode,
+  amountMinor: number,
+  minutes: number,
+  lineKey: string | undefined,
+  lineDescription: string,
+): Decision => ({
+  sourceId,
+  kind,
+  contractLineId,
+  projectId,
+  serviceDate,
+  billingClass: classOf(reasonCode),
+  reasonCode,
+  amountMinor,
+  minutes,
+  lineKey,
+  lineDescription,
+});
+
+const slotFor = (cc: CompiledContract, cl: CompiledLine, row: RateRow, overtime: boolean): RateSlot => {
+  const cache = overtime ? cl.slotCacheOt : cl.slotCache;
+  let slot = cache.get(row);
+  if (slot === undefined) {
+    const multiplierBp = overtime ? cl.rates!.card.overtimeMultiplierBp : 10_000;
+    const eff = effectiveHourlyRate(row.hourlyRate, multiplierBp, cl.line.discountBp, cc.rounding);
+    const who = row.role === '*' ? 'Blended' : `${row.role} (${row.region})`;
+    slot = {
+      hourlyRate: row.hourlyRate,
+      multiplierBp,
+      numerator: row.hourlyRate * multiplierBp * (10_000 - cl.line.discountBp),
+      lineKey: `${cl.line.id}|TIME|${row.role}|${row.region}|${row.from}|${overtime ? 'OT' : 'ST'}`,
+      description: `${who}${overtime ? ' overtime' : ''} @ ${formatMoney({ amountMinor: eff, currency: cc.currency })}/h`,
+    };
+    cache.set(row, slot);
+  }
+  return slot;
+};
+
+/** Is the invoice period holding `date` closed on the run date? (IMMEDIATE / ON_MILESTONE: as soon as the date has passed or is today.) */
+const periodClosed = (cc: CompiledContract, cl: CompiledLine, date: string, clock: RunClock): boolean => {
+  switch (cl.line.invoiceSchedule) {
+    case 'MONTHLY':
+      return monthIndex(date) < clock.asOfMonth;
+    case 'WEEKLY': {
+      const d = dayNumber(date);
+      const offset = (isoWeekday(date) - cc.contract.billingTerms.weekStartsOn + 7) % 7;
+      return d - offset + 6 < clock.asOfDay;
+    }
+    default:
+      return date <= clock.asOf;
+  }
+};
+
+/** Value of one time entry in minor units; exact integer arithmetic, rounded once. */
+const timeValue = (minutes: number, slot: RateSlot, cc: CompiledContract): number => {
+  const p = minutes * slot.numerator;
+  // 6e9 = 60 min x 10000 bp x 10000 bp; fall back to BigInt only for very large products
+  return Number.isSafeInteger(p) ? divHalf(p, cc) : mulDiv([minutes, slot.numerator], 6_000_000_000, cc.rounding);
+};
+
+const divHalf = (p: number, cc: CompiledContract): number => {
+  if (cc.rounding !== 'HALF_EVEN') return mulDiv([p], 6_000_000_000, cc.rounding);
+  const q = Math.floor(p / 6_000_000_000);
+  const r = p - q * 6_000_000_000;
+  if (r > 3_000_000_000) return q + 1;
+  if (r < 3_000_000_000) return q;
+  return q % 2 === 0 ? q : q + 1;
+};
+
+/** Classify time entries into `out`. Returns the indexes (into `out`) of candidates that a cap or retainer may still split. */
+export const classifyTimeEntries = (
+  cc: CompiledContract,
+  entries: readonly TimeEntry[],
+  clock: RunClock,
+  seen: Set<string>,
+  out: Decision[],
+  pending: number[],
+): void => {
+  const contractId = cc.contract.id;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (seen.has(e.id)) {
+      out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.DUPLICATE', 0, e.minutes, undefined, ''));
+      continue;
+    }
+    seen.add(e.id);
+    const cl = e.contractId === contractId ? cc.lines.get(e.contractLineId) : undefined;
+    if (cl === undefined) {
+      out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, e.minutes, undefined, ''));
+      continue;
+    }
+    const row = cl.rates?.lookup(e.role, e.region, e.workDate);
+    const slot = row === undefined ? undefined : slotFor(cc, cl, row, e.overtime);
+    const value = slot === undefined ? 0 : timeValue(e.minutes, slot, cc);
+    const line = cl.line;
+    let code: ReasonCode;
+    if (!e.approved) code = 'EXCLUDED.UNAPPROVED';
+    else if (cc.taskBillable.get(e.taskId) === false) code = 'EXCLUDED.NON_BILLABLE_TASK';
+    else if (e.workDate < line.startDate || e.workDate > line.endDate) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
+    else if (line.billingModel === 'FIXED_FEE_MILESTONE') code = 'EXCLUDED.COVERED_BY_FIXED_FEE';
+    else if (line.billingModel === 'SUBSCRIPTION') code = 'EXCLUDED.COVERED_BY_SUBSCRIPTION';
+    else if (line.billingModel === 'EXPENSES') code = 'EXCLUDED.WRONG_LINE_TYPE';
+    else if (slot === undefined) code = 'DEFERRED.NO_RATE';
+    else if (e.workDate > clock.asOf) code = 'DEFERRED.NOT_YET_DUE';
+    else if (!periodClosed(cc, cl, e.workDate, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
+    else if (cc.contract.poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
+    else code = line.billingModel === 'RETAINER' ? 'BILLABLE.RETAINER_DRAWDOWN' : 'BILLABLE.TIME_AND_MATERIALS';
+    const invoiced = code === 'BILLABLE.TIME_AND_MATERIALS';
+    out.push(make(e.id, 'TIME', line.id, e.projectId, e.workDate, code, value, e.minutes, invoiced ? slot!.lineKey : undefined, invoiced ? slot!.description : ''));
+    if (cl.orderDependent && code.charCodeAt(0) === 66 /* 'B' */) pending.push(out.length - 1);
+  }
+};
+
+const pickFx = (rates: readonly FxRate[] | undefined, from: string, to: string, date: string): FxRate | undefined => {
+  let best: FxRate | undefined;
+  for (const r of rates ?? []) {
+    if (r.base === from && r.quote === to && r.asOf <= date && (best === undefined || r.asOf > best.asOf)) best = r;
+  }
+  return best;
+};
+
+export const classifyExpenses = (
+  cc: CompiledContract,
+  expenses: readonly Expense[],
+  clock: RunClock,
+  seen: Set<string>,
+  out: Decision[],
+  pending: number[],
+  fxRates?: readonly FxRate[],
+): void => {
+  const receiptAbove = cc.ruleSet.expensePolicy.receiptRequiredAbove;
+  for (const x of expenses) {
+    if (seen.has(x.id)) {
+      out.push(make(x.id, 'EXPENSE', x.contractLineId, x.projectId, x.incurredOn, 'EXCLUDED.DUPLICATE', 0, 0, undefined, ''));
+      continue;
+    }
+    seen.add(x.id);
+    const cl = x.contractId === cc.contract.id ? cc.lines.get(x.contractLineId) : undefined;
+    if (cl === undefined) {
+      out.push(make(x.id, 'EXPENSE', x.contractLineId, x.projectId, x.incurredOn, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, 0, undefined, ''));
+      continue;
+    }
+    let cost = x.amount;
+    let detail: string | undefined;
+    if (cost.currency !== cc.currency) {
+      const fx = pickFx(fxRates, cost.currency, cc.currency, x.incurredOn);
+      if (!fx) {
+        const d = make(x.id, 'EXPENSE', cl.line.id, x.projectId, x.incurredOn, 'DEFERRED.FX_RATE_MISSING', 0, 0, undefined, '');
+        d.detail = `${formatMoney(x.amount)} needs a ${x.amount.currency}/${cc.currency} rate on or before ${x.incurredOn}`;
+        out.push(d);
+        continue;
+      }
+      cost = convert(cost, fx);
+      detail = `${formatMoney(x.amount)} at ${fx.rate} (${fx.source}, ${fx.asOf}) = ${formatMoney(cost)}`;
+    }
+    const t = cc.expenseTreatment(x.category);
+    const value = t.treatment === 'MARKUP' ? cost.amountMinor + applyBasisPoints(cost, t.markupBp).amountMinor : cost.amountMinor;
+    const line = cl.line;
+    let code: ReasonCode;
+    if (!x.approved) code = 'EXCLUDED.UNAPPROVED';
+    else if (x.incurredOn < line.startDate || x.incurredOn > line.endDate) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
+    else if (line.billingModel !== 'EXPENSES' && line.billingModel !== 'TIME_AND_MATERIALS') code = 'EXCLUDED.WRONG_LINE_TYPE';
+    else if (t.treatment === 'EXCLUDED') code = 'EXCLUDED.EXPENSE_CATEGORY';
+    else if (receiptAbove && receiptAbove.currency === x.amount.currency && x.amount.amountMinor > receiptAbove.amountMinor && !x.receipt) code = 'DEFERRED.RECEIPT_MISSING';
+    else if (x.incurredOn > clock.asOf) code = 'DEFERRED.NOT_YET_DUE';
+    else if (!periodClosed(cc, cl, x.incurredOn, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
+    else if (cc.contract.poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
+    else code = t.treatment === 'MARKUP' ? 'BILLABLE.EXPENSE_MARKUP' : 'BILLABLE.EXPENSE_AT_COST';
+    const lineKey = `${line.id}|EXPENSE|${x.category}`;
+    const desc = `Expenses: ${x.category}`;
+    if (t.treatment === 'CAPPED' && code === 'BILLABLE.EXPENSE_AT_COST' && value > t.capPerItem.amountMinor) {
+      const cap = t.capPerItem.amountMinor;
+      const a = make(x.id, 'EXPENSE', line.id, x.projectId, x.incurredOn, 'BILLABLE.EXPENSE_CAPPED_PART', cap, 0, lineKey, desc);
+      const b = make(x.id, 'EXPENSE', line.id, x.projectId, x.incurredOn, 'CAPPED.EXPENSE_POLICY_LIMIT', value - cap, 0, undefined, '');
+      a.detail = b.detail = `policy limit ${formatMoney(t.capPerItem)} per ${x.category} item; ${formatMoney({ amountMinor: value, currency: cc.currency })} claimed`;
+      out.push(a, b);
+      if (cl.orderDependent) pending.push(out.length - 2);
+      continue;
+    }
+    const billable = code.charCodeAt(0) === 66;
+    const d = make(x.id, 'EXPENSE', line.id, x.projectId, x.incurredOn, code, value, 0, billable ? lineKey : undefined, billable ? desc : '');
+    if (detail !== undefined) d.detail = detail;
+    out.push(d);
+    if (cl.orderDependent && billable) pending.push(out.length - 1);
+  }
+};
+
+export const classifyMilestones = (
+  cc: CompiledContract,
+  completions: readonly MilestoneCompletion[],
+  clock: RunClock,
+  seen: Set<string>,
+  out: Decision[],
+  pending: number[],
+): void => {
+  // one fee per milestone: a second completion for the same milestone is a duplicate
+  for (const m of completions) {
+    const date = m.acceptedOn ?? m.completedOn;
+    const dupKey = `M:${m.contractLineId}:${m.milestoneId}`;
+    if (seen.has(m.id) || seen.has(dupKey)) {
+      out.push(make(m.id, 'MILESTONE', m.contractLineId, m.projectId, date, 'EXCLUDED.DUPLICATE', 0, 0, undefined, ''));
+      continue;
+    }
+    seen.add(m.id);
+    const cl = m.contractId === cc.contract.id ? cc.lines.get(m.contractLineId) : undefined;
+    if (cl === undefined) {
+      out.push(make(m.id, 'MILESTONE', m.contractLineId, m.projectId, date, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, 0, undefined, ''));
+      continue;
+    }
+    if (cl.line.billingModel !== 'FIXED_FEE_MILESTONE') {
+      out.push(make(m.id, 'MILESTONE', cl.line.id, m.projectId, date, 'EXCLUDED.WRONG_LINE_TYPE', 0, 0, undefined, ''));
+      continue;
+    }
+    const amount = cl.milestoneAmounts.get(m.milestoneId);
+    if (amount === undefined) {
+      out.push(make(m.id, 'MILESTONE', cl.line.id, m.projectId, date, 'EXCLUDED.UNKNOWN_MILESTONE', 0, 0, undefined, ''));
+      continue;
+    }
+    seen.add(dupKey);
+    let code: ReasonCode;
+    if (m.acceptedOn === null || m.acceptedOn > clock.asOf) code = 'DEFERRED.MILESTONE_NOT_ACCEPTED';
+    else if (!periodClosed(cc, cl, m.acceptedOn, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
+    else if (cc.contract.poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
+    else code = 'BILLABLE.MILESTONE_ACCEPTED';
+    const billable = code === 'BILLABLE.MILESTONE_ACCEPTED';
+    const d = make(m.id, 'MILESTONE', cl.line.id, m.projectId, date, code, amount, 0, billable ? `${cl.line.id}|MILESTONE|${m.milestoneId}` : undefined, billable ? `Milestone ${m.milestoneId}` : '');
+    d.milestoneId = m.milestoneId;
+    out.push(d);
+    if (cl.orderDependent && billable) pending.push(out.length - 1);
+  }
+};
+
+const periodMonths = { MONTHLY: 1, QUARTERLY: 3, ANNUAL: 12 } as const;
+
+/**
+ * Recurring charges that are due by the run date: subscription periods (a short last
+ * period is prorated by days, half-even) and the retainer prepayment.
+ */
+export const scheduledCharges = (cc: CompiledContract, clock: RunClock, projectId: string, seen: Set<string>, out: Decision[], pending: number[]): void => {
+  for (const cl of cc.lines.values()) {
+    const line = cl.line;
+    if (line.billingModel === 'SUBSCRIPTION' && line.subscription) {
+      const sub = line.subscription;
+      const k = periodMonths[sub.period];
+      for (let i = 0; ; i++) {
+        const start = addMonths(line.startDate, i * k);
+        if (start > line.endDate || start > clock.asOf) break;
+        const fullEnd = addDays(addMonths(line.startDate, (i + 1) * k), -1);
+        const end = fullEnd <= line.endDate ? fullEnd : line.endDate;
+        const amount =
+          end === fullEnd
+            ? sub.amountPerPeriod.amountMinor
+            : mulDiv([sub.amountPerPeriod.amountMinor, daysInclusive(start, end)], daysInclusive(start, fullEnd), cc.rounding);
+        const sourceId = `SUB:${line.id}:${start}`;
+        if (seen.has(sourceId)) continue;
+        seen.add(sourceId);
+        const due = sub.timing === 'IN_ADVANCE' ? start : addDays(end, 1);
+        const serviceDate = sub.timing === 'IN_ADVANCE' ? start : end;
+        let code: ReasonCode;
+        if (due > clock.asOf) code = 'DEFERRED.PERIOD_NOT_CLOSED';
+        else if (cc.contract.poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
+        else code = 'BILLABLE.SUBSCRIPTION_PERIOD';
+        const billable = code === 'BILLABLE.SUBSCRIPTION_PERIOD';
+        const d = make(sourceId, 'SUBSCRIPTION', line.id, projectId, serviceDate, code, amount, 0, billable ? `${line.id}|SUBSCRIPTION` : undefined, billable ? `Subscription ${start} to ${end}` : '');
+        d.detail = `period ${start}..${end}`;
+        out.push(d);
+        if (cl.orderDependent && billable) pending.push(out.length - 1);
+      }
+    }
+    if (line.billingModel === 'RETAINER' && line.retainer && line.startDate <= clock.asOf) {
+      const sourceId = `RETAINER:${line.id}`;
+      if (seen.has(sourceId)) continue;
+      seen.add(sourceId);
+      const code: ReasonCode = cc.contract.poRequired && cl.poNumber === null ? 'DEFERRED.AWAITING_PO' : 'BILLABLE.RETAINER_FEE';
+      const billable = code === 'BILLABLE.RETAINER_FEE';
+      // the prepayment is invoiced; it does not count against the cap (drawdown overage does)
+      out.push(make(sourceId, 'RETAINER', line.id, projectId, line.startDate, code, line.retainer.prepaid.amountMinor, 0, billable ? `${line.id}|RETAINER` : undefined, billable ? `Retainer prepayment until ${line.retainer.expiresOn}` : ''));
+    }
+  }
+};
+
+const KIND_RANK: Record<SourceKind, number> = { RETAINER: 0, SUBSCRIPTION: 1, MILESTONE: 2, TIME: 3, EXPENSE: 4, ADJUSTMENT: 5 };
+
+const byDateKindId = (a: Decision, b: Decision): number =>
+  a.serviceDate < b.serviceDate ? -1 : a.serviceDate > b.serviceDate ? 1 : KIND_RANK[a.kind] - KIND_RANK[b.kind] || (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0);
+
+/** Split `d` into (amountKept, rest) in place; returns the new rest part. Minutes split in proportion. */
+const splitOff = (d: Decision, keep: number, restCode: ReasonCode, keepCode: ReasonCode | undefined, detail: string): Decision => {
+  const rest = d.amountMinor - keep;
+  const restMinutes = d.minutes === 0 || d.amountMinor === 0 ? 0 : d.minutes - Math.floor((d.minutes * keep) / d.amountMinor);
+  const invoicedRest = restCode === 'BILLABLE.RETAINER_OVERAGE';
+  const r = make(d.sourceId, d.kind, d.contractLineId, d.projectId, d.serviceDate, restCode, rest, restMinutes, invoicedRest ? d.lineKey ?? `${d.contractLineId}|OVERAGE` : undefined, invoicedRest ? d.lineDescription : '');
+  r.detail = detail;
+  d.amountMinor = keep;
+  d.minutes -= restMinutes;
+  if (keepCode !== undefined) {
+    d.reasonCode = keepCode;
+    d.billingClass = classOf(keepCode);
+  }
+  d.detail = detail;
+  return r;
+};
+
+/**
+ * Apply retainer balances, then not-to-exceed caps, to the pending candidates
+ * in (service date, kind, id) order, so the outcome does not depend on input order.
+ */
+const applyBalances = (cc: CompiledContract, out: Decision[], pending: number[], state: BillingState): void => {
+  if (pending.length === 0) return;
+  const byLine = new Map<string, Decision[]>();
+  for (const i of pending) {
+    const d = out[i]!;
+    const list = byLine.get(d.contractLineId);
+    if (list) list.push(d);
+    else byLine.set(d.contractLineId, [d]);
+  }
+  const lineIds = [...byLine.keys()].sort();
+  for (const lineId of lineIds) {
+    const list = byLine.get(lineId)!.sort(byDateKindId);
+    const cl = cc.lines.get(lineId)!;
+    const retainer = cl.line.retainer;
+    const fmt = (n: number): string => formatMoney({ amountMinor: n, currency: cc.currency });
+    let queue = list;
+    if (retainer) {
+      let balance = retainer.prepaid.amountMinor - (state.drawnByLine?.[lineId] ?? 0);
+      const next: Decision[] = [];
+      for (const d of list) {
+        if (d.reasonCode !== 'BILLABLE.RETAINER_DRAWDOWN') {
+          next.push(d);
+          continue;
+        }
+        if (d.amountMinor <= balance) {
+          balance -= d.amountMinor;
+          continue;
+        }
+        const overCode: ReasonCode = retainer.overage === 'BILL' ? 'BILLABLE.RETAINER_OVERAGE' : 'CAPPED.RETAINER_EXHAUSTED';
+        const detail = `retainer ${fmt(retainer.prepaid.amountMinor)}; ${fmt(Math.max(balance, 0))} left before this item`;
+        if (balance <= 0) {
+          d.reasonCode = overCode;
+          d.billingClass = classOf(overCode);
+          d.detail = detail;
+          if (overCode === 'BILLABLE.RETAINER_OVERAGE') {
+            d.lineKey = `${lineId}|OVERAGE`;
+            d.lineDescription = 'Retainer overage';
+            next.push(d);
+          }
+        } else {
+          const r = splitOff(d, balance, overCode, undefined, detail);
+          if (overCode === 'BILLABLE.RETAINER_OVERAGE') {
+            r.lineKey = `${lineId}|OVERAGE`;
+            r.lineDescription = 'Retainer overage';
+            next.push(r);
+          }
+          out.push(r);
+          balance = 0;
+        }
+      }
+      queue = next;
+    }
+    if (cl.capLimit !== null) {
+      let remaining = cl.capLimit - (state.billedByLine?.[lineId] ?? 0);
+      const capText = `cap ${fmt(cl.line.cap!.notToExceed.amountMinor)} + ${cl.line.cap!.toleranceBp} bp tolerance = ${fmt(cl.capLimit)}`;
+      for (const d of queue) {
+        if (d.billingClass !== 'BILLABLE' || d.lineKey === undefined || d.kind === 'RETAINER') continue;
+        if (d.amountMinor <= remaining) {
+          remaining -= d.amountMinor;
+          continue;
+        }
+        const detail = `${capText}; ${fmt(Math.max(remaining, 0))} left before this item`;
+        if (remaining <= 0) {
+          d.reasonCode = 'CAPPED.OVER_CAP';
+          d.billingClass = 'CAPPED';
+          d.lineKey = undefined;
+          d.lineDescription = '';
+          d.detail = detail;
+        } else {
+          out.push(splitOff(d, remaining, 'CAPPED.OVER_CAP', 'BILLABLE.PARTIAL_UNDER_CAP', detail));
+          remaining = 0;
+        }
+      }
+    }
+  }
+};
+
+export interface BillingRun {
+  readonly decisions: Decision[];
+  readonly clock: RunClock;
+}
+
+/**
+ * Classify and value every delivered item of one contract version on the run
+ * date `asOf`. Pure: same inputs, same decisions, whatever the input order.
+ */
+export const classifyDeliveries = (cc: CompiledContract, batch: DeliveryBatch, asOf: string, state: BillingState = {}, projectId?: string): BillingRun => {
+  const clock = runClock(asOf);
+  const out: Decision[] = [];
+  const pending: number[] = [];
+  const seen = new Set<string>(state.processedIds ?? []);
+  if (state.scheduledCharges !== false) {
+    const pid = projectId ?? batch.timeEntries?.[0]?.projectId ?? batch.expenses?.[0]?.projectId ?? batch.milestones?.[0]?.projectId ?? cc.contract.id;
+    scheduledCharges(cc, clock, pid, seen, out, pending);
+  }
+  if (batch.milestones) classifyMilestones(cc, batch.milestones, clock, seen, out, pending);
+  if (batch.timeEntries) classifyTimeEntries(cc, batch.timeEntries, clock, seen, out, pending);
+  if (batch.expenses) classifyExpenses(cc, batch.expenses, clock, seen, out, pending, state.fxRates);
+  applyBalances(cc, out, pending, state);
+  return { decisions: out, clock };
+};
+
+export interface ClassTotals {
+  BILLABLE: number;
+  DEFERRED: number;
+  CAPPED: number;
+  EXCLUDED: number;
+  delivered: number;
+}
+
+export const classTotals = (decisions: readonly Decision[]): ClassTotals => {
+  const t: ClassTotals = { BILLABLE: 0, DEFERRED: 0, CAPPED: 0, EXCLUDED: 0, delivered: 0 };
+  for (const d of decisions) {
+    t[d.billingClass] += d.amountMinor;
+    t.delivered += d.amountMinor;
+  }
+  return t;
+};

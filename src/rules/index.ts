@@ -1,0 +1,14 @@
+export * from './dates';
+export * from './reasons';
+export * from './ruleset';
+export * from './ruleset-file';
+export * from './rates';
+export * from './compile';
+export * from './billability';
+export * from './grouping';
+export * from './tax';
+export * from './intercompany';
+export * from './revenue';
+export * from './credit';
+export * from './preview';
+export { formatZodIssues } from '../canonical';

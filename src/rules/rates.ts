@@ -1,0 +1,86 @@
+import { currencyRule, divRound, mulDiv, type RoundingMode } from '../canonical';
+import type { RateCard, RateRow } from './ruleset';
+
+/** A rate card compiled for lookups: role -> region -> rows, newest first. */
+export interface RateIndex {
+  readonly card: RateCard;
+  readonly currency: string;
+  readonly rounding: RoundingMode;
+  /** The row in force for (role, region, date); blended cards return one synthetic row per date. */
+  lookup(role: string, region: string, date: string): RateRow | undefined;
+}
+
+const pick = (rows: readonly RateRow[] | undefined, date: string): RateRow | undefined => {
+  if (!rows) return undefined;
+  for (const r of rows) if (r.from <= date && (r.to === undefined || date <= r.to)) return r;
+  return undefined;
+};
+
+/**
+ * Build the lookup structure once per card (at the boundary, not per item).
+ * Specificity: exact role+region, then role+'*', then '*'+region, then '*'+'*';
+ * within a level the row with the latest `from` that covers the date wins.
+ */
+export const compileRateCard = (card: RateCard): RateIndex => {
+  const byRole = new Map<string, Map<string, RateRow[]>>();
+  for (const r of card.rates) {
+    let byRegion = byRole.get(r.role);
+    if (!byRegion) byRole.set(r.role, (byRegion = new Map()));
+    const rows = byRegion.get(r.region) ?? [];
+    rows.push(r);
+    byRegion.set(r.region, rows);
+  }
+  for (const byRegion of byRole.values()) for (const rows of byRegion.values()) rows.sort((a, b) => (a.from < b.from ? 1 : a.from > b.from ? -1 : 0));
+  const any = byRole.get('*');
+
+  const direct = (role: string, region: string, date: string): RateRow | undefined => {
+    const own = byRole.get(role);
+    return pick(own?.get(region), date) ?? pick(own?.get('*'), date) ?? pick(any?.get(region), date) ?? pick(any?.get('*'), date);
+  };
+
+  const rounding = currencyRule(card.currency).rounding;
+  const blend = card.blend;
+  if (!blend) return { card, currency: card.currency, rounding, lookup: direct };
+
+  // Blended: one weighted-average rate for everybody, computed per date and cached so
+  // the same date always yields the same row object (used as a grouping identity).
+  const byDate = new Map<string, RateRow | null>();
+  let wsum = 0;
+  for (const b of blend) wsum += b.weight;
+  const lookup = (_role: string, _region: string, date: string): RateRow | undefined => {
+    let row = byDate.get(date);
+    if (row === undefined) {
+      let ok = true;
+      let acc = 0;
+      for (const b of blend) {
+        const r = direct(b.role, b.region, date);
+        if (!r) {
+          ok = false;
+          break;
+        }
+        acc += r.hourlyRate * b.weight;
+      }
+      row = ok ? { role: '*', region: '*', from: date, to: date, hourlyRate: divRound(acc, wsum, rounding) } : null;
+      byDate.set(date, row);
+    }
+    return row ?? undefined;
+  };
+  return { card, currency: card.currency, rounding, lookup };
+};
+
+/**
+ * Value of `minutes` at `hourlyRate`, with overtime multiplier and discount, one rounding:
+ * minutes x rate x multiplierBp x (10000 - discountBp) / (60 x 10000 x 10000).
+ * Example: 450 min x 15000 minor/h x 1.0 x 1.0 / 60 = 112500 minor (7.5 h x USD 150.00 = USD 1,125.00).
+ */
+export const rateMinutes = (
+  minutes: number,
+  hourlyRate: number,
+  multiplierBp: number,
+  discountBp: number,
+  rounding: RoundingMode,
+): number => mulDiv([minutes, hourlyRate, multiplierBp, 10_000 - discountBp], 60 * 10_000 * 10_000, rounding);
+
+/** Rate in force after the overtime multiplier and discount, per hour, for display: round(rate x mult x (1 - disc)). */
+export const effectiveHourlyRate = (hourlyRate: number, multiplierBp: number, discountBp: number, rounding: RoundingMode): number =>
+  mulDiv([hourlyRate, multiplierBp, 10_000 - discountBp], 10_000 * 10_000, rounding);
