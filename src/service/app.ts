@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Db } from '../db';
+import { dealWorkflowId } from '../workflows/deal.messages';
+import { createKeyring, type OperatorApiKey } from './auth';
+import { DealNotFoundError, type DealGateway } from './deal-gateway';
+import { createDealLocator, type DealLocator } from './deal-locator';
+import { badRequest, HttpProblem, unauthorized, type SignatureFailure } from './errors';
+import { createInbox, type Inbox } from './inbox';
+import { createMetrics, type Metrics, type WebhookOutcome } from './metrics';
+import { registerOperatorRoutes } from './operator.routes';
+import { docusignSource } from './webhooks/docusign';
+import { kantataSource } from './webhooks/kantata';
+import { salesforceSource } from './webhooks/salesforce';
+import type { IncomingWebhook, ParsedEvent, WebhookSource } from './webhooks/source';
+import { stripeSource } from './webhooks/stripe';
+
+/** Secrets per source; every list may hold several entries valid at once (rotation). */
+export interface ServiceSecrets {
+  salesforceWebhookSecrets: readonly string[];
+  kantataWebhookSecrets: readonly string[];
+  docusignConnectKeys: readonly string[];
+  stripeWebhookSecrets: readonly string[];
+  operatorApiKeys: readonly OperatorApiKey[];
+}
+
+export interface ServiceDeps {
+  db: Db;
+  dealGateway: DealGateway;
+  logger: Logger;
+  secrets: ServiceSecrets;
+  clock?: () => Date;
+  /** Defaults to the identity map in `db`. */
+  dealLocator?: DealLocator;
+  /** Largest accepted webhook body in bytes (default 256 KiB). */
+  bodyLimit?: number;
+  /** Replay window of timestamped signatures in seconds (default 300). */
+  replayWindowSeconds?: number;
+  /** Node process metrics on /metrics (default false; main.ts turns them on). */
+  defaultMetrics?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+const CORRELATION_HEADER = 'x-correlation-id';
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const SIGNATURE_MESSAGES: Record<SignatureFailure, string> = {
+  MISSING_SIGNATURE: 'signature header missing',
+  MISSING_TIMESTAMP: 'timestamp header missing or not Unix seconds',
+  BAD_SIGNATURE: 'signature does not match',
+  STALE_TIMESTAMP: 'timestamp outside the replay window',
+  NO_SECRET_CONFIGURED: 'no secret configured for this source',
+};
+
+const outcomeOf = (status: number): WebhookOutcome =>
+  status === 401 ? 'unauthorized'
+  : status === 400 ? 'bad_request'
+  : status === 413 ? 'too_large'
+  : status === 415 ? 'unsupported_media_type'
+  : status === 422 ? 'unprocessable'
+  : status === 503 ? 'dispatch_failed'
+  : 'error';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on webhook routes: which source the delivery is recorded under. */
+    webhookSource?: string;
+  }
+}
+
+/**
+ * The webhook intake and operator API. Nothing here reads the environment:
+ * secrets, database and the deal gateway come in `deps` (see main.ts).
+ */
+export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
+  const clock = deps.clock ?? (() => new Date());
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const inbox = createInbox(deps.db, clock);
+  const locator = deps.dealLocator ?? createDealLocator(deps.db);
+  const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
+  const window = deps.replayWindowSeconds;
+
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the app's type the default FastifyInstance.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit,
+    requestIdLogLabel: 'correlationId',
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers[CORRELATION_HEADER];
+      return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(CORRELATION_HEADER, request.id);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  // Errors raised before a handler runs (body too large, bad media type, malformed
+  // operator JSON) get the same body shape; on a webhook route they are kept in the inbox too.
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const problem = toProblem(error, bodyLimit);
+    const source = request.routeOptions.config.webhookSource;
+    if (source) {
+      metrics.webhooksReceived.inc({ source, outcome: outcomeOf(problem.status) });
+      request.log.warn({ source, status: problem.status, code: problem.code, headers: request.headers }, 'webhook rejected before parsing');
+      await inbox
+        .recordRejected({ source, rawBody: '', correlationId: request.id, error: problem.body })
+        .catch((err) => request.log.error({ err }, 'inbox: could not record rejected delivery'));
+    } else if (problem.status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+    }
+    return reply.code(problem.status).send(problem.body);
+  });
+
+  const sources: WebhookSource[] = [
+    salesforceSource(deps.secrets.salesforceWebhookSecrets, window),
+    docusignSource(deps.secrets.docusignConnectKeys),
+    kantataSource(deps.secrets.kantataWebhookSecrets, window),
+    stripeSource(deps.secrets.stripeWebhookSecrets, window),
+  ];
+  const paths: Record<WebhookSource['name'], string> = {
+    salesforce: '/webhooks/salesforce/opportunity',
+    docusign: '/webhooks/docusign/connect',
+    kantata: '/webhooks/kantata/:kind',
+    stripe: '/webhooks/stripe',
+  };
+
+  await app.register(async (scope) => {
+    // Signatures are over the exact bytes received: keep the body raw, whatever its
+    // content type, and parse JSON only after the signature checks out.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    for (const source of sources) {
+      scope.post(paths[source.name], { bodyLimit, config: { webhookSource: source.name } }, (request, reply) =>
+        intake(source, request, reply),
+      );
+    }
+  });
+
+  registerOperatorRoutes(app, {
+    keyring: createKeyring(deps.secrets.operatorApiKeys),
+    gateway: deps.dealGateway,
+    inbox,
+  });
+
+  app.get('/healthz', async (request, reply) => {
+    try {
+      await inbox.ping();
+      return { status: 'ok' };
+    } catch (err) {
+      request.log.error({ err }, 'health: database unreachable');
+      return reply.code(503).send({ status: 'unavailable', checks: { database: 'down' } });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  return app;
+
+  /**
+   * verify signature -> parse JSON -> event type (422) -> schema (400) -> find the deal
+   * -> store in the inbox (dedupe) -> dispatch -> mark dispatched. A failure before
+   * the store is recorded as a 'rejected' row; nothing before the dispatch touches a workflow.
+   */
+  async function intake(source: WebhookSource, request: FastifyRequest, reply: FastifyReply) {
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const rawBody = raw.toString('utf8');
+    const correlationId = request.id;
+    const log = request.log.child({ source: source.name });
+    const incoming: IncomingWebhook = { rawBody: raw, headers: request.headers, params: request.params as Record<string, string> };
+    let parsed: ParsedEvent | undefined;
+    let storedId: number | undefined;
+    try {
+      const verified = source.verify(incoming, clock().getTime());
+      if (!verified.ok) throw unauthorized(verified.reason, SIGNATURE_MESSAGES[verified.reason]);
+
+      let json: unknown;
+      try {
+        json = JSON.parse(rawBody);
+      } catch (err) {
+        throw badRequest([{ path: '', message: (err as Error).message }], 'malformed JSON');
+      }
+      parsed = source.parse(json, incoming);
+
+      const opportunityId =
+        parsed.opportunityId ??
+        (parsed.lookup ? await locator.opportunityFor(parsed.lookup.system, parsed.lookup.externalIds) : undefined);
+      if (!opportunityId) {
+        throw new HttpProblem(422, 'DEAL_UNRESOLVED', 'the event names no opportunity and none is mapped to its records', {
+          lookup: parsed.lookup,
+        });
+      }
+      const workflowId = dealWorkflowId(opportunityId);
+      const stored = await inbox.accept({ source: source.name, eventId: parsed.eventId, eventType: parsed.eventType, rawBody, workflowId, correlationId });
+      if (stored.kind === 'duplicate') {
+        metrics.webhooksReceived.inc({ source: source.name, outcome: 'duplicate' });
+        log.info({ eventId: parsed.eventId, workflowId: stored.original.workflowId, originalId: stored.original.id, headers: request.headers }, 'webhook duplicate: not dispatched again');
+        return reply.code(202).send({ workflowId: stored.original.workflowId, eventId: parsed.eventId, duplicate: true });
+      }
+      storedId = stored.id;
+
+      const endTimer = metrics.dispatchSeconds.startTimer({ source: source.name });
+      try {
+        await parsed.dispatch(deps.dealGateway, { opportunityId, correlationId, receivedAt: clock() });
+        endTimer({ outcome: 'dispatched' });
+      } catch (err) {
+        endTimer({ outcome: err instanceof DealNotFoundError ? 'unprocessable' : 'dispatch_failed' });
+        if (err instanceof DealNotFoundError) {
+          const problem = new HttpProblem(422, 'DEAL_NOT_FOUND', `no running deal ${workflowId} for this event`, { workflowId });
+          await inbox.markRejected(stored.id, problem.body);
+          throw problem;
+        }
+        log.error({ err, eventId: parsed.eventId, workflowId }, 'webhook dispatch failed; kept in the inbox for redelivery');
+        await inbox.markDispatchFailed(stored.id, { message: (err as Error).message });
+        throw new HttpProblem(503, 'DISPATCH_FAILED', 'the event is stored but could not be handed to its deal; redeliver to retry', { workflowId });
+      }
+      await inbox.markDispatched(stored.id);
+      metrics.webhooksReceived.inc({ source: source.name, outcome: 'dispatched' });
+      log.info({ eventId: parsed.eventId, eventType: parsed.eventType, workflowId, retry: stored.kind === 'retry', headers: request.headers }, 'webhook dispatched');
+      return reply.code(202).send({ workflowId, eventId: parsed.eventId, duplicate: false });
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err;
+      metrics.webhooksReceived.inc({ source: source.name, outcome: outcomeOf(err.status) });
+      log.warn({ status: err.status, code: err.code, reason: err.details.reason, eventId: parsed?.eventId, headers: request.headers }, 'webhook rejected');
+      if (storedId === undefined) {
+        await inbox.recordRejected({
+          source: source.name,
+          eventId: parsed?.eventId,
+          eventType: parsed?.eventType ?? (typeof err.details.eventType === 'string' ? err.details.eventType : undefined),
+          rawBody,
+          correlationId,
+          error: err.body,
+        });
+      }
+      return reply.code(err.status).send(err.body);
+    }
+  }
+}
+
+function toProblem(error: FastifyError, bodyLimit: number): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpProblem(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${bodyLimit} bytes`, { limit: bodyLimit });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content type');
+  }
+  const status = error.statusCode ?? 500;
+  if (status === 400) return badRequest([{ path: '', message: error.message }], error.message);
+  if (status === 413) return new HttpProblem(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${bodyLimit} bytes`, { limit: bodyLimit });
+  if (status === 415) return new HttpProblem(415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content type');
+  if (status < 500) return new HttpProblem(status, 'BAD_REQUEST', error.message);
+  return new HttpProblem(500, 'INTERNAL', 'internal error');
+}
+
+export type { Inbox, Metrics };

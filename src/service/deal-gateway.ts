@@ -1,0 +1,51 @@
+import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
+import type {
+  ClosedWonEvent,
+  getDealStateQuery,
+  OperatorAction,
+  resolveExceptionUpdate,
+  SignatureEvent,
+} from '../workflows/deal.messages';
+import type { DeliveryBatch, PaymentEvent } from './delivery.messages';
+
+/** The deal's state as the workflow's query answers it. */
+export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;
+/** What the resolve-exception update returns. */
+export type ResolveResult = typeof resolveExceptionUpdate extends UpdateDefinition<infer R, infer _A> ? R : never;
+
+/** What the service needs from the deal workflows; Temporal in production, a fake in unit tests. */
+export interface DealGateway {
+  /**
+   * Starts `deal-<opportunityId>` with the event, or signals the running deal.
+   * Idempotent per opportunity: repeats never start a second workflow.
+   */
+  startOrSignalClosedWon(ev: ClosedWonEvent, ctx: { correlationId: string }): Promise<{ workflowId: string }>;
+  /** Delivers a DocuSign outcome to the deal; throws DealNotFoundError when no deal runs for it. */
+  signalSignature(opportunityId: string, ev: SignatureEvent): Promise<{ workflowId: string }>;
+  /** Delivers a batch of approved delivery items; throws DealNotFoundError when no deal runs. */
+  signalDelivery(opportunityId: string, batch: DeliveryBatch): Promise<{ workflowId: string }>;
+  /** Delivers a payment or refund; throws DealNotFoundError when no deal runs. */
+  signalPayment(opportunityId: string, ev: PaymentEvent): Promise<{ workflowId: string }>;
+  /** The deal's state as its query returns it; throws DealNotFoundError. */
+  queryDeal(opportunityId: string): Promise<{ workflowId: string; state: DealState }>;
+  /** Runs the resolve-exception update; throws DealNotFoundError or ActionRejectedError. */
+  resolveException(opportunityId: string, action: OperatorAction): Promise<{ workflowId: string; result: ResolveResult }>;
+}
+
+/** No workflow execution exists (or is open) for the deal. */
+export class DealNotFoundError extends Error {
+  readonly code = 'DEAL_NOT_FOUND';
+  constructor(readonly workflowId: string, options?: { cause?: unknown }) {
+    super(`no deal workflow '${workflowId}'`, options);
+    this.name = 'DealNotFoundError';
+  }
+}
+
+/** The workflow's update validator (or handler) refused the operator action. */
+export class ActionRejectedError extends Error {
+  readonly code = 'ACTION_REJECTED';
+  constructor(readonly workflowId: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ActionRejectedError';
+  }
+}

@@ -1,0 +1,57 @@
+/** One problem with a request body, located by its dotted field path ('' for the whole body). */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** Error codes the service answers with; closed so clients and tests can branch on them. */
+export type ServiceErrorCode =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNKNOWN_EVENT_TYPE'
+  | 'DEAL_UNRESOLVED'
+  | 'DEAL_NOT_FOUND'
+  | 'ACTION_REJECTED'
+  | 'DISPATCH_FAILED'
+  | 'INTERNAL';
+
+/** Why a signature check failed; logged and stored, never the signature itself. */
+export type SignatureFailure = 'MISSING_SIGNATURE' | 'MISSING_TIMESTAMP' | 'BAD_SIGNATURE' | 'STALE_TIMESTAMP' | 'NO_SECRET_CONFIGURED';
+
+/**
+ * A request the service answers with a 4xx/5xx. `body` is exactly what the
+ * client receives and what the inbox keeps in its `error` column.
+ */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ServiceErrorCode,
+    message: string,
+    readonly details: { issues?: FieldIssue[]; reason?: SignatureFailure | string; [k: string]: unknown } = {},
+  ) {
+    super(message);
+    this.name = 'HttpProblem';
+  }
+
+  get body(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.details };
+  }
+}
+
+export const badRequest = (issues: FieldIssue[], message = 'request body is invalid') =>
+  new HttpProblem(400, 'BAD_REQUEST', message, { issues });
+
+export const unauthorized = (reason: SignatureFailure | string, message: string) =>
+  new HttpProblem(401, 'UNAUTHORIZED', message, { reason });
+
+export const unknownEventType = (eventType: string) =>
+  new HttpProblem(422, 'UNKNOWN_EVENT_TYPE', `event type '${eventType}' is not handled by this endpoint`, { eventType });
+
+/** Zod issues -> field paths ('opportunity.accountId', 'items.0.minutes'). */
+export function zodIssues(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): FieldIssue[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}

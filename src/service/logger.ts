@@ -1,0 +1,31 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+const SECRET_HEADERS = [
+  'authorization',
+  'cookie',
+  'x-q2c-signature',
+  'stripe-signature',
+  ...Array.from({ length: 100 }, (_, i) => `x-docusign-signature-${i + 1}`),
+];
+
+/**
+ * Everything that may carry a credential, wherever a log line puts headers.
+ * Webhook log lines carry the request headers (useful for vendor delivery ids),
+ * so signatures and bearer keys must be censored, not merely left out.
+ */
+export const REDACT_PATHS = [
+  ...SECRET_HEADERS.flatMap((h) => [`headers["${h}"]`, `req.headers["${h}"]`]),
+  'secrets',
+  '*.secrets',
+];
+
+export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { service: 'q2c-service' },
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    },
+    opts.destination,
+  );
+}

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { Connection, WorkflowClient } from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
+import { openDb } from '../db';
+import { buildService, type ServiceSecrets } from './app';
+import { parseOperatorKeys, parseSecretList } from './auth';
+import { createLogger } from './logger';
+import { createTemporalDealGateway } from './temporal-deal-gateway';
+
+/**
+ * The service's settings, proposed for src/config (comma-separated lists; several
+ * entries are valid at once during rotation). Until the lead adds them to the
+ * config schema they read as unset, and the service refuses to start.
+ */
+export interface ServiceEnv {
+  Q2C_WEBHOOK_SECRET_SALESFORCE?: string;
+  Q2C_WEBHOOK_SECRET_KANTATA?: string;
+  Q2C_DOCUSIGN_CONNECT_KEYS?: string;
+  STRIPE_WEBHOOK_SECRET?: string;
+  /** `name:scope[+scope]:key,...`, scopes read | operate. */
+  Q2C_OPERATOR_API_KEYS?: string;
+}
+
+export function serviceSecretsFrom(config: ServiceEnv): ServiceSecrets {
+  const secrets: ServiceSecrets = {
+    salesforceWebhookSecrets: parseSecretList(config.Q2C_WEBHOOK_SECRET_SALESFORCE),
+    kantataWebhookSecrets: parseSecretList(config.Q2C_WEBHOOK_SECRET_KANTATA),
+    docusignConnectKeys: parseSecretList(config.Q2C_DOCUSIGN_CONNECT_KEYS),
+    stripeWebhookSecrets: parseSecretList(config.STRIPE_WEBHOOK_SECRET),
+    operatorApiKeys: parseOperatorKeys(config.Q2C_OPERATOR_API_KEYS),
+  };
+  const missing = [
+    ['Q2C_WEBHOOK_SECRET_SALESFORCE', secrets.salesforceWebhookSecrets],
+    ['Q2C_WEBHOOK_SECRET_KANTATA', secrets.kantataWebhookSecrets],
+    ['Q2C_DOCUSIGN_CONNECT_KEYS', secrets.docusignConnectKeys],
+    ['STRIPE_WEBHOOK_SECRET', secrets.stripeWebhookSecrets],
+    ['Q2C_OPERATOR_API_KEYS', secrets.operatorApiKeys],
+  ].filter(([, list]) => (list as unknown[]).length === 0).map(([name]) => name as string);
+  if (missing.length) throw new Error(`service: unset ${missing.join(', ')} (a source without a secret rejects every delivery)`);
+  return secrets;
+}
+
+async function connectTemporal(config: Config): Promise<Connection> {
+  const tls =
+    config.TEMPORAL_TLS_CERT && config.TEMPORAL_TLS_KEY
+      ? {
+          clientCertPair: { crt: readFileSync(config.TEMPORAL_TLS_CERT), key: readFileSync(config.TEMPORAL_TLS_KEY) },
+          ...(config.TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(config.TEMPORAL_TLS_CA) } : {}),
+        }
+      : config.TEMPORAL_API_KEY
+        ? true
+        : undefined;
+  return Connection.connect({ address: config.TEMPORAL_ADDRESS, tls, apiKey: config.TEMPORAL_API_KEY });
+}
+
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const secrets = serviceSecretsFrom(config as Config & ServiceEnv);
+  const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.Q2C_DATA_DIR });
+  const connection = await connectTemporal(config);
+  const client = new WorkflowClient({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const app = await buildService({
+    db: database.db,
+    dealGateway: createTemporalDealGateway({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    logger,
+    secrets,
+    defaultMetrics: true,
+  });
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'service: shutting down');
+    await app.close();
+    await connection.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', (s) => void shutdown(s));
+  process.once('SIGTERM', (s) => void shutdown(s));
+
+  await app.listen({ port: config.SERVICE_PORT, host: '0.0.0.0' });
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

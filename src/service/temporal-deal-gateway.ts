@@ -1,0 +1,97 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowClient } from '@temporalio/client';
+import {
+  closedWonSignal,
+  contractSignatureSignal,
+  DEAL_WORKFLOW_TYPE,
+  dealWorkflowId,
+  getDealStateQuery,
+  resolveExceptionUpdate,
+  type DealInput,
+} from '../workflows/deal.messages';
+import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
+import { deliveryBatchSignal, paymentSignal } from './delivery.messages';
+
+export interface TemporalDealGatewayOptions {
+  client: WorkflowClient;
+  taskQueue: string;
+}
+
+/**
+ * DealGateway over a Temporal cluster. Closed-won uses signalWithStart on the
+ * deterministic id `deal-<opportunityId>`: a running deal is signalled
+ * (conflict policy USE_EXISTING), and a closed one is never started again
+ * (reuse policy REJECT_DUPLICATE), so duplicate webhooks cannot create a
+ * second deal. Everything else signals, queries or updates an existing deal.
+ */
+export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGatewayOptions): DealGateway {
+  const onExisting = async <T>(workflowId: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new DealNotFoundError(workflowId, { cause: err });
+      throw err;
+    }
+  };
+
+  return {
+    async startOrSignalClosedWon(ev, { correlationId }) {
+      const workflowId = dealWorkflowId(ev.opportunityId);
+      const input: DealInput = { opportunityId: ev.opportunityId, correlationId };
+      try {
+        await client.signalWithStart(DEAL_WORKFLOW_TYPE, {
+          workflowId,
+          taskQueue,
+          args: [input],
+          signal: closedWonSignal,
+          signalArgs: [ev],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+      } catch (err) {
+        // The deal already ran to its end: the closed-won it was started by is this same fact.
+        if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError') return { workflowId };
+        throw err;
+      }
+      return { workflowId };
+    },
+
+    async signalSignature(opportunityId, ev) {
+      const workflowId = dealWorkflowId(opportunityId);
+      await onExisting(workflowId, () => client.getHandle(workflowId).signal(contractSignatureSignal, ev));
+      return { workflowId };
+    },
+
+    async signalDelivery(opportunityId, batch) {
+      const workflowId = dealWorkflowId(opportunityId);
+      await onExisting(workflowId, () => client.getHandle(workflowId).signal(deliveryBatchSignal, batch));
+      return { workflowId };
+    },
+
+    async signalPayment(opportunityId, ev) {
+      const workflowId = dealWorkflowId(opportunityId);
+      await onExisting(workflowId, () => client.getHandle(workflowId).signal(paymentSignal, ev));
+      return { workflowId };
+    },
+
+    async queryDeal(opportunityId) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const state = await onExisting(workflowId, () => client.getHandle(workflowId).query(getDealStateQuery));
+      return { workflowId, state };
+    },
+
+    async resolveException(opportunityId, action) {
+      const workflowId = dealWorkflowId(opportunityId);
+      try {
+        const result = await onExisting(workflowId, () =>
+          client.getHandle(workflowId).executeUpdate(resolveExceptionUpdate, { args: [action] }),
+        );
+        return { workflowId, result };
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw new ActionRejectedError(workflowId, err.cause?.message ?? err.message, { cause: err });
+        }
+        throw err;
+      }
+    },
+  };
+}

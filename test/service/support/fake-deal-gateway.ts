@@ -1,0 +1,85 @@
+import type { ClosedWonEvent, OperatorAction, SignatureEvent } from '../../../src/workflows/deal.messages';
+import { dealWorkflowId } from '../../../src/workflows/deal.messages';
+import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealState, type ResolveResult } from '../../../src/service/deal-gateway';
+import type { DeliveryBatch, PaymentEvent } from '../../../src/service/delivery.messages';
+
+export type GatewayCall =
+  | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
+  | { method: 'signalSignature'; workflowId: string; event: SignatureEvent }
+  | { method: 'signalDelivery'; workflowId: string; batch: DeliveryBatch }
+  | { method: 'signalPayment'; workflowId: string; event: PaymentEvent }
+  | { method: 'resolveException'; workflowId: string; action: OperatorAction };
+
+/**
+ * In-memory DealGateway for the service's unit tests only: records every call,
+ * knows which deals "run", and can be told to fail or to stall.
+ */
+export class FakeDealGateway implements DealGateway {
+  readonly calls: GatewayCall[] = [];
+  readonly running = new Map<string, { stage: string; correlationId: string }>();
+  /** Errors to throw from the next dispatches, in order. */
+  readonly failures: Error[] = [];
+  /** Delay per dispatch, to let concurrent requests overlap. */
+  delayMs = 0;
+
+  private async step(): Promise<void> {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+  }
+
+  private requireDeal(opportunityId: string): string {
+    const workflowId = dealWorkflowId(opportunityId);
+    if (!this.running.has(workflowId)) throw new DealNotFoundError(workflowId);
+    return workflowId;
+  }
+
+  async startOrSignalClosedWon(event: ClosedWonEvent, { correlationId }: { correlationId: string }) {
+    await this.step();
+    const workflowId = dealWorkflowId(event.opportunityId);
+    if (!this.running.has(workflowId)) this.running.set(workflowId, { stage: 'QUOTE_ACCEPTED', correlationId });
+    this.calls.push({ method: 'startOrSignalClosedWon', workflowId, event, correlationId });
+    return { workflowId };
+  }
+
+  async signalSignature(opportunityId: string, event: SignatureEvent) {
+    await this.step();
+    const workflowId = this.requireDeal(opportunityId);
+    this.calls.push({ method: 'signalSignature', workflowId, event });
+    return { workflowId };
+  }
+
+  async signalDelivery(opportunityId: string, batch: DeliveryBatch) {
+    await this.step();
+    const workflowId = this.requireDeal(opportunityId);
+    this.calls.push({ method: 'signalDelivery', workflowId, batch });
+    return { workflowId };
+  }
+
+  async signalPayment(opportunityId: string, event: PaymentEvent) {
+    await this.step();
+    const workflowId = this.requireDeal(opportunityId);
+    this.calls.push({ method: 'signalPayment', workflowId, event });
+    return { workflowId };
+  }
+
+  async queryDeal(opportunityId: string) {
+    const workflowId = this.requireDeal(opportunityId);
+    return { workflowId, state: this.view(opportunityId) as DealState };
+  }
+
+  async resolveException(opportunityId: string, action: OperatorAction) {
+    const workflowId = this.requireDeal(opportunityId);
+    const deal = this.running.get(workflowId)!;
+    if (deal.stage !== 'NEEDS_ATTENTION') throw new ActionRejectedError(workflowId, `nothing to resolve in stage ${deal.stage}`);
+    this.calls.push({ method: 'resolveException', workflowId, action });
+    deal.stage = action.action === 'cancel' ? 'CANCELLED' : 'ERP_CONTRACT_POSTED';
+    return { workflowId, result: this.view(opportunityId) as ResolveResult };
+  }
+
+  /** A minimal DealView: stage and empty ids/exceptions/timeline. */
+  view(opportunityId: string): unknown {
+    const deal = this.running.get(dealWorkflowId(opportunityId))!;
+    return { opportunityId, stage: deal.stage, ids: {}, exceptions: [], timeline: [] };
+  }
+}
