@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ConnectorErrorCode } from '../errors';
-import type { ErrorContext, HttpClient, VendorClassification } from '../http';
+import { basicAuth, HttpClient, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification } from '../http';
 import { AvalaraErrorBody, TransactionModel } from './avalara.schemas';
 import { fromTransaction, toCreateTransaction } from './avalara.mapper';
 import type { TaxDocument, TaxDocumentInput, TaxPort } from './tax.port';
@@ -80,4 +80,30 @@ export class AvalaraAdapter implements TaxPort {
     });
     return res.status === 404 ? undefined : fromTransaction(res.body);
   }
+}
+
+export interface AvalaraConnectionConfig {
+  /** https://rest.avatax.com, https://sandbox-rest.avatax.com, or `${sandboxUrl}/avalara`. */
+  baseUrl: string;
+  accountId: SecretSource;
+  licenseKey: SecretSource;
+  companyCode: string;
+  rateLimit?: { capacity: number; refillPerSecond: number };
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+export function createAvalaraAdapter(cfg: AvalaraConnectionConfig): AvalaraAdapter {
+  const http = new HttpClient({
+    system: 'avalara',
+    baseUrl: cfg.baseUrl,
+    auth: basicAuth(cfg.accountId, cfg.licenseKey),
+    rateLimiter: new TokenBucket(cfg.rateLimit ?? { capacity: 10, refillPerSecond: 10 }),
+    classify: classifyAvalara,
+    timeoutMs: cfg.timeoutMs ?? 30_000,
+    ...(cfg.logger ? { logger: cfg.logger } : {}),
+    // Avalara asks integrations to identify themselves: name; version; adapter; adapter version; machine.
+    headers: { 'x-avalara-client': 'q2c; 0.1.0; q2c-avalara-adapter; 1.0; ' },
+  });
+  return new AvalaraAdapter({ http, companyCode: cfg.companyCode, ...(cfg.logger ? { logger: cfg.logger } : {}) });
 }
