@@ -22,8 +22,8 @@ export const configSchema = z.object({
   TEMPORAL_CLI: optional(z.string()),
   /** Searched for a `temporal` binary when .temporal/bin has none. */
   PATH: optional(z.string()),
-  /** Key (base64, 32 bytes) for the payload codec that encrypts workflow histories. */
-  Q2C_PAYLOAD_KEY: optional(z.string()),
+  /** Payload encryption keys, `id:base64(32 bytes)`, comma-separated, newest first (rotation). */
+  Q2C_PAYLOAD_KEYS: optional(z.string()),
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });
