@@ -1,0 +1,121 @@
+import type { DbHandle } from '../../src/db';
+import { schema } from '../../src/db';
+import { NOW, NOW_S, SECRETS, openTestDb, q2cHeaders, resetDb, startHarness, type Harness } from './support/harness';
+import { OPP } from './support/payloads';
+
+const WORKFLOW_ID = `deal-${OPP}`;
+
+const timeEntries = (eventId = 'kt-evt-1') => ({
+  eventId,
+  occurredAt: '2025-03-31T11:00:00Z',
+  workspaceId: 7001,
+  opportunityId: OPP,
+  items: [
+    { id: '90001', story_id: '5501', user_id: '301', role_name: 'Senior Consultant', date_performed: '2025-03-28', time_in_minutes: 450, billable: true, approved: true, approved_at: '2025-03-31T10:15:00Z' },
+    { id: 90002, user_id: 302, date_performed: '2025-03-28', time_in_minutes: 120, billable: false, approved: true, notes: 'internal sync' },
+  ],
+});
+
+describe('POST /webhooks/kantata/:kind', () => {
+  let database: DbHandle;
+  let h: Harness;
+  beforeAll(async () => {
+    database = await openTestDb();
+  });
+  afterAll(() => database.close());
+  beforeEach(async () => {
+    await resetDb(database);
+    h = await startHarness(database);
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c0' });
+  });
+  afterEach(() => h.close());
+
+  const post = (kind: string, payload: unknown, ts = NOW_S) => {
+    const body = JSON.stringify(payload);
+    return h.inject({ method: 'POST', url: `/webhooks/kantata/${kind}`, payload: body, headers: q2cHeaders(body, SECRETS.kantata, ts) });
+  };
+
+  it('hands approved time entries to the deal as one batched signal', async () => {
+    const res = await post('time-entry-approved', timeEntries());
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ workflowId: WORKFLOW_ID, eventId: 'kt-evt-1', duplicate: false });
+    expect(h.gateway.calls).toEqual([
+      {
+        method: 'signalDelivery',
+        workflowId: WORKFLOW_ID,
+        batch: {
+          batchId: 'kantata:kt-evt-1',
+          source: 'kantata',
+          receivedAt: NOW.toISOString(),
+          items: [
+            { kind: 'timeEntry', sourceId: '90001', projectId: '7001', taskId: '5501', resourceId: '301', role: 'Senior Consultant', workDate: '2025-03-28', minutes: 450, billable: true, approvedAt: '2025-03-31T10:15:00.000Z' },
+            { kind: 'timeEntry', sourceId: '90002', projectId: '7001', resourceId: '302', workDate: '2025-03-28', minutes: 120, billable: false, notes: 'internal sync', approvedAt: '2025-03-31T11:00:00.000Z' },
+          ],
+        },
+      },
+    ]);
+    expect((await h.inboxRows()).map((r) => [r.source, r.eventId, r.eventType, r.status])).toEqual([
+      ['kantata', 'kt-evt-1', 'time-entry-approved', 'dispatched'],
+    ]);
+  });
+
+  it('maps approved expenses (minor units, upper-case currency) and accepted milestones', async () => {
+    await post('expense-approved', {
+      eventId: 'kt-exp-1',
+      occurredAt: '2025-03-31T11:00:00Z',
+      workspaceId: '7001',
+      opportunityId: OPP,
+      items: [{ id: 'e-1', user_id: '301', date: '2025-03-27', category: 'Airfare', amount_in_cents: 48250, currency: 'eur', billable: true }],
+    });
+    await post('milestone-accepted', {
+      eventId: 'kt-ms-1',
+      occurredAt: '2025-03-31T11:30:00Z',
+      workspaceId: '7001',
+      opportunityId: OPP,
+      items: [{ id: 'ms-3', title: 'Phase 1 sign-off', story_type: 'milestone' }],
+    });
+    expect(h.gateway.calls.map((c) => (c as { batch: { items: unknown[] } }).batch.items)).toEqual([
+      [{ kind: 'expense', sourceId: 'e-1', projectId: '7001', resourceId: '301', category: 'Airfare', incurredOn: '2025-03-27', amountMinor: 48250, currency: 'EUR', billable: true, approvedAt: '2025-03-31T11:00:00.000Z' }],
+      [{ kind: 'milestone', sourceId: 'ms-3', projectId: '7001', title: 'Phase 1 sign-off', status: 'accepted', at: '2025-03-31T11:30:00.000Z' }],
+    ]);
+  });
+
+  it('finds the deal from the workspace through the identity map', async () => {
+    await database.db.insert(schema.identityMap).values({ kind: 'deal', system: 'kantata', externalId: '7001', canonicalId: OPP });
+    const { opportunityId: _o, ...payload } = timeEntries('kt-evt-map');
+    const res = await post('time-entry-approved', payload);
+    expect(res.statusCode).toBe(202);
+    expect(res.json().workflowId).toBe(WORKFLOW_ID);
+  });
+
+  it('answers 422 for an unknown kind, after checking the signature', async () => {
+    const res = await post('invoice-approved', timeEntries());
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toEqual({ error: 'UNKNOWN_EVENT_TYPE', message: "event type 'invoice-approved' is not handled by this endpoint", eventType: 'invoice-approved' });
+    const stale = await post('invoice-approved', timeEntries(), NOW_S - 600);
+    expect(stale.statusCode).toBe(401);
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('answers 400 with the item paths of invalid entries and dispatches none of the batch', async () => {
+    const payload = timeEntries('kt-bad');
+    payload.items[1] = { ...payload.items[1]!, time_in_minutes: 1500, approved: false as true, date_performed: '2025-02-30' };
+    const res = await post('time-entry-approved', payload);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues.map((i: { path: string }) => i.path)).toEqual(['items.1.date_performed', 'items.1.time_in_minutes', 'items.1.approved']);
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('answers 400 for an empty batch', async () => {
+    const res = await post('time-entry-approved', { ...timeEntries(), items: [] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues).toEqual([{ path: 'items', message: 'Too small: expected array to have >=1 items' }]);
+  });
+
+  it('a redelivered batch is a duplicate and is not signalled twice', async () => {
+    await post('time-entry-approved', timeEntries('kt-dup'));
+    const again = await post('time-entry-approved', timeEntries('kt-dup'));
+    expect(again.json()).toEqual({ workflowId: WORKFLOW_ID, eventId: 'kt-dup', duplicate: true });
+    expect(h.gateway.calls).toHaveLength(1);
+  });
+});
