@@ -1,7 +1,10 @@
 import type { SandboxVendor } from './context';
+import { salesforceVendor } from './salesforce/salesforce.sandbox';
 
 /**
  * Every vendor sandbox the server mounts. Add a vendor by appending its entry;
  * nothing else in the host changes.
  */
-export const SANDBOX_VENDORS: SandboxVendor[] = [];
+export const SANDBOX_VENDORS: SandboxVendor[] = [
+  salesforceVendor,
+];

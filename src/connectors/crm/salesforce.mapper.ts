@@ -1,0 +1,91 @@
+import { formatZodIssues, Quote, type ApprovalStatus, type Customer, type InvoiceStatus, type QuantityUnit } from '../../canonical';
+import { jsonNumberToMoney, moneyToJsonNumber } from '../decimal';
+import { ConnectorError } from '../errors';
+import type { CrmOpportunity } from './crm.port';
+import type { OpportunityRecord, QuoteLineRecord, QuoteRecord } from './salesforce.schemas';
+
+export const toOpportunity = (r: OpportunityRecord): CrmOpportunity => ({
+  id: r.Id,
+  name: r.Name,
+  accountId: r.AccountId,
+  stage: r.StageName,
+  isClosed: r.IsClosed,
+  isWon: r.IsWon,
+  closeDate: r.CloseDate,
+  amount: r.Amount === null || r.CurrencyIsoCode === null ? null : jsonNumberToMoney(r.Amount, r.CurrencyIsoCode),
+  primaryQuoteId: r.SBQQ__PrimaryQuote__c,
+  projectUrl: r.Q2C_Project_URL__c,
+});
+
+/** Advanced Approvals status first; without it, the CPQ quote status. */
+const approvalStatus = (q: QuoteRecord): ApprovalStatus => {
+  switch (q.ApprovalStatus__c) {
+    case 'Approved':
+      return 'APPROVED';
+    case 'Pending':
+      return 'PENDING';
+    case 'Rejected':
+    case 'Recalled':
+      return 'REJECTED';
+    default:
+      return q.SBQQ__Status__c === 'Denied' ? 'REJECTED' : q.SBQQ__Status__c === 'In Review' ? 'PENDING' : q.SBQQ__Status__c === 'Approved' || q.SBQQ__Status__c === 'Accepted' ? 'APPROVED' : 'NOT_REQUIRED';
+  }
+};
+
+const UNITS: ReadonlySet<string> = new Set(['EACH', 'HOUR', 'DAY', 'MONTH', 'YEAR']);
+
+/** SBQQ__Quote__c + SBQQ__QuoteLine__c -> canonical Quote, validated; invalid CRM data is a non-retryable error naming the field. */
+export function toQuote(q: QuoteRecord, lines: readonly QuoteLineRecord[], customerId: string): Quote {
+  const candidate = {
+    id: q.Id,
+    opportunityId: q.SBQQ__Opportunity2__c,
+    customerId,
+    currency: q.CurrencyIsoCode,
+    approvalStatus: approvalStatus(q),
+    ...(q.SBQQ__ExpirationDate__c ? { validUntil: q.SBQQ__ExpirationDate__c } : {}),
+    lines: lines.map((l) => ({
+      id: l.Id,
+      servicePackage: l.SBQQ__ProductCode__c,
+      description: l.SBQQ__Description__c ?? '',
+      quantity: l.SBQQ__Quantity__c,
+      unit: (l.Q2C_Unit__c && UNITS.has(l.Q2C_Unit__c.toUpperCase()) ? l.Q2C_Unit__c.toUpperCase() : 'EACH') as QuantityUnit,
+      listPrice: jsonNumberToMoney(l.SBQQ__ListPrice__c, q.CurrencyIsoCode),
+      netPrice: jsonNumberToMoney(l.SBQQ__NetPrice__c, q.CurrencyIsoCode),
+      discountBp: Math.round((l.SBQQ__Discount__c ?? 0) * 100),
+      externalIds: { salesforce: l.Id },
+    })),
+    externalIds: { salesforce: q.Id },
+  };
+  const parsed = Quote.safeParse(candidate);
+  if (!parsed.success) {
+    throw new ConnectorError('HTTP.UNEXPECTED_RESPONSE', `Salesforce quote ${q.Id} is not a valid quote: ${formatZodIssues(parsed.error).join('; ')}`, { meta: { system: 'salesforce', recordId: q.Id } });
+  }
+  return parsed.data;
+}
+
+/** Canonical customer -> Account fields for an upsert (the external id travels in the URL, not the body). */
+export const toAccountFields = (c: Customer, parentAccountId?: string): Record<string, unknown> => ({
+  Name: c.name,
+  BillingStreet: [c.billTo.address.line1, c.billTo.address.line2].filter(Boolean).join('\n'),
+  BillingCity: c.billTo.address.city,
+  BillingState: c.billTo.address.region ?? null,
+  BillingPostalCode: c.billTo.address.postalCode ?? null,
+  BillingCountryCode: c.billTo.address.country,
+  CurrencyIsoCode: c.currency ?? null,
+  ParentId: parentAccountId ?? null,
+  Q2C_Legal_Entity__c: c.legalEntityId,
+  Q2C_Tax_Id__c: c.taxRegistration?.number ?? null,
+});
+
+const INVOICE_STATUS: Readonly<Record<InvoiceStatus, string>> = { DRAFT: 'Draft', POSTED: 'Posted', PARTIALLY_PAID: 'Partially Paid', PAID: 'Paid', VOID: 'Void' };
+export const invoiceStatusPicklist = (s: InvoiceStatus): string => INVOICE_STATUS[s];
+export { moneyToJsonNumber };
+
+/** SOQL string literal with quotes and backslashes escaped. */
+export const soqlString = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/** SOQL dateTime literal (no quotes, no milliseconds). */
+export const soqlDateTime = (iso: string): string => {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) throw new ConnectorError('HTTP.VALIDATION', `not an instant: ${iso}`);
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+};
