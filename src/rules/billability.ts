@@ -2,12 +2,11 @@ import {
   applyBasisPoints, convert, formatMoney, mulDiv, type BillingClass, type Expense, type FxRate, type MilestoneCompletion,
   type SourceKind, type TimeEntry,
 } from '../canonical';
-import type { CompiledContract, CompiledLine, RateSlot, RunClock } from './compile';
+import type { CompiledContract, CompiledLine, RunClock } from './compile';
+import type { RateSlot } from './rates';
 import { runClock } from './compile';
 import { addDays, addMonths, dayNumber, daysInclusive, isoWeekday, monthIndex } from './dates';
 import { classOf, type ReasonCode } from './reasons';
-import { effectiveHourlyRate } from './rates';
-import type { RateRow } from './ruleset';
 
 /**
  * The decision for (part of) one delivered item. Every item yields one decision,
@@ -30,9 +29,9 @@ export interface Decision {
   lineKey: string | undefined;
   lineDescription: string;
   /** ON_MILESTONE grouping and explanations. */
-  milestoneId?: string;
+  milestoneId: string | undefined;
   /** Specific detail for the explanation (cap figures, FX rate used ...). */
-  detail?: string;
+  detail: string | undefined;
 }
 
 export interface DeliveryBatch {
@@ -77,26 +76,10 @@ const make = (
   minutes,
   lineKey,
   lineDescription,
+  // always present so every decision has the same hidden class (monomorphic hot path)
+  milestoneId: undefined,
+  detail: undefined,
 });
-
-const slotFor = (cc: CompiledContract, cl: CompiledLine, row: RateRow, overtime: boolean): RateSlot => {
-  const cache = overtime ? cl.slotCacheOt : cl.slotCache;
-  let slot = cache.get(row);
-  if (slot === undefined) {
-    const multiplierBp = overtime ? cl.rates!.card.overtimeMultiplierBp : 10_000;
-    const eff = effectiveHourlyRate(row.hourlyRate, multiplierBp, cl.line.discountBp, cc.rounding);
-    const who = row.role === '*' ? 'Blended' : `${row.role} (${row.region})`;
-    slot = {
-      hourlyRate: row.hourlyRate,
-      multiplierBp,
-      numerator: row.hourlyRate * multiplierBp * (10_000 - cl.line.discountBp),
-      lineKey: `${cl.line.id}|TIME|${row.role}|${row.region}|${row.from}|${overtime ? 'OT' : 'ST'}`,
-      description: `${who}${overtime ? ' overtime' : ''} @ ${formatMoney({ amountMinor: eff, currency: cc.currency })}/h`,
-    };
-    cache.set(row, slot);
-  }
-  return slot;
-};
 
 /** Is the invoice period holding `date` closed on the run date? (IMMEDIATE / ON_MILESTONE: as soon as the date has passed or is today.) */
 const periodClosed = (cc: CompiledContract, cl: CompiledLine, date: string, clock: RunClock): boolean => {
@@ -152,7 +135,7 @@ export const classifyTimeEntries = (
       continue;
     }
     const row = cl.rates?.lookup(e.role, e.region, e.workDate);
-    const slot = row === undefined ? undefined : slotFor(cc, cl, row, e.overtime);
+    const slot = row === undefined ? undefined : cl.rates!.slot(row, e.overtime, cl.line.discountBp);
     const value = slot === undefined ? 0 : timeValue(e.minutes, slot, cc);
     const line = cl.line;
     let code: ReasonCode;

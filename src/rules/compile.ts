@@ -1,18 +1,8 @@
 import { currencyRule, mulDiv, type Contract, type ContractLine, type Project, type RoundingMode } from '../canonical';
 import { allocate } from '../canonical';
-import { compileRateCard, type RateIndex } from './rates';
-import { RuleSetError, assertPinned, type RuleSet, type RateRow, type ExpenseTreatment } from './ruleset';
+import { rateIndexFor, type RateIndex } from './rates';
+import { RuleSetError, assertPinned, type RuleSet, type ExpenseTreatment } from './ruleset';
 import { dayNumber, monthIndex } from './dates';
-
-/** Invoice-line identity for time at one rate: decisions sharing a slot land on the same invoice line. */
-export interface RateSlot {
-  readonly hourlyRate: number;
-  readonly multiplierBp: number;
-  /** hourlyRate x multiplierBp x (10000 - discountBp); value = minutes x numerator / 6e9, rounded once. */
-  readonly numerator: number;
-  readonly lineKey: string;
-  readonly description: string;
-}
 
 export interface CompiledLine {
   readonly line: ContractLine;
@@ -24,8 +14,6 @@ export interface CompiledLine {
   readonly orderDependent: boolean;
   /** Milestone fee per milestone id (percent milestones split the fee by largest remainder). */
   readonly milestoneAmounts: ReadonlyMap<string, number>;
-  readonly slotCache: Map<RateRow, RateSlot>;
-  readonly slotCacheOt: Map<RateRow, RateSlot>;
   /** Invoice key prefix per project id. */
   readonly keyPrefix: Map<string, string>;
   readonly periodCache: Map<number | string, InvoicePeriod>;
@@ -77,7 +65,6 @@ const milestoneAmounts = (line: ContractLine): Map<string, number> => {
 export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: Pick<Project, 'phases'>): CompiledContract => {
   assertPinned(contract, ruleSet);
   const cards = new Map(ruleSet.rateCards.map((c) => [c.id, c]));
-  const compiledCards = new Map<string, RateIndex>();
   const lines = new Map<string, CompiledLine>();
   for (const line of contract.lines) {
     let rates: RateIndex | undefined;
@@ -87,8 +74,7 @@ export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: 
       if (card.currency !== contract.currency) {
         throw new RuleSetError('RULES.CURRENCY_MISMATCH', `line ${line.id}: rate card ${card.id} is in ${card.currency}, contract in ${contract.currency}`);
       }
-      rates = compiledCards.get(card.id) ?? compileRateCard(card);
-      compiledCards.set(card.id, rates);
+      rates = rateIndexFor(card);
     }
     const capLimit = line.cap ? line.cap.notToExceed.amountMinor + mulDiv([line.cap.notToExceed.amountMinor, line.cap.toleranceBp], 10_000, 'FLOOR') : null;
     lines.set(line.id, {
@@ -98,8 +84,6 @@ export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: 
       capLimit,
       orderDependent: capLimit !== null || line.billingModel === 'RETAINER',
       milestoneAmounts: milestoneAmounts(line),
-      slotCache: new Map(),
-      slotCacheOt: new Map(),
       keyPrefix: new Map(),
       periodCache: new Map(),
     });

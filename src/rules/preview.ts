@@ -1,7 +1,7 @@
 import type { BillingClass, BillingEvent, Contract, Customer, Invoice, LegalEntity, Money, Project, SourceKind } from '../canonical';
 import { classTotals, classifyDeliveries, type BillingState, type Decision, type DeliveryBatch } from './billability';
 import { compileContract, type CompiledContract } from './compile';
-import { groupDecisions, invoiceKeyPrefix, invoicePeriod, materializeInvoices } from './grouping';
+import { groupDecisions, invoiceKeyOf, materializeInvoices } from './grouping';
 import { intercompanyCharges, type IntercompanyResult } from './intercompany';
 import { sentenceFor, type ReasonCode } from './reasons';
 import { revenueSchedule, type RevenueResult } from './revenue';
@@ -97,7 +97,7 @@ export const explain = (cc: CompiledContract, decisions: readonly Decision[], in
     const cl = cc.lines.get(d.contractLineId);
     const invoiced = d.billingClass === 'BILLABLE' && d.lineKey !== undefined && cl !== undefined;
     const where = invoiced ? lineOf.get(d.sourceId) : undefined;
-    const key = invoiced ? invoiceKeyPrefix(cc, cl, d.projectId) + cl.line.invoiceSchedule + '|' + invoicePeriod(cc, cl, d).key : null;
+    const key = invoiced ? invoiceKeyOf(cc, cl, d) : null;
     return {
       sourceId: d.sourceId,
       kind: d.kind,
@@ -141,7 +141,7 @@ export const toBillingEvents = (cc: CompiledContract, decisions: readonly Decisi
       amount: { amountMinor: d.amountMinor, currency: cc.currency },
     };
     if (d.billingClass === 'BILLABLE' && d.lineKey !== undefined && cl) {
-      ev.invoiceKey = invoiceKeyPrefix(cc, cl, d.projectId) + cl.line.invoiceSchedule + '|' + invoicePeriod(cc, cl, d).key;
+      ev.invoiceKey = invoiceKeyOf(cc, cl, d);
     }
     return ev;
   });

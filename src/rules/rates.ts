@@ -1,4 +1,4 @@
-import { currencyRule, divRound, mulDiv, type RoundingMode } from '../canonical';
+import { currencyRule, divRound, formatMoney, mulDiv, type RoundingMode } from '../canonical';
 import type { RateCard, RateRow } from './ruleset';
 
 /** A rate card compiled for lookups: role -> region -> rows, newest first. */
@@ -8,7 +8,53 @@ export interface RateIndex {
   readonly rounding: RoundingMode;
   /** The row in force for (role, region, date); blended cards return one synthetic row per date. */
   lookup(role: string, region: string, date: string): RateRow | undefined;
+  /** Memoised pricing of a row (with overtime and a discount): shared by every contract using this card. */
+  slot(row: RateRow, overtime: boolean, discountBp: number): RateSlot;
 }
+
+/** Invoice-line identity for time at one effective rate: decisions sharing a slot land on the same invoice line. */
+export interface RateSlot {
+  readonly hourlyRate: number;
+  readonly multiplierBp: number;
+  /** hourlyRate x multiplierBp x (10000 - discountBp); value = minutes x numerator / 6e9, rounded once. */
+  readonly numerator: number;
+  /** Unique per card row, overtime and discount; grouping adds the contract line. */
+  readonly lineKey: string;
+  readonly description: string;
+}
+
+const slotMaker = (card: RateCard, rounding: RoundingMode) => {
+  const cache = new Map<RateRow, Map<number, RateSlot>>();
+  return (row: RateRow, overtime: boolean, discountBp: number): RateSlot => {
+    let byDisc = cache.get(row);
+    if (byDisc === undefined) cache.set(row, (byDisc = new Map()));
+    const k = overtime ? -1 - discountBp : discountBp;
+    let slot = byDisc.get(k);
+    if (slot === undefined) {
+      const multiplierBp = overtime ? card.overtimeMultiplierBp : 10_000;
+      const eff = effectiveHourlyRate(row.hourlyRate, multiplierBp, discountBp, rounding);
+      const who = row.role === '*' ? 'Blended' : `${row.role} (${row.region})`;
+      slot = {
+        hourlyRate: row.hourlyRate,
+        multiplierBp,
+        numerator: row.hourlyRate * multiplierBp * (10_000 - discountBp),
+        lineKey: `TIME|${row.role}|${row.region}|${row.from}|${overtime ? 'OT' : 'ST'}|${discountBp}`,
+        description: `${who}${overtime ? ' overtime' : ''} @ ${formatMoney({ amountMinor: eff, currency: card.currency })}/h`,
+      };
+      byDisc.set(k, slot);
+    }
+    return slot;
+  };
+};
+
+const compiled = new WeakMap<RateCard, RateIndex>();
+
+/** compileRateCard, memoised per card object (a parsed rule set is immutable data). */
+export const rateIndexFor = (card: RateCard): RateIndex => {
+  let idx = compiled.get(card);
+  if (idx === undefined) compiled.set(card, (idx = compileRateCard(card)));
+  return idx;
+};
 
 const pick = (rows: readonly RateRow[] | undefined, date: string): RateRow | undefined => {
   if (!rows) return undefined;
@@ -40,7 +86,8 @@ export const compileRateCard = (card: RateCard): RateIndex => {
 
   const rounding = currencyRule(card.currency).rounding;
   const blend = card.blend;
-  if (!blend) return { card, currency: card.currency, rounding, lookup: direct };
+  const slot = slotMaker(card, rounding);
+  if (!blend) return { card, currency: card.currency, rounding, lookup: direct, slot };
 
   // Blended: one weighted-average rate for everybody, computed per date and cached so
   // the same date always yields the same row object (used as a grouping identity).
@@ -65,7 +112,7 @@ export const compileRateCard = (card: RateCard): RateIndex => {
     }
     return row ?? undefined;
   };
-  return { card, currency: card.currency, rounding, lookup };
+  return { card, currency: card.currency, rounding, lookup, slot };
 };
 
 /**

@@ -36,6 +36,9 @@ export const REASONS = {
 
 export type ReasonCode = keyof typeof REASONS;
 
-export const classOf = (code: ReasonCode): BillingClass => code.slice(0, code.indexOf('.')) as BillingClass;
+const CLASS_OF = Object.fromEntries(Object.keys(REASONS).map((k) => [k, k.slice(0, k.indexOf('.'))])) as Record<ReasonCode, BillingClass>;
+
+/** The class a reason code belongs to (table lookup: this runs once per item in the hot path). */
+export const classOf = (code: ReasonCode): BillingClass => CLASS_OF[code];
 
 export const sentenceFor = (code: ReasonCode): string => REASONS[code];
