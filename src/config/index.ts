@@ -24,6 +24,13 @@ export const configSchema = z.object({
   PATH: optional(z.string()),
   /** Payload encryption keys, `id:base64(32 bytes)`, comma-separated, newest first (rotation). */
   Q2C_PAYLOAD_KEYS: optional(z.string()),
+  /** Webhook signing secrets, comma-separated: several are valid at once during rotation. */
+  Q2C_WEBHOOK_SECRET_SALESFORCE: optional(z.string()),
+  Q2C_WEBHOOK_SECRET_KANTATA: optional(z.string()),
+  Q2C_DOCUSIGN_CONNECT_KEYS: optional(z.string()),
+  STRIPE_WEBHOOK_SECRET: optional(z.string()),
+  /** Operator API keys: `name:scope[+scope]:key`, comma-separated; scopes read | operate. */
+  Q2C_OPERATOR_API_KEYS: optional(z.string()),
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });
@@ -48,8 +55,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 
 let cached: Config | undefined;
 
-/** The process configuration; the only place that reads process.env. */
-export function loadConfig(): Config {
-  cached ??= parseConfig(process.env);
+/**
+ * The process configuration; the only place that reads process.env. `defaults`
+ * fill what the environment leaves unset (the dev stack's generated secrets).
+ */
+export function loadConfig(defaults: Record<string, string> = {}): Config {
+  cached ??= parseConfig({ ...defaults, ...process.env });
   return cached;
 }
