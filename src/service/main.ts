@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Connection, WorkflowClient } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { EncryptionCodec, parseEncryptionKeys } from '../codec/encryption.codec';
 import { loadConfig, type Config } from '../config';
 import { openDb } from '../db';
 import { buildService, type ServiceSecrets } from './app';
@@ -57,12 +58,18 @@ export async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL });
   const secrets = serviceSecretsFrom(config as Config & ServiceEnv);
-  const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.Q2C_DATA_DIR });
+  // With PGlite (no DATABASE_URL) only one process may open the data dir: run the
+  // service inside the stack process then (see docs/service.md), or set DATABASE_URL.
+  const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
   const connection = await connectTemporal(config);
-  const client = new WorkflowClient({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // Signals and updates must be encrypted with the same keys the worker decrypts with.
+  const dataConverter = config.Q2C_PAYLOAD_KEYS
+    ? { payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(config.Q2C_PAYLOAD_KEYS))] }
+    : undefined;
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const app = await buildService({
     db: database.db,
-    dealGateway: createTemporalDealGateway({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger,
     secrets,
     defaultMetrics: true,

@@ -1,4 +1,9 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowClient } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowClient,
+} from '@temporalio/client';
 import {
   closedWonSignal,
   contractSignatureSignal,
@@ -49,7 +54,7 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
         });
       } catch (err) {
         // The deal already ran to its end: the closed-won it was started by is this same fact.
-        if ((err as { name?: string }).name === 'WorkflowExecutionAlreadyStartedError') return { workflowId };
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId };
         throw err;
       }
       return { workflowId };
