@@ -38,6 +38,7 @@ export type ConnectorErrorCode =
   | 'NETSUITE.INVALID_REFERENCE'
   // Stripe
   | 'STRIPE.IDEMPOTENCY_MISMATCH'
+  | 'STRIPE.IDEMPOTENCY_IN_USE'
   | 'STRIPE.CARD_DECLINED'
   | 'STRIPE.INVALID_REQUEST'
   | 'STRIPE.SIGNATURE_INVALID'
@@ -46,7 +47,8 @@ export type ConnectorErrorCode =
   | 'AVALARA.DOCUMENT_COMMITTED'
   | 'AVALARA.INVALID_REQUEST'
   // Port-level business codes workflows branch on (added by connectors-2)
-  | 'ERP.CUSTOMER_INVALID';
+  | 'ERP.CUSTOMER_INVALID'
+  | 'CRM.ACCOUNT_INVALID';
 
 /**
  * The one table that says which codes are worth retrying. Timeouts, resets,
@@ -79,6 +81,8 @@ export const RETRYABLE: Readonly<Record<ConnectorErrorCode, boolean>> = Object.f
   'NETSUITE.DUPLICATE_RECORD': false,
   'NETSUITE.INVALID_REFERENCE': false,
   'STRIPE.IDEMPOTENCY_MISMATCH': false,
+  // Another request with the same key is still running: retrying later replays its result.
+  'STRIPE.IDEMPOTENCY_IN_USE': true,
   'STRIPE.CARD_DECLINED': false,
   'STRIPE.INVALID_REQUEST': false,
   'STRIPE.SIGNATURE_INVALID': false,
@@ -86,6 +90,7 @@ export const RETRYABLE: Readonly<Record<ConnectorErrorCode, boolean>> = Object.f
   'AVALARA.DOCUMENT_COMMITTED': false,
   'AVALARA.INVALID_REQUEST': false,
   'ERP.CUSTOMER_INVALID': false,
+  'CRM.ACCOUNT_INVALID': false,
 });
 
 export const isRetryableCode = (code: ConnectorErrorCode): boolean => RETRYABLE[code];

@@ -14,6 +14,12 @@ export interface CrmOpportunity {
   /** The primary CPQ quote, when there is one. */
   primaryQuoteId: string | null;
   projectUrl: string | null;
+  /** Legal entity that sold the deal (contracting entity), when set on the opportunity. */
+  soldLegalEntityId: string | null;
+  /** Legal entity whose people deliver; differs from the sold one for intercompany delivery. */
+  deliveryLegalEntityId: string | null;
+  /** The customer's purchase order number. */
+  poNumber: string | null;
 }
 
 /** A record found or written through its external id. */
@@ -47,6 +53,8 @@ export interface InvoiceStatusInput {
  */
 export interface CrmPort {
   getOpportunity(opportunityId: string): Promise<CrmOpportunity>;
+  /** The account as a canonical customer (id = the CRM's account id; map it through the identity map). */
+  getAccount(accountId: string): Promise<Customer>;
   /** Closed-won opportunities modified at or after `since` (ISO instant), oldest first, all pages. */
   listClosedWonOpportunities(since: string): Promise<CrmOpportunity[]>;
   /** The opportunity's primary quote and its lines, in canonical form. `customerId` is the canonical customer. */

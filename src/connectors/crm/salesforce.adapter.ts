@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Quote } from '../../canonical';
+import type { Customer, Quote } from '../../canonical';
 import { ConnectorError } from '../errors';
 import { collect, HttpClient, paginateNextUrl, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
 import type { CrmOpportunity, CrmPort, CrmRecordRef, InvoiceStatusInput, UpsertAccountInput } from './crm.port';
-import { invoiceStatusPicklist, moneyToJsonNumber, soqlDateTime, soqlString, toAccountFields, toOpportunity, toQuote } from './salesforce.mapper';
+import { invoiceStatusPicklist, moneyToJsonNumber, soqlDateTime, soqlString, toAccountFields, toCustomer, toOpportunity, toQuote } from './salesforce.mapper';
 import {
+  ACCOUNT_FIELDS,
+  AccountRecord,
   OPPORTUNITY_FIELDS,
   OpportunityRecord,
   QUOTE_FIELDS,
@@ -98,6 +100,11 @@ export class SalesforceCrmAdapter implements CrmPort {
   async getOpportunity(opportunityId: string): Promise<CrmOpportunity> {
     const rec = await this.http.get(`${this.base}/sobjects/Opportunity/${encodeURIComponent(opportunityId)}`, OpportunityRecord, { fields: OPPORTUNITY_FIELDS.join(',') });
     return toOpportunity(rec);
+  }
+
+  async getAccount(accountId: string): Promise<Customer> {
+    const rec = await this.http.get(`${this.base}/sobjects/Account/${encodeURIComponent(accountId)}`, AccountRecord, { fields: ACCOUNT_FIELDS.join(',') });
+    return toCustomer(rec);
   }
 
   async listClosedWonOpportunities(since: string): Promise<CrmOpportunity[]> {

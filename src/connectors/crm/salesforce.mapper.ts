@@ -1,8 +1,8 @@
-import { formatZodIssues, Quote, type ApprovalStatus, type Customer, type InvoiceStatus, type QuantityUnit } from '../../canonical';
+import { Customer, formatZodIssues, Quote, type ApprovalStatus, type InvoiceStatus, type QuantityUnit } from '../../canonical';
 import { jsonNumberToMoney, moneyToJsonNumber } from '../decimal';
 import { ConnectorError } from '../errors';
 import type { CrmOpportunity } from './crm.port';
-import type { OpportunityRecord, QuoteLineRecord, QuoteRecord } from './salesforce.schemas';
+import type { AccountRecord, OpportunityRecord, QuoteLineRecord, QuoteRecord } from './salesforce.schemas';
 
 export const toOpportunity = (r: OpportunityRecord): CrmOpportunity => ({
   id: r.Id,
@@ -15,7 +15,45 @@ export const toOpportunity = (r: OpportunityRecord): CrmOpportunity => ({
   amount: r.Amount === null || r.CurrencyIsoCode === null ? null : jsonNumberToMoney(r.Amount, r.CurrencyIsoCode),
   primaryQuoteId: r.SBQQ__PrimaryQuote__c,
   projectUrl: r.Q2C_Project_URL__c,
+  soldLegalEntityId: r.Q2C_Sold_Entity__c ?? null,
+  deliveryLegalEntityId: r.Q2C_Delivery_Entity__c ?? null,
+  poNumber: r.Q2C_PO_Number__c ?? null,
 });
+
+/**
+ * Account -> canonical customer, validated. The id is the Salesforce id here;
+ * the caller maps it to the canonical id through the identity map. Invalid
+ * master data is a non-retryable error naming the field.
+ */
+export function toCustomer(a: AccountRecord): Customer {
+  const [line1, ...rest] = (a.BillingStreet ?? '').split('\n');
+  const candidate = {
+    id: a.Id,
+    name: a.Name,
+    billTo: {
+      address: {
+        line1: line1 ?? '',
+        ...(rest.length ? { line2: rest.join(', ') } : {}),
+        city: a.BillingCity ?? '',
+        ...(a.BillingState ? { region: a.BillingState } : {}),
+        ...(a.BillingPostalCode ? { postalCode: a.BillingPostalCode } : {}),
+        country: a.BillingCountryCode ?? '',
+      },
+      ...(a.Q2C_Billing_Email__c ? { email: a.Q2C_Billing_Email__c } : {}),
+      ...(a.Q2C_Billing_Contact__c ? { attention: a.Q2C_Billing_Contact__c } : {}),
+    },
+    legalEntityId: a.Q2C_Legal_Entity__c ?? '',
+    parentId: a.ParentId,
+    ...(a.CurrencyIsoCode ? { currency: a.CurrencyIsoCode } : {}),
+    ...(a.Q2C_Tax_Id__c ? { taxRegistration: { scheme: 'TAX', number: a.Q2C_Tax_Id__c, country: a.BillingCountryCode ?? '' } } : {}),
+    externalIds: { salesforce: a.Id },
+  };
+  const parsed = Customer.safeParse(candidate);
+  if (!parsed.success) {
+    throw new ConnectorError('CRM.ACCOUNT_INVALID', `Salesforce account ${a.Id} is not a valid customer: ${formatZodIssues(parsed.error).join('; ')}`, { meta: { system: 'salesforce', recordId: a.Id } });
+  }
+  return parsed.data;
+}
 
 /** Advanced Approvals status first; without it, the CPQ quote status. */
 const approvalStatus = (q: QuoteRecord): ApprovalStatus => {

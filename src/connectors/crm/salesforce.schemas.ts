@@ -18,9 +18,37 @@ export const OpportunityRecord = z.looseObject({
   CurrencyIsoCode: str,
   SBQQ__PrimaryQuote__c: str,
   Q2C_Project_URL__c: str,
+  /** Custom fields: the legal entity that sold the deal, the one whose people deliver it, the customer's PO. */
+  Q2C_Sold_Entity__c: str.optional(),
+  Q2C_Delivery_Entity__c: str.optional(),
+  Q2C_PO_Number__c: str.optional(),
 });
 export type OpportunityRecord = z.infer<typeof OpportunityRecord>;
-export const OPPORTUNITY_FIELDS = ['Id', 'Name', 'AccountId', 'StageName', 'IsClosed', 'IsWon', 'CloseDate', 'Amount', 'CurrencyIsoCode', 'SBQQ__PrimaryQuote__c', 'Q2C_Project_URL__c'] as const;
+export const OPPORTUNITY_FIELDS = [
+  'Id', 'Name', 'AccountId', 'StageName', 'IsClosed', 'IsWon', 'CloseDate', 'Amount', 'CurrencyIsoCode', 'SBQQ__PrimaryQuote__c', 'Q2C_Project_URL__c',
+  'Q2C_Sold_Entity__c', 'Q2C_Delivery_Entity__c', 'Q2C_PO_Number__c',
+] as const;
+
+export const AccountRecord = z.looseObject({
+  Id: z.string(),
+  Name: z.string(),
+  BillingStreet: str,
+  BillingCity: str,
+  BillingState: str,
+  BillingPostalCode: str,
+  BillingCountryCode: str,
+  ParentId: str,
+  CurrencyIsoCode: str,
+  Q2C_Legal_Entity__c: str,
+  Q2C_Tax_Id__c: str,
+  Q2C_Billing_Email__c: str.optional(),
+  Q2C_Billing_Contact__c: str.optional(),
+});
+export type AccountRecord = z.infer<typeof AccountRecord>;
+export const ACCOUNT_FIELDS = [
+  'Id', 'Name', 'BillingStreet', 'BillingCity', 'BillingState', 'BillingPostalCode', 'BillingCountryCode', 'ParentId', 'CurrencyIsoCode',
+  'Q2C_Legal_Entity__c', 'Q2C_Tax_Id__c', 'Q2C_Billing_Email__c', 'Q2C_Billing_Contact__c',
+] as const;
 
 /** SBQQ__Quote__c as Salesforce CPQ models it (ApprovalStatus__c comes from Advanced Approvals). */
 export const QuoteRecord = z.looseObject({

@@ -75,7 +75,49 @@ test('reads an opportunity with money in minor units', async () => {
     amount: { amountMinor: 1250050, currency: 'EUR' },
     primaryQuoteId: null,
     projectUrl: null,
+    soldLegalEntityId: null,
+    deliveryLegalEntityId: null,
+    poNumber: null,
   });
+});
+
+test('reads the entity, delivery entity and PO custom fields of an opportunity', async () => {
+  const id = await create('Opportunity', { Name: 'Intercompany', AccountId: accountId, StageName: 'Closed Won', CloseDate: '2025-03-31', Q2C_Sold_Entity__c: 'LE-US', Q2C_Delivery_Entity__c: 'LE-DE', Q2C_PO_Number__c: 'PO-42' });
+  const opp = await crm.getOpportunity(id);
+  expect([opp.soldLegalEntityId, opp.deliveryLegalEntityId, opp.poNumber]).toEqual(['LE-US', 'LE-DE', 'PO-42']);
+});
+
+test('reads an account as a canonical customer, and rejects one without a legal entity naming the field', async () => {
+  const id = await create('Account', {
+    Name: 'Globex Corporation',
+    BillingStreet: '1 Main St\nFloor 9',
+    BillingCity: 'New York',
+    BillingState: 'NY',
+    BillingPostalCode: '10001',
+    BillingCountryCode: 'US',
+    CurrencyIsoCode: 'USD',
+    Q2C_Legal_Entity__c: 'LE-US',
+    Q2C_Billing_Email__c: 'ap@globex.example',
+    Q2C_Billing_Contact__c: 'Accounts Payable',
+  });
+  expect(await crm.getAccount(id)).toEqual({
+    id,
+    name: 'Globex Corporation',
+    billTo: {
+      address: { line1: '1 Main St', line2: 'Floor 9', city: 'New York', region: 'NY', postalCode: '10001', country: 'US' },
+      email: 'ap@globex.example',
+      attention: 'Accounts Payable',
+    },
+    legalEntityId: 'LE-US',
+    parentId: null,
+    currency: 'USD',
+    externalIds: { salesforce: id },
+    status: 'ACTIVE',
+  });
+  const err = await failure(crm.getAccount(accountId));
+  expect(err.code).toBe('CRM.ACCOUNT_INVALID');
+  expect(err.retryable).toBe(false);
+  expect(err.message).toContain('legalEntityId');
 });
 
 test('the primary CPQ quote maps to a canonical quote, lines in SBQQ__Number__c order', async () => {
