@@ -1,4 +1,5 @@
 import type { SandboxVendor } from './context';
+import { docusignVendor } from './docusign/docusign.sandbox';
 import { salesforceVendor } from './salesforce/salesforce.sandbox';
 
 /**
@@ -7,4 +8,5 @@ import { salesforceVendor } from './salesforce/salesforce.sandbox';
  */
 export const SANDBOX_VENDORS: SandboxVendor[] = [
   salesforceVendor,
+  docusignVendor,
 ];
