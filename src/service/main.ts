@@ -8,20 +8,12 @@ import { parseOperatorKeys, parseSecretList } from './auth';
 import { createLogger } from './logger';
 import { createTemporalDealGateway } from './temporal-deal-gateway';
 
-/**
- * The service's settings, proposed for src/config (comma-separated lists; several
- * entries are valid at once during rotation). Until the lead adds them to the
- * config schema they read as unset, and the service refuses to start.
- */
-export interface ServiceEnv {
-  Q2C_WEBHOOK_SECRET_SALESFORCE?: string;
-  Q2C_WEBHOOK_SECRET_KANTATA?: string;
-  Q2C_DOCUSIGN_CONNECT_KEYS?: string;
-  STRIPE_WEBHOOK_SECRET?: string;
-  /** `name:scope[+scope]:key,...`, scopes read | operate. */
-  Q2C_OPERATOR_API_KEYS?: string;
-}
+type ServiceEnv = Pick<
+  Config,
+  'Q2C_WEBHOOK_SECRET_SALESFORCE' | 'Q2C_WEBHOOK_SECRET_KANTATA' | 'Q2C_DOCUSIGN_CONNECT_KEYS' | 'STRIPE_WEBHOOK_SECRET' | 'Q2C_OPERATOR_API_KEYS'
+>;
 
+/** Secrets from the parsed config; refuses to run with a source that has none (it would reject everything). */
 export function serviceSecretsFrom(config: ServiceEnv): ServiceSecrets {
   const secrets: ServiceSecrets = {
     salesforceWebhookSecrets: parseSecretList(config.Q2C_WEBHOOK_SECRET_SALESFORCE),
@@ -57,7 +49,7 @@ async function connectTemporal(config: Config): Promise<Connection> {
 export async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL });
-  const secrets = serviceSecretsFrom(config as Config & ServiceEnv);
+  const secrets = serviceSecretsFrom(config);
   // With PGlite (no DATABASE_URL) only one process may open the data dir: run the
   // service inside the stack process then (see docs/service.md), or set DATABASE_URL.
   const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
