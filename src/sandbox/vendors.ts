@@ -1,5 +1,8 @@
 import type { SandboxVendor } from './context';
 import { docusignVendor } from './docusign/docusign.sandbox';
+import { NETSUITE_VENDOR } from './netsuite/netsuite.sandbox';
+import { STRIPE_VENDOR } from './stripe/stripe.sandbox';
+import { AVALARA_VENDOR } from './avalara/avalara.sandbox';
 import { salesforceVendor } from './salesforce/salesforce.sandbox';
 
 /**
@@ -9,4 +12,7 @@ import { salesforceVendor } from './salesforce/salesforce.sandbox';
 export const SANDBOX_VENDORS: SandboxVendor[] = [
   salesforceVendor,
   docusignVendor,
+  NETSUITE_VENDOR,
+  STRIPE_VENDOR,
+  AVALARA_VENDOR,
 ];
