@@ -202,3 +202,23 @@ describe('preview', () => {
     expect(p.ruleSet).toEqual({ id: 'default', version: 1 });
   });
 });
+
+describe('the worked example in docs/billing-rules.md', () => {
+  it('delivered 1,477,500 = billed 1,050,000 + deferred 112,500 + capped 202,500 + excluded 112,500', () => {
+    const eight = Array.from({ length: 8 }, (_, i) => te(`D${i}`, { minutes: 480, workDate: `2025-03-${String(i + 5).padStart(2, '0')}` }));
+    const p = preview({
+      contract: contract(), ruleSet, project, asOf: ASOF, state: { scheduledCharges: false },
+      batch: { timeEntries: [te('T1'), te('T2', { workDate: '2025-03-04', minutes: 480, overtime: true }), te('T3', { taskId: 'TK-NB' }), te('T4', { workDate: '2025-04-01' }), ...eight] },
+    });
+    expect(p.items.filter((i) => i.sourceId.startsWith('D')).map((i) => [i.sourceId, i.reasonCode, i.amount.amountMinor]).slice(5)).toEqual([
+      ['D5', 'BILLABLE.TIME_AND_MATERIALS', 120_000],
+      ['D6', 'BILLABLE.PARTIAL_UNDER_CAP', 37_500],
+      ['D6', 'CAPPED.OVER_CAP', 82_500],
+      ['D7', 'CAPPED.OVER_CAP', 120_000],
+    ]);
+    expect([p.totals.delivered, p.totals.BILLABLE, p.totals.DEFERRED, p.totals.CAPPED, p.totals.EXCLUDED].map((m) => m.amountMinor)).toEqual([
+      1_477_500, 1_050_000, 112_500, 202_500, 112_500,
+    ]);
+    expect(p.invoices.map((i) => [i.invoiceKey, i.subtotal.amountMinor, i.lines.length])).toEqual([['CUST-1|P1|LE-US|USD|PO-77|MONTHLY|MONTHLY:2025-03', 1_050_000, 2]]);
+  });
+});

@@ -36,7 +36,9 @@ const arbEntry = fc.record({
 
 const isoDay = (n: number): string => new Date(Date.UTC(2025, 0, 1 + n)).toISOString().slice(0, 10);
 
-const toEntries = (raw: fc.RecordValue<{ n: number; line: string; role: string; day: number; minutes: number; approved: boolean; overtime: boolean; nonBillable: boolean }>[]): TimeEntry[] => {
+type RawEntry = { n: number; line: string; role: string; day: number; minutes: number; approved: boolean; overtime: boolean; nonBillable: boolean };
+
+const toEntries = (raw: RawEntry[]): TimeEntry[] => {
   // ids from a small pool produce duplicates; a duplicate is an exact copy (what a redelivered webhook carries)
   const byId = new Map<string, TimeEntry>();
   return raw.map((r) => {
@@ -60,7 +62,7 @@ const arbScenario = fc.record({
   seed: fc.integer(),
 });
 
-const setup = (s: fc.RecordValue<{ cap?: { nte: number; tol: number }; discountBp: number }>) =>
+const setup = (s: { cap?: { nte: number; tol: number } | undefined; discountBp: number }) =>
   contract((c) => {
     c.lines[0]!.cap = s.cap ? { notToExceed: usd(s.cap.nte), toleranceBp: s.cap.tol } : undefined;
     c.lines[0]!.discountBp = s.discountBp;
