@@ -75,8 +75,8 @@ export interface PaymentEvent {
   stripeInvoiceId?: string;
   paymentIntentId?: string;
   chargeId?: string;
-  /** The q2c invoice number, when the invoice was created with it in metadata. */
-  invoiceNumber?: string;
+  /** The canonical q2c invoice id (Stripe metadata `q2c_invoice_id`), when the object carries it. */
+  invoiceId?: string;
 }
 
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');

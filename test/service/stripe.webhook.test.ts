@@ -23,7 +23,7 @@ const invoicePaid = (id = 'evt_1QxInvoicePaid0001') => ({
       currency: 'usd',
       customer: 'cus_RzAcme000001',
       status: 'paid',
-      metadata: { opportunityId: OPP, invoiceNumber: 'INV-US01-2025-000042' },
+      metadata: { q2c_opportunity_id: OPP, q2c_invoice_id: 'inv-2025-000042' },
     },
   },
 });
@@ -61,7 +61,7 @@ describe('POST /webhooks/stripe', () => {
           amountMinor: 1234500,
           currency: 'USD',
           stripeInvoiceId: 'in_1QxAbc0000000001',
-          invoiceNumber: 'INV-US01-2025-000042',
+          invoiceId: 'inv-2025-000042',
         },
       },
     ]);
@@ -98,14 +98,14 @@ describe('POST /webhooks/stripe', () => {
       object: 'event',
       created: NOW_S,
       type: 'charge.refunded',
-      data: { object: { id: 'ch_3Qx0001', object: 'charge', amount: 1234500, amount_refunded: 20000, currency: 'usd', payment_intent: 'pi_3Qx0001', metadata: { opportunityId: OPP } } },
+      data: { object: { id: 'ch_3Qx0001', object: 'charge', amount: 1234500, amount_refunded: 20000, currency: 'usd', payment_intent: 'pi_3Qx0001', metadata: { q2c_opportunity_id: OPP } } },
     });
     const pi = JSON.stringify({
       id: 'evt_pi_1',
       object: 'event',
       created: NOW_S,
       type: 'payment_intent.succeeded',
-      data: { object: { id: 'pi_3Qx0002', object: 'payment_intent', amount_received: 500000, currency: 'gbp', metadata: { opportunityId: OPP } } },
+      data: { object: { id: 'pi_3Qx0002', object: 'payment_intent', amount_received: 500000, currency: 'gbp', metadata: { q2c_opportunity_id: OPP } } },
     });
     expect((await post(refund, stripeHeaders(refund, SECRETS.stripeNew))).statusCode).toBe(202);
     expect((await post(pi, stripeHeaders(pi, SECRETS.stripeNew))).statusCode).toBe(202);

@@ -1,41 +1,13 @@
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { verifyDocuSignConnect } from '../../connectors/clm/docusign.connect';
+// The envelope text custom field the CLM connector writes the opportunity id into.
+import { FIELD_OPPORTUNITY } from '../../connectors/clm/docusign.mapper';
 import type { SignatureEvent } from '../../workflows/deal.messages';
 import { eventTypeOf, IsoInstant, parseOrThrow } from './parse';
-import { digestsEqual, headerValue, type Headers, type VerifyResult } from './signature';
 import type { WebhookSource } from './source';
-
-/** DocuSign sends one X-DocuSign-Signature-<n> header per active Connect HMAC key. */
-const MAX_SIGNATURE_HEADERS = 100;
-
-/**
- * DocuSign Connect HMAC: each `X-DocuSign-Signature-N` is base64(HMAC-SHA256(key, raw body)),
- * https://developers.docusign.com/platform/webhooks/connect/hmac/ . Valid when any header
- * matches any configured key, so keys can be rotated on either side. Connect signs no
- * timestamp; replays are absorbed by the inbox dedupe on envelope + event.
- * (Kept here until src/connectors/clm exports verifyDocuSignConnect.)
- */
-export function verifyDocuSignConnect(rawBody: Buffer | string, headers: Headers, keys: readonly string[]): VerifyResult {
-  if (keys.length === 0) return { ok: false, reason: 'NO_SECRET_CONFIGURED' };
-  const given: Buffer[] = [];
-  for (let n = 1; n <= MAX_SIGNATURE_HEADERS; n++) {
-    const v = headerValue(headers, `x-docusign-signature-${n}`);
-    if (v === undefined) break;
-    given.push(Buffer.from(v.trim(), 'base64'));
-  }
-  if (given.length === 0) return { ok: false, reason: 'MISSING_SIGNATURE' };
-  const ok = keys.some((key) => {
-    const expected = createHmac('sha256', key).update(rawBody).digest();
-    return given.some((g) => digestsEqual(g, expected));
-  });
-  return ok ? { ok: true } : { ok: false, reason: 'BAD_SIGNATURE' };
-}
 
 export const DOCUSIGN_EVENTS = ['envelope-completed', 'envelope-declined', 'envelope-voided'] as const;
 type DocuSignEvent = (typeof DOCUSIGN_EVENTS)[number];
-
-/** The envelope custom field (set when the CLM connector creates the envelope) naming the opportunity. */
-export const DOCUSIGN_OPPORTUNITY_FIELD = 'opportunityId';
 
 /** The part of a Connect JSON (SIM) message the service reads; the rest is kept raw in the inbox. */
 export const DocuSignConnectPayload = z.object({
@@ -70,6 +42,11 @@ const STATUS: Record<DocuSignEvent, SignatureEvent['status']> = {
   'envelope-voided': 'voided',
 };
 
+/**
+ * DocuSign Connect (JSON). Signatures are verified by the CLM connector's
+ * verifyDocuSignConnect (X-DocuSign-Signature-N, any header against any key).
+ * Connect signs no timestamp; replays are absorbed by the dedupe key envelope + event.
+ */
 export function docusignSource(keys: readonly string[]): WebhookSource {
   return {
     name: 'docusign',
@@ -79,7 +56,7 @@ export function docusignSource(keys: readonly string[]): WebhookSource {
       const body = parseOrThrow(DocuSignConnectPayload, json);
       const { envelopeId, envelopeSummary } = body.data;
       const opportunityId = envelopeSummary?.customFields?.textCustomFields?.find(
-        (f) => f.name === DOCUSIGN_OPPORTUNITY_FIELD && f.value,
+        (f) => f.name === FIELD_OPPORTUNITY && f.value,
       )?.value;
       const reason =
         eventType === 'envelope-voided'

@@ -8,9 +8,12 @@ import type { WebhookSource } from './source';
 export const STRIPE_EVENT_TYPES = ['invoice.paid', 'payment_intent.succeeded', 'charge.refunded'] as const;
 type StripeEventType = (typeof STRIPE_EVENT_TYPES)[number];
 
-/** Metadata keys the billing connector sets on Stripe invoices and payment intents. */
-export const STRIPE_OPPORTUNITY_METADATA_KEY = 'opportunityId';
-export const STRIPE_INVOICE_NUMBER_METADATA_KEY = 'invoiceNumber';
+/**
+ * Metadata keys on Stripe objects, in the billing connector's `q2c_` convention
+ * (stripe.mapper.ts sets q2c_invoice_id; q2c_opportunity_id is asked of it).
+ */
+export const STRIPE_OPPORTUNITY_METADATA_KEY = 'q2c_opportunity_id';
+export const STRIPE_INVOICE_METADATA_KEY = 'q2c_invoice_id';
 
 const Metadata = z.record(z.string(), z.string()).default({});
 const Currency = z.string().regex(/^[a-z]{3}$/i, 'expected an ISO 4217 code').transform((c) => c.toUpperCase());
@@ -129,8 +132,8 @@ export function stripeSource(secrets: readonly string[], toleranceSeconds?: numb
           break;
         }
       }
-      const invoiceNumber = metadata[STRIPE_INVOICE_NUMBER_METADATA_KEY];
-      if (invoiceNumber) ev.invoiceNumber = invoiceNumber;
+      const invoiceId = metadata[STRIPE_INVOICE_METADATA_KEY];
+      if (invoiceId) ev.invoiceId = invoiceId;
       return {
         eventId: ev.eventId,
         eventType: type,
