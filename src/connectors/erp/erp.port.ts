@@ -88,6 +88,8 @@ export interface ErpPort {
   upsertCustomer(input: UpsertCustomerInput): Promise<ErpRecordRef>;
   /** Contract metadata (payment terms, tax codes, PO, revenue treatment, lines) as a sales order; a later contract version updates it. */
   postContract(input: PostContractInput): Promise<ErpRecordRef>;
+  /** Marks the contract's sales order closed (a compensation when the deal is cancelled); repeating it is harmless. */
+  closeContract(erpContractId: string, reason: string): Promise<void>;
   postInvoice(input: PostInvoiceInput): Promise<ErpRecordRef>;
   postCreditMemo(input: PostCreditMemoInput): Promise<ErpRecordRef>;
   /** Revenue recognised: one balanced journal (debit deferred revenue, credit revenue per line). */

@@ -119,6 +119,11 @@ export class NetSuiteAdapter implements ErpPort {
     return { id, externalId: input.idempotencyKey, created: existing === undefined, tranId: existing?.tranId ?? input.tranId };
   }
 
+  async closeContract(erpContractId: string, reason: string): Promise<void> {
+    // NetSuite closes an order line by line; q2c marks the order with its own body field and memo.
+    await this.http.request({ method: 'PATCH', path: `${RECORD}/salesOrder/${encodeURIComponent(erpContractId)}`, json: { memo: `Closed by q2c: ${reason}`, custbody_q2c_status: 'CLOSED' } });
+  }
+
   async postInvoice(input: PostInvoiceInput): Promise<ErpRecordRef> {
     const { invoice, legalEntity } = input;
     return this.createOnce('invoice', input.idempotencyKey, async () =>

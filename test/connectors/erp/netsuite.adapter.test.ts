@@ -170,6 +170,15 @@ describe('transactions', () => {
     expect(await state('salesOrder')).toHaveLength(1);
   });
 
+  test('closeContract marks the sales order closed with the reason; repeating it changes nothing more', async () => {
+    const { adapter } = make();
+    const so = await adapter.postContract({ contract: contract(1), erpCustomerId: customerId, legalEntity: US, idempotencyKey: 'deal-opp-close:contract', tranId: 'SO-CLOSE-1' });
+    await adapter.closeContract(so.id, 'deal cancelled');
+    await adapter.closeContract(so.id, 'deal cancelled');
+    const rec = (await sb.store.get<Record<string, unknown>>('netsuite', 'salesOrder', so.id))!;
+    expect([rec.data['custbody_q2c_status'], rec.data['memo']]).toEqual(['CLOSED', 'Closed by q2c: deal cancelled']);
+  });
+
   test('RCRD_HAS_BEEN_CHANGED: of two overlapping edits one is rejected (retryable); its retry applies on the new version', async () => {
     await setConfig({ editWindowMs: 300 });
     const a = make().adapter;
