@@ -47,6 +47,8 @@ export interface EnvelopeState {
 export interface ClmPort {
   createEnvelope(input: CreateEnvelopeInput): Promise<EnvelopeRef>;
   getEnvelope(envelopeId: string): Promise<EnvelopeState>;
+  /** Sends the signing reminder again (DocuSign: PUT .../envelopes/{id}?resend_envelope=true); no-op for a completed envelope. */
+  resendEnvelope(envelopeId: string): Promise<void>;
   /** Voids a sent envelope; voiding one that is already voided is a no-op; a completed one is DOCUSIGN.ENVELOPE_STATE. */
   voidEnvelope(envelopeId: string, reason: string): Promise<void>;
 }

@@ -80,6 +80,12 @@ export class DocuSignClmAdapter implements ClmPort {
     return toEnvelopeState(await this.http.get(`${this.base}/${encodeURIComponent(envelopeId)}`, EnvelopeRecord));
   }
 
+  async resendEnvelope(envelopeId: string): Promise<void> {
+    const state = await this.getEnvelope(envelopeId);
+    if (state.status !== 'sent' && state.status !== 'delivered') return; // nobody left to remind
+    await this.http.request({ method: 'PUT', path: `${this.base}/${encodeURIComponent(envelopeId)}`, query: { resend_envelope: 'true' }, json: {} });
+  }
+
   async voidEnvelope(envelopeId: string, reason: string): Promise<void> {
     try {
       await this.http.request({ method: 'PUT', path: `${this.base}/${encodeURIComponent(envelopeId)}`, json: { status: 'voided', voidedReason: reason } });

@@ -176,6 +176,11 @@ export const docusignSandbox: SandboxPlugin = async (app, ctx) => {
       const b = (req.body ?? {}) as { status?: string; voidedReason?: string };
       const rec = await ctx.store.get<Envelope>(VENDOR, KIND, id);
       if (!rec) return missing(reply);
+      if ((req.query as { resend_envelope?: string }).resend_envelope === 'true') {
+        if (!['sent', 'delivered'].includes(rec.data.status)) return reply.code(400).send(dsError('ENVELOPE_INVALID_STATUS', `Envelope status ${rec.data.status} cannot be resent.`));
+        await ctx.store.update<Envelope>(VENDOR, KIND, id, (e) => ({ ...e, lastResentDateTime: now(), resendCount: Number(e.resendCount ?? 0) + 1 }));
+        return { envelopeId: id };
+      }
       if (b.status !== 'voided') return reply.code(400).send(dsError('INVALID_REQUEST_PARAMETER', 'Only voiding is supported by this sandbox.'));
       if (!b.voidedReason) return reply.code(400).send(dsError('ENVELOPE_VOID_REASON_REQUIRED', 'A reason is required to void an envelope.'));
       if (!['created', 'sent', 'delivered'].includes(rec.data.status)) return reply.code(400).send(dsError('ENVELOPE_CANNOT_VOID_INVALID_STATE', `Only envelopes in the 'Sent' or 'Delivered' states may be voided.`));

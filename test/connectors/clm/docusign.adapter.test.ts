@@ -227,3 +227,13 @@ test('a JWT without the signature scope is refused with HTTP.AUTH', async () => 
   const err = await failure(adapter.getEnvelope('x'));
   expect([err.code, err.meta.vendorCode]).toEqual(['HTTP.AUTH', 'invalid_grant']);
 });
+
+test('resend reminds a sent envelope and does nothing for a completed one', async () => {
+  const a = await clm.createEnvelope(envelopeInput('c-111'));
+  await clm.resendEnvelope(a.envelopeId);
+  await clm.resendEnvelope(a.envelopeId);
+  expect((await sandbox.store.get('docusign', 'envelope', a.envelopeId))!.data.resendCount).toBe(2);
+  await control.request({ method: 'POST', path: `/_sandbox/envelopes/${a.envelopeId}/complete` });
+  await clm.resendEnvelope(a.envelopeId);
+  expect((await sandbox.store.get('docusign', 'envelope', a.envelopeId))!.data.resendCount).toBe(2);
+});

@@ -1,0 +1,189 @@
+import { Project } from '../../../src/canonical';
+import { ConnectorError } from '../../../src/connectors/errors';
+import { bearerTokenAuth, HttpClient, staticSecret } from '../../../src/connectors/http';
+import { createKantataHttp, KantataPsaAdapter } from '../../../src/connectors/psa/kantata.adapter';
+import { SANDBOX_KANTATA_TOKENS } from '../../../src/sandbox/credentials';
+import { startTestSandbox, type TestSandbox } from '../../support/sandbox';
+
+let sandbox: TestSandbox;
+let psa: KantataPsaAdapter;
+let control: HttpClient;
+let base: string;
+
+const project = (id: string) =>
+  Project.parse({
+    id,
+    name: `Acme rollout ${id}`,
+    contractId: `contract-${id}`,
+    contractVersion: 1,
+    customerId: 'cust-1',
+    templateId: 'IMPL-STD',
+    startDate: '2025-04-01',
+    endDate: '2025-09-30',
+    phases: [
+      { id: `${id}-ph1`, name: 'Discovery', milestones: [{ id: `${id}-m1`, name: 'Blueprint signed off', contractLineId: 'cl-fixed', dueDate: '2025-05-01' }], tasks: [{ id: `${id}-t1`, name: 'Workshops', billable: true, contractLineId: 'cl-tm' }] },
+      { id: `${id}-ph2`, name: 'Build', tasks: [{ id: `${id}-t2`, name: 'Configuration', billable: true, contractLineId: 'cl-tm' }, { id: `${id}-t3`, name: 'Internal QA', billable: false }] },
+    ],
+    rolePlaceholders: [{ id: `${id}-r1`, role: 'Senior Consultant', region: 'EMEA', plannedMinutes: 48_000, phaseId: `${id}-ph1` }],
+  });
+
+const failure = async (p: Promise<unknown>): Promise<ConnectorError> => {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ConnectorError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConnectorError');
+};
+
+const count = async (kind: string, pred: (d: Record<string, unknown>) => boolean = () => true) => (await sandbox.store.list('kantata', kind)).items.filter((r) => pred(r.data)).length;
+const seed = async (kind: string, data: Record<string, unknown>) => (await control.request<{ id: string }>({ method: 'POST', path: `/_sandbox/${kind}`, json: data })).body.id;
+
+beforeAll(async () => {
+  sandbox = await startTestSandbox();
+  base = `${sandbox.url}/kantata/api/v1`;
+  psa = new KantataPsaAdapter(createKantataHttp({ baseUrl: base, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[0])), timeoutMs: 2000 }), { perPage: 2 });
+  control = new HttpClient({ system: 'kantata-control', baseUrl: `${sandbox.url}/kantata` });
+});
+afterAll(() => sandbox.close());
+afterEach(() => sandbox.faults.clear());
+
+test('creates a project from the template: workspace, deliverables, milestones, tasks, role placeholder', async () => {
+  const p = project('p1');
+  const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'deal-opp-1/create-project/contract-p1', rateCardId: 'rc-7' });
+  expect(ref.created).toBe(true);
+  expect(Object.keys(ref.ids).sort()).toEqual(['p1', 'p1-m1', 'p1-ph1', 'p1-ph2', 'p1-r1', 'p1-t1', 'p1-t2', 'p1-t3']);
+  expect(ref.ids.p1).toBe(ref.id);
+
+  const ws = (await sandbox.store.get('kantata', 'workspaces', ref.id))!.data;
+  expect(ws).toMatchObject({ title: 'Acme rollout p1', currency: 'EUR', start_date: '2025-04-01', due_date: '2025-09-30', budgeted: true, rate_card_id: 'rc-7', billing_mode_default: 'time_and_materials', archived: false });
+  expect(String(ws.description).split('\n')[0]).toBe('q2c-ref:deal-opp-1/create-project/contract-p1');
+
+  const stories = (await sandbox.store.list('kantata', 'stories')).items.map((r) => r.data).filter((s) => s.workspace_id === ref.id);
+  expect(stories.map((s) => [s.title, s.story_type, s.parent_id, s.billable, s.fixed_fee])).toEqual([
+    ['Discovery', 'deliverable', null, true, false],
+    ['Blueprint signed off', 'milestone', ref.ids['p1-ph1'], true, true],
+    ['Workshops', 'task', ref.ids['p1-ph1'], true, false],
+    ['Build', 'deliverable', null, true, false],
+    ['Configuration', 'task', ref.ids['p1-ph2'], true, false],
+    ['Internal QA', 'task', ref.ids['p1-ph2'], false, false],
+  ]);
+  const res = (await sandbox.store.get('kantata', 'resources', ref.ids['p1-r1']!))!.data;
+  expect(res).toMatchObject({ workspace_id: ref.id, role_name: 'Senior Consultant', name: 'Senior Consultant · EMEA q2c-ref:p1-r1', planned_minutes: 48_000, story_id: ref.ids['p1-ph1'], is_unnamed: true });
+
+  const again = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'deal-opp-1/create-project/contract-p1' });
+  expect(again).toEqual({ ...ref, created: false });
+  expect(await count('workspaces', (d) => String(d.description).includes('contract-p1'))).toBe(1);
+  expect(await count('stories', (d) => d.workspace_id === ref.id)).toBe(6);
+  expect(await count('resources', (d) => d.workspace_id === ref.id)).toBe(1);
+});
+
+test('a workspace POST that commits and then times out: the retry finds it; exactly one workspace', async () => {
+  const p = project('p2');
+  const key = 'deal-opp-2/create-project/contract-p2';
+  sandbox.faults.add({ vendor: 'kantata', kind: 'timeout_after_commit', method: 'POST', path: '^/api/v1/workspaces\\.json$', times: 1 });
+  const err = await failure(psa.createProject({ project: p, currency: 'EUR', idempotencyKey: key }));
+  expect(['HTTP.TIMEOUT', 'HTTP.CONNECTION']).toContain(err.code);
+  expect(await count('workspaces', (d) => String(d.description).includes(key))).toBe(1);
+  const retry = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: key });
+  expect(retry.created).toBe(false);
+  expect(await count('workspaces', (d) => String(d.description).includes(key))).toBe(1);
+  expect(await count('stories', (d) => d.workspace_id === retry.id)).toBe(6);
+});
+
+test('a story POST that commits and times out half way: the retry completes without duplicates', async () => {
+  const p = project('p3');
+  const key = 'deal-opp-3/create-project/contract-p3';
+  // The workspace is created; the first story create commits and its response comes too late.
+  sandbox.faults.add({ vendor: 'kantata', kind: 'timeout_after_commit', delayMs: 3000, method: 'POST', path: '^/api/v1/stories\\.json$', times: 1 });
+  const err = await failure(psa.createProject({ project: p, currency: 'EUR', idempotencyKey: key }));
+  expect(err.code).toBe('HTTP.TIMEOUT');
+  const wsId = (await sandbox.store.list('kantata', 'workspaces')).items.find((r) => String(r.data.description).includes(key))!.id;
+  expect(await count('stories', (d) => d.workspace_id === wsId)).toBe(1);
+  const retry = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: key });
+  expect([retry.created, retry.id]).toEqual([false, wsId]);
+  expect(await count('stories', (d) => d.workspace_id === wsId)).toBe(6);
+});
+
+test('approved time since a watermark, valued by user custom fields, across pages', async () => {
+  const p = project('p4');
+  const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p4' });
+  const user = await seed('users', { full_name: 'Ana Consultant', email_address: 'ana@firm.example' });
+  for (const [name, value] of [['Role', 'Senior Consultant'], ['Region', 'EMEA'], ['Legal Entity', 'le-de']]) {
+    await seed('custom_field_values', { subject_type: 'User', subject_id: user, custom_field_name: name, value, display_value: value });
+  }
+  const since = new Date(Date.now() - 1000).toISOString();
+  const te = (story: string | undefined, date: string, minutes: number, approved: boolean, notes?: string) =>
+    seed('time_entries', { workspace_id: ref.id, story_id: story ?? null, user_id: user, date_performed: date, time_in_minutes: minutes, approved, billable: true, notes: notes ?? null });
+  const a = await te(ref.ids['p4-t1'], '2025-04-02', 450, true, 'Kick-off workshop');
+  await te(ref.ids['p4-t1'], '2025-04-03', 120, false);
+  const b = await te(ref.ids['p4-t2'], '2025-04-03', 480, true);
+  await te(ref.ids['p4-t3'], '2025-04-04', 60, true); // internal QA: no contract line
+  const c = await te(ref.ids['p4-t2'], '2025-04-04', 240, true);
+
+  const entries = await psa.listApprovedTime({ projectId: ref.id, project: p, since });
+  const common = { projectId: 'p4', contractId: 'contract-p4', contractLineId: 'cl-tm', resourceId: user, role: 'Senior Consultant', region: 'EMEA', resourceLegalEntityId: 'le-de', approved: true, overtime: false };
+  expect(entries).toEqual([
+    { ...common, id: a, taskId: 'p4-t1', workDate: '2025-04-02', minutes: 450, description: 'Kick-off workshop', externalIds: { kantata: a } },
+    { ...common, id: b, taskId: 'p4-t2', workDate: '2025-04-03', minutes: 480, externalIds: { kantata: b } },
+    { ...common, id: c, taskId: 'p4-t2', workDate: '2025-04-04', minutes: 240, externalIds: { kantata: c } },
+  ]);
+  expect(await psa.listApprovedTime({ projectId: ref.id, project: p, since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
+});
+
+test('time by a user without the custom fields is a non-retryable error naming them', async () => {
+  const p = project('p5');
+  const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p5' });
+  const user = await seed('users', { full_name: 'No Fields' });
+  await seed('time_entries', { workspace_id: ref.id, story_id: ref.ids['p5-t1'], user_id: user, date_performed: '2025-04-02', time_in_minutes: 60, approved: true });
+  const err = await failure(psa.listApprovedTime({ projectId: ref.id, project: p, since: '2000-01-01T00:00:00Z' }));
+  expect([err.code, err.retryable]).toEqual(['HTTP.UNEXPECTED_RESPONSE', false]);
+  expect(err.message).toContain('role');
+  expect(err.message).toContain('resourceLegalEntityId');
+});
+
+test('approved expenses, then the invoice reference written back once', async () => {
+  const p = project('p6');
+  const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p6' });
+  const e1 = await seed('expenses', { workspace_id: ref.id, user_id: '77', date: '2025-04-05', category: 'Travel', amount_in_cents: 23_450, currency: 'EUR', approved: true, notes: 'Train Berlin-Munich' });
+  await seed('expenses', { workspace_id: ref.id, user_id: '77', date: '2025-04-06', category: 'Meals', amount_in_cents: 3_000, currency: 'EUR', approved: false });
+  const expenses = await psa.listApprovedExpenses({ projectId: ref.id, project: p, since: '2000-01-01T00:00:00Z', expenseContractLineId: 'cl-exp' });
+  expect(expenses).toEqual([
+    { id: e1, projectId: 'p6', contractId: 'contract-p6', contractLineId: 'cl-exp', resourceId: '77', category: 'Travel', amount: { amountMinor: 23_450, currency: 'EUR' }, incurredOn: '2025-04-05', approved: true, description: 'Train Berlin-Munich', externalIds: { kantata: e1 } },
+  ]);
+
+  const input = { projectId: ref.id, invoiceNumber: 'INV-2001', invoiceDate: '2025-04-30', timeEntryIds: [], expenseIds: [e1] };
+  sandbox.faults.add({ vendor: 'kantata', kind: 'timeout_after_commit', method: 'POST', path: '^/api/v1/invoices\\.json$', times: 1 });
+  expect(['HTTP.TIMEOUT', 'HTTP.CONNECTION']).toContain((await failure(psa.recordInvoice(input))).code);
+  const retry = await psa.recordInvoice(input);
+  expect(retry.created).toBe(false);
+  expect(await count('invoices', (d) => d.user_invoice_number === 'INV-2001')).toBe(1);
+  expect((await sandbox.store.get('kantata', 'expenses', e1))!.data).toMatchObject({ invoice_id: retry.id, is_invoiced: true });
+  expect(await psa.recordInvoice(input)).toEqual({ id: retry.id, created: false });
+});
+
+test('close (archive) the project; repeating is harmless; archived projects are still found by their reference', async () => {
+  const p = project('p7');
+  const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p7' });
+  await psa.closeProject(ref.id, 'deal cancelled');
+  await psa.closeProject(ref.id, 'deal cancelled');
+  expect((await sandbox.store.get('kantata', 'workspaces', ref.id))!.data).toMatchObject({ archived: true, status_message: 'deal cancelled' });
+  expect((await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p7' })).created).toBe(false);
+});
+
+test('auth: the next token is accepted during rotation; a wrong one is HTTP.AUTH', async () => {
+  const next = new KantataPsaAdapter(createKantataHttp({ baseUrl: base, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[1])) }));
+  expect((await next.createProject({ project: project('p8'), currency: 'EUR', idempotencyKey: 'k-p8' })).created).toBe(true);
+  const wrong = new KantataPsaAdapter(createKantataHttp({ baseUrl: base, auth: bearerTokenAuth(staticSecret('nope')) }));
+  const err = await failure(wrong.createProject({ project: project('p9'), currency: 'EUR', idempotencyKey: 'k-p9' }));
+  expect([err.code, err.retryable, err.meta.vendorCode, err.meta.status]).toEqual(['HTTP.AUTH', false, 'authentication', 401]);
+});
+
+test('validation errors carry Kantata messages; 429 carries Retry-After', async () => {
+  const err = await failure(psa.createProject({ project: project('p10'), currency: 'eur', idempotencyKey: 'k-p10' }));
+  expect([err.code, err.retryable, err.message]).toEqual(['HTTP.VALIDATION', false, 'kantata POST /kantata/api/v1/workspaces.json: 422 Currency is invalid']);
+  sandbox.faults.add({ vendor: 'kantata', kind: 'rate_limit', retryAfterSeconds: 10, times: 1 });
+  const e429 = await failure(psa.listApprovedExpenses({ projectId: '1', project: project('p11'), since: '2000-01-01T00:00:00Z', expenseContractLineId: 'x' }));
+  expect([e429.code, e429.retryAfterMs]).toEqual(['HTTP.RATE_LIMITED', 10_000]);
+});
