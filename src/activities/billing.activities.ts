@@ -1,0 +1,322 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import type { Address, Customer, Invoice, LegalEntity, Project, RevenueScheduleLine } from '../canonical';
+import type { BillingPort } from '../connectors/billing/billing.port';
+import type { CrmPort } from '../connectors/crm/crm.port';
+import type { ErpPort } from '../connectors/erp/erp.port';
+import { toApplicationFailure } from '../connectors/errors';
+import type { PsaPort } from '../connectors/psa/psa.port';
+import type { TaxPort } from '../connectors/tax/tax.port';
+import type { Db } from '../db';
+import { AuditRepository, type AuditLinkInput } from '../db/audit';
+import type { RuleSet } from '../rules/ruleset';
+import type { Catalog } from './deal/catalog';
+import { projectFromContract } from './deal/mapping';
+import type { DealSnapshot } from './deal.activities';
+
+/** Where a resource's time is delivered from: drives rate region and intercompany. */
+export interface ResourceInfo {
+  legalEntityId: string;
+  region?: string;
+  role?: string;
+}
+
+export interface BillingActivityDeps {
+  db: Db;
+  logger: Logger;
+  catalog: Catalog;
+  /** Rule sets by `${id}@${version}`; the contract's pinned one is used. */
+  ruleSets: (ref: { id: string; version: number }) => Promise<RuleSet> | RuleSet;
+  connectors: { erp: ErpPort; billing: BillingPort; tax: TaxPort; psa: PsaPort; crm: CrmPort };
+  /** The resource directory (HR/PSA); resources not listed deliver from the deal's delivering entity. */
+  resources?: Readonly<Record<string, ResourceInfo>>;
+}
+
+/** What the workflow needs once per run to turn PSA items into canonical ones and price them. */
+export interface BillingSetup {
+  ruleSet: RuleSet;
+  project: Pick<Project, 'id' | 'phases'>;
+  /** PSA id -> canonical id (tasks, milestones), when the PSA uses its own ids. */
+  psaIds: Record<string, string>;
+  entities: Record<string, LegalEntity>;
+  resources: Record<string, ResourceInfo>;
+}
+
+/** A billing event as the audit trail keeps it. */
+export interface AuditEvent {
+  id: string;
+  sourceId: string;
+  kind: string;
+  contractLineId: string;
+  quoteLineId: string;
+  amountMinor: number;
+}
+
+export interface IssueContext {
+  dealId: string;
+  opportunityId: string;
+  psaProjectId?: string;
+  erpCustomerId: string;
+  erpSalesOrderId?: string;
+  customer: Customer;
+  seller: LegalEntity;
+  /** Where the customer invoice lives: the ERP (default) or the billing system (Stripe). */
+  system: 'erp' | 'stripe';
+  billingCustomerId?: string;
+  netDays: number;
+}
+
+export interface PostedInvoice {
+  invoiceId: string;
+  number: string;
+  externalId: string;
+  system: 'erp' | 'stripe';
+}
+
+/** The number an invoice is known by everywhere: derived from its deterministic id. */
+export const invoiceNumberOf = (invoiceId: string): string => invoiceId;
+
+const addressOf = (entity: LegalEntity): Address => ({
+  line1: entity.name,
+  city: entity.taxJurisdiction.subdivision ?? entity.taxJurisdiction.country,
+  ...(entity.taxJurisdiction.subdivision ? { region: entity.taxJurisdiction.subdivision } : {}),
+  country: entity.taxJurisdiction.country,
+});
+
+/** Runs an activity body; connector errors become ApplicationFailures with their code and retryability. */
+async function boundary<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    throw toApplicationFailure(err);
+  }
+}
+
+/**
+ * Activities of the delivery-to-cash part of the deal. Every write carries a
+ * key derived from the deal and the business key (invoice id, revenue date,
+ * intercompany period), so a retry or a replayed run finds what it made.
+ * ERP writes (postInvoice, postRevenue, postIntercompany) are meant for the
+ * rate-limited 'q2c-erp' task queue.
+ */
+export const createBillingActivities = (deps: BillingActivityDeps) => {
+  const { erp, billing, tax, psa, crm } = deps.connectors;
+  const audit = new AuditRepository(deps.db);
+
+  return {
+    /** Rule set, project structure and directories for enriching delivered items. */
+    prepareBilling: (input: { snapshot: DealSnapshot; psaProjectId?: string }): Promise<BillingSetup> =>
+      boundary(async () => {
+        const { snapshot } = input;
+        const ruleSet = await deps.ruleSets(snapshot.contract.ruleSet);
+        const project = projectFromContract({ contract: snapshot.contract, quote: snapshot.quote, catalog: deps.catalog, customer: snapshot.customer });
+        const entities: Record<string, LegalEntity> = {};
+        for (const e of deps.catalog.legalEntities) entities[e.id] = e;
+        return { ruleSet, project: { id: project.id, phases: project.phases }, psaIds: {}, entities, resources: { ...(deps.resources ?? {}) } };
+      }),
+
+    /** Tax from the tax connector; the document code is the invoice id, so a retry finds the same document. */
+    taxInvoice: (input: { invoice: Invoice; customer: Customer; seller: LegalEntity; taxableLineIds: string[] }): Promise<{ taxMinor: number; byLine: Record<string, number> }> =>
+      boundary(async () => {
+        const { invoice } = input;
+        const taxable = new Set(input.taxableLineIds);
+        if (taxable.size === 0) return { taxMinor: 0, byLine: {} };
+        const doc = await tax.calculateTax({
+          documentCode: invoice.id,
+          kind: 'INVOICE',
+          customerCode: input.customer.id,
+          date: invoice.issueDate,
+          currency: invoice.currency,
+          shipFrom: addressOf(input.seller),
+          shipTo: input.customer.billTo.address,
+          // The rules decide taxability; the vendor computes the amount ('NT' = not taxable).
+          lines: invoice.lines.map((l) => ({ lineId: l.id, amount: l.amount, taxCode: taxable.has(l.id) ? l.taxCode : 'NT', description: l.description })),
+          commit: true,
+          ...(invoice.poNumber ? { purchaseOrderNo: invoice.poNumber } : {}),
+        });
+        const byLine: Record<string, number> = {};
+        for (const l of doc.lines) byLine[l.lineId] = l.tax.amountMinor;
+        return { taxMinor: doc.totalTax.amountMinor, byLine };
+      }),
+
+    /** The customer invoice in the ERP (or Stripe), idempotent on the invoice id. */
+    postInvoice: (input: { ctx: IssueContext; invoice: Invoice }): Promise<PostedInvoice> =>
+      boundary(async () => {
+        const { ctx, invoice } = input;
+        const number = invoiceNumberOf(invoice.id);
+        const key = `${ctx.dealId}:invoice:${invoice.id}`;
+        if (ctx.system === 'stripe') {
+          if (!ctx.billingCustomerId) throw ApplicationFailure.create({ type: 'BILLING.CUSTOMER_MISSING', message: `deal ${ctx.dealId} has no billing customer`, nonRetryable: true });
+          const inv = await billing.createInvoice({ invoice, billingCustomerId: ctx.billingCustomerId, idempotencyKey: key, daysUntilDue: ctx.netDays, finalize: true });
+          return { invoiceId: invoice.id, number, externalId: inv.id, system: 'stripe' };
+        }
+        const ref = await erp.postInvoice({ invoice, erpCustomerId: ctx.erpCustomerId, legalEntity: ctx.seller, idempotencyKey: key, tranId: number, ...(ctx.erpSalesOrderId ? { erpSalesOrderId: ctx.erpSalesOrderId } : {}) });
+        return { invoiceId: invoice.id, number: ref.tranId ?? number, externalId: ref.id, system: 'erp' };
+      }),
+
+    /** Audit links, then the invoice number and status back to the CRM and the PSA. */
+    recordInvoiceIssued: (input: { ctx: IssueContext; invoice: Invoice; posted: PostedInvoice; events: AuditEvent[] }): Promise<void> =>
+      boundary(async () => {
+        const { ctx, invoice, posted } = input;
+        const byId = new Map(input.events.map((e) => [e.sourceId, e]));
+        const links: AuditLinkInput[] = [];
+        for (const line of invoice.lines) {
+          for (const sid of line.sourceItemIds) {
+            const ev = byId.get(sid);
+            links.push({
+              dealId: ctx.dealId,
+              documentKind: 'invoice',
+              documentNumber: posted.number,
+              documentLineId: line.id,
+              billingEventId: ev?.id ?? null,
+              sourceKind: ev?.kind ?? 'UNKNOWN',
+              sourceId: sid,
+              contractLineId: line.contractLineId,
+              quoteLineId: line.quoteLineId,
+              amountMinor: ev?.amountMinor ?? null,
+              currency: invoice.currency,
+            });
+          }
+        }
+        await audit.record(links);
+        await crm.recordInvoiceStatus({
+          opportunityId: ctx.opportunityId,
+          invoiceNumber: posted.number,
+          status: 'POSTED',
+          total: invoice.total,
+          amountPaid: { amountMinor: 0, currency: invoice.currency },
+          dueDate: invoice.dueDate,
+        });
+        if (ctx.psaProjectId) {
+          const sources = invoice.lines.flatMap((l) => l.sourceItemIds).sort();
+          await psa.recordInvoice({
+            projectId: ctx.psaProjectId,
+            invoiceNumber: posted.number,
+            invoiceDate: invoice.issueDate,
+            timeEntryIds: sources.filter((s) => s.startsWith('TE-')).map((s) => s.slice(3)),
+            expenseIds: sources.filter((s) => s.startsWith('EX-')).map((s) => s.slice(3)),
+          });
+        }
+      }),
+
+    /** A payment or refund applied to an invoice: audit link and the status back to the CRM. */
+    recordPayment: (input: {
+      dealId: string;
+      opportunityId: string;
+      invoiceNumber: string;
+      eventId: string;
+      kind: string;
+      appliedMinor: number;
+      currency: string;
+      status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID';
+      totalMinor: number;
+      paidMinor: number;
+      dueDate: string;
+    }): Promise<void> =>
+      boundary(async () => {
+        await audit.record([
+          {
+            dealId: input.dealId,
+            documentKind: 'payment',
+            documentNumber: input.invoiceNumber,
+            documentLineId: input.eventId,
+            billingEventId: null,
+            sourceKind: input.kind,
+            sourceId: input.eventId,
+            contractLineId: null,
+            quoteLineId: null,
+            amountMinor: input.appliedMinor,
+            currency: input.currency,
+          },
+        ]);
+        await crm.recordInvoiceStatus({
+          opportunityId: input.opportunityId,
+          invoiceNumber: input.invoiceNumber,
+          status: input.status,
+          total: { amountMinor: input.totalMinor, currency: input.currency },
+          amountPaid: { amountMinor: input.paidMinor, currency: input.currency },
+          dueDate: input.dueDate,
+        });
+      }),
+
+    /** One revenue journal per recognition date, idempotent on deal + date + lines. */
+    postRevenue: (input: { dealId: string; key: string; lines: RevenueScheduleLine[]; legalEntity: LegalEntity }): Promise<{ journalId: string }> =>
+      boundary(async () => {
+        const ref = await erp.postRevenueLines({ lines: input.lines, legalEntity: input.legalEntity, idempotencyKey: `${input.dealId}:revenue:${input.key}`, memo: `Revenue ${input.dealId} ${input.key}` });
+        return { journalId: ref.id };
+      }),
+
+    /**
+     * Intercompany charge for a period, booked in the delivering entity's books
+     * (a journal against intercompany revenue) with audit links to the time entries.
+     */
+    postIntercompany: (input: {
+      dealId: string;
+      key: string;
+      contractId: string;
+      from: LegalEntity;
+      to: LegalEntity;
+      periodEnd: string;
+      currency: string;
+      amountMinor: number;
+      sources: Array<{ sourceId: string; amountMinor: number }>;
+    }): Promise<{ journalId: string }> =>
+      boundary(async () => {
+        const line: RevenueScheduleLine = {
+          id: `IC-${input.key}`,
+          contractId: input.contractId,
+          contractLineId: `IC:${input.to.id}`,
+          treatment: 'AS_INVOICED',
+          kind: 'RECOGNITION',
+          recognitionDate: input.periodEnd,
+          amount: { amountMinor: input.amountMinor, currency: input.currency },
+          sourceIds: input.sources.map((s) => s.sourceId),
+        };
+        const ref = await erp.postRevenueLines({
+          lines: [line],
+          legalEntity: input.from,
+          idempotencyKey: `${input.dealId}:ic:${input.key}`,
+          memo: `Intercompany ${input.from.id} -> ${input.to.id} ${input.key}`,
+        });
+        await audit.record(
+          input.sources.map((s) => ({
+            dealId: input.dealId,
+            documentKind: 'intercompany' as const,
+            documentNumber: `IC-${input.key}`,
+            documentLineId: `IC-${input.key}-1`,
+            billingEventId: null,
+            sourceKind: 'TIME',
+            sourceId: s.sourceId,
+            contractLineId: null,
+            quoteLineId: null,
+            amountMinor: s.amountMinor,
+            currency: input.currency,
+          })),
+        );
+        return { journalId: ref.id };
+      }),
+
+    /** Invoice status (write-off, rejection) back to the CRM. */
+    syncInvoiceStatus: (input: { opportunityId: string; invoiceNumber: string; status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID'; totalMinor: number; paidMinor: number; currency: string; dueDate: string }): Promise<void> =>
+      boundary(async () => {
+        await crm.recordInvoiceStatus({
+          opportunityId: input.opportunityId,
+          invoiceNumber: input.invoiceNumber,
+          status: input.status,
+          total: { amountMinor: input.totalMinor, currency: input.currency },
+          amountPaid: { amountMinor: input.paidMinor, currency: input.currency },
+          dueDate: input.dueDate,
+        });
+      }),
+
+    /** The deal is complete: stage on the opportunity. */
+    closeEngagement: (input: { opportunityId: string; dealId: string; summary: unknown }): Promise<void> =>
+      boundary(async () => {
+        await crm.updateOpportunityStage(input.opportunityId, 'Closed Won - Complete');
+        deps.logger.info({ dealId: input.dealId, summary: input.summary }, 'engagement closed');
+      }),
+  };
+};
+
+export type BillingActivities = ReturnType<typeof createBillingActivities>;

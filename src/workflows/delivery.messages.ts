@@ -1,0 +1,182 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/*
+ * The deal's delivery-to-cash messages (issue 6): what the webhook intake and the
+ * sweep send (batched delivery items, payments) and what operators do while the
+ * deal is IN_DELIVERY (approve or reject an invoice, write off a balance).
+ * deal.messages.ts re-exports this module; src/service/delivery.messages.ts too.
+ */
+
+/** Approved time from the PSA. Minutes are an integer: 7.5 h = 450. */
+export interface DeliveredTimeEntry {
+  kind: 'timeEntry';
+  /** The PSA's id of the time entry; the workflow dedupes on (kind, sourceId). */
+  sourceId: string;
+  projectId: string;
+  taskId?: string;
+  resourceId: string;
+  role?: string;
+  workDate: string; // YYYY-MM-DD
+  minutes: number;
+  billable: boolean;
+  notes?: string;
+  approvedAt: string; // ISO-8601 instant
+}
+
+/** An approved expense; money in integer minor units of `currency`. */
+export interface DeliveredExpense {
+  kind: 'expense';
+  sourceId: string;
+  projectId: string;
+  resourceId: string;
+  category: string;
+  incurredOn: string; // YYYY-MM-DD
+  amountMinor: number;
+  currency: string; // ISO 4217, upper case
+  billable: boolean;
+  notes?: string;
+  approvedAt: string;
+}
+
+/** A milestone the PSA reports completed, or the customer accepted. */
+export interface DeliveredMilestone {
+  kind: 'milestone';
+  sourceId: string;
+  projectId: string;
+  title?: string;
+  status: 'completed' | 'accepted';
+  at: string;
+}
+
+export type DeliveryItem = DeliveredTimeEntry | DeliveredExpense | DeliveredMilestone;
+
+/** Many items per signal: never one workflow task per time entry. */
+export interface DeliveryBatch {
+  /** `<source>:<eventId>`; a repeated batch id is a no-op in the workflow. */
+  batchId: string;
+  source: 'kantata' | 'sweep';
+  receivedAt: string;
+  items: DeliveryItem[];
+}
+
+/** Money movement reported by the payment processor (or the ERP through the sweep). */
+export interface PaymentEvent {
+  /** The processor's event id (Stripe `evt_...`); the workflow dedupes on it. */
+  eventId: string;
+  source: 'stripe';
+  kind: 'invoice.paid' | 'payment_intent.succeeded' | 'charge.refunded';
+  occurredAt: string;
+  /**
+   * invoice.paid: amount paid; payment_intent.succeeded: amount received;
+   * charge.refunded: the charge's cumulative refunded amount (Stripe `amount_refunded`).
+   */
+  amountMinor: number;
+  currency: string; // ISO 4217, upper case
+  stripeInvoiceId?: string;
+  paymentIntentId?: string;
+  chargeId?: string;
+  /** The q2c invoice number, when the invoice was created with it in metadata. */
+  invoiceNumber?: string;
+}
+
+export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
+export const paymentSignal = defineSignal<[PaymentEvent]>('payment');
+
+/** An invoice's life as the deal tracks it (amounts in minor units of the contract currency). */
+export interface InvoiceSummary {
+  id: string;
+  /** The number the customer sees (ERP tranId). */
+  number: string;
+  invoiceKey: string;
+  issueDate: string;
+  dueDate: string;
+  period: { start: string; end: string };
+  subtotalMinor: number;
+  taxMinor: number;
+  totalMinor: number;
+  paidMinor: number;
+  refundedMinor: number;
+  writtenOffMinor: number;
+  status: 'AWAITING_APPROVAL' | 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'OVERPAID' | 'WRITTEN_OFF' | 'REJECTED';
+  system: 'erp' | 'stripe';
+  externalId?: string;
+  lines: Array<{ id: string; contractLineId: string; amountMinor: number }>;
+}
+
+/** An item the rules did not invoice, with the reason (nothing is silently dropped). */
+export interface ReportedItem {
+  sourceId: string;
+  kind: string;
+  contractLineId: string;
+  serviceDate: string;
+  reasonCode: string;
+  amountMinor: number;
+  detail?: string;
+}
+
+/** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
+export interface AttentionItem {
+  id: string;
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED';
+  invoiceId?: string;
+  message: string;
+  raisedOn: string;
+}
+
+export interface ClosingSummary {
+  closedOn: string;
+  currency: string;
+  /** Settled items per class, in minor units; delivered = their sum. */
+  totals: { BILLABLE: number; DEFERRED: number; CAPPED: number; EXCLUDED: number; delivered: number };
+  invoices: Array<{ number: string; totalMinor: number; paidMinor: number; writtenOffMinor: number; status: InvoiceSummary['status'] }>;
+  invoicedMinor: number;
+  taxMinor: number;
+  collectedMinor: number;
+  refundedMinor: number;
+  writtenOffMinor: number;
+  /** Value delivered but not collected: capped + excluded (billable kinds) + rejected + written off. */
+  leakage: { cappedMinor: number; excludedMinor: number; rejectedMinor: number; writtenOffMinor: number; totalMinor: number };
+  recognisedMinor: number;
+  intercompanyMinor: number;
+}
+
+/** The delivery part of the deal's state. */
+export interface DeliveryView {
+  currency: string;
+  totals: ClosingSummary['totals'];
+  pending: { time: number; expenses: number; milestones: number };
+  invoices: InvoiceSummary[];
+  held: ReportedItem[];
+  excluded: ReportedItem[];
+  attention: AttentionItem[];
+  /** Recognised revenue to date per contract line, and in total (minor units). */
+  recognisedByLine: Record<string, number>;
+  recognisedMinor: number;
+  /** Revenue posted per recognition month ('YYYY-MM'). */
+  recognisedByMonth: Record<string, number>;
+  revenuePostedThrough: string | null;
+  intercompanyMinor: number;
+  unappliedMinor: number;
+  runs: number;
+  continuedAsNew: number;
+  summary?: ClosingSummary;
+}
+
+export const getDeliveryStateQuery = defineQuery<DeliveryView>('getDeliveryState');
+
+export interface InvoiceDecision {
+  invoiceId: string;
+  decision: 'approve' | 'reject';
+  by: string;
+  reason?: string;
+}
+/** Approve or reject an invoice held at the approval checkpoint; the validator rejects unknown or decided invoices. */
+export const decideInvoiceUpdate = defineUpdate<InvoiceSummary, [InvoiceDecision]>('decideInvoice');
+
+export interface WriteOffRequest {
+  invoiceId: string;
+  by: string;
+  reason: string;
+}
+/** Writes off an invoice's open balance (the deal can then close without it being paid). */
+export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffRequest]>('writeOffInvoice');

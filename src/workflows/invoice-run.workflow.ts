@@ -1,0 +1,76 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Invoice } from '../canonical';
+import type { AuditEvent, BillingActivities, IssueContext } from '../activities/billing.activities';
+
+/** Rate-limited ERP calls run on their own task queue, whose workers set maxTaskQueueActivitiesPerSecond. */
+export const ERP_TASK_QUEUE = 'q2c-erp';
+
+export const BILLING_RETRY: ActivityOptions['retry'] = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10 };
+export const BILLING_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: BILLING_RETRY };
+/** A queue-wide rate limit may hold ERP tasks back for a while at month end: schedule-to-close is generous. */
+export const ERP_OPTIONS: ActivityOptions = { ...BILLING_OPTIONS, taskQueue: ERP_TASK_QUEUE, scheduleToCloseTimeout: '6 hours' };
+
+export interface IssueRequest {
+  invoice: Invoice;
+  taxableLineIds: string[];
+  events: AuditEvent[];
+}
+
+export interface IssueResult {
+  invoiceId: string;
+  ok: boolean;
+  number?: string;
+  externalId?: string;
+  system?: 'erp' | 'stripe';
+  taxMinor?: number;
+  /** Failure type (e.g. 'ERP.CUSTOMER_INVALID') when the invoice could not be posted. */
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export interface InvoiceRunInput {
+  ctx: IssueContext;
+  runId: string;
+  requests: IssueRequest[];
+}
+
+const failureOf = (err: unknown): { code: string; message: string } => {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'UNKNOWN';
+  return { code, message: cause instanceof Error ? cause.message : String(cause) };
+};
+
+/**
+ * Tax, post and write back each invoice, one after another (the ERP queue's
+ * rate limit paces them). A failed invoice is reported, not thrown: the others
+ * still go out, and the deal raises an exception for the one that failed.
+ */
+export async function issueInvoices(ctx: IssueContext, requests: readonly IssueRequest[]): Promise<IssueResult[]> {
+  const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
+  const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
+  const results: IssueResult[] = [];
+  for (const req of requests) {
+    try {
+      const t = await acts.taxInvoice({ invoice: req.invoice, customer: ctx.customer, seller: ctx.seller, taxableLineIds: req.taxableLineIds });
+      const invoice: Invoice = {
+        ...req.invoice,
+        status: 'POSTED',
+        tax: { amountMinor: t.taxMinor, currency: req.invoice.currency },
+        total: { amountMinor: req.invoice.subtotal.amountMinor + t.taxMinor, currency: req.invoice.currency },
+      };
+      const posted = await erp.postInvoice({ ctx, invoice });
+      await acts.recordInvoiceIssued({ ctx, invoice, posted, events: req.events });
+      results.push({ invoiceId: invoice.id, ok: true, number: posted.number, externalId: posted.externalId, system: posted.system, taxMinor: t.taxMinor });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      const f = failureOf(err);
+      results.push({ invoiceId: req.invoice.id, ok: false, errorCode: f.code, errorMessage: f.message });
+    }
+  }
+  return results;
+}
+
+/** An invoice run of a large deal as a child workflow: its own history, so the deal's stays small. */
+export async function invoiceRunWorkflow(input: InvoiceRunInput): Promise<IssueResult[]> {
+  return issueInvoices(input.ctx, input.requests);
+}

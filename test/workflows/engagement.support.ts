@@ -1,0 +1,107 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Customer, Quote } from '../../src/canonical';
+import { createBillingActivities, type ResourceInfo } from '../../src/activities/billing.activities';
+import { loadCatalog } from '../../src/activities/deal/catalog';
+import { contractFromQuote } from '../../src/activities/deal/mapping';
+import type { DealSnapshot } from '../../src/activities/deal.activities';
+import type { BillingPort } from '../../src/connectors/billing/billing.port';
+import type { CrmPort, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
+import { NetSuiteAdapter, classifyNetSuite } from '../../src/connectors/erp/netsuite.adapter';
+import { NetSuiteM2MAuth } from '../../src/connectors/erp/netsuite.auth';
+import { HttpClient, basicAuth, staticSecret } from '../../src/connectors/http';
+import type { PsaPort, RecordInvoiceInput } from '../../src/connectors/psa/psa.port';
+import { AvalaraAdapter, classifyAvalara } from '../../src/connectors/tax/avalara.adapter';
+import type { Db } from '../../src/db';
+import { RuleSet } from '../../src/rules/ruleset';
+import { AVALARA_SANDBOX } from '../../src/sandbox/avalara/avalara.sandbox';
+import { NETSUITE_SANDBOX } from '../../src/sandbox/netsuite/netsuite.credentials';
+import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
+import defaultRuleSet from '../../src/rules/rulesets/default.json';
+import { testLogger } from '../support/logger';
+
+export const catalog = loadCatalog();
+export const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+export function engagementBundle(): Promise<WorkflowBundleWithSourceMap> {
+  const noop = () => {};
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./engagement.workflows'), logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
+  return bundle;
+}
+
+export const customer: Customer = {
+  id: 'CUS-ENG',
+  name: 'Initech LLC',
+  billTo: { address: { line1: '350 5th Ave', city: 'New York', region: 'NY', postalCode: '10118', country: 'US' }, email: 'ap@initech.example' },
+  legalEntityId: 'LE-US',
+  parentId: null,
+  externalIds: {},
+  status: 'ACTIVE',
+};
+
+export function snapshotFor(opportunityId: string, quoteLines: Quote['lines'], startDate: string): DealSnapshot {
+  const quote: Quote = { id: `Q-${opportunityId}`, opportunityId, customerId: customer.id, currency: 'USD', approvalStatus: 'APPROVED', externalIds: {}, lines: quoteLines };
+  const contract = contractFromQuote({ quote, customer, catalog, startDate });
+  const entity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
+  return { quote, contract: { ...contract, status: 'ACTIVE' }, customer, contractingEntity: entity, deliveringEntityIds: ['LE-US'] };
+}
+
+/** In-memory CRM and PSA write-back targets (their adapters are tested against their own sandboxes). */
+export function recordingPorts() {
+  const crmStatus = new Map<string, InvoiceStatusInput>();
+  const stages: string[] = [];
+  const psaInvoices = new Map<string, RecordInvoiceInput>();
+  const crm = {
+    recordInvoiceStatus: async (input: InvoiceStatusInput) => {
+      crmStatus.set(input.invoiceNumber, input);
+      return { id: input.invoiceNumber, externalId: input.invoiceNumber, created: true };
+    },
+    updateOpportunityStage: async (_id: string, stage: string) => {
+      stages.push(stage);
+    },
+  } as unknown as CrmPort;
+  const psa = {
+    recordInvoice: async (input: RecordInvoiceInput) => {
+      const created = !psaInvoices.has(input.invoiceNumber);
+      psaInvoices.set(input.invoiceNumber, input);
+      return { id: input.invoiceNumber, created };
+    },
+  } as unknown as PsaPort;
+  const billing = {} as BillingPort;
+  return { crm, psa, billing, crmStatus, stages, psaInvoices };
+}
+
+export function netsuite(sandboxUrl: string): NetSuiteAdapter {
+  const baseUrl = `${sandboxUrl}/netsuite`;
+  const auth = new NetSuiteM2MAuth({
+    tokenUrl: `${baseUrl}/services/rest/auth/oauth2/v1/token`,
+    clientId: NETSUITE_SANDBOX.clientId,
+    certificateId: staticSecret(NETSUITE_SANDBOX.certificateId),
+    privateKey: staticSecret(NETSUITE_SANDBOX.privateKeyPem),
+  });
+  const http = new HttpClient({ system: 'netsuite', baseUrl, auth, classify: classifyNetSuite, timeoutMs: 10_000 });
+  return new NetSuiteAdapter({ http, mapping: { serviceItemId: NETSUITE_SANDBOX.serviceItemId, deferredRevenueAccountId: NETSUITE_SANDBOX.deferredRevenueAccountId, revenueAccountId: NETSUITE_SANDBOX.revenueAccountId } });
+}
+
+export function avalara(sandboxUrl: string): AvalaraAdapter {
+  return new AvalaraAdapter({
+    http: new HttpClient({ system: 'avalara', baseUrl: `${sandboxUrl}/avalara`, auth: basicAuth(staticSecret(AVALARA_SANDBOX.accountId), staticSecret(AVALARA_SANDBOX.licenseKey)), classify: classifyAvalara, timeoutMs: 10_000 }),
+    companyCode: AVALARA_SANDBOX.companyCode,
+  });
+}
+
+/** The main worker and the rate-limited ERP worker, both with the billing activities. */
+export async function engagementWorkers(args: {
+  env: TestWorkflowEnvironment;
+  taskQueue: string;
+  db: Db;
+  connectors: Parameters<typeof createBillingActivities>[0]['connectors'];
+  resources?: Record<string, ResourceInfo>;
+}): Promise<{ run<T>(fn: () => Promise<T>): Promise<T> }> {
+  const ruleSet = RuleSet.parse(defaultRuleSet);
+  const activities = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
+  const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities });
+  const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
+  return { run: (fn) => main.runUntil(erp.runUntil(fn)) };
+}
