@@ -63,6 +63,7 @@ describe('RETRYABLE table', () => {
       'NETSUITE.CONCURRENCY_LIMIT',
       'NETSUITE.RECORD_CHANGED',
       'SALESFORCE.ROW_LOCK',
+      'STRIPE.IDEMPOTENCY_IN_USE',
     ]);
   });
 });
