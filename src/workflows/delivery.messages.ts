@@ -75,7 +75,9 @@ export interface PaymentEvent {
   stripeInvoiceId?: string;
   paymentIntentId?: string;
   chargeId?: string;
-  /** The q2c invoice number, when the invoice was created with it in metadata. */
+  /** The canonical q2c invoice id (Stripe metadata `q2c_invoice_id`), when the object carries it. */
+  invoiceId?: string;
+  /** The invoice number (ERP tranId), for payments the sweep reads from the ERP. */
   invoiceNumber?: string;
 }
 

@@ -617,7 +617,7 @@ class Engagement {
     s.payments.unmatched = [];
     for (const ev of queue) {
       const inv = s.invoices.find(
-        (i) => i.status !== 'AWAITING_APPROVAL' && i.status !== 'REJECTED' && (i.number === ev.invoiceNumber || i.id === ev.invoiceNumber || (ev.stripeInvoiceId !== undefined && i.externalId === ev.stripeInvoiceId)) && this.isPosted(i),
+        (i) => i.status !== 'AWAITING_APPROVAL' && i.status !== 'REJECTED' && (i.id === ev.invoiceId || i.number === ev.invoiceNumber || (ev.stripeInvoiceId !== undefined && i.externalId === ev.stripeInvoiceId)) && this.isPosted(i),
       );
       if (!inv || ev.currency !== this.contract.currency) {
         still.push(ev);

@@ -1,3 +1,4 @@
+import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { openDb, type DbHandle } from '../../src/db';
 import { addDays } from '../../src/rules/dates';
@@ -89,8 +90,8 @@ describe('a 3-year weekly-billed deal', () => {
       const lengths: number[] = [];
       let runId: string | undefined = handle.firstExecutionRunId;
       while (runId) {
-        const history = await env.client.workflow.getHandle(`deal-${OPP}`, runId).fetchHistory();
-        const events = history.events ?? [];
+        const history: temporal.api.history.v1.IHistory = await env.client.workflow.getHandle(`deal-${OPP}`, runId).fetchHistory();
+        const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
         lengths.push(events.length);
         runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
       }
