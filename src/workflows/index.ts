@@ -1,2 +1,3 @@
 // The workflowsPath barrel: every workflow the worker registers.
 export { dealWorkflow } from './deal.workflow';
+export { invoiceRunWorkflow } from './invoice-run.workflow';

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import type { ErpPort } from '../connectors/erp/erp.port';
+import type { Db } from '../db';
+import { AuditRepository, type AuditTrail } from '../db/audit';
+
+export interface AuditCommandDeps {
+  /** Opens the database (and closes it when the command is done). */
+  db: () => Promise<{ db: Db; close(): Promise<void> }>;
+  /** The ERP, for `reconcile` (posted and paid as the ERP sees them). */
+  erp?: () => ErpPort;
+  /** Invoices as each deal workflow holds them (approved vs billed vs paid), by deal id. */
+  dealInvoices?: (dealId: string) => Promise<Array<{ number: string; totalMinor: number; paidMinor: number; status: string; erpCustomerId?: string }>>;
+  out?: (line: string) => void;
+}
+
+const money = (minor: number | null, currency: string | null): string => (minor === null ? '-' : `${currency ?? ''} ${(minor / 100).toFixed(2)}`.trim());
+
+/** The chain for one invoice, one line per hop: invoice line -> billing event -> source item -> contract line -> quote line. */
+export function formatTrail(t: AuditTrail): string[] {
+  if (t.lines.length === 0 && t.payments.length === 0) return [`no audit links for ${t.documentNumber}`];
+  const out = [`invoice ${t.documentNumber}  (deal ${t.dealId ?? '?'})`];
+  for (const l of t.lines) {
+    out.push(`  line ${l.documentLineId}`);
+    for (const i of l.items) out.push(`    ${i.billingEventId ?? '(no event)'} <- ${i.sourceKind} ${i.sourceId}  ${money(i.amountMinor, i.currency)}  contract line ${i.contractLineId ?? '?'} <- quote line ${i.quoteLineId ?? '?'}`);
+  }
+  for (const p of t.payments) out.push(`  payment ${p.sourceId} (${p.sourceKind})  ${money(p.amountMinor, p.currency)}`);
+  for (const c of t.creditMemos) out.push(`  credit memo line ${c.documentLineId} reverses ${c.reversesLineId ?? '?'}  ${money(c.amountMinor, c.currency)}`);
+  return out;
+}
+
+export interface ReconcileDifference {
+  dealId: string;
+  invoice: string;
+  what: string;
+}
+
+/**
+ * Compares, per deal, what the workflow billed and collected with the audit
+ * trail and with what the ERP holds; every difference is listed.
+ */
+export async function reconcileDeal(dealId: string, deps: AuditCommandDeps, repo: AuditRepository): Promise<ReconcileDifference[]> {
+  const diffs: ReconcileDifference[] = [];
+  const links = await repo.forDeal(dealId);
+  const audited = new Map<string, number>();
+  const paidByLinks = new Map<string, number>();
+  for (const l of links) {
+    if (l.documentKind === 'invoice') audited.set(l.documentNumber, (audited.get(l.documentNumber) ?? 0) + (l.amountMinor ?? 0));
+    if (l.documentKind === 'payment') paidByLinks.set(l.documentNumber, (paidByLinks.get(l.documentNumber) ?? 0) + (l.amountMinor ?? 0));
+  }
+  const billed = deps.dealInvoices ? await deps.dealInvoices(dealId) : [];
+  for (const inv of billed) {
+    if (inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') continue;
+    if (!audited.has(inv.number)) diffs.push({ dealId, invoice: inv.number, what: 'billed by the deal but has no audit links' });
+    const paid = paidByLinks.get(inv.number) ?? 0;
+    if (paid !== inv.paidMinor) diffs.push({ dealId, invoice: inv.number, what: `paid ${inv.paidMinor} in the deal, ${paid} in the audit trail` });
+  }
+  const erpCustomer = billed.find((b) => b.erpCustomerId)?.erpCustomerId;
+  if (deps.erp && erpCustomer) {
+    const posted = new Map((await deps.erp().listInvoices(erpCustomer)).map((i) => [i.tranId, i.total.amountMinor]));
+    for (const inv of billed) {
+      if (inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') continue;
+      const total = posted.get(inv.number);
+      if (total === undefined) diffs.push({ dealId, invoice: inv.number, what: 'billed by the deal, not in the ERP' });
+      else if (total !== inv.totalMinor) diffs.push({ dealId, invoice: inv.number, what: `total ${inv.totalMinor} in the deal, ${total} in the ERP` });
+    }
+  }
+  return diffs;
+}
+
+/** `q2c audit <invoice-number>` and `q2c reconcile <deal|--all>`; the lead wires the deps. */
+export function registerAuditCommands(program: Command, deps: AuditCommandDeps): void {
+  const print = deps.out ?? ((line: string) => console.log(line));
+  program
+    .command('audit <invoice-number>')
+    .description('print the chain from an invoice line back to the quote line, with payments and credit memos')
+    .action(async (number: string) => {
+      const h = await deps.db();
+      try {
+        for (const line of formatTrail(await new AuditRepository(h.db).trail(number))) print(line);
+      } finally {
+        await h.close();
+      }
+    });
+  program
+    .command('reconcile [deal]')
+    .option('--all', 'every deal with audit links')
+    .description('compare approved vs billed vs posted vs paid across the systems and list every difference')
+    .action(async (deal: string | undefined, opts: { all?: boolean }) => {
+      const h = await deps.db();
+      try {
+        const repo = new AuditRepository(h.db);
+        const deals = opts.all ? await repo.dealIds() : deal ? [deal] : [];
+        if (deals.length === 0) throw new Error('give a deal id or --all');
+        let n = 0;
+        for (const d of deals) {
+          for (const diff of await reconcileDeal(d, deps, repo)) {
+            n++;
+            print(`${diff.dealId}  ${diff.invoice}  ${diff.what}`);
+          }
+        }
+        print(n === 0 ? `reconciled ${deals.length} deal(s): no differences` : `${n} difference(s) in ${deals.length} deal(s)`);
+        process.exitCode = n === 0 ? 0 : 1;
+      } finally {
+        await h.close();
+      }
+    });
+}

@@ -1,0 +1,34 @@
+import { formatTrail } from '../../src/cli/audit';
+import { openDb, type DbHandle } from '../../src/db';
+import { AuditRepository, type AuditLinkInput } from '../../src/db/audit';
+
+describe('audit links', () => {
+  let h: DbHandle;
+  beforeAll(async () => {
+    h = await openDb({ dataDir: 'memory://' });
+  });
+  afterAll(async () => h?.close());
+
+  const link = (sourceId: string, amountMinor: number, over: Partial<AuditLinkInput> = {}): AuditLinkInput => ({
+    dealId: 'deal-OPP-A', documentKind: 'invoice', documentNumber: 'INV-1', documentLineId: 'INV-1-1', billingEventId: `BE:CTR-A:v1:${sourceId}:1`,
+    sourceKind: 'TIME', sourceId, contractLineId: 'CTR-A-L2', quoteLineId: 'QL-2', amountMinor, currency: 'USD', ...over,
+  });
+
+  it('writes each (document, line, source) once, however often a retry repeats it, and prints the chain', async () => {
+    const repo = new AuditRepository(h.db);
+    const links = [link('TE-1', 150_000), link('TE-2', 104_000), link('evt-1', 254_000, { documentKind: 'payment', documentLineId: 'evt-1', billingEventId: null, sourceKind: 'invoice.paid', contractLineId: null, quoteLineId: null })];
+    expect(await repo.record(links)).toBe(3);
+    expect(await repo.record(links)).toBe(0); // the retried activity changes nothing
+    const trail = await repo.trail('INV-1');
+    expect(trail.lines.map((l) => [l.documentLineId, l.items.map((i) => [i.sourceId, i.amountMinor])])).toEqual([['INV-1-1', [['TE-1', 150_000], ['TE-2', 104_000]]]]);
+    expect(trail.payments.map((p) => [p.sourceId, p.amountMinor])).toEqual([['evt-1', 254_000]]);
+    expect(formatTrail(trail)).toEqual([
+      'invoice INV-1  (deal deal-OPP-A)',
+      '  line INV-1-1',
+      '    BE:CTR-A:v1:TE-1:1 <- TIME TE-1  USD 1500.00  contract line CTR-A-L2 <- quote line QL-2',
+      '    BE:CTR-A:v1:TE-2:1 <- TIME TE-2  USD 1040.00  contract line CTR-A-L2 <- quote line QL-2',
+      '  payment evt-1 (invoice.paid)  USD 2540.00',
+    ]);
+    expect(await repo.dealIds()).toEqual(['deal-OPP-A']);
+  });
+});
