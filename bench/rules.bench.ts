@@ -1,21 +1,35 @@
 /**
  * Rules engine throughput: classify + rate + group N generated time entries
- * across C contracts (default 1,000,000 across 1,000).
+ * across C contracts (default 1,000,000 across 1,000), then materialise the
+ * canonical draft invoices (timed separately).
  *
- *   npm run bench:rules                 # N = 1,000,000
- *   npm run bench:rules -- 100000       # quick run
- *   npm run bench:rules -- 1000000 1000 # N, contracts
+ *   npm run bench:rules                                   # N = 1,000,000
+ *   npm run bench:rules -- 100000                         # quick run
+ *   npm run bench:rules -- 1000000 1000                   # N, contracts
+ *   npm run bench:rules -- 1000000 1000 /tmp/q2c-base     # and the rules engine in /tmp/q2c-base/src/rules,
+ *                                                         # alternating base, current, base, current in one process
  *
- * The generator is seeded, so the output hash is the same on every run and
- * machine; a changed hash means changed billing results.
+ * A baseline tree: `mkdir -p /tmp/q2c-base && git archive <commit> src | tar -x -C /tmp/q2c-base &&
+ * ln -s "$PWD/node_modules" /tmp/q2c-base/node_modules`.
+ *
+ * Wall clock and process CPU time (process.cpuUsage: user + system, GC helper
+ * threads included) are measured around the timed calls only; hashing and
+ * bookkeeping are outside. The generator is seeded, so both hashes are the same on
+ * every run and machine; a changed hash means changed billing results:
+ *  - decision hash: every decision's class, amount and invoice key, in run order;
+ *  - invoice hash:  every invoice's key, subtotal, line amounts and source counts.
  */
+import { loadavg } from 'node:os';
 import { Contract, RuleSetRef, type TimeEntry } from '../src/canonical';
-import {
-  RuleSet, classTotals, classifyDeliveries, compileContract, fnv1a64, groupDecisions, materializeInvoices, type Decision, type InvoiceGrouping,
-} from '../src/rules';
+import path from 'node:path';
+import * as current from '../src/rules';
+import { RuleSet, fnv1a64, type ClassTotals } from '../src/rules';
+
+type Engine = Pick<typeof current, 'classTotals' | 'classifyDeliveries' | 'compileContract' | 'groupDecisions' | 'invoiceKeyOf' | 'materializeInvoices'>;
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const CONTRACTS = Number(process.argv[3] ?? 1_000);
+const BASE_DIR = process.argv[4];
 const ASOF = '2025-07-01';
 
 // mulberry32: tiny deterministic PRNG
@@ -139,55 +153,126 @@ const genMs = performance.now() - gen0;
 const project = { phases: [{ id: 'PH', name: 'ph', milestones: [], tasks: [{ id: 'TASK-1', name: 't', billable: true }, { id: 'TASK-NB', name: 'nb', billable: false }] }] };
 
 const gc = (globalThis as { gc?: () => void }).gc;
-gc?.();
-let peakHeap = process.memoryUsage().heapUsed;
 
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
-let classifyMs = 0;
-let groupMs = 0;
-const totals = { BILLABLE: 0, DEFERRED: 0, CAPPED: 0, EXCLUDED: 0, delivered: 0 };
-let invoiceCount = 0;
-let lineCount = 0;
-let h = '';
-let decisionsCount = 0;
-const hashParts: string[] = [];
-for (let k = 0; k < contracts.length; k++) {
-  const cc = compileContract(contracts[k]!, ruleSet, project);
-  const a = performance.now();
-  const run = classifyDeliveries(cc, { timeEntries: batches[k]! }, ASOF, { scheduledCharges: false });
-  const b = performance.now();
-  const grouping: InvoiceGrouping = groupDecisions(cc, run.decisions);
-  const invoices = materializeInvoices(cc, grouping, { asOf: ASOF });
-  classifyMs += b - a;
-  groupMs += performance.now() - b;
-  decisionsCount += run.decisions.length;
-  const t = classTotals(run.decisions as Decision[]);
-  totals.BILLABLE += t.BILLABLE;
-  totals.DEFERRED += t.DEFERRED;
-  totals.CAPPED += t.CAPPED;
-  totals.EXCLUDED += t.EXCLUDED;
-  totals.delivered += t.delivered;
-  invoiceCount += invoices.length;
-  for (const inv of invoices) {
-    lineCount += inv.lines.length;
-    hashParts.push(`${inv.invoiceKey}=${inv.subtotal.amountMinor}:${inv.lines.map((l) => `${l.amount.amountMinor}/${l.sourceItemIds.length}`).join(',')}`);
+/** FNV-1a-style mixing over 32-bit words, two lanes (64 bits): cheap enough to run per decision. */
+class WordHash {
+  private h1 = 0x811c9dc5 | 0;
+  private h2 = 0x01000193 | 0;
+  word(x: number): void {
+    this.h1 = Math.imul(this.h1 ^ x, 0x01000193);
+    this.h2 = Math.imul(this.h2 ^ x, 0x5bd1e995) ^ (this.h2 >>> 15);
   }
-  if ((k & 63) === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  /** A non-negative safe integer (amounts in minor units) as two words. */
+  amount(n: number): void {
+    this.word(n % 0x100000000);
+    this.word(Math.floor(n / 0x100000000));
+  }
+  hex(): string {
+    return (this.h2 >>> 0).toString(16).padStart(8, '0') + (this.h1 >>> 0).toString(16).padStart(8, '0');
+  }
 }
-const ms = performance.now() - t0;
-const cpu = process.cpuUsage(cpu0);
-const cpuMs = (cpu.user + cpu.system) / 1000;
-peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-h = fnv1a64(hashParts.join('\n'));
+
+const keyWords = new Map<string, number>();
+/** 32-bit id of an invoice key (its FNV-1a 64 low word), cached: decisions fold in the key's id, not the string. */
+const keyWord = (key: string | undefined): number => {
+  if (key === undefined) return -1;
+  let w = keyWords.get(key);
+  if (w === undefined) keyWords.set(key, (w = parseInt(fnv1a64(key).slice(8), 16) | 0));
+  return w;
+};
+const CLASS_INDEX: Record<string, number> = { BILLABLE: 0, DEFERRED: 1, CAPPED: 2, EXCLUDED: 3 };
+
+interface PhaseResult {
+  name: string;
+  classifyWall: number;
+  classifyCpu: number;
+  materializeWall: number;
+  materializeCpu: number;
+  decisions: number;
+  invoices: number;
+  lines: number;
+  totals: ClassTotals;
+  decisionHash: string;
+  invoiceHash: string;
+  peakHeap: number;
+}
+
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+const runPhase = (name: string, R: Engine): PhaseResult => {
+  gc?.();
+  let peakHeap = process.memoryUsage().heapUsed;
+  const r: PhaseResult = {
+    name, classifyWall: 0, classifyCpu: 0, materializeWall: 0, materializeCpu: 0, decisions: 0, invoices: 0, lines: 0,
+    totals: { BILLABLE: 0, DEFERRED: 0, CAPPED: 0, EXCLUDED: 0, delivered: 0 }, decisionHash: '', invoiceHash: '', peakHeap: 0,
+  };
+  const dh = new WordHash();
+  const hashParts: string[] = [];
+  for (let k = 0; k < contracts.length; k++) {
+    // timed: compile + classify + rate + group + class totals
+    let w = performance.now();
+    let c = cpuNow();
+    const cc = R.compileContract(contracts[k]!, ruleSet, project);
+    const decisions = R.classifyDeliveries(cc, { timeEntries: batches[k]! }, ASOF, { scheduledCharges: false }).decisions;
+    const grouping = R.groupDecisions(cc, decisions);
+    const totals = R.classTotals(decisions);
+    r.classifyWall += performance.now() - w;
+    r.classifyCpu += cpuNow() - c;
+    // timed: materialise canonical draft invoices
+    w = performance.now();
+    c = cpuNow();
+    const invoices = R.materializeInvoices(cc, grouping, { asOf: ASOF });
+    r.materializeWall += performance.now() - w;
+    r.materializeCpu += cpuNow() - c;
+    // not timed: bookkeeping and hashes
+    for (const cls of ['BILLABLE', 'DEFERRED', 'CAPPED', 'EXCLUDED', 'delivered'] as const) r.totals[cls] += totals[cls];
+    for (const d of decisions) {
+      dh.word(CLASS_INDEX[d.billingClass]!);
+      dh.amount(d.amountMinor);
+      dh.word(keyWord(d.billingClass === 'BILLABLE' && d.lineKey !== undefined ? R.invoiceKeyOf(cc, cc.lines.get(d.contractLineId)!, d) : undefined));
+    }
+    r.decisions += decisions.length;
+    r.invoices += invoices.length;
+    for (const inv of invoices) {
+      r.lines += inv.lines.length;
+      hashParts.push(`${inv.invoiceKey}=${inv.subtotal.amountMinor}:${inv.lines.map((l) => `${l.amount.amountMinor}/${l.sourceItemIds.length}`).join(',')}`);
+    }
+    if ((k & 63) === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }
+  r.peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  r.decisionHash = dh.hex();
+  r.invoiceHash = fnv1a64(hashParts.join('\n'));
+  return r;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a second copy of the engine, from another tree
+const base: Engine | undefined = BASE_DIR ? (require(path.resolve(BASE_DIR, 'src', 'rules')) as Engine) : undefined;
+const results = base ? [runPhase('base', base), runPhase('current', current), runPhase('base', base), runPhase('current', current)] : [runPhase('current', current)];
+
 
 const mb = (b: number): string => (b / 1024 / 1024).toFixed(0) + ' MB';
-console.log(`entries            ${N.toLocaleString('en-US')} across ${CONTRACTS.toLocaleString('en-US')} contracts (generated in ${genMs.toFixed(0)} ms)`);
-console.log(`classify+rate+group ${ms.toFixed(0)} ms`);
-console.log(`  of which          classify+rate ${classifyMs.toFixed(0)} ms, group+materialise ${groupMs.toFixed(0)} ms; process CPU ${cpuMs.toFixed(0)} ms (GC threads included)`);
-console.log(`throughput         ${Math.round((N / ms) * 1000).toLocaleString('en-US')} entries/s (wall clock); ${Math.round((N / cpuMs) * 1000).toLocaleString('en-US')} entries per CPU-second`);
-console.log(`decisions          ${decisionsCount.toLocaleString('en-US')}; invoices ${invoiceCount.toLocaleString('en-US')}; invoice lines ${lineCount.toLocaleString('en-US')}`);
-console.log(`totals (USD minor) billable ${totals.BILLABLE} deferred ${totals.DEFERRED} capped ${totals.CAPPED} excluded ${totals.EXCLUDED} = delivered ${totals.delivered}`);
-console.log(`conservation       ${totals.BILLABLE + totals.DEFERRED + totals.CAPPED + totals.EXCLUDED === totals.delivered ? 'ok' : 'BROKEN'}`);
-console.log(`peak RSS           ${mb(process.resourceUsage().maxRSS * 1024)}; peak heap used ${mb(peakHeap)}`);
-console.log(`output hash        ${h}`);
+const rate = (ms: number): string => Math.round((N / ms) * 1000).toLocaleString('en-US').padStart(10);
+console.log(`entries            ${N.toLocaleString('en-US')} across ${CONTRACTS.toLocaleString('en-US')} contracts (generated in ${genMs.toFixed(0)} ms); node ${process.version}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log('phase      segment                    wall ms    CPU ms   entries/s (wall)  entries per CPU-second');
+for (const r of results) {
+  const row = (seg: string, wall: number, cpu: number) =>
+    console.log(`${r.name.padEnd(10)} ${seg.padEnd(24)} ${wall.toFixed(0).padStart(9)} ${cpu.toFixed(0).padStart(9)}        ${rate(wall)}              ${rate(cpu)}`);
+  row('classify+rate+group', r.classifyWall, r.classifyCpu);
+  row('materialise invoices', r.materializeWall, r.materializeCpu);
+  row('all of the above', r.classifyWall + r.materializeWall, r.classifyCpu + r.materializeCpu);
+}
+for (const r of results) {
+  const t = r.totals;
+  console.log(`${r.name.padEnd(10)} decisions ${r.decisions.toLocaleString('en-US')}; invoices ${r.invoices.toLocaleString('en-US')}; invoice lines ${r.lines.toLocaleString('en-US')}; peak heap ${mb(r.peakHeap)}`);
+  console.log(`${r.name.padEnd(10)} totals (USD minor) billable ${t.BILLABLE} deferred ${t.DEFERRED} capped ${t.CAPPED} excluded ${t.EXCLUDED} = delivered ${t.delivered}; conservation ${t.BILLABLE + t.DEFERRED + t.CAPPED + t.EXCLUDED === t.delivered ? 'ok' : 'BROKEN'}`);
+  console.log(`${r.name.padEnd(10)} decision hash ${r.decisionHash}; invoice hash ${r.invoiceHash}`);
+}
+if (results.length > 1) {
+  const same = results.every((r) => r.decisionHash === results[0]!.decisionHash && r.invoiceHash === results[0]!.invoiceHash);
+  console.log(`phases agree       ${same ? 'yes (same decision and invoice hashes)' : 'NO: the engines disagree'}`);
+  if (!same) process.exitCode = 1;
+}
+console.log(`peak RSS           ${mb(process.resourceUsage().maxRSS * 1024)}`);
