@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../db';
 import { dealWorkflowId } from '../workflows/deal.messages';
-import { createKeyring, type OperatorApiKey } from './auth';
+import { createKeyring, type AccessPolicy, type OperatorApiKey } from './auth';
+import { DEFAULT_CODEC_CORS_ORIGINS, registerCodecRoutes } from './codec.routes';
+import { registerDashboardRoutes } from './dashboard.routes';
 import { DealNotFoundError, type DealGateway } from './deal-gateway';
 import { createDealLocator, type DealLocator } from './deal-locator';
 import { badRequest, HttpProblem, unauthorized, type SignatureFailure } from './errors';
 import { createInbox, type Inbox } from './inbox';
-import { createMetrics, type Metrics, type WebhookOutcome } from './metrics';
+import { createDealKpiRefresher, createMetrics, type Metrics, type WebhookOutcome } from './metrics';
 import { registerOperatorRoutes } from './operator.routes';
 import { docusignSource } from './webhooks/docusign';
 import { kantataSource } from './webhooks/kantata';
@@ -37,11 +40,27 @@ export interface ServiceDeps {
   bodyLimit?: number;
   /** Replay window of timestamped signatures in seconds (default 300). */
   replayWindowSeconds?: number;
-  /** Node process metrics on /metrics (default false; main.ts turns them on). */
+  /** Node process metrics on /metrics (default false; main.ts turns them on). Ignored when `metrics` is given. */
   defaultMetrics?: boolean;
+  /** The registry /metrics serves; pass one to record KPIs (`metrics.kpis.recordDealTransition`) from elsewhere in the process. */
+  metrics?: Metrics;
+  /** The workers' payload codec: enables POST /codec/decode and /codec/encode for the Temporal Web UI. */
+  codec?: PayloadCodec;
+  /** Browser origins allowed to call the codec (default the dev server's Web UI, http://localhost:8233). */
+  codecCorsOrigins?: string[];
+  /** Temporal Web UI the dashboard links each deal to (default http://localhost:8233). */
+  uiBaseUrl?: string;
+  /** Temporal namespace of the deals, for the Web UI links (default 'default'). */
+  namespace?: string;
+  /** Read-only routes (dashboard, deal list and state, inbox, codec) need no key from 127.0.0.1/::1. Dev stack only. */
+  openOnLoopback?: boolean;
+  /** The deal gauges on /metrics are at most this old; 0 turns the deal listing off (default 30). */
+  kpiRefreshSeconds?: number;
 }
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
+export const DEFAULT_UI_BASE_URL = 'http://localhost:8233';
+export const DEFAULT_KPI_REFRESH_SECONDS = 30;
 const CORRELATION_HEADER = 'x-correlation-id';
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -78,7 +97,19 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const inbox = createInbox(deps.db, clock);
   const locator = deps.dealLocator ?? createDealLocator(deps.db);
-  const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
+  const metrics = deps.metrics ?? createMetrics({ defaultMetrics: deps.defaultMetrics });
+  const access: AccessPolicy = { keyring: createKeyring(deps.secrets.operatorApiKeys), openOnLoopback: deps.openOnLoopback ?? false };
+  const kpiRefreshSeconds = deps.kpiRefreshSeconds ?? DEFAULT_KPI_REFRESH_SECONDS;
+  const kpiRefresher =
+    kpiRefreshSeconds > 0
+      ? createDealKpiRefresher({
+          kpis: metrics.kpis,
+          listOpenDeals: () => deps.dealGateway.listDeals({ openOnly: true }),
+          clock,
+          intervalSeconds: kpiRefreshSeconds,
+          onError: (err) => deps.logger.warn({ err }, 'metrics: could not list deals; deal gauges keep their last values'),
+        })
+      : undefined;
   const window = deps.replayWindowSeconds;
 
   const app = Fastify({
@@ -143,11 +174,15 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     }
   });
 
-  registerOperatorRoutes(app, {
-    keyring: createKeyring(deps.secrets.operatorApiKeys),
+  registerOperatorRoutes(app, { access, gateway: deps.dealGateway, inbox });
+  registerDashboardRoutes(app, {
+    access,
     gateway: deps.dealGateway,
-    inbox,
+    ui: { baseUrl: deps.uiBaseUrl ?? DEFAULT_UI_BASE_URL, namespace: deps.namespace ?? 'default' },
   });
+  if (deps.codec) {
+    registerCodecRoutes(app, { codec: deps.codec, access, corsOrigins: deps.codecCorsOrigins ?? DEFAULT_CODEC_CORS_ORIGINS });
+  }
 
   app.get('/healthz', async (request, reply) => {
     try {
@@ -160,6 +195,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   });
 
   app.get('/metrics', async (_request, reply) => {
+    await kpiRefresher?.refreshIfStale();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

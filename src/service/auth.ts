@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export type Scope = 'read' | 'operate';
 export const SCOPES: readonly Scope[] = ['read', 'operate'];
@@ -10,9 +11,13 @@ export interface OperatorApiKey {
   scopes: readonly Scope[];
 }
 
+/** How the caller proved who it is. */
+export type Credential = 'bearer' | 'basic' | 'loopback';
+
 export interface Principal {
   name: string;
   scopes: readonly Scope[];
+  via: Credential;
 }
 
 const digest = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -20,18 +25,85 @@ const digest = (key: string) => createHash('sha256').update(key).digest('hex');
 /**
  * Looks keys up by their SHA-256 digest, so the comparison never runs over the
  * secret itself (no early-exit timing on a shared prefix). 'operate' implies 'read'.
+ *
+ * `Authorization: Bearer <key>` is the API form. `Basic` (any user name, the key
+ * as password) exists for browsers: the dashboard's 401 makes the browser ask once
+ * and then send it on every link, without the key in a URL or a cookie. A browser
+ * also sends it unasked on cross-site requests, so Basic only ever grants 'read'
+ * (no request with side effects can be forged with it).
  */
 export function createKeyring(keys: readonly OperatorApiKey[]) {
   const byDigest = new Map(keys.map((k) => [digest(k.key), { name: k.name, scopes: k.scopes }] as const));
+  const lookup = (key: string, via: Credential): Principal | undefined => {
+    const found = byDigest.get(digest(key));
+    return found && { ...found, via };
+  };
   return {
     authenticate(authorization: string | undefined): Principal | undefined {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-      return m ? byDigest.get(digest(m[1]!)) : undefined;
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+      if (bearer) return lookup(bearer[1]!, 'bearer');
+      const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? '');
+      if (!basic) return undefined;
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return colon < 0 ? undefined : lookup(decoded.slice(colon + 1), 'basic');
     },
     allows(principal: Principal, scope: Scope): boolean {
+      if (principal.via !== 'bearer' && scope !== 'read') return false;
       return principal.scopes.includes(scope) || (scope === 'read' && principal.scopes.includes('operate'));
     },
   };
+}
+
+export type Keyring = ReturnType<typeof createKeyring>;
+
+/** 127.0.0.0/8 and ::1, also in their IPv4-mapped IPv6 form. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+export interface AccessPolicy {
+  keyring: Keyring;
+  /**
+   * Read-only routes answer requests from the loopback interface without a key
+   * (the dev stack's browser and Temporal Web UI). Never behind a reverse proxy
+   * on the same host: every proxied request would come from loopback.
+   */
+  openOnLoopback: boolean;
+}
+
+const LOOPBACK_PRINCIPAL: Principal = { name: 'loopback', scopes: ['read'], via: 'loopback' };
+
+/**
+ * A preHandler that admits a principal allowed `scope`, else answers 401/403.
+ * `challenge: 'Basic'` makes a browser prompt for the key (the dashboard).
+ */
+export function requireScope(policy: AccessPolicy, scope: Scope, opts: { challenge?: 'Bearer' | 'Basic' } = {}) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const authorization = request.headers.authorization;
+    const principal =
+      authorization === undefined && scope === 'read' && policy.openOnLoopback && isLoopback(request.socket.remoteAddress)
+        ? LOOPBACK_PRINCIPAL
+        : policy.keyring.authenticate(authorization);
+    if (!principal) {
+      reply.header('www-authenticate', opts.challenge === 'Basic' ? 'Basic realm="q2c operator", charset="UTF-8"' : 'Bearer');
+      return reply.code(401).send({ error: 'UNAUTHORIZED', message: 'a valid operator API key is required' });
+    }
+    if (!policy.keyring.allows(principal, scope)) {
+      const message =
+        principal.via === 'bearer' ? `this key lacks the '${scope}' scope` : `the '${scope}' scope needs the key as a Bearer token`;
+      return reply.code(403).send({ error: 'FORBIDDEN', message, requiredScope: scope });
+    }
+    request.principal = principal;
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
 }
 
 /**

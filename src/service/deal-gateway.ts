@@ -6,12 +6,41 @@ import type {
   resolveExceptionUpdate,
   SignatureEvent,
 } from '../workflows/deal.messages';
+import type { DealStage } from '../workflows/deal.stages';
 import type { DeliveryBatch, PaymentEvent } from './delivery.messages';
 
 /** The deal's state as the workflow's query answers it. */
 export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;
 /** What the resolve-exception update returns. */
 export type ResolveResult = typeof resolveExceptionUpdate extends UpdateDefinition<infer R, infer _A> ? R : never;
+
+/** Filters of a deal listing; every field narrows it (AND). */
+export interface DealListQuery {
+  stage?: DealStage;
+  needsAttention?: boolean;
+  /** Only deals whose workflow is still running. */
+  openOnly?: boolean;
+  /** At most this many deals (default: all). */
+  limit?: number;
+}
+
+/** One deal as the workflow visibility store lists it (search attributes, not the workflow's state). */
+export interface DealSummary {
+  workflowId: string;
+  runId: string;
+  /** The `deal-` prefix removed. */
+  opportunityId: string;
+  /** Execution status as Temporal names it: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, CONTINUED_AS_NEW, TIMED_OUT. */
+  status: string;
+  /** The DealStage search attribute; absent until the workflow first sets it. */
+  stage?: string;
+  customerId?: string;
+  legalEntity?: string;
+  needsAttention: boolean;
+  /** ISO-8601. */
+  startedAt: string;
+  closedAt?: string;
+}
 
 /** What the service needs from the deal workflows; Temporal in production, a fake in unit tests. */
 export interface DealGateway {
@@ -30,6 +59,8 @@ export interface DealGateway {
   queryDeal(opportunityId: string): Promise<{ workflowId: string; state: DealState }>;
   /** Runs the resolve-exception update; throws DealNotFoundError or ActionRejectedError. */
   resolveException(opportunityId: string, action: OperatorAction): Promise<{ workflowId: string; result: ResolveResult }>;
+  /** Deals from the visibility store (custom search attributes), in its order: open deals first, then by close time. */
+  listDeals(query: DealListQuery): Promise<DealSummary[]>;
 }
 
 /** No workflow execution exists (or is open) for the deal. */

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /** One problem with a request body, located by its dotted field path ('' for the whole body). */
 export interface FieldIssue {
   path: string;
@@ -54,4 +56,11 @@ export const unknownEventType = (eventType: string) =>
 /** Zod issues -> field paths ('opportunity.accountId', 'items.0.minutes'). */
 export function zodIssues(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): FieldIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}
+
+/** `schema.parse(value)`, or a 400 naming every failing field ("invalid <where>"). */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw badRequest(zodIssues(r.error), `invalid ${where}`);
+  return r.data;
 }

@@ -55,9 +55,8 @@ export async function main(): Promise<void> {
   const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
   const connection = await connectTemporal(config);
   // Signals and updates must be encrypted with the same keys the worker decrypts with.
-  const dataConverter = config.Q2C_PAYLOAD_KEYS
-    ? { payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(config.Q2C_PAYLOAD_KEYS))] }
-    : undefined;
+  const codec = config.Q2C_PAYLOAD_KEYS ? new EncryptionCodec(parseEncryptionKeys(config.Q2C_PAYLOAD_KEYS)) : undefined;
+  const dataConverter = codec ? { payloadCodecs: [codec] } : undefined;
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const app = await buildService({
     db: database.db,
@@ -65,6 +64,10 @@ export async function main(): Promise<void> {
     logger,
     secrets,
     defaultMetrics: true,
+    // The same codec serves the Web UI's /codec/decode (CORS origins, UI URL and
+    // loopback access keep their defaults until the config has keys for them).
+    codec,
+    namespace: config.TEMPORAL_NAMESPACE,
   });
 
   const shutdown = async (signal: string) => {

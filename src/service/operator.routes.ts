@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { OperatorAction } from '../workflows/deal.messages';
-import type { createKeyring, Principal, Scope } from './auth';
+import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
-import { badRequest, HttpProblem, zodIssues } from './errors';
+import { HttpProblem, parseInput as parse } from './errors';
 import type { Inbox } from './inbox';
 
 const Note = z.string().max(2000).optional();
@@ -24,41 +24,21 @@ export const InboxQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw badRequest(zodIssues(r.error), `invalid ${where}`);
-  return r.data;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
+/** Answers a known failure with its status and body; rethrows anything else (-> 500). */
+export function answer(reply: FastifyReply, err: unknown) {
+  if (err instanceof HttpProblem) return reply.code(err.status).send(err.body);
+  if (err instanceof DealNotFoundError) return reply.code(404).send({ error: 'DEAL_NOT_FOUND', message: err.message, workflowId: err.workflowId });
+  if (err instanceof ActionRejectedError) return reply.code(409).send({ error: 'ACTION_REJECTED', message: err.message, workflowId: err.workflowId });
+  throw err;
 }
 
 /** Operator API: scoped bearer keys, deal query and resolve, inbox inspection. */
 export function registerOperatorRoutes(
   app: FastifyInstance,
-  deps: { keyring: ReturnType<typeof createKeyring>; gateway: DealGateway; inbox: Inbox },
+  deps: { access: AccessPolicy; gateway: DealGateway; inbox: Inbox },
 ) {
-  const requireScope = (scope: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const principal = deps.keyring.authenticate(request.headers.authorization);
-    if (!principal) {
-      reply.header('www-authenticate', 'Bearer');
-      return reply.code(401).send({ error: 'UNAUTHORIZED', message: 'a valid operator API key is required' });
-    }
-    if (!deps.keyring.allows(principal, scope)) {
-      return reply.code(403).send({ error: 'FORBIDDEN', message: `this key lacks the '${scope}' scope`, requiredScope: scope });
-    }
-    request.principal = principal;
-  };
+  const requireScope = (scope: 'read' | 'operate') => guard(deps.access, scope);
 
-  const answer = (reply: FastifyReply, err: unknown) => {
-    if (err instanceof HttpProblem) return reply.code(err.status).send(err.body);
-    if (err instanceof DealNotFoundError) return reply.code(404).send({ error: 'DEAL_NOT_FOUND', message: err.message, workflowId: err.workflowId });
-    if (err instanceof ActionRejectedError) return reply.code(409).send({ error: 'ACTION_REJECTED', message: err.message, workflowId: err.workflowId });
-    throw err;
-  };
 
   app.get('/deals/:id', { preHandler: requireScope('read') }, async (request, reply) => {
     try {

@@ -3,6 +3,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type WorkflowClient,
+  type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import {
   closedWonSignal,
@@ -13,8 +14,45 @@ import {
   resolveExceptionUpdate,
   type DealInput,
 } from '../workflows/deal.messages';
-import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
+import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../workflows/search-attributes';
+import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
 import { deliveryBatchSignal, paymentSignal } from './delivery.messages';
+
+/**
+ * The visibility query for a deal listing. Values are quoted with ' doubled, though
+ * the service only passes a stage from the closed DealStage list. A deal that never
+ * set NeedsAttention has no value for it, so "false" also matches a missing one.
+ */
+export function dealVisibilityQuery(q: DealListQuery): string {
+  const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  const clauses = [`WorkflowType = ${quote(DEAL_WORKFLOW_TYPE)}`];
+  if (q.openOnly) clauses.push(`ExecutionStatus = 'Running'`);
+  if (q.stage !== undefined) clauses.push(`DealStage = ${quote(q.stage)}`);
+  if (q.needsAttention === true) clauses.push('NeedsAttention = true');
+  if (q.needsAttention === false) clauses.push('(NeedsAttention = false OR NeedsAttention IS NULL)');
+  return clauses.join(' AND ');
+}
+
+const DEAL_ID_PREFIX = dealWorkflowId('');
+
+function toSummary(info: WorkflowExecutionInfo): DealSummary {
+  const sa = info.typedSearchAttributes;
+  const stage = sa.get(DealStageKey);
+  const customerId = sa.get(CustomerIdKey);
+  const legalEntity = sa.get(LegalEntityKey);
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    opportunityId: info.workflowId.startsWith(DEAL_ID_PREFIX) ? info.workflowId.slice(DEAL_ID_PREFIX.length) : info.workflowId,
+    status: info.status.name,
+    ...(stage !== undefined ? { stage } : {}),
+    ...(customerId !== undefined ? { customerId } : {}),
+    ...(legalEntity !== undefined ? { legalEntity } : {}),
+    needsAttention: sa.get(NeedsAttentionKey) === true,
+    startedAt: info.startTime.toISOString(),
+    ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
+  };
+}
 
 export interface TemporalDealGatewayOptions {
   client: WorkflowClient;
@@ -97,6 +135,17 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
         }
         throw err;
       }
+    },
+
+    async listDeals(q) {
+      const deals: DealSummary[] = [];
+      const limit = q.limit ?? Infinity;
+      if (limit <= 0) return deals;
+      for await (const info of client.list({ query: dealVisibilityQuery(q), pageSize: Math.min(limit, 1000) })) {
+        deals.push(toSummary(info));
+        if (deals.length >= limit) break;
+      }
+      return deals;
     },
   };
 }

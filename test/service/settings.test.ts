@@ -1,4 +1,4 @@
-import { createKeyring, parseOperatorKeys, parseSecretList } from '../../src/service/auth';
+import { createKeyring, isLoopback, parseOperatorKeys, parseSecretList } from '../../src/service/auth';
 import { serviceSecretsFrom } from '../../src/service/main';
 
 describe('service settings', () => {
@@ -9,11 +9,29 @@ describe('service settings', () => {
       { name: 'dash', scopes: ['read'], key: 'k_fedcba9876543210' },
     ]);
     const ring = createKeyring([{ name: 'bot', key: 'k_1111111111111111', scopes: ['operate'] }, ...keys]);
-    expect(ring.authenticate('Bearer k_fedcba9876543210')).toEqual({ name: 'dash', scopes: ['read'] });
+    expect(ring.authenticate('Bearer k_fedcba9876543210')).toEqual({ name: 'dash', scopes: ['read'], via: 'bearer' });
     expect(ring.authenticate('Bearer k_fedcba987654321')).toBeUndefined();
     expect(ring.authenticate('Basic k_fedcba9876543210')).toBeUndefined();
-    expect(ring.allows({ name: 'bot', scopes: ['operate'] }, 'read')).toBe(true);
-    expect(ring.allows({ name: 'dash', scopes: ['read'] }, 'operate')).toBe(false);
+    expect(ring.allows({ name: 'bot', scopes: ['operate'], via: 'bearer' }, 'read')).toBe(true);
+    expect(ring.allows({ name: 'bot', scopes: ['operate'], via: 'bearer' }, 'operate')).toBe(true);
+    expect(ring.allows({ name: 'dash', scopes: ['read'], via: 'bearer' }, 'operate')).toBe(false);
+  });
+
+  it('accepts the key as the Basic password (any user name), granting read only', () => {
+    const ring = createKeyring(parseOperatorKeys('ops:read+operate:k_0123456789abcdef'));
+    const basic = (userPass: string) => `Basic ${Buffer.from(userPass).toString('base64')}`;
+    const ops = ring.authenticate(basic('anyone:k_0123456789abcdef'));
+    expect(ops).toEqual({ name: 'ops', scopes: ['read', 'operate'], via: 'basic' });
+    expect(ring.allows(ops!, 'read')).toBe(true);
+    // A browser replays Basic credentials on cross-site requests: never enough to operate.
+    expect(ring.allows(ops!, 'operate')).toBe(false);
+    expect(ring.authenticate(basic('k_0123456789abcdef'))).toBeUndefined();
+    expect(ring.authenticate(basic('ops:k_0123456789abcdeX'))).toBeUndefined();
+  });
+
+  it('tells loopback addresses from the rest', () => {
+    expect(['127.0.0.1', '127.8.0.2', '::1', '::ffff:127.0.0.1'].map(isLoopback)).toEqual([true, true, true, true]);
+    expect(['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', '::2', 'localhost', undefined].map(isLoopback)).toEqual([false, false, false, false, false, false]);
   });
 
   it('lists every malformed operator key entry without echoing the keys', () => {

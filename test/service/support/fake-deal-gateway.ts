@@ -1,6 +1,14 @@
 import type { ClosedWonEvent, OperatorAction, SignatureEvent } from '../../../src/workflows/deal.messages';
 import { dealWorkflowId } from '../../../src/workflows/deal.messages';
-import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealState, type ResolveResult } from '../../../src/service/deal-gateway';
+import {
+  ActionRejectedError,
+  DealNotFoundError,
+  type DealGateway,
+  type DealListQuery,
+  type DealState,
+  type DealSummary,
+  type ResolveResult,
+} from '../../../src/service/deal-gateway';
 import type { DeliveryBatch, PaymentEvent } from '../../../src/service/delivery.messages';
 
 export type GatewayCall =
@@ -21,6 +29,12 @@ export class FakeDealGateway implements DealGateway {
   readonly failures: Error[] = [];
   /** Delay per dispatch, to let concurrent requests overlap. */
   delayMs = 0;
+  /** What the visibility store "holds", in its order; listDeals filters it as the Temporal query would. */
+  listed: DealSummary[] = [];
+  /** Every listDeals query, in order. */
+  readonly listQueries: DealListQuery[] = [];
+  /** Errors to throw from the next listDeals calls, in order. */
+  readonly listFailures: Error[] = [];
 
   private async step(): Promise<void> {
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -75,6 +89,17 @@ export class FakeDealGateway implements DealGateway {
     this.calls.push({ method: 'resolveException', workflowId, action });
     deal.stage = action.action === 'cancel' ? 'CANCELLED' : 'ERP_CONTRACT_POSTED';
     return { workflowId, result: this.view(opportunityId) as ResolveResult };
+  }
+
+  async listDeals(query: DealListQuery): Promise<DealSummary[]> {
+    this.listQueries.push(query);
+    const failure = this.listFailures.shift();
+    if (failure) throw failure;
+    return this.listed
+      .filter((d) => !query.openOnly || d.status === 'RUNNING')
+      .filter((d) => query.stage === undefined || d.stage === query.stage)
+      .filter((d) => query.needsAttention === undefined || d.needsAttention === query.needsAttention)
+      .slice(0, query.limit ?? Infinity);
   }
 
   /** A minimal DealView: stage and empty ids/exceptions/timeline. */

@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import Stripe from 'stripe';
 import { openDb, schema, type DbHandle } from '../../../src/db';
-import { buildService, type ServiceSecrets } from '../../../src/service/app';
+import { buildService, type ServiceDeps, type ServiceSecrets } from '../../../src/service/app';
 import { createLogger } from '../../../src/service/logger';
 import { FakeDealGateway } from './fake-deal-gateway';
 
@@ -61,7 +61,7 @@ export function stripeHeaders(body: string, secret: string, ts: number = NOW_S):
 }
 
 export interface InjectOptions {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'OPTIONS';
   url: string;
   payload?: string;
   headers?: Record<string, string>;
@@ -115,7 +115,8 @@ export async function resetDb(database: DbHandle): Promise<void> {
   await database.db.execute(sql`truncate webhook_inbox, identity_map restart identity`);
 }
 
-export async function startHarness(database: DbHandle, opts: { bodyLimit?: number } = {}): Promise<Harness> {
+/** `deps` overrides or adds to the service's deps (codec, clock, openOnLoopback, ...). */
+export async function startHarness(database: DbHandle, opts: { bodyLimit?: number; deps?: Partial<ServiceDeps> } = {}): Promise<Harness> {
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -131,6 +132,7 @@ export async function startHarness(database: DbHandle, opts: { bodyLimit?: numbe
     secrets: serviceSecrets,
     clock: () => NOW,
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...opts.deps,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
