@@ -1,8 +1,14 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { createActivities, type ActivityDeps } from './activities';
-import { loadConfig } from './config';
-import { openDb } from './db';
+import { loadCatalog } from './activities/deal/catalog';
+import { fileRuleSets } from './activities/rulesets';
+import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
+import { loadConfig, type Config } from './config';
+import { connectorsConfigFromEnv, createConnectors } from './connectors';
+import { openDb, type Db } from './db';
+
+import { ERP_TASK_QUEUE } from './workflows/task-queues';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -13,6 +19,7 @@ export interface CreateWorkerOptions {
   deps: ActivityDeps;
   /** Pre-bundled workflow code (tests bundle once per file); otherwise bundled from WORKFLOWS_PATH. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 /** The q2c worker: workflow code plus activities closed over their dependencies. */
@@ -22,12 +29,45 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.deps),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+  });
+}
+
+/**
+ * The ERP's own worker: activities only, on ERP_TASK_QUEUE, with a queue-wide
+ * rate limit (enforced by the Temporal server across every worker of the queue)
+ * so a month-end peak cannot trip NetSuite's concurrency and request limits.
+ */
+export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'workflowBundle'> & { activitiesPerSecond: number }): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: ERP_TASK_QUEUE,
+    activities: createActivities(opts.deps),
+    maxTaskQueueActivitiesPerSecond: opts.activitiesPerSecond,
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }
 
 export function rootLogger(level: string): Logger {
   return pino({ level, base: { service: 'q2c-worker' }, redact: ['*.apiKey', '*.secret', '*.token', '*.password'] });
+}
+
+/** The activities' dependencies from configuration: connectors (real vendors or the sandbox), catalog. */
+export function activityDepsFrom(config: Config, db: Db, logger: Logger): ActivityDeps {
+  return {
+    db,
+    logger,
+    catalog: loadCatalog(),
+    ruleSets: fileRuleSets(),
+    connectors: createConnectors({ ...connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>), logger: logger.child({ component: 'connectors' }) }),
+  };
+}
+
+/** Payload encryption shared by every client and worker of the deployment (unset: payloads in the clear). */
+export function dataConverterFrom(config: Config): WorkerOptions['dataConverter'] {
+  return config.Q2C_PAYLOAD_KEYS ? { payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(config.Q2C_PAYLOAD_KEYS))] } : undefined;
 }
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -56,11 +96,19 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: { db: db.db, logger },
+    deps: activityDepsFrom(config, db.db, logger),
+    dataConverter: dataConverterFrom(config),
+  });
+  const erpWorker = await createErpWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    deps: activityDepsFrom(config, db.db, logger),
+    dataConverter: dataConverterFrom(config),
+    activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker running');
   try {
-    await worker.run();
+    await Promise.all([worker.run(), erpWorker.run()]);
   } finally {
     await connection.close();
     await db.close();

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SANDBOX_DOCUSIGN_HMAC_KEYS } from '../sandbox/credentials';
+import { STRIPE_SANDBOX } from '../sandbox/stripe/stripe.sandbox';
 
 /** The secrets the local stack needs; generated once per checkout, never committed (.q2c is git-ignored). */
 const GENERATED: Record<string, () => string> = {
   Q2C_PAYLOAD_KEYS: () => `dev1:${randomBytes(32).toString('base64')}`,
   Q2C_WEBHOOK_SECRET_SALESFORCE: () => randomBytes(24).toString('hex'),
   Q2C_WEBHOOK_SECRET_KANTATA: () => randomBytes(24).toString('hex'),
-  Q2C_DOCUSIGN_CONNECT_KEYS: () => randomBytes(32).toString('base64'),
-  STRIPE_WEBHOOK_SECRET: () => `whsec_${randomBytes(24).toString('hex')}`,
+  // The vendor sandboxes sign their webhooks with their own fixed keys.
+  Q2C_DOCUSIGN_CONNECT_KEYS: () => SANDBOX_DOCUSIGN_HMAC_KEYS.join(','),
+  STRIPE_WEBHOOK_SECRET: () => STRIPE_SANDBOX.webhookSecret,
   Q2C_OPERATOR_API_KEYS: () => `dev-operator:read+operate:${randomBytes(24).toString('hex')}`,
 };
 

@@ -3,7 +3,11 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from '../config';
 import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
 import { ToolchainError } from './toolchain';
-import { startSampleDeal, startStack } from './stack';
+import { ensureDevSecrets } from './dev-secrets';
+import { runSampleDeal } from './sample';
+import { startStack } from './stack';
+import { REPO_ROOT } from './toolchain';
+import path from 'node:path';
 
 const program = new Command('q2c').description('q2c: quote-to-cash orchestration on Temporal');
 
@@ -23,12 +27,13 @@ program
   .description('start the whole local stack (Temporal dev server, database, worker) and keep it running')
   .option('--sample', 'start the sample deal once the stack is up')
   .action(async (opts: { sample?: boolean }) => {
-    const config = loadConfig();
+    // Dev stack: secrets generated once under .q2c (the environment still wins).
+    const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
     const logger = pino({ level: config.LOG_LEVEL, base: { service: 'q2c' } });
     const stack = await startStack(config, logger);
     if (opts.sample) {
-      const workflowId = await startSampleDeal(stack, config);
-      console.log(`\nSample deal started: ${workflowId}`);
+      const workflowId = await runSampleDeal(stack, config, (line) => console.log(`[sample] ${line}`));
+      console.log(`\nSample deal: ${workflowId}`);
       console.log(`  Web UI:  ${stack.temporal.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${workflowId}`);
       console.log(`  CLI:     .temporal/bin/temporal workflow list --address ${stack.temporal.address}`);
     }

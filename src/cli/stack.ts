@@ -1,12 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { openDb, type DbHandle } from '../db';
-import { createWorker, installRuntimeLogger } from '../worker';
-import { DEAL_WORKFLOW_TYPE, dealWorkflowId, type DealInput } from '../workflows/deal.messages';
+import { startSandbox, type RunningSandbox } from '../sandbox/server';
+import { buildService } from '../service/app';
+import { serviceSecretsFrom } from '../service/main';
+import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
+import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger } from '../worker';
 import { loadDevServerSettings, startDevServer, type RunningDevServer } from './temporal-dev';
 import { REPO_ROOT } from './toolchain';
 
@@ -14,14 +17,18 @@ export interface Stack {
   temporal: RunningDevServer;
   db: DbHandle;
   client: Client;
-  worker: Worker;
-  workerRun: Promise<void>;
+  sandbox: RunningSandbox;
+  service: FastifyInstance;
+  serviceUrl: string;
+  workers: Worker[];
   stop(): Promise<void>;
 }
 
 /**
- * The whole local stack in one process: the Temporal dev server (a child process,
- * or the one already listening), the database, and the worker.
+ * The whole local stack in one process (PGlite allows one process per data
+ * directory): the Temporal dev server (a child process, or the one already
+ * listening), the database, the vendor sandboxes, the webhook/operator service
+ * and the workers.
  */
 export async function startStack(config: Config, logger: Logger): Promise<Stack> {
   installRuntimeLogger(logger);
@@ -35,45 +42,58 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite') });
   logger.info({ driver: db.driver }, 'database ready');
 
-  const connection = await Connection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
-  const worker = await createWorker({
-    connection: nativeConnection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: { db: db.db, logger },
+  const sandbox = await startSandbox({
+    port: config.SANDBOX_PORT,
+    db: db.db,
+    logger: logger.child({ component: 'sandbox' }),
+    webhookTargets: {
+      docusign: `http://127.0.0.1:${config.SERVICE_PORT}/webhooks/docusign/connect`,
+      stripe: `http://127.0.0.1:${config.SERVICE_PORT}/webhooks/stripe`,
+    },
   });
-  const workerRun = worker.run();
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+  // Vendors without real settings run against the sandbox just started.
+  const effective: Config = { ...config, Q2C_SANDBOX_URL: config.Q2C_SANDBOX_URL ?? sandbox.url };
+  logger.info({ url: sandbox.url }, 'vendor sandboxes ready');
+
+  const dataConverter = dataConverterFrom(effective);
+  const connection = await Connection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
+  const nativeConnection = await NativeConnection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
+  const deps = activityDepsFrom(effective, db.db, logger);
+  const workers = [
+    await createWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, deps, dataConverter }),
+    await createErpWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, deps, dataConverter, activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND }),
+  ];
+  const runs = workers.map((w) => w.run());
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'workers running');
+
+  const service = await buildService({
+    db: db.db,
+    dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    logger: logger.child({ component: 'service' }),
+    secrets: serviceSecretsFrom(config),
+  });
+  const serviceUrl = await service.listen({ port: config.SERVICE_PORT, host: '127.0.0.1' });
+  logger.info({ url: serviceUrl }, 'service listening');
 
   return {
     temporal,
     db,
     client,
-    worker,
-    workerRun,
+    sandbox,
+    service,
+    serviceUrl,
+    workers,
     async stop() {
+      await service.close();
       // The SDK's runtime already shuts workers down on SIGINT/SIGTERM.
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerRun.catch(() => {});
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(runs);
       await nativeConnection.close();
       await connection.close();
+      await sandbox.close();
       await db.close();
       await temporal.stop();
     },
   };
-}
-
-/** Starts the sample deal (idempotent: its workflow id is fixed by the opportunity id). */
-export async function startSampleDeal(stack: Stack, config: Config, opportunityId = 'OPP-SAMPLE-0001'): Promise<string> {
-  const workflowId = dealWorkflowId(opportunityId);
-  const input: DealInput = { opportunityId, correlationId: randomUUID() };
-  await stack.client.workflow.start(DEAL_WORKFLOW_TYPE, {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowId,
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
-  return workflowId;
 }

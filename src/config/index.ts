@@ -6,6 +6,44 @@ const optional = <T extends z.ZodTypeAny>(schema: T) =>
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/**
+ * Vendor connection settings read by connectorsConfigFromEnv (src/connectors):
+ * a vendor whose settings are unset runs against the sandbox at Q2C_SANDBOX_URL.
+ * Secrets may be given as `file:/path` (re-read on rotation).
+ */
+export const CONNECTOR_ENV_KEYS = [
+  'AVALARA_ACCOUNT_ID',
+  'AVALARA_BASE_URL',
+  'AVALARA_COMPANY_CODE',
+  'AVALARA_LICENSE_KEY',
+  'DOCUSIGN_ACCOUNT_ID',
+  'DOCUSIGN_BASE_URL',
+  'DOCUSIGN_INTEGRATION_KEY',
+  'DOCUSIGN_OAUTH_HOST',
+  'DOCUSIGN_PRIVATE_KEY',
+  'DOCUSIGN_USER_ID',
+  'KANTATA_BASE_URL',
+  'KANTATA_TOKEN',
+  'NETSUITE_BASE_URL',
+  'NETSUITE_CERTIFICATE_ID',
+  'NETSUITE_CLIENT_ID',
+  'NETSUITE_DEFERRED_REVENUE_ACCOUNT_ID',
+  'NETSUITE_PRIVATE_KEY',
+  'NETSUITE_REVENUE_ACCOUNT_ID',
+  'NETSUITE_SERVICE_ITEM_ID',
+  'SALESFORCE_API_VERSION',
+  'SALESFORCE_CLIENT_ID',
+  'SALESFORCE_CLIENT_SECRET',
+  'SALESFORCE_INSTANCE_URL',
+  'SALESFORCE_JWT_AUDIENCE',
+  'SALESFORCE_JWT_PRIVATE_KEY',
+  'SALESFORCE_JWT_SUBJECT',
+  'SALESFORCE_TOKEN_URL',
+  'STRIPE_API_KEY',
+  'STRIPE_BASE_URL',
+] as const;
+const connectorEnv = Object.fromEntries(CONNECTOR_ENV_KEYS.map((k) => [k, optional(z.string())])) as Record<(typeof CONNECTOR_ENV_KEYS)[number], ReturnType<typeof optional<z.ZodString>>>;
+
 export const configSchema = z.object({
   NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
@@ -19,6 +57,8 @@ export const configSchema = z.object({
   TEMPORAL_TLS_KEY: optional(z.string()),
   TEMPORAL_TLS_CA: optional(z.string()),
   TEMPORAL_TASK_QUEUE: optional(z.string()).default('q2c'),
+  /** Queue-wide rate limit of ERP activities (all workers together), per second. */
+  ERP_ACTIVITIES_PER_SECOND: optional(z.coerce.number().positive()).default(10),
   TEMPORAL_CLI: optional(z.string()),
   /** Searched for a `temporal` binary when .temporal/bin has none. */
   PATH: optional(z.string()),
@@ -31,6 +71,9 @@ export const configSchema = z.object({
   STRIPE_WEBHOOK_SECRET: optional(z.string()),
   /** Operator API keys: `name:scope[+scope]:key`, comma-separated; scopes read | operate. */
   Q2C_OPERATOR_API_KEYS: optional(z.string()),
+  /** Base URL of the vendor sandboxes (src/sandbox); vendors without real settings use it. */
+  Q2C_SANDBOX_URL: optional(z.string().url()),
+  ...connectorEnv,
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });
@@ -59,7 +102,10 @@ let cached: Config | undefined;
  * The process configuration; the only place that reads process.env. `defaults`
  * fill what the environment leaves unset (the dev stack's generated secrets).
  */
-export function loadConfig(defaults: Record<string, string> = {}): Config {
-  cached ??= parseConfig({ ...defaults, ...process.env });
+export function loadConfig(defaults: Record<string, string> | ((base: Config) => Record<string, string>) = {}): Config {
+  if (!cached) {
+    const fill = typeof defaults === 'function' ? defaults(parseConfig(process.env)) : defaults;
+    cached = parseConfig({ ...fill, ...process.env });
+  }
   return cached;
 }

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     db: handle.db,
     logger,
     webhookTargets: {
-      docusign: `http://127.0.0.1:${config.SERVICE_PORT}/webhooks/docusign`,
+      docusign: `http://127.0.0.1:${config.SERVICE_PORT}/webhooks/docusign/connect`,
       stripe: `http://127.0.0.1:${config.SERVICE_PORT}/webhooks/stripe`,
     },
   });

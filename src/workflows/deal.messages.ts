@@ -1,4 +1,11 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DealSnapshot } from '../activities/deal.activities';
+import type { DealStage } from './deal.stages';
+import type { DeliveryCarry, DeliveryOptions } from './delivery';
+import type { DeliveryView } from './delivery.messages';
+
+// Delivery-to-cash messages (signals deliveryBatch/payment, updates decideInvoice/writeOffInvoice, query getDeliveryState).
+export * from './delivery.messages';
 
 /**
  * The deal workflow's public contract: its id scheme, start input and messages.
@@ -12,6 +19,21 @@ export interface DealInput {
   opportunityId: string;
   /** Correlates logs, histories and vendor calls across the deal. */
   correlationId: string;
+  /** How long the signer has, in days; default 14. */
+  signatureTimeoutDays?: number;
+  /** When to remind the signer, in days after sending; default 7. */
+  signatureReminderDays?: number;
+  /** Delivery-to-cash settings (approval threshold, overdue grace, child-run and history limits). */
+  delivery?: DeliveryOptions;
+  /** Set only by continue-as-new during delivery: skips part 1 and resumes the delivery loop. */
+  resume?: DealResume;
+}
+
+/** What a deal carries across continue-as-new: the snapshot, its view and the delivery state. */
+export interface DealResume {
+  snapshot: DealSnapshot;
+  view: DealView;
+  delivery: DeliveryCarry;
 }
 
 /** A closed-won notification from the CRM (the first one starts the workflow; repeats are no-ops). */
@@ -30,14 +52,55 @@ export interface SignatureEvent {
   reason?: string;
 }
 
+/** One open exception: what failed, where, and what the operator may do about it. */
+export interface DealException {
+  id: number;
+  step: string;
+  /** Namespaced error code, e.g. 'ERP.CUSTOMER_INVALID'. */
+  code: string;
+  message: string;
+  raisedAt: string;
+  allowed: OperatorAction['action'][];
+}
+
+export interface TimelineEntry {
+  at: string;
+  stage: DealStage;
+  note?: string;
+}
+
+/** What the deal looks like now: the state query's answer. */
+export interface DealView {
+  opportunityId: string;
+  stage: DealStage;
+  /** The stage NEEDS_ATTENTION will resume. */
+  resumeStage?: DealStage;
+  customerId?: string;
+  legalEntityId?: string;
+  intercompany?: boolean;
+  ids: {
+    erpCustomerId?: string;
+    envelopeId?: string;
+    projectId?: string;
+    erpContractId?: string;
+    erpContractNumber?: string;
+    subscriptionIds?: string[];
+  };
+  exceptions: DealException[];
+  timeline: TimelineEntry[];
+  /** Set when the deal closes: the delivery state with the closing summary. */
+  delivery?: DeliveryView;
+}
+
 export const closedWonSignal = defineSignal<[ClosedWonEvent]>('closedWon');
 export const contractSignatureSignal = defineSignal<[SignatureEvent]>('contractSignature');
-export const getDealStateQuery = defineQuery<unknown>('getDealState');
+export const getDealStateQuery = defineQuery<DealView>('getDealState');
 
 export type OperatorAction =
   | { action: 'retry'; note?: string }
   | { action: 'skip'; note?: string }
-  | { action: 'link'; system: string; externalId: string; note?: string }
+  | { action: 'link'; externalId: string; note?: string }
   | { action: 'cancel'; reason: string };
 
-export const resolveExceptionUpdate = defineUpdate<{ stage: string }, [OperatorAction]>('resolveException');
+/** Resolves the open exception; the validator rejects actions the current step does not allow. */
+export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('resolveException');

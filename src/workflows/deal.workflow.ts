@@ -1,27 +1,329 @@
-import { log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { getDealStateQuery, type DealInput } from './deal.messages';
+import type { DealSnapshot } from '../activities/deal.activities';
+import {
+  closedWonSignal,
+  contractSignatureSignal,
+  getDealStateQuery,
+  resolveExceptionUpdate,
+  type DealInput,
+  type DealView,
+  type OperatorAction,
+  type SignatureEvent,
+} from './deal.messages';
+import { assertTransition, type DealStage } from './deal.stages';
+import { installDeliveryHandlers, runDelivery } from './delivery';
+import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from './search-attributes';
 
-const STEP_TIMEOUTS = { startToCloseTimeout: '1 minute' } as const;
-/** How long the skeleton deal waits in delivery before it closes. */
-export const DELIVERY_PERIOD = '30 days';
+/** Retryable failures (timeouts, 5xx, 429) are retried with backoff by Temporal; after these attempts the deal parks. */
+export const STEP_RETRY: ActivityOptions['retry'] = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: 8,
+};
+export const STEP_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: STEP_RETRY };
+/** Compensations and notifications: more patient, they must not be lost. */
+export const COMPENSATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: { ...STEP_RETRY, maximumAttempts: 20 } };
+export const DEFAULT_SIGNATURE_TIMEOUT_DAYS = 14;
+export const DEFAULT_SIGNATURE_REMINDER_DAYS = 7;
+const DAY_MS = 86_400_000;
 
-const { acknowledgeDeal } = proxyActivities<Activities>(STEP_TIMEOUTS);
+const acts = proxyActivities<Activities>(STEP_OPTIONS);
+const compensating = proxyActivities<Activities>(COMPENSATION_OPTIONS);
 
-export interface DealState {
-  stage: 'QUOTE_ACCEPTED' | 'IN_DELIVERY' | 'CLOSED';
-  dealId?: string;
+type StepName =
+  | 'loadDeal'
+  | 'syncCustomerMaster'
+  | 'sendContractForSignature'
+  | 'awaitSignature'
+  | 'provisionProject'
+  | 'postErpContract'
+  | 'scheduleRecurringBilling'
+  | 'updateCrmOpportunity';
+
+/** What the operator may do when each step is parked. `link` = use a record that already exists in the target system. */
+const ALLOWED_ACTIONS: Record<StepName, OperatorAction['action'][]> = {
+  loadDeal: ['retry', 'cancel'],
+  syncCustomerMaster: ['retry', 'link', 'cancel'],
+  sendContractForSignature: ['retry', 'link', 'cancel'],
+  awaitSignature: ['retry', 'cancel'],
+  provisionProject: ['retry', 'link', 'cancel'],
+  postErpContract: ['retry', 'link', 'cancel'],
+  scheduleRecurringBilling: ['retry', 'skip', 'cancel'],
+  updateCrmOpportunity: ['retry', 'skip', 'cancel'],
+};
+
+/** Control flow for an operator's cancel: caught in dealWorkflow, never escapes it. */
+const DEAL_CANCELLED = 'DEAL.CANCELLED';
+
+/** The code a failure carries: the connector's ApplicationFailure type, or the timeout kind. */
+function failureCode(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type) return cause.type;
+  if (cause && typeof cause === 'object' && 'timeoutType' in cause) return 'ACTIVITY.TIMEOUT';
+  return 'UNKNOWN';
 }
 
-/** One workflow per opportunity, id `deal-<opportunityId>`. */
-export async function dealWorkflow(input: DealInput): Promise<DealState> {
-  const state: DealState = { stage: 'QUOTE_ACCEPTED' };
-  setHandler(getDealStateQuery, () => state);
-  const { dealId } = await acknowledgeDeal(input);
-  state.dealId = dealId;
-  state.stage = 'IN_DELIVERY';
-  log.info('deal in delivery', { dealId });
-  await sleep(DELIVERY_PERIOD);
-  state.stage = 'CLOSED';
-  return state;
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * One workflow per opportunity (id `deal-<opportunityId>`): closed-won to a
+ * billable structure. Each step is an idempotent activity; a step that fails
+ * for good parks the deal in NEEDS_ATTENTION until an operator resolves it.
+ */
+export async function dealWorkflow(input: DealInput): Promise<DealView> {
+  const view: DealView = input.resume?.view ?? { opportunityId: input.opportunityId, stage: 'QUOTE_ACCEPTED', ids: {}, exceptions: [], timeline: [] };
+  const now = () => new Date().toISOString(); // workflow time: deterministic, replay-safe
+  if (!input.resume) view.timeline.push({ at: now(), stage: 'QUOTE_ACCEPTED' });
+  // Delivery batches and payments that arrive before IN_DELIVERY are buffered.
+  const inbox = installDeliveryHandlers(input.resume?.delivery);
+  const signatures = new Map<string, SignatureEvent>();
+  let pendingAction: OperatorAction | undefined;
+  let exceptionSeq = 0;
+  const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
+
+  setHandler(getDealStateQuery, () => view);
+  // Repeated closed-won webhooks land here and change nothing: the workflow id already deduped them.
+  setHandler(closedWonSignal, (ev) => log.info('closed-won seen again', { eventId: ev.eventId }));
+  setHandler(contractSignatureSignal, (ev) => {
+    if (!signatures.has(ev.envelopeId)) signatures.set(ev.envelopeId, ev);
+  });
+  setHandler(
+    resolveExceptionUpdate,
+    async (action) => {
+      pendingAction = action;
+      await condition(() => pendingAction === undefined);
+      return view;
+    },
+    {
+      validator: (action) => {
+        const open = view.exceptions[0];
+        if (pendingAction) throw ApplicationFailure.nonRetryable('another operator action is being applied', 'DEAL.ACTION_IN_PROGRESS');
+        if (view.stage !== 'NEEDS_ATTENTION' || !open) throw ApplicationFailure.nonRetryable(`deal is ${view.stage}, not NEEDS_ATTENTION`, 'DEAL.NO_OPEN_EXCEPTION');
+        if (!open.allowed.includes(action.action)) {
+          throw ApplicationFailure.nonRetryable(`'${action.action}' is not possible for step ${open.step}; allowed: ${open.allowed.join(', ')}`, 'DEAL.ACTION_NOT_ALLOWED');
+        }
+        if (action.action === 'link' && !action.externalId?.trim()) throw ApplicationFailure.nonRetryable('link needs externalId', 'DEAL.ACTION_INVALID');
+        if (action.action === 'cancel' && !action.reason?.trim()) throw ApplicationFailure.nonRetryable('cancel needs a reason', 'DEAL.ACTION_INVALID');
+      },
+    },
+  );
+
+  const publish = () => {
+    upsertSearchAttributes([
+      { key: DealStageKey, value: view.stage },
+      { key: NeedsAttentionKey, value: view.stage === 'NEEDS_ATTENTION' },
+      ...(view.customerId ? [{ key: CustomerIdKey, value: view.customerId }] : []),
+      ...(view.legalEntityId ? [{ key: LegalEntityKey, value: view.legalEntityId }] : []),
+    ]);
+  };
+  const enter = (stage: DealStage, note?: string) => {
+    assertTransition(view.stage, stage);
+    view.stage = stage;
+    view.timeline.push({ at: now(), stage, ...(note ? { note } : {}) });
+    publish();
+  };
+
+  /** Parks the deal with an exception and waits for the operator's decision. */
+  const park = async (step: StepName, code: string, message: string): Promise<OperatorAction> => {
+    const resume = view.stage;
+    view.exceptions.push({ id: ++exceptionSeq, step, code, message, raisedAt: now(), allowed: ALLOWED_ACTIONS[step] });
+    view.resumeStage = resume;
+    enter('NEEDS_ATTENTION', `${step}: ${code}`);
+    log.warn('deal needs attention', { step, code });
+    await condition(() => pendingAction !== undefined);
+    const action = pendingAction!;
+    view.exceptions.shift();
+    if (action.action !== 'cancel') {
+      view.resumeStage = undefined;
+      enter(resume, `operator: ${action.action}${action.note ? ` (${action.note})` : ''}`);
+    }
+    return action;
+  };
+
+  /** Consumes the operator's action once the workflow has acted on it, releasing the update. */
+  const acknowledge = () => {
+    pendingAction = undefined;
+  };
+
+  type Outcome<T> = { kind: 'done'; value: T } | { kind: 'skipped' };
+  const runStep = async <T>(step: StepName, run: () => Promise<T>, link?: (externalId: string) => T): Promise<Outcome<T>> => {
+    for (;;) {
+      try {
+        const value = await run();
+        return { kind: 'done', value };
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        const action = await park(step, failureCode(err), failureMessage(err));
+        if (action.action === 'cancel') throw ApplicationFailure.create({ type: DEAL_CANCELLED, message: action.reason });
+        acknowledge();
+        if (action.action === 'skip') return { kind: 'skipped' };
+        if (action.action === 'link' && link) return { kind: 'done', value: link(action.externalId) };
+      }
+    }
+  };
+
+  const key = (step: string) => `${workflowInfo().workflowId}:${step}`;
+  /** Part 2 (delivery to cash); continues as new carrying only the snapshot, the view and the delivery state. */
+  const deliver = (snapshot: DealSnapshot) =>
+    runDelivery({
+      opportunityId: input.opportunityId,
+      snapshot,
+      view,
+      enter,
+      key,
+      inbox,
+      ...(input.delivery ? { options: input.delivery } : {}),
+      ...(input.resume ? { resume: input.resume.delivery } : {}),
+      continueAsNew: (carry) => continueAsNew<typeof dealWorkflow>({ ...input, resume: { snapshot, view, delivery: carry } }),
+    });
+  try {
+    if (input.resume) return await deliver(input.resume.snapshot);
+    // 1. Opportunity and quote from the CRM, mapped to a canonical quote and contract.
+    const loaded = await runStep('loadDeal', () => acts.loadDeal({ opportunityId: input.opportunityId, correlationId: input.correlationId }));
+    if (loaded.kind !== 'done') throw ApplicationFailure.nonRetryable('loadDeal cannot be skipped', 'DEAL.ILLEGAL_SKIP');
+    let deal: DealSnapshot = loaded.value;
+    view.customerId = deal.customer.id;
+    view.legalEntityId = deal.contractingEntity.id;
+    publish();
+
+    // 2. Customer master in the ERP, golden record, intercompany check.
+    const synced = await runStep(
+      'syncCustomerMaster',
+      () => acts.syncCustomerMaster({ customer: deal.customer, contractingEntity: deal.contractingEntity, deliveringEntityIds: deal.deliveringEntityIds }),
+      (erpCustomerId) => ({ customer: deal.customer, erpCustomerId, intercompany: deal.deliveringEntityIds.some((id) => id !== deal.contractingEntity.id) }),
+    );
+    if (synced.kind === 'done') {
+      deal = { ...deal, customer: synced.value.customer };
+      view.ids.erpCustomerId = synced.value.erpCustomerId;
+      view.intercompany = synced.value.intercompany;
+    }
+    enter('CUSTOMER_VALIDATED', view.intercompany ? 'intercompany delivery' : undefined);
+
+    // 3. Contract out for signature; wait for the Connect webhook, remind once, expire.
+    const envelope = await runStep(
+      'sendContractForSignature',
+      () => acts.sendContractForSignature({ idempotencyKey: key('envelope'), contract: deal.contract, customer: deal.customer }),
+      (envelopeId) => ({ envelopeId }),
+    );
+    if (envelope.kind !== 'done') throw ApplicationFailure.nonRetryable('the contract must be signed', 'DEAL.ILLEGAL_SKIP');
+    view.ids.envelopeId = envelope.value.envelopeId;
+    compensations.push({ name: 'voidSignatureRequest', run: () => compensating.voidSignatureRequest({ envelopeId: envelope.value.envelopeId, reason: 'deal cancelled' }) });
+    enter('CONTRACT_OUT_FOR_SIGNATURE');
+
+    const timeoutMs = (input.signatureTimeoutDays ?? DEFAULT_SIGNATURE_TIMEOUT_DAYS) * DAY_MS;
+    const reminderMs = Math.min(timeoutMs, (input.signatureReminderDays ?? DEFAULT_SIGNATURE_REMINDER_DAYS) * DAY_MS);
+    let signature: SignatureEvent | undefined;
+    for (let attempt = 1; !signature; attempt++) {
+      const envelopeId = view.ids.envelopeId!;
+      const signed = () => signatures.has(envelopeId);
+      if (!(await condition(signed, reminderMs)) && reminderMs < timeoutMs) {
+        await acts.remindSigner({ envelopeId, idempotencyKey: key(`reminder:${attempt}`) }).catch((err: unknown) => log.warn('reminder failed', { error: failureMessage(err) }));
+        await condition(signed, timeoutMs - reminderMs);
+      }
+      signature = signatures.get(envelopeId);
+      if (signature) break;
+      // Expired: an operator resends (retry) or cancels.
+      const action = await park('awaitSignature', 'CLM.SIGNATURE_EXPIRED', `no signature within ${timeoutMs / DAY_MS} days`);
+      if (action.action === 'cancel') throw ApplicationFailure.create({ type: DEAL_CANCELLED, message: action.reason });
+      acknowledge();
+      const resent = await acts.sendContractForSignature({ idempotencyKey: key(`envelope:resend:${attempt}`), contract: deal.contract, customer: deal.customer });
+      view.ids.envelopeId = resent.envelopeId;
+    }
+    if (signature.status !== 'completed') {
+      throw ApplicationFailure.create({ type: DEAL_CANCELLED, message: `contract ${signature.status}${signature.reason ? `: ${signature.reason}` : ''}` });
+    }
+    compensations.pop(); // a signed envelope is not voided
+    enter('CONTRACT_SIGNED', `signed ${signature.occurredAt}`);
+
+    // 4. Project in the PSA from the service package's template.
+    const project = await runStep(
+      'provisionProject',
+      () => acts.provisionProject({ idempotencyKey: key('project'), contract: deal.contract, quote: deal.quote, customer: deal.customer }),
+      (projectId) => ({ projectId }),
+    );
+    if (project.kind === 'done') {
+      view.ids.projectId = project.value.projectId;
+      compensations.push({ name: 'closeProject', run: () => compensating.closeProject({ projectId: project.value.projectId, reason: 'deal cancelled' }) });
+    }
+    enter('PROJECT_PROVISIONED');
+
+    // 5. Contract metadata to the ERP.
+    const erp = await runStep(
+      'postErpContract',
+      () =>
+        acts.postErpContract({
+          idempotencyKey: key('erp-contract'),
+          contract: deal.contract,
+          erpCustomerId: view.ids.erpCustomerId ?? '',
+          legalEntity: deal.contractingEntity,
+        }),
+      (erpContractId) => ({ erpContractId, tranId: erpContractId }),
+    );
+    if (erp.kind === 'done') {
+      view.ids.erpContractId = erp.value.erpContractId;
+      view.ids.erpContractNumber = erp.value.tranId;
+      compensations.push({ name: 'closeErpContract', run: () => compensating.closeErpContract({ erpContractId: erp.value.erpContractId, reason: 'deal cancelled' }) });
+    }
+    enter('ERP_CONTRACT_POSTED');
+
+    // 6. Recurring charges for subscription-like lines.
+    const subscriptionLines = deal.contract.lines.filter((l) => l.billingModel === 'SUBSCRIPTION');
+    if (subscriptionLines.length > 0) {
+      const billing = await runStep('scheduleRecurringBilling', () =>
+        acts.scheduleRecurringBilling({ idempotencyKey: key('billing-schedule'), contract: deal.contract, customer: deal.customer }),
+      );
+      if (billing.kind === 'done') {
+        view.ids.subscriptionIds = billing.value.subscriptionIds;
+        compensations.push({ name: 'cancelRecurringBilling', run: () => compensating.cancelRecurringBilling({ subscriptionIds: billing.value.subscriptionIds }) });
+      }
+    }
+    enter('BILLING_SCHEDULED');
+
+    // 7. Ids and stage back to the CRM.
+    await runStep('updateCrmOpportunity', () =>
+      acts.updateCrmOpportunity({
+        opportunityId: input.opportunityId,
+        stage: 'IN_DELIVERY',
+        projectId: view.ids.projectId,
+        erpContractId: view.ids.erpContractId,
+        erpContractNumber: view.ids.erpContractNumber,
+      }),
+    );
+    enter('IN_DELIVERY');
+    return await deliver(deal);
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure && err.type === DEAL_CANCELLED)) throw err;
+    const reason = err.message;
+    // Saga: undo what was created, newest first; log a failed compensation rather than rethrow.
+    for (const c of compensations.reverse()) {
+      try {
+        await c.run();
+      } catch (compErr) {
+        log.error('compensation failed', { compensation: c.name, error: failureMessage(compErr) });
+      }
+    }
+    await compensating
+      .updateCrmOpportunity({ opportunityId: input.opportunityId, stage: 'CANCELLED', note: reason })
+      .catch((crmErr: unknown) => log.error('CRM update failed', { error: failureMessage(crmErr) }));
+    view.exceptions = [];
+    enter('CANCELLED', reason);
+    acknowledge();
+    return view;
+  }
 }

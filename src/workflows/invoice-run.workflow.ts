@@ -2,8 +2,9 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOpti
 import type { Invoice } from '../canonical';
 import type { AuditEvent, BillingActivities, IssueContext } from '../activities/billing.activities';
 
-/** Rate-limited ERP calls run on their own task queue, whose workers set maxTaskQueueActivitiesPerSecond. */
-export const ERP_TASK_QUEUE = 'q2c-erp';
+import { ERP_TASK_QUEUE } from './task-queues';
+
+export { ERP_TASK_QUEUE };
 
 export const BILLING_RETRY: ActivityOptions['retry'] = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10 };
 export const BILLING_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: BILLING_RETRY };

@@ -1,0 +1,33 @@
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities, type ActivityDeps } from '../../src/activities';
+import { loadCatalog } from '../../src/activities/deal/catalog';
+import { fileRuleSets } from '../../src/activities/rulesets';
+import { createConnectors } from '../../src/connectors';
+import type { Db } from '../../src/db';
+import { ERP_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { testLogger } from './logger';
+import { workflowBundle } from './temporal';
+
+export { DEFAULT_LINES, patchSalesforce, seedClosedWonDeal } from '../../src/sandbox/salesforce/seed';
+
+/** The worker's real dependencies, with every vendor pointed at the test sandbox. */
+export function sandboxActivityDeps(sandboxUrl: string, db: Db): ActivityDeps {
+  return { db, logger: testLogger, catalog: loadCatalog(), ruleSets: fileRuleSets(), connectors: createConnectors({ sandboxBaseUrl: sandboxUrl, logger: testLogger }) };
+}
+
+/** The deal worker and the rate-limited ERP worker, as production runs them. */
+export async function startDealWorkers(env: TestWorkflowEnvironment, taskQueue: string, deps: ActivityDeps): Promise<{ stop(): Promise<void> }> {
+  const activities = createActivities(deps);
+  const workers = [
+    await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 }),
+  ];
+  const runs = workers.map((w) => w.run());
+  return {
+    async stop() {
+      for (const w of workers) w.shutdown();
+      await Promise.all(runs);
+    },
+  };
+}
