@@ -2,11 +2,11 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type W
 import pino, { type Logger } from 'pino';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadCatalog } from './activities/deal/catalog';
-import { fileRuleSets } from './activities/rulesets';
 import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
 import { loadConfig, type Config } from './config';
 import { connectorsConfigFromEnv, createConnectors } from './connectors';
 import { openDb, type Db } from './db';
+import { RuleSetRepository } from './db/rulesets';
 
 import { ERP_TASK_QUEUE } from './workflows/task-queues';
 
@@ -60,7 +60,8 @@ export function activityDepsFrom(config: Config, db: Db, logger: Logger): Activi
     db,
     logger,
     catalog: loadCatalog(),
-    ruleSets: fileRuleSets(),
+    // The contract's pinned rule set, from the database (rule sets change without a redeploy).
+    ruleSets: (ref) => new RuleSetRepository(db).getRuleSet(ref),
     connectors: createConnectors({ ...connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>), logger: logger.child({ component: 'connectors' }) }),
   };
 }

@@ -1,13 +1,14 @@
 import { Command } from 'commander';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config';
-import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
-import { ToolchainError } from './toolchain';
+import path from 'node:path';
+import { openDb } from '../db';
 import { ensureDevSecrets } from './dev-secrets';
+import { registerRuleSetCommands } from './ruleset';
 import { runSampleDeal } from './sample';
 import { startStack } from './stack';
-import { REPO_ROOT } from './toolchain';
-import path from 'node:path';
+import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
+import { REPO_ROOT, ToolchainError } from './toolchain';
 
 const program = new Command('q2c').description('q2c: quote-to-cash orchestration on Temporal');
 
@@ -42,6 +43,14 @@ program
     console.log('stopping ...');
     await stack.stop();
   });
+
+/** The database the CLI commands use: DATABASE_URL, or the dev stack's PGlite directory (only while the stack is stopped). */
+const cliDb = () => {
+  const config = loadConfig();
+  return openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite') });
+};
+
+registerRuleSetCommands(program, { openDb: cliDb });
 
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {

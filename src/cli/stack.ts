@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { openDb, type DbHandle } from '../db';
+import { ensureDefaultRuleSets } from '../db/rulesets';
 import { startSandbox, type RunningSandbox } from '../sandbox/server';
 import { buildService } from '../service/app';
 import { serviceSecretsFrom } from '../service/main';
@@ -41,6 +42,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
 
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite') });
   logger.info({ driver: db.driver }, 'database ready');
+  const loaded = await ensureDefaultRuleSets(db.db);
+  logger.info({ ruleSets: loaded.map((r) => `${r.id}@${r.version}${r.created ? ' (loaded)' : ''}`) }, 'rule sets ready');
 
   const sandbox = await startSandbox({
     port: config.SANDBOX_PORT,
@@ -72,6 +75,11 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
     dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger: logger.child({ component: 'service' }),
     secrets: serviceSecretsFrom(config),
+    // The dev stack: read-only pages and the Web UI's codec calls from this machine need no key.
+    openOnLoopback: true,
+    uiBaseUrl: temporal.uiUrl,
+    namespace: config.TEMPORAL_NAMESPACE,
+    ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),
   });
   const serviceUrl = await service.listen({ port: config.SERVICE_PORT, host: '127.0.0.1' });
   logger.info({ url: serviceUrl }, 'service listening');

@@ -2,18 +2,30 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import { loadCatalog } from '../../src/activities/deal/catalog';
-import { fileRuleSets } from '../../src/activities/rulesets';
 import { createConnectors } from '../../src/connectors';
 import type { Db } from '../../src/db';
+import { RuleSetRepository, ensureDefaultRuleSets } from '../../src/db/rulesets';
 import { ERP_TASK_QUEUE } from '../../src/workflows/task-queues';
 import { testLogger } from './logger';
 import { workflowBundle } from './temporal';
 
 export { DEFAULT_LINES, patchSalesforce, seedClosedWonDeal } from '../../src/sandbox/salesforce/seed';
 
-/** The worker's real dependencies, with every vendor pointed at the test sandbox. */
+/** The worker's real dependencies, with every vendor pointed at the test sandbox and the bundled rule sets loaded. */
 export function sandboxActivityDeps(sandboxUrl: string, db: Db): ActivityDeps {
-  return { db, logger: testLogger, catalog: loadCatalog(), ruleSets: fileRuleSets(), connectors: createConnectors({ sandboxBaseUrl: sandboxUrl, logger: testLogger }) };
+  let loaded: Promise<unknown> | undefined;
+  const repo = new RuleSetRepository(db);
+  return {
+    db,
+    logger: testLogger,
+    catalog: loadCatalog(),
+    ruleSets: async (ref) => {
+      loaded ??= ensureDefaultRuleSets(db);
+      await loaded;
+      return repo.getRuleSet(ref);
+    },
+    connectors: createConnectors({ sandboxBaseUrl: sandboxUrl, logger: testLogger }),
+  };
 }
 
 /** The deal worker and the rate-limited ERP worker, as production runs them. */
