@@ -15,6 +15,8 @@ export const devServerSettingsSchema = z
     uiPort: z.number().int().min(1).max(65535).default(8233),
     namespace: z.string().min(1).default('default'),
     dbFile: z.string().min(1).optional(),
+    /** Where the Web UI sends encrypted payloads to be decoded (the q2c service's codec endpoint). */
+    uiCodecEndpoint: z.string().url().optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'never']).default('warn'),
     searchAttributes: z
       .record(identifier, z.enum(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']))
@@ -54,6 +56,7 @@ export function devServerArgs(s: DevServerSettings, root = REPO_ROOT): string[] 
   args.push('--log-level', s.logLevel, '--ui-disable-news-fetch');
   if (s.namespace !== 'default') args.push('--namespace', s.namespace);
   if (s.dbFile) args.push('--db-filename', path.resolve(root, s.dbFile));
+  if (s.uiCodecEndpoint) args.push('--ui-codec-endpoint', s.uiCodecEndpoint);
   for (const [key, type] of Object.entries(s.searchAttributes)) args.push('--search-attribute', `${key}=${type}`);
   for (const [key, value] of Object.entries(s.dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   return args;
