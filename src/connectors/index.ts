@@ -151,7 +151,7 @@ const secret = (env: Env, name: string): SecretSource | undefined => {
 };
 
 /**
- * Per-vendor settings from environment variables (see docs/connectors-connectors-1.md).
+ * Per-vendor settings from environment variables (see docs/connectors.md).
  * Pass the parsed environment from src/config; a vendor whose required variables
  * are unset is left out (and falls back to the sandbox when sandboxBaseUrl is set).
  */

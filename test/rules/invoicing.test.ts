@@ -203,7 +203,7 @@ describe('preview', () => {
   });
 });
 
-describe('the worked example in docs/billing-rules.md', () => {
+describe('the worked example in README.md (Billing rules)', () => {
   it('delivered 1,477,500 = billed 1,050,000 + deferred 112,500 + capped 202,500 + excluded 112,500', () => {
     const eight = Array.from({ length: 8 }, (_, i) => te(`D${i}`, { minutes: 480, workDate: `2025-03-${String(i + 5).padStart(2, '0')}` }));
     const p = preview({
