@@ -16,16 +16,8 @@ export const DEAL_STAGES = [
 ] as const;
 export type DealStage = (typeof DEAL_STAGES)[number];
 
-const ACTIVE: DealStage[] = [
-  'QUOTE_ACCEPTED',
-  'CUSTOMER_VALIDATED',
-  'CONTRACT_OUT_FOR_SIGNATURE',
-  'CONTRACT_SIGNED',
-  'PROJECT_PROVISIONED',
-  'ERP_CONTRACT_POSTED',
-  'BILLING_SCHEDULED',
-  'IN_DELIVERY',
-];
+/** The stages in which the deal is working (everything before CLOSED). */
+const ACTIVE: DealStage[] = DEAL_STAGES.slice(0, DEAL_STAGES.indexOf('CLOSED'));
 
 /**
  * Every allowed transition, in one table. Any stage that does work can park in
