@@ -1,8 +1,9 @@
 import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
 import { createDealActivities, type DealActivityDeps } from './deal.activities';
+import { createSweepActivities, type SweepActivityDeps } from './sweep.activities';
 
 /** What the worker builds once and every activity closes over. */
-export type ActivityDeps = DealActivityDeps & Pick<BillingActivityDeps, 'ruleSets' | 'resources'>;
+export type ActivityDeps = DealActivityDeps & Pick<BillingActivityDeps, 'ruleSets' | 'resources'> & Pick<SweepActivityDeps, 'temporalClient' | 'sweep'>;
 
 /**
  * All activities, as closures over injected dependencies; the workflow imports
@@ -11,6 +12,7 @@ export type ActivityDeps = DealActivityDeps & Pick<BillingActivityDeps, 'ruleSet
 export const createActivities = (deps: ActivityDeps) => ({
   ...createDealActivities(deps),
   ...createBillingActivities(deps),
+  ...createSweepActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,271 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Expense, Project, TimeEntry } from '../canonical';
+import { ConnectorError } from '../connectors/errors';
+import { identityMap, syncWatermarks } from '../db/schema';
+import { dealWorkflowId } from '../workflows/deal.messages';
+import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../workflows/delivery.messages';
+import { IdentityRepository } from '../db/identity';
+import { contractFromQuote, MappingError, projectFromContract } from './deal/mapping';
+import type { DealActivityDeps } from './deal.activities';
+
+/** Watermarks of the PSA sweep: `syncWatermarks.source`. */
+export const SWEEP_SOURCE = 'kantata';
+/** Items per delivery signal: one workflow task per chunk, never one per time entry. */
+export const DEFAULT_SWEEP_CHUNK = 500;
+/**
+ * Each window starts this long before the stored watermark, so a row the PSA
+ * committed late (or stamped with a clock slightly behind ours) is still read.
+ * Re-reading costs nothing in effect: the deal dedupes items by (kind, sourceId).
+ */
+export const DEFAULT_SWEEP_OVERLAP_MS = 2 * 60_000;
+/** The deal's project structure is read from the CRM once and reused this long. */
+export const DEFAULT_PROJECT_CACHE_MS = 6 * 3_600_000;
+const EPOCH = new Date(0).toISOString();
+
+export interface SweepActivityDeps extends DealActivityDeps {
+  /** Signals the deal workflows; the worker passes its client (required by `sweepDeals`). */
+  temporalClient?: WorkflowClient;
+  sweep?: { overlapMs?: number; projectCacheMs?: number; now?: () => number };
+}
+
+/** A deal whose PSA project the sweep reads: from the identity map (kind 'deal', system 'kantata'). */
+export interface SweepTarget {
+  opportunityId: string;
+  /** PSA (Kantata workspace) id. */
+  projectId: string;
+}
+
+export interface SweepWindow {
+  since: string;
+  until: string;
+}
+
+export interface SweepDealResult {
+  opportunityId: string;
+  projectId: string;
+  /** fed: read and delivered (possibly nothing new); closed: the deal workflow is not running; missing: no such workflow; failed: a vendor error, watermark kept. */
+  status: 'fed' | 'closed' | 'missing' | 'failed';
+  time: number;
+  expenses: number;
+  batches: number;
+  window?: SweepWindow;
+  error?: { code: string; message: string; retryable: boolean };
+}
+
+interface DealProject {
+  project: Project;
+  expenseContractLineId: string;
+  at: number;
+}
+
+/** Stream names in `syncWatermarks.stream`, one pair per PSA project. */
+export const sweepStreams = (projectId: string) => ({ time: `time:${projectId}`, expenses: `expenses:${projectId}` });
+
+/** `sweep:<project>:<stream>:<since>..<until>:<k>/<n>`: a retry reads a new window, so it never reuses an id for other content. */
+export const sweepBatchId = (projectId: string, stream: 'time' | 'expenses', w: SweepWindow, k: number, n: number): string =>
+  `sweep:${projectId}:${stream}:${w.since}..${w.until}:${k}/${n}`;
+
+/** A PSA time entry as the deal's intake takes it, keyed by the PSA id as the webhook relay keys it. */
+export function timeItem(e: TimeEntry, projectId: string, project: Project, approvedBy: string): DeliveryItem {
+  const task = project.phases.flatMap((p) => p.tasks).find((t) => t.id === e.taskId);
+  return {
+    kind: 'timeEntry',
+    sourceId: e.externalIds['kantata'] ?? e.id,
+    projectId,
+    taskId: e.taskId,
+    resourceId: e.resourceId ?? 'unassigned',
+    role: e.role,
+    workDate: e.workDate,
+    minutes: e.minutes,
+    billable: task?.billable ?? true,
+    ...(e.description ? { notes: e.description } : {}),
+    approvedAt: approvedBy,
+  };
+}
+
+export function expenseItem(x: Expense, projectId: string, approvedBy: string): DeliveryItem {
+  return {
+    kind: 'expense',
+    sourceId: x.externalIds['kantata'] ?? x.id,
+    projectId,
+    resourceId: x.resourceId ?? 'unassigned',
+    category: x.category,
+    incurredOn: x.incurredOn,
+    amountMinor: x.amount.amountMinor,
+    currency: x.amount.currency,
+    // The PSA port returns approved expenses without their billable flag; the rules' expense policy decides.
+    billable: true,
+    ...(x.description ? { notes: x.description } : {}),
+    approvedAt: approvedBy,
+  };
+}
+
+const chunk = <T>(xs: readonly T[], size: number): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+};
+
+/** Vendor and mapping failures of one deal are reported and retried by the next sweep; anything else fails the activity. */
+function dealFailure(err: unknown): SweepDealResult['error'] | undefined {
+  if (err instanceof ConnectorError) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (err instanceof MappingError) return { code: err.code, message: err.message, retryable: false };
+  return undefined;
+}
+
+/**
+ * The pull path of delivery intake (issue 6: webhooks get lost). For each
+ * deal with a PSA project, reads approved time and expenses since the stored
+ * watermark, signals them to the deal in chunks, and only then moves the
+ * watermark: a crash in between re-reads the window next time, and the deal's
+ * dedupe on (kind, sourceId) makes the second delivery a no-op.
+ *
+ * Signals go from here, not from the sweep workflow, so the items never enter
+ * the sweep's history (100,000 entries at month end would be tens of MB of
+ * activity results and signal events there).
+ */
+export const createSweepActivities = (deps: SweepActivityDeps) => {
+  const { psa, crm } = deps.connectors;
+  const identities = new IdentityRepository(deps.db);
+  const overlapMs = deps.sweep?.overlapMs ?? DEFAULT_SWEEP_OVERLAP_MS;
+  const cacheMs = deps.sweep?.projectCacheMs ?? DEFAULT_PROJECT_CACHE_MS;
+  const now = deps.sweep?.now ?? Date.now;
+  const projects = new Map<string, DealProject>();
+
+  /**
+   * The canonical project (to map PSA stories to contract lines), derived from
+   * the quote as part 1 derived it when provisioning. Unlike loadDeal this does
+   * not insist the opportunity is still at 'Closed Won': a deal in delivery has
+   * moved on to the delivery stages.
+   */
+  const projectOf = async (opportunityId: string): Promise<DealProject> => {
+    const hit = projects.get(opportunityId);
+    if (hit && now() - hit.at < cacheMs) return hit;
+    const opp = await crm.getOpportunity(opportunityId);
+    const account = await crm.getAccount(opp.accountId);
+    const customerId = await identities.canonicalIdFor('customer', 'salesforce', opp.accountId, `CUS-${opp.accountId}`);
+    const customer = { ...account, id: customerId, legalEntityId: opp.soldLegalEntityId ?? account.legalEntityId };
+    const quote = await crm.getPrimaryQuote(opp.id, customerId);
+    const contract = contractFromQuote({ quote, customer, catalog: deps.catalog, startDate: opp.closeDate, poNumber: opp.poNumber ?? undefined });
+    const project = projectFromContract({ contract, quote, catalog: deps.catalog, customer });
+    const lines = contract.lines;
+    const expenseLine = lines.find((l) => l.billingModel === 'EXPENSES') ?? lines.find((l) => l.billingModel === 'TIME_AND_MATERIALS') ?? lines[0]!;
+    const entry = { project, expenseContractLineId: expenseLine.id, at: now() };
+    projects.set(opportunityId, entry);
+    return entry;
+  };
+
+  const readCursors = async (projectId: string): Promise<{ time: string; expenses: string }> => {
+    const streams = sweepStreams(projectId);
+    const rows = await deps.db
+      .select({ stream: syncWatermarks.stream, cursor: syncWatermarks.cursor })
+      .from(syncWatermarks)
+      .where(and(eq(syncWatermarks.source, SWEEP_SOURCE), inArray(syncWatermarks.stream, [streams.time, streams.expenses])));
+    const of = (stream: string) => rows.find((r) => r.stream === stream)?.cursor ?? EPOCH;
+    return { time: of(streams.time), expenses: of(streams.expenses) };
+  };
+
+  /** Moves a watermark forward only: an older, slower sweep finishing last cannot move it back. */
+  const advance = async (stream: string, cursor: string): Promise<void> => {
+    await deps.db
+      .insert(syncWatermarks)
+      .values({ source: SWEEP_SOURCE, stream, cursor })
+      .onConflictDoUpdate({
+        target: [syncWatermarks.source, syncWatermarks.stream],
+        set: { cursor: sql`greatest(${syncWatermarks.cursor}, excluded.cursor)`, updatedAt: sql`now()` },
+      });
+  };
+
+  const windowFrom = (cursor: string, until: string): SweepWindow => ({
+    since: cursor === EPOCH ? EPOCH : new Date(Math.max(0, Date.parse(cursor) - overlapMs)).toISOString(),
+    until,
+  });
+
+  async function sweepOne(client: WorkflowClient, t: SweepTarget, chunkSize: number, beat: () => void): Promise<SweepDealResult> {
+    const base = { opportunityId: t.opportunityId, projectId: t.projectId, time: 0, expenses: 0, batches: 0 };
+    const handle = client.getHandle(dealWorkflowId(t.opportunityId));
+    try {
+      const described = await handle.describe();
+      if (described.status.name !== 'RUNNING') return { ...base, status: 'closed' };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { ...base, status: 'missing' };
+      throw err;
+    }
+    let read: { time: DeliveryItem[]; expenses: DeliveryItem[]; tw: SweepWindow; xw: SweepWindow };
+    try {
+      const { project, expenseContractLineId } = await projectOf(t.opportunityId);
+      const cursors = await readCursors(t.projectId);
+      // The window ends when reading starts: rows changed while we read are read again next time.
+      const until = new Date(now()).toISOString();
+      const tw = windowFrom(cursors.time, until);
+      const xw = windowFrom(cursors.expenses, until);
+      const time = await psa.listApprovedTime({ projectId: t.projectId, project, since: tw.since });
+      const expenses = await psa.listApprovedExpenses({ projectId: t.projectId, project, since: xw.since, expenseContractLineId });
+      read = { time: time.map((e) => timeItem(e, t.projectId, project, until)), expenses: expenses.map((x) => expenseItem(x, t.projectId, until)), tw, xw };
+    } catch (err) {
+      const error = dealFailure(err);
+      if (!error) throw err;
+      deps.logger.warn({ opportunityId: t.opportunityId, projectId: t.projectId, code: error.code }, 'sweep could not read the deal; its watermark stays');
+      return { ...base, status: 'failed', error };
+    }
+    let batches = 0;
+    for (const [stream, items, w] of [['time', read.time, read.tw], ['expenses', read.expenses, read.xw]] as const) {
+      const parts = chunk(items, chunkSize);
+      for (const [i, part] of parts.entries()) {
+        const batch: DeliveryBatch = { batchId: sweepBatchId(t.projectId, stream, w, i + 1, parts.length), source: 'sweep', receivedAt: w.until, items: part };
+        await handle.signal(deliveryBatchSignal, batch);
+        batches += 1;
+        beat();
+      }
+    }
+    // Only now: everything up to `until` has reached the deal.
+    const streams = sweepStreams(t.projectId);
+    await advance(streams.time, read.tw.until);
+    await advance(streams.expenses, read.xw.until);
+    if (read.time.length + read.expenses.length > 0) {
+      deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, time: read.time.length, expenses: read.expenses.length, batches }, 'sweep fed the deal');
+    }
+    return { ...base, status: 'fed', time: read.time.length, expenses: read.expenses.length, batches, window: read.tw };
+  }
+
+  return {
+    /** Deals the sweep reads: every (opportunity, PSA project) the identity map holds, optionally only some opportunities. */
+    async listSweepTargets(input: { opportunityIds?: string[] } = {}): Promise<SweepTarget[]> {
+      const rows = await deps.db
+        .select({ opportunityId: identityMap.canonicalId, projectId: identityMap.externalId })
+        .from(identityMap)
+        .where(
+          and(
+            eq(identityMap.kind, 'deal'),
+            eq(identityMap.system, 'kantata'),
+            ...(input.opportunityIds?.length ? [inArray(identityMap.canonicalId, input.opportunityIds)] : []),
+          ),
+        )
+        .orderBy(asc(identityMap.canonicalId), asc(identityMap.externalId));
+      return rows;
+    },
+
+    /**
+     * Sweeps a group of deals one after another. Progress is heartbeated after
+     * each deal, so a retried attempt resumes after the last deal it finished.
+     */
+    async sweepDeals(input: { targets: SweepTarget[]; chunkSize?: number }): Promise<SweepDealResult[]> {
+      const client = deps.temporalClient;
+      if (!client) throw ApplicationFailure.create({ type: 'SWEEP.NO_TEMPORAL_CLIENT', message: 'the sweep activities need a Temporal client in their deps', nonRetryable: true });
+      const chunkSize = Math.max(1, input.chunkSize ?? DEFAULT_SWEEP_CHUNK);
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as { results?: SweepDealResult[] } | undefined;
+      const results: SweepDealResult[] = [...(resumed?.results ?? [])];
+      for (const t of input.targets.slice(results.length)) {
+        results.push(await sweepOne(client, t, chunkSize, () => ctx.heartbeat({ results })));
+        ctx.heartbeat({ results });
+      }
+      return results;
+    },
+  };
+};
+
+export type SweepActivities = ReturnType<typeof createSweepActivities>;

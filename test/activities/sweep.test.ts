@@ -1,0 +1,260 @@
+import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { and, eq } from 'drizzle-orm';
+import type { Project } from '../../src/canonical';
+import { createDealActivities } from '../../src/activities/deal.activities';
+import { createSweepActivities, type SweepActivityDeps, type SweepDealResult, type SweepTarget } from '../../src/activities/sweep.activities';
+import { HttpClient } from '../../src/connectors/http';
+import { openDb, type Db, type DbHandle } from '../../src/db';
+import { identityMap, syncWatermarks } from '../../src/db/schema';
+import type { DeliveryBatch } from '../../src/workflows/delivery.messages';
+import { sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
+import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+
+jest.setTimeout(60_000);
+/** The failures these tests provoke are expected: the SDK need not print them. */
+const quiet = { logger: new DefaultLogger('ERROR') };
+
+/** Advisory T&M (200 h x $150.00) and expenses: the PSA project has the advisory tasks T1 (billable) and T2 (not billable). */
+const LINES = [
+  { SBQQ__Number__c: 1, SBQQ__ProductCode__c: 'ADVISORY_TM', SBQQ__Description__c: 'Advisory', SBQQ__Quantity__c: 200, SBQQ__ListPrice__c: 150, SBQQ__NetPrice__c: 150, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Hour' },
+  { SBQQ__Number__c: 2, SBQQ__ProductCode__c: 'EXPENSES', SBQQ__Description__c: 'Expenses', SBQQ__Quantity__c: 1, SBQQ__ListPrice__c: 5000, SBQQ__NetPrice__c: 5000, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Each' },
+];
+
+let sandbox: TestSandbox;
+let db: DbHandle;
+let kantata: HttpClient;
+
+beforeAll(async () => {
+  sandbox = await startTestSandbox();
+  db = await openDb({ dataDir: 'memory://' });
+  kantata = new HttpClient({ system: 'kantata-control', baseUrl: `${sandbox.url}/kantata` });
+});
+afterAll(async () => {
+  await sandbox?.close();
+  await db?.close();
+});
+
+/** What people do in Kantata: log time and file expenses, approve them. */
+const seed = async (kind: string, data: Record<string, unknown>): Promise<string> => (await kantata.request<{ id: string }>({ method: 'POST', path: `/_sandbox/${kind}`, json: data })).body.id;
+
+async function consultant(fields = true): Promise<string> {
+  const user = await seed('users', { full_name: 'Ana Consultant' });
+  if (fields) for (const [name, value] of [['Role', 'consultant'], ['Region', 'US'], ['Legal Entity', 'LE-US']]) await seed('custom_field_values', { subject_type: 'User', subject_id: user, custom_field_name: name, value, display_value: value });
+  return user;
+}
+
+interface Deal {
+  opportunityId: string;
+  projectId: string;
+  project: Project;
+  /** canonical task id -> Kantata story id */
+  story: (taskId: string) => Promise<string>;
+  t1: string;
+  t2: string;
+}
+
+/** A closed-won deal provisioned in Kantata by part 1's own activities (which also write the identity map row). */
+async function provisionedDeal(key: string): Promise<Deal> {
+  const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key, lines: LINES });
+  const acts = createDealActivities(sandboxActivityDeps(sandbox.url, db.db));
+  const snap = await acts.loadDeal({ opportunityId, correlationId: key });
+  const { projectId, project } = await acts.provisionProject({ idempotencyKey: `deal-${opportunityId}:project`, contract: snap.contract, quote: snap.quote, customer: snap.customer });
+  const tasks = project.phases.flatMap((p) => p.tasks);
+  const story = async (taskId: string) => (await sandbox.store.list('kantata', 'stories', { limit: 1000 })).items.find((r) => String(r.data['description']).startsWith(`q2c-ref:${taskId}`))!.id;
+  return { opportunityId, projectId, project, story, t1: tasks.find((t) => t.billable)!.id, t2: tasks.find((t) => !t.billable)!.id };
+}
+
+type Signal = { workflowId: string; batch: DeliveryBatch };
+
+/** A Temporal client that records signals; deals listed in `closed` are COMPLETED, in `missing` do not exist. */
+function recordingClient(opts: { closed?: string[]; missing?: string[] } = {}): { client: WorkflowClient; signals: Signal[] } {
+  const signals: Signal[] = [];
+  const client = {
+    getHandle: (workflowId: string) => ({
+      describe: async () => {
+        if (opts.missing?.includes(workflowId)) throw new WorkflowNotFoundError('not found', workflowId, undefined);
+        return { status: { name: opts.closed?.includes(workflowId) ? 'COMPLETED' : 'RUNNING' } };
+      },
+      signal: async (_def: unknown, batch: DeliveryBatch) => {
+        signals.push({ workflowId, batch });
+      },
+    }),
+  } as unknown as WorkflowClient;
+  return { client, signals };
+}
+
+const sweep = (client: WorkflowClient, extra: Partial<SweepActivityDeps> = {}, database: Db = db.db) =>
+  createSweepActivities({ ...sandboxActivityDeps(sandbox.url, database), temporalClient: client, sweep: { overlapMs: 0 }, ...extra });
+
+const cursors = async (projectId: string) =>
+  Object.fromEntries(
+    (await db.db.select().from(syncWatermarks).where(eq(syncWatermarks.source, 'kantata')))
+      .filter((r) => r.stream.endsWith(`:${projectId}`))
+      .map((r) => [r.stream.split(':')[0], r.cursor]),
+  );
+
+type SweepDeals = (input: { targets: SweepTarget[]; chunkSize?: number }) => Promise<SweepDealResult[]>;
+const run = (fn: SweepDeals, input: Parameters<SweepDeals>[0], env = new MockActivityEnvironment({}, quiet)): Promise<SweepDealResult[]> =>
+  env.run(fn, input) as Promise<SweepDealResult[]>;
+
+test('feeds approved time and expenses since the watermark in chunks, then moves the watermark; the next run reads only what changed', async () => {
+  const deal = await provisionedDeal('SWA1');
+  const user = await consultant();
+  const ws = deal.projectId;
+  const te = async (taskId: string, date: string, minutes: number, approved = true) =>
+    seed('time_entries', { workspace_id: ws, story_id: await deal.story(taskId), user_id: user, date_performed: date, time_in_minutes: minutes, approved, billable: true, notes: null });
+  const a = await te(deal.t1, '2026-10-05', 600);
+  const b = await te(deal.t1, '2026-10-06', 480);
+  const c = await te(deal.t2, '2026-10-07', 120); // internal admin: delivered, not billable
+  await te(deal.t1, '2026-10-08', 60, false); // not approved: not read
+  const x = await seed('expenses', { workspace_id: ws, user_id: user, date: '2026-10-09', category: 'TRAVEL', amount_in_cents: 42_000, currency: 'USD', approved: true, notes: 'Flight' });
+
+  const { client, signals } = recordingClient();
+  const acts = sweep(client);
+  const before = Date.now();
+  const [first] = await run(acts.sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }], chunkSize: 2 });
+  const until = first!.window!.until;
+  expect(Date.parse(until)).toBeGreaterThanOrEqual(before);
+  expect(first).toEqual({ opportunityId: deal.opportunityId, projectId: ws, status: 'fed', time: 3, expenses: 1, batches: 3, window: { since: '1970-01-01T00:00:00.000Z', until } });
+
+  const entry = (sourceId: string, taskId: string, workDate: string, minutes: number, billable = true) => ({ kind: 'timeEntry', sourceId, projectId: ws, taskId, resourceId: user, role: 'consultant', workDate, minutes, billable, approvedAt: until });
+  const window = `1970-01-01T00:00:00.000Z..${until}`;
+  expect(signals).toEqual([
+    { workflowId: `deal-${deal.opportunityId}`, batch: { batchId: `sweep:${ws}:time:${window}:1/2`, source: 'sweep', receivedAt: until, items: [entry(a, deal.t1, '2026-10-05', 600), entry(b, deal.t1, '2026-10-06', 480)] } },
+    { workflowId: `deal-${deal.opportunityId}`, batch: { batchId: `sweep:${ws}:time:${window}:2/2`, source: 'sweep', receivedAt: until, items: [entry(c, deal.t2, '2026-10-07', 120, false)] } },
+    {
+      workflowId: `deal-${deal.opportunityId}`,
+      batch: {
+        batchId: `sweep:${ws}:expenses:${window}:1/1`,
+        source: 'sweep',
+        receivedAt: until,
+        items: [{ kind: 'expense', sourceId: x, projectId: ws, resourceId: user, category: 'TRAVEL', incurredOn: '2026-10-09', amountMinor: 42_000, currency: 'USD', billable: true, notes: 'Flight', approvedAt: until }],
+      },
+    },
+  ]);
+  expect(await cursors(ws)).toEqual({ time: until, expenses: until });
+
+  // Nothing changed since: nothing is sent, the window moves on.
+  const [second] = await run(acts.sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }] });
+  expect([second!.status, second!.time, second!.expenses, second!.batches, second!.window!.since]).toEqual(['fed', 0, 0, 0, until]);
+  expect(signals).toHaveLength(3);
+
+  // One more approved entry: only it is read.
+  const d = await te(deal.t1, '2026-10-12', 90);
+  const [third] = await run(acts.sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }] });
+  expect([third!.time, third!.expenses, third!.batches]).toEqual([1, 0, 1]);
+  expect(signals[3]!.batch.items.map((i) => i.sourceId)).toEqual([d]);
+  expect(signals[3]!.batch.batchId).toBe(`sweep:${ws}:time:${second!.window!.until}..${third!.window!.until}:1/1`);
+});
+
+test('the window starts the overlap before the watermark, so a row stamped late is still read', async () => {
+  const deal = await provisionedDeal('SWA2');
+  const user = await consultant();
+  const { client, signals } = recordingClient();
+  const target = { opportunityId: deal.opportunityId, projectId: deal.projectId };
+  const acts = sweep(client, { sweep: { overlapMs: 60_000 } });
+  const [first] = await run(acts.sweepDeals, { targets: [target] });
+  const a = await seed('time_entries', { workspace_id: deal.projectId, story_id: await deal.story(deal.t1), user_id: user, date_performed: '2026-10-05', time_in_minutes: 60, approved: true });
+  const [second] = await run(acts.sweepDeals, { targets: [target] });
+  expect(second!.window!.since).toBe(new Date(Date.parse(first!.window!.until) - 60_000).toISOString());
+  // The third run re-reads the entry inside the overlap; the deal drops it as already seen.
+  const [third] = await run(acts.sweepDeals, { targets: [target] });
+  expect([second!.time, third!.time]).toEqual([1, 1]);
+  expect(signals.map((s) => s.batch.items.map((i) => i.sourceId))).toEqual([[a], [a]]);
+  expect(new Set(signals.map((s) => s.batch.batchId)).size).toBe(2);
+});
+
+test('a crash after feeding and before the watermark re-feeds the same items on the next run', async () => {
+  const deal = await provisionedDeal('SWA3');
+  const user = await consultant();
+  const a = await seed('time_entries', { workspace_id: deal.projectId, story_id: await deal.story(deal.t1), user_id: user, date_performed: '2026-10-05', time_in_minutes: 240, approved: true });
+  // The database goes away right after the signals: the watermark write fails once.
+  let failWrites = 1;
+  const flaky = new Proxy(db.db, {
+    get(target, prop) {
+      if (prop === 'insert') {
+        return (table: unknown) => {
+          if (table === syncWatermarks && failWrites-- > 0) throw new Error('connection terminated');
+          return target.insert(table as typeof syncWatermarks);
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const { client, signals } = recordingClient();
+  const target = { opportunityId: deal.opportunityId, projectId: deal.projectId };
+  const acts = sweep(client, {}, flaky);
+  await expect(run(acts.sweepDeals, { targets: [target] })).rejects.toThrow('connection terminated');
+  expect(await cursors(deal.projectId)).toEqual({});
+  const [retry] = await run(acts.sweepDeals, { targets: [target] });
+  expect(retry!.window!.since).toBe('1970-01-01T00:00:00.000Z');
+  expect(signals.map((s) => s.batch.items.map((i) => i.sourceId))).toEqual([[a], [a]]);
+  expect(signals[0]!.batch.batchId).not.toBe(signals[1]!.batch.batchId);
+  expect(await cursors(deal.projectId)).toEqual({ time: retry!.window!.until, expenses: retry!.window!.until });
+});
+
+test('closed and unknown deals are skipped unread; a vendor error fails its deal only, and its watermark stays', async () => {
+  const good = await provisionedDeal('SWA4');
+  const broken = await provisionedDeal('SWA5');
+  const user = await consultant();
+  const nobody = await consultant(false); // no Role / Region / Legal Entity: Kantata time cannot be valued
+  await seed('time_entries', { workspace_id: good.projectId, story_id: await good.story(good.t1), user_id: user, date_performed: '2026-10-05', time_in_minutes: 60, approved: true });
+  await seed('time_entries', { workspace_id: broken.projectId, story_id: await broken.story(broken.t1), user_id: nobody, date_performed: '2026-10-05', time_in_minutes: 60, approved: true });
+  const { client, signals } = recordingClient({ closed: ['deal-OPP-CLOSED'], missing: ['deal-OPP-GONE'] });
+  const results = await run(sweep(client).sweepDeals, {
+    targets: [
+      { opportunityId: 'OPP-CLOSED', projectId: 'ws-closed' },
+      { opportunityId: broken.opportunityId, projectId: broken.projectId },
+      { opportunityId: 'OPP-GONE', projectId: 'ws-gone' },
+      { opportunityId: good.opportunityId, projectId: good.projectId },
+    ],
+  });
+  expect(results.map((r) => [r.opportunityId, r.status, r.time, r.error?.code, r.error?.retryable])).toEqual([
+    ['OPP-CLOSED', 'closed', 0, undefined, undefined],
+    [broken.opportunityId, 'failed', 0, 'HTTP.UNEXPECTED_RESPONSE', false],
+    ['OPP-GONE', 'missing', 0, undefined, undefined],
+    [good.opportunityId, 'fed', 1, undefined, undefined],
+  ]);
+  expect(signals.map((s) => s.workflowId)).toEqual([`deal-${good.opportunityId}`]);
+  expect(await cursors(broken.projectId)).toEqual({});
+  expect(await cursors('ws-closed')).toEqual({});
+});
+
+test('a retried attempt resumes after the last deal its heartbeat reported', async () => {
+  const deal = await provisionedDeal('SWA6');
+  const { client, signals } = recordingClient();
+  const done: SweepDealResult = { opportunityId: 'OPP-DONE', projectId: 'ws-done', status: 'fed', time: 7, expenses: 0, batches: 1 };
+  const heartbeats: unknown[] = [];
+  const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { results: [done] } }, quiet);
+  env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+  const results = await run(sweep(client).sweepDeals, { targets: [{ opportunityId: 'OPP-DONE', projectId: 'ws-done' }, { opportunityId: deal.opportunityId, projectId: deal.projectId }] }, env);
+  expect(results.map((r) => [r.opportunityId, r.status])).toEqual([['OPP-DONE', 'fed'], [deal.opportunityId, 'fed']]);
+  expect(signals).toEqual([]); // the new project has no approved time yet
+  expect(heartbeats.at(-1)).toEqual({ results });
+});
+
+test('targets are the deals the identity map links to a Kantata project, in opportunity order', async () => {
+  await db.db.insert(identityMap).values([
+    { kind: 'deal', canonicalId: 'OPP-T2', system: 'kantata', externalId: 'ws-t2' },
+    { kind: 'deal', canonicalId: 'OPP-T1', system: 'kantata', externalId: 'ws-t1' },
+    { kind: 'deal', canonicalId: 'OPP-T1', system: 'docusign', externalId: 'env-t1' },
+    { kind: 'project', canonicalId: 'PRJ-OPP-T1', system: 'kantata', externalId: 'ws-t1' },
+  ]);
+  const acts = sweep(recordingClient().client);
+  expect(await acts.listSweepTargets({ opportunityIds: ['OPP-T1', 'OPP-T2'] })).toEqual([
+    { opportunityId: 'OPP-T1', projectId: 'ws-t1' },
+    { opportunityId: 'OPP-T2', projectId: 'ws-t2' },
+  ]);
+  const all = await acts.listSweepTargets();
+  expect(all.map((t) => t.opportunityId)).toEqual([...all.map((t) => t.opportunityId)].sort());
+  const kantataDeals = await db.db.select().from(identityMap).where(and(eq(identityMap.kind, 'deal'), eq(identityMap.system, 'kantata')));
+  expect(all).toHaveLength(kantataDeals.length);
+});
+
+test('without a Temporal client the activity fails for good, naming the missing dependency', async () => {
+  const acts = createSweepActivities({ ...sandboxActivityDeps(sandbox.url, db.db) });
+  await expect(new MockActivityEnvironment({}, quiet).run(acts.sweepDeals, { targets: [] })).rejects.toMatchObject({ type: 'SWEEP.NO_TEMPORAL_CLIENT', nonRetryable: true });
+});
