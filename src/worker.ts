@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logger';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadCatalog } from './activities/deal/catalog';
 import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
@@ -51,7 +52,7 @@ export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'w
 }
 
 export function rootLogger(level: string): Logger {
-  return pino({ level, base: { service: 'q2c-worker' }, redact: ['*.apiKey', '*.secret', '*.token', '*.password'] });
+  return createLogger({ level, service: 'q2c-worker' });
 }
 
 /** The activities' dependencies from configuration: connectors (real vendors or the sandbox), catalog. */

@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../config';
 import { openDb } from '../db';
 import { buildService, type ServiceSecrets } from './app';
 import { parseOperatorKeys, parseSecretList } from './auth';
-import { createLogger } from './logger';
+import { createLogger } from '../logger';
 import { createTemporalDealGateway } from './temporal-deal-gateway';
 
 type ServiceEnv = Pick<
@@ -48,7 +48,7 @@ async function connectTemporal(config: Config): Promise<Connection> {
 
 export async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.LOG_LEVEL });
+  const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c-service' });
   const secrets = serviceSecretsFrom(config);
   // With PGlite (no DATABASE_URL) only one process may open the data dir: run the
   // service inside the stack process then (see docs/service.md), or set DATABASE_URL.

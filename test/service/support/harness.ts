@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import Stripe from 'stripe';
 import { openDb, schema, type DbHandle } from '../../../src/db';
 import { buildService, type ServiceDeps, type ServiceSecrets } from '../../../src/service/app';
-import { createLogger } from '../../../src/service/logger';
+import { createLogger } from '../../../src/logger';
 import { FakeDealGateway } from './fake-deal-gateway';
 
 /** The fixed "now" of the service tests: 2025-03-31T12:00:00Z. */

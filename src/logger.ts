@@ -19,11 +19,12 @@ export const REDACT_PATHS = [
   '*.secrets',
 ];
 
-export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+/** The one root logger factory: every process (stack, worker, service) redacts the same secrets. */
+export function createLogger(opts: { level?: string; service?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
       level: opts.level ?? 'info',
-      base: { service: 'q2c-service' },
+      base: { service: opts.service ?? 'q2c' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     },
     opts.destination,
