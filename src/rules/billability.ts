@@ -5,7 +5,7 @@ import {
 import type { CompiledContract, CompiledLine, RunClock } from './compile';
 import type { RateSlot } from './rates';
 import { runClock } from './compile';
-import { addDays, addMonths, dayNumber, daysInclusive, isoWeekday, monthIndex } from './dates';
+import { addDays, addMonths, dateKey, dayNumber, daysInclusive, isoWeekday, monthIndex, monthIndexOfKey } from './dates';
 import { classOf, type ReasonCode } from './reasons';
 
 /**
@@ -96,6 +96,18 @@ const periodClosed = (cc: CompiledContract, cl: CompiledLine, date: string, cloc
   }
 };
 
+/** periodClosed for a date already parsed to its dateKey `dk` (time-entry hot path). */
+const periodClosedKey = (cc: CompiledContract, cl: CompiledLine, date: string, dk: number, clock: RunClock): boolean => {
+  switch (cl.line.invoiceSchedule) {
+    case 'MONTHLY':
+      return monthIndexOfKey(dk) < clock.asOfMonth;
+    case 'WEEKLY':
+      return periodClosed(cc, cl, date, clock);
+    default:
+      return dk <= clock.asOfKey;
+  }
+};
+
 /** Value of one time entry in minor units; exact integer arithmetic, rounded once. */
 const timeValue = (minutes: number, slot: RateSlot, cc: CompiledContract): number => {
   const p = minutes * slot.numerator;
@@ -122,33 +134,37 @@ export const classifyTimeEntries = (
   pending: number[],
 ): void => {
   const contractId = cc.contract.id;
+  const poMissing = (cl: CompiledLine): boolean => cc.contract.poRequired && cl.poNumber === null;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    if (seen.has(e.id)) {
+    // one Set operation instead of has + add: a duplicate leaves the size unchanged
+    const seenBefore = seen.size;
+    seen.add(e.id);
+    if (seen.size === seenBefore) {
       out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.DUPLICATE', 0, e.minutes, undefined, ''));
       continue;
     }
-    seen.add(e.id);
     const cl = e.contractId === contractId ? cc.lines.get(e.contractLineId) : undefined;
     if (cl === undefined) {
       out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, e.minutes, undefined, ''));
       continue;
     }
-    const row = cl.rates?.lookup(e.role, e.region, e.workDate);
-    const slot = row === undefined ? undefined : cl.rates!.slot(row, e.overtime, cl.line.discountBp);
-    const value = slot === undefined ? 0 : timeValue(e.minutes, slot, cc);
+    // the work date as an integer, once: every date test below is an integer compare
+    const dk = dateKey(e.workDate);
     const line = cl.line;
+    const slot = cl.rates?.timeSlot(e.role, e.region, e.workDate, dk, e.overtime, line.discountBp);
+    const value = slot === undefined ? 0 : timeValue(e.minutes, slot, cc);
     let code: ReasonCode;
     if (!e.approved) code = 'EXCLUDED.UNAPPROVED';
     else if (cc.taskBillable.get(e.taskId) === false) code = 'EXCLUDED.NON_BILLABLE_TASK';
-    else if (e.workDate < line.startDate || e.workDate > line.endDate) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
+    else if (dk < cl.startKey || dk > cl.endKey) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
     else if (line.billingModel === 'FIXED_FEE_MILESTONE') code = 'EXCLUDED.COVERED_BY_FIXED_FEE';
     else if (line.billingModel === 'SUBSCRIPTION') code = 'EXCLUDED.COVERED_BY_SUBSCRIPTION';
     else if (line.billingModel === 'EXPENSES') code = 'EXCLUDED.WRONG_LINE_TYPE';
     else if (slot === undefined) code = 'DEFERRED.NO_RATE';
-    else if (e.workDate > clock.asOf) code = 'DEFERRED.NOT_YET_DUE';
-    else if (!periodClosed(cc, cl, e.workDate, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
-    else if (cc.contract.poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
+    else if (dk > clock.asOfKey) code = 'DEFERRED.NOT_YET_DUE';
+    else if (!periodClosedKey(cc, cl, e.workDate, dk, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
+    else if (poMissing(cl)) code = 'DEFERRED.AWAITING_PO';
     else code = line.billingModel === 'RETAINER' ? 'BILLABLE.RETAINER_DRAWDOWN' : 'BILLABLE.TIME_AND_MATERIALS';
     const invoiced = code === 'BILLABLE.TIME_AND_MATERIALS';
     out.push(make(e.id, 'TIME', line.id, e.projectId, e.workDate, code, value, e.minutes, invoiced ? slot!.lineKey : undefined, invoiced ? slot!.description : ''));
@@ -461,10 +477,28 @@ export interface ClassTotals {
 }
 
 export const classTotals = (decisions: readonly Decision[]): ClassTotals => {
-  const t: ClassTotals = { BILLABLE: 0, DEFERRED: 0, CAPPED: 0, EXCLUDED: 0, delivered: 0 };
-  for (const d of decisions) {
-    t[d.billingClass] += d.amountMinor;
-    t.delivered += d.amountMinor;
+  // plain locals, not t[d.billingClass] += ...: a keyed store per item boxes a new number each time
+  let billable = 0;
+  let deferred = 0;
+  let capped = 0;
+  let excluded = 0;
+  for (let i = 0; i < decisions.length; i++) {
+    const d = decisions[i]!;
+    switch (d.billingClass) {
+      case 'BILLABLE':
+        billable += d.amountMinor;
+        break;
+      case 'DEFERRED':
+        deferred += d.amountMinor;
+        break;
+      case 'CAPPED':
+        capped += d.amountMinor;
+        break;
+      default:
+        excluded += d.amountMinor;
+    }
   }
-  return t;
+  // the sum in the same order as before (delivered += each amount in turn) would give the
+  // same integer: amounts are safe integers and so are their sums
+  return { BILLABLE: billable, DEFERRED: deferred, CAPPED: capped, EXCLUDED: excluded, delivered: billable + deferred + capped + excluded };
 };

@@ -2,7 +2,7 @@ import { currencyRule, mulDiv, type Contract, type ContractLine, type Project, t
 import { allocate } from '../canonical';
 import { rateIndexFor, type RateIndex } from './rates';
 import { RuleSetError, assertPinned, type RuleSet, type ExpenseTreatment } from './ruleset';
-import { dayNumber, monthIndex } from './dates';
+import { dateKey, dayNumber, monthIndex } from './dates';
 
 export interface CompiledLine {
   readonly line: ContractLine;
@@ -17,6 +17,9 @@ export interface CompiledLine {
   /** Invoice key prefix per project id. */
   readonly keyPrefix: Map<string, string>;
   readonly periodCache: Map<number | string, InvoicePeriod>;
+  /** dateKey of the line's start and end dates (integer compares in the hot path). */
+  readonly startKey: number;
+  readonly endKey: number;
 }
 
 export interface InvoicePeriod {
@@ -41,9 +44,11 @@ export interface RunClock {
   readonly asOf: string;
   readonly asOfDay: number;
   readonly asOfMonth: number;
+  /** dateKey(asOf). */
+  readonly asOfKey: number;
 }
 
-export const runClock = (asOf: string): RunClock => ({ asOf, asOfDay: dayNumber(asOf), asOfMonth: monthIndex(asOf) });
+export const runClock = (asOf: string): RunClock => ({ asOf, asOfDay: dayNumber(asOf), asOfMonth: monthIndex(asOf), asOfKey: dateKey(asOf) });
 
 const milestoneAmounts = (line: ContractLine): Map<string, number> => {
   const out = new Map<string, number>();
@@ -86,6 +91,8 @@ export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: 
       milestoneAmounts: milestoneAmounts(line),
       keyPrefix: new Map(),
       periodCache: new Map(),
+      startKey: dateKey(line.startDate),
+      endKey: dateKey(line.endDate),
     });
   }
   const taskBillable = new Map<string, boolean>();

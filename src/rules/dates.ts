@@ -10,6 +10,16 @@ export const yearOf = (iso: string): number => d2(iso, 0) * 100 + d2(iso, 2);
 export const monthOf = (iso: string): number => d2(iso, 5);
 export const dayOfMonth = (iso: string): number => d2(iso, 8);
 
+/**
+ * 'YYYY-MM-DD' as the integer YYYYMMDD. Same-length digit strings order like their
+ * numbers, so comparing keys is exactly comparing the date strings (also for a
+ * calendar-invalid date), with integer compares in the hot path.
+ */
+export const dateKey = (iso: string): number => yearOf(iso) * 10_000 + monthOf(iso) * 100 + dayOfMonth(iso);
+
+/** monthIndex of a dateKey. */
+export const monthIndexOfKey = (key: number): number => Math.floor(key / 10_000) * 12 + (Math.floor(key / 100) % 100) - 1;
+
 /** Days since 1970-01-01 (H. Hinnant's days_from_civil). */
 export const dayNumber = (iso: string): number => {
   let y = yearOf(iso);

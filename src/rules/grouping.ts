@@ -74,13 +74,18 @@ export const invoiceKeyPrefix = (cc: CompiledContract, cl: CompiledLine, project
 };
 
 interface LineAcc {
+  /** Full line key `${contractLineId}|${decision lineKey}`: the sort key inside the invoice. */
   lineKey: string;
+  /** The decisions' own line key (unique per contract line on one invoice). */
+  decisionKey: string;
   contractLineId: string;
   description: string;
   kind: Decision['kind'];
   amountMinor: number;
   minutes: number;
   sourceIds: string[];
+  /** Scratch for groupDecisions: source ids counted, then written, in the current call. */
+  n: number;
 }
 
 interface InvoiceAcc {
@@ -88,10 +93,12 @@ interface InvoiceAcc {
   projectId: string;
   cl: CompiledLine;
   period: InvoicePeriod;
-  /** By full line key (`${contractLineId}|${lineKey}`). */
-  lines: Map<string, LineAcc>;
-  /** The same lines by contract line id, then by decision line key: keys that are already hashed. */
-  byContractLine: Map<string, Map<string, LineAcc>>;
+  /**
+   * Lines in order of creation. An array, not a map by full key: ~470 k lines in the
+   * benchmark, and growing a Map per invoice was the hottest spot of grouping. Lookups
+   * go through per-call caches in groupDecisions instead.
+   */
+  lines: LineAcc[];
 }
 
 export interface InvoiceGrouping {
@@ -99,37 +106,83 @@ export interface InvoiceGrouping {
   readonly groups: Map<string, InvoiceAcc>;
 }
 
-/** Invoice accumulator seen from one contract line: that line's accumulators on the invoice, keyed by decision line key. */
+/**
+ * One invoice seen from one contract line, in one groupDecisions call: its line
+ * accumulators by line-key number. Mostly a handful of lines, so two small parallel
+ * arrays searched linearly (integer compares, no hashing, no table per invoice);
+ * past LINEAR_MAX lines a Map takes over.
+ */
 interface LineGroup {
   inv: InvoiceAcc;
-  lines: Map<string, LineAcc>;
+  kids: number[];
+  accs: LineAcc[];
+  big: Map<number, LineAcc> | undefined;
+}
+
+const LINEAR_MAX = 16;
+
+const findAcc = (lg: LineGroup, kid: number): LineAcc | undefined => {
+  if (lg.big !== undefined) return lg.big.get(kid);
+  const kids = lg.kids;
+  for (let j = 0; j < kids.length; j++) if (kids[j] === kid) return lg.accs[j];
+  return undefined;
+};
+
+const addAcc = (lg: LineGroup, kid: number, la: LineAcc): void => {
+  if (lg.big !== undefined) {
+    lg.big.set(kid, la);
+    return;
+  }
+  lg.kids.push(kid);
+  lg.accs.push(la);
+  if (lg.kids.length > LINEAR_MAX) lg.big = new Map(lg.kids.map((k, j) => [k, lg.accs[j]!]));
+};
+
+/** Per-call caches for one contract line. */
+interface LineCaches {
+  /** project id -> period cache key -> group. */
+  byProject: Map<string, Map<number | string, LineGroup>>;
+  /** Several period keys can land on one invoice (ON_MILESTONE: one invoice per milestone, many dates). */
+  byInvoice: Map<InvoiceAcc, LineGroup>;
 }
 
 /**
  * Assign invoice keys to BILLABLE invoiced decisions and accumulate invoice lines.
- * Hot path: accumulators are found through per-line caches keyed by project and a
- * numeric period key, so no key string is built or hashed per item; the full line key
- * `${contractLineId}|${lineKey}` is built once per pair, since a fresh string per new
- * invoice line (~470 k in the benchmark) costs a flatten and a hash on insert.
+ *
+ * Hot path (per decision): a numeric period key finds the (invoice, contract line)
+ * group, a per-call number for the decision's line key finds the line in that group;
+ * no key string is built or hashed per item and no Map is grown per invoice.
+ * Source ids are written in a second pass into arrays of the exact size (counted in
+ * the first), instead of pushing into a fresh array per line (a 16-slot backing store
+ * for lines that mostly carry one or two ids).
  */
 export const groupDecisions = (cc: CompiledContract, decisions: readonly Decision[], into?: InvoiceGrouping): InvoiceGrouping => {
   const groups = into?.groups ?? new Map<string, InvoiceAcc>();
-  const byLine = new Map<CompiledLine, Map<string, Map<number | string, LineGroup>>>();
+  const caches = new Map<CompiledLine, LineCaches>();
+  /** Decision line key -> small integer, shared by all contract lines in this call. */
+  const keyIds = new Map<string, number>();
+  /** `${contractLineId}|${lineKey}` built once per pair and call. */
+  const fullKeys = new Map<string, Map<string, string>>();
+  /** The accumulator each decision went to (undefined: not invoiced); pass 2 writes the source ids. */
+  const accOf = new Array<LineAcc | undefined>(decisions.length);
+  /** Accumulators touched in this call, each once. */
+  const touched: LineAcc[] = [];
   let lastLine: CompiledLine | undefined;
   let lastProject = '';
+  let lastCaches: LineCaches | undefined;
   let lastGroups: Map<number | string, LineGroup> | undefined;
-  const fullKeys = new Map<string, Map<string, string>>();
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!;
     if (d.lineKey === undefined || d.billingClass !== 'BILLABLE') continue;
     if (lastGroups === undefined || lastLine!.line.id !== d.contractLineId || lastProject !== d.projectId) {
       const cl = cc.lines.get(d.contractLineId)!;
-      let byProject = byLine.get(cl);
-      if (byProject === undefined) byLine.set(cl, (byProject = new Map()));
-      let g = byProject.get(d.projectId);
-      if (g === undefined) byProject.set(d.projectId, (g = new Map()));
+      let lc = caches.get(cl);
+      if (lc === undefined) caches.set(cl, (lc = { byProject: new Map(), byInvoice: new Map() }));
+      let g = lc.byProject.get(d.projectId);
+      if (g === undefined) lc.byProject.set(d.projectId, (g = new Map()));
       lastLine = cl;
       lastProject = d.projectId;
+      lastCaches = lc;
       lastGroups = g;
     }
     const cl = lastLine!;
@@ -140,31 +193,57 @@ export const groupDecisions = (cc: CompiledContract, decisions: readonly Decisio
       const key = invoiceKeyPrefix(cc, cl, d.projectId) + cl.line.invoiceSchedule + '|' + period.key;
       let inv = groups.get(key);
       if (inv === undefined) {
-        inv = { key, projectId: d.projectId, cl, period, lines: new Map(), byContractLine: new Map() };
+        inv = { key, projectId: d.projectId, cl, period, lines: [] };
         groups.set(key, inv);
       }
-      // shared by every period key of this line that lands on this invoice (ON_MILESTONE: several dates)
-      let lines = inv.byContractLine.get(cl.line.id);
-      if (lines === undefined) inv.byContractLine.set(cl.line.id, (lines = new Map()));
-      lg = { inv, lines };
+      lg = lastCaches!.byInvoice.get(inv);
+      if (lg === undefined) {
+        lg = { inv, kids: [], accs: [], big: undefined };
+        // an invoice from an earlier call (`into`): its lines for this contract line are found again by line key
+        for (const la of inv.lines) if (la.contractLineId === cl.line.id) addAcc(lg, keyIdOf(keyIds, la.decisionKey), la);
+        lastCaches!.byInvoice.set(inv, lg);
+      }
       lastGroups.set(pk, lg);
     }
-    let la = lg.lines.get(d.lineKey);
+    const kid = keyIdOf(keyIds, d.lineKey);
+    let la = findAcc(lg, kid);
     if (la === undefined) {
-      // a miss here is a new invoice line: lg.lines is the invoice's own map for this contract line
       let keys = fullKeys.get(d.contractLineId);
       if (keys === undefined) fullKeys.set(d.contractLineId, (keys = new Map()));
       let fullKey = keys.get(d.lineKey);
       if (fullKey === undefined) keys.set(d.lineKey, (fullKey = `${d.contractLineId}|${d.lineKey}`));
-      la = { lineKey: fullKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: [] };
-      lg.inv.lines.set(fullKey, la);
-      lg.lines.set(d.lineKey, la);
+      la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, n: 0 };
+      lg.inv.lines.push(la);
+      addAcc(lg, kid, la);
     }
+    if (la.n === 0) touched.push(la);
+    la.n += 1;
     la.amountMinor += d.amountMinor;
     la.minutes += d.minutes;
-    la.sourceIds.push(d.sourceId);
+    accOf[i] = la;
   }
+  // pass 2: exact-size source id arrays, filled in decision order (as the pushes did)
+  for (const la of touched) {
+    const have = la.sourceIds.length;
+    if (have === 0) la.sourceIds = new Array<string>(la.n);
+    else la.sourceIds.length = have + la.n;
+    la.n = have;
+  }
+  for (let i = 0; i < decisions.length; i++) {
+    const la = accOf[i];
+    if (la !== undefined) la.sourceIds[la.n++] = decisions[i]!.sourceId;
+  }
+  for (const la of touched) la.n = 0;
   return { groups };
+};
+
+/** Placeholder for a line that has no source ids yet (never written to: pass 2 replaces it). */
+const EMPTY: string[] = [];
+
+const keyIdOf = (keyIds: Map<string, number>, lineKey: string): number => {
+  let k = keyIds.get(lineKey);
+  if (k === undefined) keyIds.set(lineKey, (k = keyIds.size));
+  return k;
 };
 
 export interface MaterializeOptions {
@@ -178,6 +257,22 @@ export interface MaterializeOptions {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * An invoice's lines sorted by full line key. Two contract lines can only produce the
+ * same full key when an id contains '|' ("a|b" + "c" vs "a" + "b|c"); the map by full
+ * key this replaces kept the line created last for such a key, and so does this.
+ */
+const linesOf = (acc: InvoiceAcc): LineAcc[] => {
+  const sorted = acc.lines.slice().sort((a, b) => cmp(a.lineKey, b.lineKey)); // stable: equal keys stay in creation order
+  let w = 0;
+  for (let r = 0; r < sorted.length; r++) {
+    if (r + 1 < sorted.length && sorted[r + 1]!.lineKey === sorted[r]!.lineKey) continue;
+    sorted[w++] = sorted[r]!;
+  }
+  sorted.length = w;
+  return sorted;
+};
+
 /** Turn accumulators into canonical draft invoices, sorted by key; lines sorted by line key, source ids sorted. */
 export const materializeInvoices = (cc: CompiledContract, grouping: InvoiceGrouping, opts: MaterializeOptions): Invoice[] => {
   const c = cc.contract;
@@ -187,7 +282,7 @@ export const materializeInvoices = (cc: CompiledContract, grouping: InvoiceGroup
     const acc = grouping.groups.get(k)!;
     const key = opts.keySuffix ? `${k}|${opts.keySuffix}` : k;
     const id = `INV-${fnv1a64(key)}`;
-    const lineAccs = [...acc.lines.values()].sort((a, b) => cmp(a.lineKey, b.lineKey));
+    const lineAccs = linesOf(acc);
     let subtotal = 0;
     const lines: InvoiceLine[] = lineAccs.map((la, n) => {
       const cl = cc.lines.get(la.contractLineId)!;

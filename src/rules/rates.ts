@@ -1,5 +1,6 @@
 import { currencyRule, divRound, formatMoney, mulDiv, type RoundingMode } from '../canonical';
 import type { RateCard, RateRow } from './ruleset';
+import { dateKey } from './dates';
 
 /** A rate card compiled for lookups: role -> region -> rows, newest first. */
 export interface RateIndex {
@@ -10,6 +11,11 @@ export interface RateIndex {
   lookup(role: string, region: string, date: string): RateRow | undefined;
   /** Memoised pricing of a row (with overtime and a discount): shared by every contract using this card. */
   slot(row: RateRow, overtime: boolean, discountBp: number): RateSlot;
+  /**
+   * lookup + slot in one call for the time-entry hot path; `dk` is dateKey(date).
+   * Same answer as `slot(lookup(role, region, date), overtime, discountBp)`.
+   */
+  timeSlot(role: string, region: string, date: string, dk: number, overtime: boolean, discountBp: number): RateSlot | undefined;
 }
 
 /** Invoice-line identity for time at one effective rate: decisions sharing a slot land on the same invoice line. */
@@ -46,6 +52,15 @@ const slotMaker = (card: RateCard, rounding: RoundingMode) => {
     return slot;
   };
 };
+
+/** A card row with its dates as dateKeys and its priced slots by (overtime, discount). */
+interface RowInfo {
+  readonly row: RateRow;
+  readonly from: number;
+  /** Open-ended rows: +Infinity. */
+  readonly to: number;
+  readonly slots: Map<number, RateSlot>;
+}
 
 const compiled = new WeakMap<RateCard, RateIndex>();
 
@@ -87,7 +102,40 @@ export const compileRateCard = (card: RateCard): RateIndex => {
   const rounding = currencyRule(card.currency).rounding;
   const blend = card.blend;
   const slot = slotMaker(card, rounding);
-  if (!blend) return { card, currency: card.currency, rounding, lookup: direct, slot };
+  if (!blend) {
+    // Fast path: per (role, region), the candidate rows of all four specificity levels in
+    // one list, in the order `direct` tries them (level by level, newest `from` first), so
+    // the first row that covers the date is the row `direct` returns; dates are compared
+    // as integers. Built on first use and kept with the card (shared by every contract).
+    const infos = new Map<RateRow, RowInfo>();
+    const info = (r: RateRow): RowInfo => {
+      let i = infos.get(r);
+      if (i === undefined) infos.set(r, (i = { row: r, from: dateKey(r.from), to: r.to === undefined ? Infinity : dateKey(r.to), slots: new Map() }));
+      return i;
+    };
+    const candidates = new Map<string, Map<string, RowInfo[]>>();
+    const timeSlot = (role: string, region: string, _date: string, dk: number, overtime: boolean, discountBp: number): RateSlot | undefined => {
+      let byRegion = candidates.get(role);
+      if (byRegion === undefined) candidates.set(role, (byRegion = new Map()));
+      let list = byRegion.get(region);
+      if (list === undefined) {
+        const own = byRole.get(role);
+        list = [own?.get(region), own?.get('*'), any?.get(region), any?.get('*')].flatMap((rows) => (rows ?? []).map(info));
+        byRegion.set(region, list);
+      }
+      for (let i = 0; i < list.length; i++) {
+        const r = list[i]!;
+        if (r.from <= dk && dk <= r.to) {
+          const k = overtime ? -1 - discountBp : discountBp;
+          let s = r.slots.get(k);
+          if (s === undefined) r.slots.set(k, (s = slot(r.row, overtime, discountBp)));
+          return s;
+        }
+      }
+      return undefined;
+    };
+    return { card, currency: card.currency, rounding, lookup: direct, slot, timeSlot };
+  }
 
   // Blended: one weighted-average rate for everybody, computed per date and cached so
   // the same date always yields the same row object (used as a grouping identity).
@@ -112,7 +160,11 @@ export const compileRateCard = (card: RateCard): RateIndex => {
     }
     return row ?? undefined;
   };
-  return { card, currency: card.currency, rounding, lookup, slot };
+  const timeSlot = (role: string, region: string, date: string, _dk: number, overtime: boolean, discountBp: number): RateSlot | undefined => {
+    const row = lookup(role, region, date);
+    return row === undefined ? undefined : slot(row, overtime, discountBp);
+  };
+  return { card, currency: card.currency, rounding, lookup, slot, timeSlot };
 };
 
 /**
