@@ -5,7 +5,8 @@ import path from 'node:path';
 import { openDb } from '../db';
 import { ensureDevSecrets } from './dev-secrets';
 import { registerRuleSetCommands } from './ruleset';
-import { runSampleDeal } from './sample';
+import { registerAuditCommands } from './audit';
+import { SAMPLE_DAY_MS, auditCommandDeps, describeSample, inspectSample, runSampleDeal } from './sample';
 import { startStack } from './stack';
 import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
 import { REPO_ROOT, ToolchainError } from './toolchain';
@@ -26,17 +27,22 @@ program
 program
   .command('up')
   .description('start the whole local stack (Temporal dev server, database, worker) and keep it running')
-  .option('--sample', 'start the sample deal once the stack is up')
-  .action(async (opts: { sample?: boolean }) => {
+  .option('--sample', 'run the sample deal (demo mode: its business calendar accelerated) once the stack is up')
+  .option('--day-ms <ms>', 'demo mode: real milliseconds per business day of the sample deal', String(SAMPLE_DAY_MS))
+  .action(async (opts: { sample?: boolean; dayMs: string }) => {
     // Dev stack: secrets generated once under .q2c (the environment still wins).
     const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
     const logger = pino({ level: config.LOG_LEVEL, base: { service: 'q2c' } });
     const stack = await startStack(config, logger);
     if (opts.sample) {
-      const workflowId = await runSampleDeal(stack, config, (line) => console.log(`[sample] ${line}`));
-      console.log(`\nSample deal: ${workflowId}`);
-      console.log(`  Web UI:  ${stack.temporal.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${workflowId}`);
-      console.log(`  CLI:     .temporal/bin/temporal workflow list --address ${stack.temporal.address}`);
+      try {
+        const sample = await runSampleDeal(stack, config, (line) => console.log(`[sample] ${line}`), { dayMs: Number(opts.dayMs) });
+        console.log('');
+        for (const line of describeSample(sample, { webUi: stack.temporal.uiUrl, namespace: config.TEMPORAL_NAMESPACE })) console.log(line);
+        if (sample.view.stage === 'CLOSED') await inspectSample(stack, config, logger, sample, (line) => console.log(`  ${line}`));
+      } catch (err) {
+        console.error('[sample] failed; the stack keeps running:', err);
+      }
     }
     console.log(`\nq2c is up. Temporal Web UI: ${stack.temporal.uiUrl}  (Ctrl-C stops everything)`);
     await waitForSignal();
@@ -51,6 +57,8 @@ const cliDb = () => {
 };
 
 registerRuleSetCommands(program, { openDb: cliDb });
+// audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
+registerAuditCommands(program, auditCommandDeps(() => loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), pino({ level: 'error' })));
 
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {

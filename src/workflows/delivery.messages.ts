@@ -142,8 +142,58 @@ export interface ClosingSummary {
   intercompanyMinor: number;
 }
 
+// ---------------------------------------------------------------- demo mode
+
+const DAY_MS = 86_400_000;
+/** The shortest business day demo mode accepts: a timer and a workflow task must fit in it. */
+export const MIN_DEMO_DAY_MS = 20;
+
+/**
+ * Demo mode (DeliveryOptions.demo, passed through DealInput.delivery): the deal's
+ * business calendar runs accelerated from the contract start, one business day
+ * every `dayMs` of real time, so a whole engagement (periods, payment terms,
+ * overdue grace, contract end) plays out in minutes on a real server. Never set
+ * for a real deal.
+ */
+export interface DemoOptions {
+  /** Real milliseconds per business day (at least MIN_DEMO_DAY_MS). */
+  dayMs: number;
+}
+
+/** How a demo deal maps real time to business time (ISO instants), for clients that must follow its calendar. */
+export interface DemoClock {
+  dayMs: number;
+  /** The real instant delivery started in demo mode ... */
+  realStart: string;
+  /** ... was this business instant: local midnight of the contract start in `timeZone`. */
+  businessStart: string;
+  /** The contracting entity's zone: business dates are local dates there. */
+  timeZone: string;
+}
+
+/** The business instant at real instant `realMs`: businessStart + (realMs − realStart) × (1 day / dayMs). */
+export function demoBusinessMs(clock: DemoClock, realMs: number): number {
+  return Date.parse(clock.businessStart) + Math.floor((realMs - Date.parse(clock.realStart)) * (DAY_MS / clock.dayMs));
+}
+
+/** The real instant at which business instant `businessMs` is reached. */
+export function demoRealMs(clock: DemoClock, businessMs: number): number {
+  return Date.parse(clock.realStart) + Math.ceil((businessMs - Date.parse(clock.businessStart)) / (DAY_MS / clock.dayMs));
+}
+
+/** The business date (YYYY-MM-DD in the clock's zone) at real instant `realMs`. */
+export function demoBusinessDate(clock: DemoClock, realMs: number): string {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: clock.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(demoBusinessMs(clock, realMs));
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
 /** The delivery part of the deal's state. */
 export interface DeliveryView {
+  /** The business date of the deal's latest step (in demo mode, on the accelerated calendar). */
+  asOf: string;
+  /** Set in demo mode: the clock, so a client can tell the business date at any real instant. */
+  demo?: DemoClock;
   currency: string;
   totals: ClosingSummary['totals'];
   pending: { time: number; expenses: number; milestones: number };

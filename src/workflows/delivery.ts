@@ -5,6 +5,7 @@ import {
   executeChild,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -25,11 +26,14 @@ import {
   decideInvoiceUpdate,
   deliveryBatchSignal,
   getDeliveryStateQuery,
+  MIN_DEMO_DAY_MS,
   paymentSignal,
   writeOffInvoiceUpdate,
   type AttentionItem,
   type ClosingSummary,
   type DeliveryBatch,
+  type DemoClock,
+  type DemoOptions,
   type DeliveryView,
   type InvoiceSummary,
   type PaymentEvent,
@@ -56,6 +60,8 @@ export interface DeliveryOptions {
   /** Where customer invoices are issued; 'stripe' needs a billing customer id. */
   invoiceSystem?: 'erp' | 'stripe';
   billingCustomerId?: string;
+  /** Demo mode: the business calendar runs accelerated (see BusinessClock). Never for a real deal. */
+  demo?: DemoOptions;
 }
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
@@ -97,6 +103,8 @@ export interface EngagementState {
   lastRunOn: string | null;
   immediate: boolean;
   continuedAsNew: number;
+  /** Demo mode only: the real and business instants the accelerated calendar starts from (kept across continue-as-new). */
+  demoAnchor?: { realStartMs: number; businessStartMs: number };
 }
 
 export interface DeliveryCarry {
@@ -200,6 +208,55 @@ export const localMidnight = (date: string, tz: string): number => {
 
 const weekStartOf = (date: string, weekStartsOn: number): string => addDays(date, -((isoWeekday(date) - weekStartsOn + 7) % 7));
 
+// ---------------------------------------------------------------- the business clock
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The one clock the delivery loop reads. Every business date (today, invoice
+ * and due dates, overdue, period ends, contract end) comes from `now()`, and
+ * every wait is a timer of `sleepFor(business duration)` real milliseconds.
+ */
+export interface BusinessClock {
+  /** The business instant now (ms since the epoch). */
+  now(): number;
+  /** Real milliseconds a timer sleeps for `businessMs` of business time to pass (at least 1). */
+  sleepFor(businessMs: number): number;
+  /** Demo mode: the mapping, published in the deal's state. */
+  readonly demo?: DemoClock;
+}
+
+/** Production: business time is workflow time (deterministic in the workflow sandbox); a timer sleeps the business duration. */
+export const WORKFLOW_CLOCK: BusinessClock = {
+  now: () => Date.now(),
+  sleepFor: (businessMs) => Math.max(1, businessMs),
+};
+
+/**
+ * Demo mode: business now = contract start + (workflow now − demo start) × (1 day / dayMs);
+ * a timer sleeps the business duration divided by the same scale (rounded up, so the
+ * business instant it waits for has passed when it fires). Pure arithmetic on workflow
+ * time: deterministic and replay-safe, no extra commands.
+ */
+export function demoClock(anchor: { realStartMs: number; businessStartMs: number }, dayMs: number, timeZone: string): BusinessClock {
+  const scale = DAY_MS / dayMs;
+  return {
+    now: () => anchor.businessStartMs + Math.floor((Date.now() - anchor.realStartMs) * scale),
+    sleepFor: (businessMs) => Math.max(1, Math.ceil(businessMs / scale)),
+    demo: { dayMs, realStart: new Date(anchor.realStartMs).toISOString(), businessStart: new Date(anchor.businessStartMs).toISOString(), timeZone },
+  };
+}
+
+/** A valid demo day length, or undefined (the option is ignored with a warning). */
+const demoDayMs = (demo: DemoOptions | undefined): number | undefined => {
+  if (!demo) return undefined;
+  if (!Number.isFinite(demo.dayMs) || demo.dayMs < MIN_DEMO_DAY_MS || demo.dayMs > DAY_MS) {
+    log.warn('demo option ignored: dayMs out of range', { dayMs: demo.dayMs, min: MIN_DEMO_DAY_MS, max: DAY_MS });
+    return undefined;
+  }
+  return Math.floor(demo.dayMs);
+};
+
 // ---------------------------------------------------------------- the engagement
 
 const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
@@ -233,6 +290,7 @@ class Engagement {
     private readonly ctx: DeliveryContext,
     private readonly setup: BillingSetup,
     state: EngagementState,
+    readonly clock: BusinessClock = WORKFLOW_CLOCK,
   ) {
     this.s = state;
     this.contract = ctx.snapshot.contract;
@@ -249,7 +307,7 @@ class Engagement {
   }
 
   today(): string {
-    return localDate(Date.now(), this.tz);
+    return localDate(this.clock.now(), this.tz);
   }
 
   /** The first line of the first billing model (in preference order) the contract has. */
@@ -812,6 +870,8 @@ class Engagement {
   view(): DeliveryView {
     const s = this.s;
     return {
+      asOf: this.today(),
+      ...(this.clock.demo ? { demo: this.clock.demo } : {}),
       currency: this.contract.currency,
       totals: { BILLABLE: s.totals.BILLABLE, DEFERRED: s.deferredMinor, CAPPED: s.totals.CAPPED, EXCLUDED: s.totals.EXCLUDED, delivered: s.totals.delivered + s.deferredMinor },
       pending: { time: s.pending.time.length, expenses: s.pending.expenses.length, milestones: s.pending.milestones.length },
@@ -875,6 +935,20 @@ class Engagement {
     );
   }
 
+  /** Demo mode: the business date and the money so far, as the workflow's current details in the Web UI. */
+  publishDemoDetails(today: string, nextDate?: string): void {
+    const demo = this.clock.demo!;
+    const money = (minor: number) => `${this.contract.currency} ${(minor / 100).toFixed(2)}`;
+    const inv = this.s.invoices.filter((i) => i.status !== 'REJECTED' && i.status !== 'AWAITING_APPROVAL');
+    setCurrentDetails(
+      [
+        `**Demo mode**: 1 business day every ${demo.dayMs} ms (calendar from ${this.contract.startDate}, ${demo.timeZone})`,
+        `**Business date** ${today}${nextDate ? `, next step ${nextDate}` : ''}; contract ends ${this.contract.endDate}`,
+        `**Stage** ${this.ctx.view.stage}; invoices ${inv.length} (${inv.filter(isSettled).length} settled); invoiced ${money(inv.reduce((a, i) => a + i.totalMinor, 0))}, collected ${money(inv.reduce((a, i) => a + i.paidMinor, 0))}`,
+      ].join('\n\n'),
+    );
+  }
+
   carry(): DeliveryCarry {
     this.s.seen = [...this.seen];
     return { state: { ...this.s, continuedAsNew: this.s.continuedAsNew + 1 }, inbox: this.ctx.inbox };
@@ -895,7 +969,8 @@ class Engagement {
  */
 export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
   const setup = await acts.prepareBilling({ snapshot: ctx.snapshot, ...(ctx.view.ids.projectId ? { psaProjectId: ctx.view.ids.projectId } : {}) });
-  const e = new Engagement(ctx, setup, ctx.resume?.state ?? initialEngagementState());
+  const state = ctx.resume?.state ?? initialEngagementState();
+  const e = new Engagement(ctx, setup, state, clockFor(ctx, state));
   e.installOperatorHandlers();
   const maxHistory = ctx.options?.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   for (;;) {
@@ -914,6 +989,7 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
       const summary = e.summary(today);
       await acts.closeEngagement({ opportunityId: ctx.opportunityId, dealId: workflowInfo().workflowId, summary });
       ctx.enter('CLOSED', `invoiced ${summary.invoicedMinor}, collected ${summary.collectedMinor}, leakage ${summary.leakage.totalMinor} (${summary.currency} minor units)`);
+      if (e.clock.demo) e.publishDemoDetails(today);
       (ctx.view as DealView & { delivery?: DeliveryView }).delivery = { ...e.view(), summary };
       setHandler(getDeliveryStateQuery, () => ({ ...e.view(), summary }));
       return ctx.view;
@@ -924,7 +1000,24 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
       e.drain();
       return ctx.continueAsNew(e.carry());
     }
-    const wait = Math.max(1, e.nextWake(today) - Date.now());
-    await condition(() => e.hasWork(), wait);
+    const next = e.nextWake(today);
+    const wait = e.clock.sleepFor(next - e.clock.now());
+    if (e.clock.demo) {
+      // Demo only (no command changes on the production path): the Web UI shows the business calendar.
+      const nextDate = localDate(next, ctx.snapshot.contractingEntity.timeZone);
+      e.publishDemoDetails(today, nextDate);
+      await condition(() => e.hasWork(), wait, { summary: `business day ${nextDate} (demo: ${wait} ms)` });
+    } else {
+      await condition(() => e.hasWork(), wait);
+    }
   }
+}
+
+/** The production clock, or (DeliveryOptions.demo) the accelerated one anchored at the contract start when demo delivery first starts. */
+function clockFor(ctx: DeliveryContext, state: EngagementState): BusinessClock {
+  const dayMs = demoDayMs(ctx.options?.demo);
+  if (dayMs === undefined) return WORKFLOW_CLOCK;
+  const tz = ctx.snapshot.contractingEntity.timeZone;
+  state.demoAnchor ??= { realStartMs: Date.now(), businessStartMs: localMidnight(ctx.snapshot.contract.startDate, tz) };
+  return demoClock(state.demoAnchor, dayMs, tz);
 }
