@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import pino from 'pino';
+import { createLogger } from '../logger';
 import { ConfigError, loadConfig } from '../config';
 import path from 'node:path';
 import { openDb } from '../db';
@@ -32,7 +32,7 @@ program
   .action(async (opts: { sample?: boolean; dayMs: string }) => {
     // Dev stack: secrets generated once under .q2c (the environment still wins).
     const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
-    const logger = pino({ level: config.LOG_LEVEL, base: { service: 'q2c' } });
+    const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c' });
     const stack = await startStack(config, logger);
     if (opts.sample) {
       try {
@@ -58,7 +58,7 @@ const cliDb = () => {
 
 registerRuleSetCommands(program, { openDb: cliDb });
 // audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
-registerAuditCommands(program, auditCommandDeps(() => loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), pino({ level: 'error' })));
+registerAuditCommands(program, auditCommandDeps(() => loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), createLogger({ level: 'error', service: 'q2c-cli' })));
 
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
