@@ -1,4 +1,5 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { Client, Connection, type WorkflowClient } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createLogger } from './logger';
 import { createActivities, type ActivityDeps } from './activities';
@@ -56,8 +57,10 @@ export function rootLogger(level: string): Logger {
 }
 
 /** The activities' dependencies from configuration: connectors (real vendors or the sandbox), catalog. */
-export function activityDepsFrom(config: Config, db: Db, logger: Logger): ActivityDeps {
+export function activityDepsFrom(config: Config, db: Db, logger: Logger, temporalClient?: WorkflowClient): ActivityDeps {
   return {
+    // The reconciliation sweep signals deals with what the webhooks missed.
+    ...(temporalClient ? { temporalClient } : {}),
     db,
     logger,
     catalog: loadCatalog(),
@@ -94,18 +97,22 @@ async function main(): Promise<void> {
   installRuntimeLogger(logger);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
+  const dataConverter = dataConverterFrom(config);
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
+  const deps = activityDepsFrom(config, db.db, logger, client.workflow);
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: activityDepsFrom(config, db.db, logger),
-    dataConverter: dataConverterFrom(config),
+    deps,
+    dataConverter,
   });
   const erpWorker = await createErpWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
-    deps: activityDepsFrom(config, db.db, logger),
-    dataConverter: dataConverterFrom(config),
+    deps,
+    dataConverter,
     activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker running');
@@ -113,6 +120,7 @@ async function main(): Promise<void> {
     await Promise.all([worker.run(), erpWorker.run()]);
   } finally {
     await connection.close();
+    await clientConnection.close();
     await db.close();
   }
 }

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { openDb } from '../db';
 import { ensureDevSecrets } from './dev-secrets';
 import { registerRuleSetCommands } from './ruleset';
+import { registerSweepCommands } from './sweep';
+import { Client, Connection } from '@temporalio/client';
 import { registerAuditCommands } from './audit';
 import { SAMPLE_DAY_MS, auditCommandDeps, describeSample, inspectSample, runSampleDeal } from './sample';
 import { startStack } from './stack';
@@ -57,6 +59,14 @@ const cliDb = () => {
 };
 
 registerRuleSetCommands(program, { openDb: cliDb });
+registerSweepCommands(program, {
+  taskQueue: loadConfig().TEMPORAL_TASK_QUEUE,
+  client: async () => {
+    const config = loadConfig();
+    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
+    return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), close: () => connection.close() };
+  },
+});
 // audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
 registerAuditCommands(program, auditCommandDeps(() => loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), createLogger({ level: 'error', service: 'q2c-cli' })));
 

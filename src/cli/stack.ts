@@ -11,7 +11,9 @@ import { buildService } from '../service/app';
 import { serviceSecretsFrom } from '../service/main';
 import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
 import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger } from '../worker';
+import { DEFAULT_SWEEP_EVERY, ensureSweepSchedule } from './sweep';
 import { loadDevServerSettings, startDevServer, type RunningDevServer } from './temporal-dev';
+import { SWEEP_SCHEDULE_ID } from '../workflows/sweep.workflow';
 import { REPO_ROOT } from './toolchain';
 
 export interface Stack {
@@ -62,13 +64,15 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
   const connection = await Connection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
-  const deps = activityDepsFrom(effective, db.db, logger);
+  const deps = activityDepsFrom(effective, db.db, logger, client.workflow);
   const workers = [
     await createWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, deps, dataConverter }),
     await createErpWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, deps, dataConverter, activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND }),
   ];
   const runs = workers.map((w) => w.run());
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'workers running');
+  const sweep = await ensureSweepSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, every: DEFAULT_SWEEP_EVERY });
+  logger.info({ schedule: SWEEP_SCHEDULE_ID, every: DEFAULT_SWEEP_EVERY, outcome: sweep }, 'PSA reconciliation sweep scheduled');
 
   const service = await buildService({
     db: db.db,

@@ -97,15 +97,19 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 }
 
 let cached: Config | undefined;
+let cachedWithDefaults = false;
 
 /**
  * The process configuration; the only place that reads process.env. `defaults`
  * fill what the environment leaves unset (the dev stack's generated secrets).
  */
-export function loadConfig(defaults: Record<string, string> | ((base: Config) => Record<string, string>) = {}): Config {
-  if (!cached) {
-    const fill = typeof defaults === 'function' ? defaults(parseConfig(process.env)) : defaults;
-    cached = parseConfig({ ...fill, ...process.env });
+export function loadConfig(defaults?: Record<string, string> | ((base: Config) => Record<string, string>)): Config {
+  // Defaults given later (the dev stack's secrets) replace a configuration read without them.
+  if (!cached || (defaults && !cachedWithDefaults)) {
+    const base = parseConfig(process.env);
+    const fill = typeof defaults === 'function' ? defaults(base) : (defaults ?? {});
+    cached = defaults ? parseConfig({ ...fill, ...process.env }) : base;
+    cachedWithDefaults = defaults !== undefined;
   }
   return cached;
 }
