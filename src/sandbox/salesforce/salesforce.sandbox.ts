@@ -39,7 +39,10 @@ const sfId = (prefix: string, seq: number): string => `${prefix}${String(seq).pa
 
 /** Derived fields Salesforce computes from the stage. */
 const derive = (type: string, f: Fields): Fields =>
-  type === 'Opportunity' ? { ...f, IsClosed: f.StageName === 'Closed Won' || f.StageName === 'Closed Lost', IsWon: f.StageName === 'Closed Won' } : f;
+  type === 'Opportunity' ? { ...f, IsClosed: isWonStage(f.StageName) || f.StageName === 'Closed Lost', IsWon: isWonStage(f.StageName) } : f;
+
+/** In an org, IsWon comes from the stage's picklist setting; here every stage named 'Closed Won…' is a won stage (q2c writes 'Closed Won - In Delivery'). */
+const isWonStage = (stage: unknown): boolean => typeof stage === 'string' && stage.startsWith('Closed Won');
 
 const apiPath = (version: string, type: string, id: string): string => `/services/data/v${version}/sobjects/${type}/${id}`;
 
