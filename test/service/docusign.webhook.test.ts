@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DbHandle } from '../../src/db';
 import { schema } from '../../src/db';
-import { SECRETS, docusignHeaders, openTestDb, resetDb, startHarness, type Harness } from './support/harness';
+import { SECRETS, docusignHeaders, type Harness, useWebhookHarness } from './support/harness';
 import { ENVELOPE, OPP, connectEvent } from './support/payloads';
 
 const URL = '/webhooks/docusign/connect';
@@ -10,16 +10,7 @@ const WORKFLOW_ID = `deal-${OPP}`;
 describe('POST /webhooks/docusign/connect', () => {
   let database: DbHandle;
   let h: Harness;
-  beforeAll(async () => {
-    database = await openTestDb();
-  });
-  afterAll(() => database.close());
-  beforeEach(async () => {
-    await resetDb(database);
-    h = await startHarness(database);
-    h.gateway.running.set(WORKFLOW_ID, { stage: 'CONTRACT_OUT_FOR_SIGNATURE', correlationId: 'c0' });
-  });
-  afterEach(() => h.close());
+  useWebhookHarness((current) => ({ h, database } = current), { [WORKFLOW_ID]: { stage: 'CONTRACT_OUT_FOR_SIGNATURE', correlationId: 'c0' } });
 
   const post = (body: string, headers: Record<string, string>) => h.inject({ method: 'POST', url: URL, payload: body, headers });
 

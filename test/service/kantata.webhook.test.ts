@@ -1,6 +1,6 @@
 import type { DbHandle } from '../../src/db';
 import { schema } from '../../src/db';
-import { NOW, NOW_S, SECRETS, openTestDb, q2cHeaders, resetDb, startHarness, type Harness } from './support/harness';
+import { NOW, NOW_S, SECRETS, q2cHeaders, type Harness, useWebhookHarness } from './support/harness';
 import { OPP } from './support/payloads';
 
 const WORKFLOW_ID = `deal-${OPP}`;
@@ -19,16 +19,7 @@ const timeEntries = (eventId = 'kt-evt-1') => ({
 describe('POST /webhooks/kantata/:kind', () => {
   let database: DbHandle;
   let h: Harness;
-  beforeAll(async () => {
-    database = await openTestDb();
-  });
-  afterAll(() => database.close());
-  beforeEach(async () => {
-    await resetDb(database);
-    h = await startHarness(database);
-    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c0' });
-  });
-  afterEach(() => h.close());
+  useWebhookHarness((current) => ({ h, database } = current), { [WORKFLOW_ID]: { stage: 'IN_DELIVERY', correlationId: 'c0' } });
 
   const post = (kind: string, payload: unknown, ts = NOW_S) => {
     const body = JSON.stringify(payload);

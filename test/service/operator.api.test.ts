@@ -1,5 +1,4 @@
-import type { DbHandle } from '../../src/db';
-import { SECRETS, openTestDb, q2cHeaders, resetDb, startHarness, type Harness } from './support/harness';
+import { SECRETS, q2cHeaders, type Harness, useWebhookHarness } from './support/harness';
 import { OPP, closedWon } from './support/payloads';
 
 const WORKFLOW_ID = `deal-${OPP}`;
@@ -7,17 +6,8 @@ const read = { authorization: `Bearer ${SECRETS.operatorRead}` };
 const operate = { authorization: `Bearer ${SECRETS.operatorOperate}`, 'content-type': 'application/json' };
 
 describe('operator API, health and metrics', () => {
-  let database: DbHandle;
   let h: Harness;
-  beforeAll(async () => {
-    database = await openTestDb();
-  });
-  afterAll(() => database.close());
-  beforeEach(async () => {
-    await resetDb(database);
-    h = await startHarness(database);
-  });
-  afterEach(() => h.close());
+  useWebhookHarness((current) => ({ h } = current));
 
   it('rejects requests without a key (401) or with a key lacking the scope (403)', async () => {
     const none = await h.inject({ method: 'GET', url: `/deals/${OPP}` });

@@ -1,5 +1,5 @@
 import type { DbHandle } from '../../src/db';
-import { NOW, NOW_S, SECRETS, openTestDb, q2cHeaders, resetDb, startHarness, type Harness } from './support/harness';
+import { NOW, NOW_S, SECRETS, q2cHeaders, startHarness, type Harness, useWebhookHarness } from './support/harness';
 import { ACCOUNT, OPP, closedWon } from './support/payloads';
 
 const URL = '/webhooks/salesforce/opportunity';
@@ -8,15 +8,7 @@ const WORKFLOW_ID = `deal-${OPP}`;
 describe('POST /webhooks/salesforce/opportunity', () => {
   let database: DbHandle;
   let h: Harness;
-  beforeAll(async () => {
-    database = await openTestDb();
-  });
-  afterAll(() => database.close());
-  beforeEach(async () => {
-    await resetDb(database);
-    h = await startHarness(database);
-  });
-  afterEach(() => h.close());
+  useWebhookHarness((current) => ({ h, database } = current));
 
   const post = (body: string, headers: Record<string, string>) => h.inject({ method: 'POST', url: URL, payload: body, headers });
 

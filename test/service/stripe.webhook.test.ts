@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import type { DbHandle } from '../../src/db';
 import { schema } from '../../src/db';
-import { NOW_S, SECRETS, openTestDb, resetDb, startHarness, stripeHeaders, type Harness } from './support/harness';
+import { NOW_S, SECRETS, stripeHeaders, type Harness, useWebhookHarness } from './support/harness';
 import { OPP } from './support/payloads';
 
 const URL = '/webhooks/stripe';
@@ -31,16 +31,7 @@ const invoicePaid = (id = 'evt_1QxInvoicePaid0001') => ({
 describe('POST /webhooks/stripe', () => {
   let database: DbHandle;
   let h: Harness;
-  beforeAll(async () => {
-    database = await openTestDb();
-  });
-  afterAll(() => database.close());
-  beforeEach(async () => {
-    await resetDb(database);
-    h = await startHarness(database);
-    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c0' });
-  });
-  afterEach(() => h.close());
+  useWebhookHarness((current) => ({ h, database } = current), { [WORKFLOW_ID]: { stage: 'IN_DELIVERY', correlationId: 'c0' } });
 
   const post = (body: string, headers: Record<string, string>) => h.inject({ method: 'POST', url: URL, payload: body, headers });
 

@@ -147,3 +147,24 @@ export async function startHarness(database: DbHandle, opts: { bodyLimit?: numbe
     close: () => app.close(),
   };
 }
+
+/**
+ * The usual shape of a webhook test file: one database per file, emptied before
+ * each test, and a fresh service per test with these deals running in the fake
+ * gateway. `use` receives the current test's harness and database.
+ */
+export function useWebhookHarness(use: (current: { h: Harness; database: DbHandle }) => void, running: Record<string, { stage: string; correlationId: string }> = {}): void {
+  let database: DbHandle;
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    database = await openTestDb();
+  });
+  afterAll(() => database.close());
+  beforeEach(async () => {
+    await resetDb(database);
+    h = await startHarness(database);
+    for (const [workflowId, state] of Object.entries(running)) h.gateway.running.set(workflowId, state);
+    use({ h, database });
+  });
+  afterEach(() => h?.close());
+}
