@@ -104,6 +104,17 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
   const { erp, billing, tax, psa, crm } = deps.connectors;
   const audit = new AuditRepository(deps.db);
 
+  /** Invoice number, status and amounts on the CRM opportunity. */
+  const recordInvoiceStatus = (i: { opportunityId: string; invoiceNumber: string; status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID'; totalMinor: number; paidMinor: number; currency: string; dueDate: string }) =>
+    crm.recordInvoiceStatus({
+      opportunityId: i.opportunityId,
+      invoiceNumber: i.invoiceNumber,
+      status: i.status,
+      total: { amountMinor: i.totalMinor, currency: i.currency },
+      amountPaid: { amountMinor: i.paidMinor, currency: i.currency },
+      dueDate: i.dueDate,
+    });
+
   return {
     /** Rule set, project structure and directories for enriching delivered items. */
     prepareBilling: (input: { snapshot: DealSnapshot; psaProjectId?: string }): Promise<BillingSetup> =>
@@ -230,14 +241,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
             currency: input.currency,
           },
         ]);
-        await crm.recordInvoiceStatus({
-          opportunityId: input.opportunityId,
-          invoiceNumber: input.invoiceNumber,
-          status: input.status,
-          total: { amountMinor: input.totalMinor, currency: input.currency },
-          amountPaid: { amountMinor: input.paidMinor, currency: input.currency },
-          dueDate: input.dueDate,
-        });
+        await recordInvoiceStatus(input);
       }),
 
     /** One revenue journal per recognition date, idempotent on deal + date + lines. */
@@ -300,14 +304,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
     /** Invoice status (write-off, rejection) back to the CRM. */
     syncInvoiceStatus: (input: { opportunityId: string; invoiceNumber: string; status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID'; totalMinor: number; paidMinor: number; currency: string; dueDate: string }): Promise<void> =>
       boundary(async () => {
-        await crm.recordInvoiceStatus({
-          opportunityId: input.opportunityId,
-          invoiceNumber: input.invoiceNumber,
-          status: input.status,
-          total: { amountMinor: input.totalMinor, currency: input.currency },
-          amountPaid: { amountMinor: input.paidMinor, currency: input.currency },
-          dueDate: input.dueDate,
-        });
+        await recordInvoiceStatus(input);
       }),
 
     /** The deal is complete: stage on the opportunity. */
