@@ -1,14 +1,11 @@
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { addDays } from '../../src/rules/dates';
-import { AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
-import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryItem } from '../../src/workflows/delivery.messages';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
-import { createTimeSkippingEnv } from '../support/temporal';
+import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, snapshotFor, usd } from './engagement.support';
+import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
 
 /*
  * A 3-year T&M deal billed weekly (weeks start Monday, New York): one hour of a US
@@ -24,21 +21,8 @@ describe('a 3-year weekly-billed deal', () => {
   let env: TestWorkflowEnvironment;
   let sb: TestSandbox;
   let db: DbHandle;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR] });
-    db = await openDb({ dataDir: 'memory://' });
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-    await sb?.close();
-    await db?.close();
-  });
-
-  const until = async (iso: string) => {
-    const ms = Date.parse(iso) - (await env.currentTimeMs());
-    if (ms > 0) await env.sleep(ms);
-  };
+  useEngagementEnv((c) => ({ env, sb, db } = c));
+  const until = (iso: string) => skipTo(env, iso);
 
   it('continues as new with bounded history and invoices every week exactly once', async () => {
     const erp = netsuite(sb.url);

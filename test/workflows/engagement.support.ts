@@ -1,4 +1,4 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Customer, Quote } from '../../src/canonical';
 import { createBillingActivities, type ResourceInfo } from '../../src/activities/billing.activities';
@@ -12,9 +12,12 @@ import { NetSuiteM2MAuth } from '../../src/connectors/erp/netsuite.auth';
 import { HttpClient, basicAuth, staticSecret } from '../../src/connectors/http';
 import type { PsaPort, RecordInvoiceInput } from '../../src/connectors/psa/psa.port';
 import { AvalaraAdapter, classifyAvalara } from '../../src/connectors/tax/avalara.adapter';
-import type { Db } from '../../src/db';
+import { openDb, type Db, type DbHandle } from '../../src/db';
 import { RuleSet } from '../../src/rules/ruleset';
-import { AVALARA_SANDBOX } from '../../src/sandbox/avalara/avalara.sandbox';
+import { AVALARA_SANDBOX, AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
+import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
+import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import { createTimeSkippingEnv } from '../support/temporal';
 import { NETSUITE_SANDBOX } from '../../src/sandbox/netsuite/netsuite.credentials';
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
@@ -104,4 +107,31 @@ export async function engagementWorkers(args: {
   const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities });
   const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
   return { run: (fn) => main.runUntil(erp.runUntil(fn)) };
+}
+
+/**
+ * The shared setup of the engagement tests: a time-skipping server, the NetSuite and
+ * Avalara sandboxes and an in-memory database for the file; `use` receives them.
+ */
+export function useEngagementEnv(use: (c: { env: TestWorkflowEnvironment; sb: TestSandbox; db: DbHandle }) => void): void {
+  let env: TestWorkflowEnvironment | undefined;
+  let sb: TestSandbox | undefined;
+  let db: DbHandle | undefined;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR] });
+    db = await openDb({ dataDir: 'memory://' });
+    use({ env, sb, db });
+  }, 120_000);
+  afterAll(async () => {
+    await env?.teardown();
+    await sb?.close();
+    await db?.close();
+  });
+}
+
+/** Moves the test server's clock forward to `iso` (no-op when it is already later). */
+export async function skipTo(env: TestWorkflowEnvironment, iso: string): Promise<void> {
+  const ms = Date.parse(iso) - (await env.currentTimeMs());
+  if (ms > 0) await env.sleep(ms);
 }

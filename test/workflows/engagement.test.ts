@@ -1,14 +1,11 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryBatch, type DeliveryItem, type PaymentEvent } from '../../src/workflows/delivery.messages';
-import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
-import { AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
-import { createTimeSkippingEnv } from '../support/temporal';
+import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, snapshotFor, usd } from './engagement.support';
+import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
 
 /*
  * A whole engagement, 2030, contracting entity LE-US (America/New_York), customer in New York:
@@ -40,21 +37,8 @@ describe('a whole engagement: delivery -> billing -> cash -> revenue -> close', 
   let sb: TestSandbox;
   let db: DbHandle;
 
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR] });
-    db = await openDb({ dataDir: 'memory://' });
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-    await sb?.close();
-    await db?.close();
-  });
-
-  const until = async (iso: string) => {
-    const ms = Date.parse(iso) - (await env.currentTimeMs());
-    if (ms > 0) await env.sleep(ms);
-  };
+  useEngagementEnv((c) => ({ env, sb, db } = c));
+  const until = (iso: string) => skipTo(env, iso);
 
   it('bills, collects, recognises and closes to the cent; duplicates and out-of-order webhooks change nothing', async () => {
     const erp = netsuite(sb.url);
