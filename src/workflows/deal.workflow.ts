@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -246,6 +247,8 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
       view.ids.envelopeId = resent.envelopeId;
     }
     if (signature.status !== 'completed') {
+      // A declined or voided envelope is already final at DocuSign: voiding it again only fails.
+      if (patched('declined-envelope-not-voided')) compensations.pop();
       throw ApplicationFailure.create({ type: DEAL_CANCELLED, message: `contract ${signature.status}${signature.reason ? `: ${signature.reason}` : ''}` });
     }
     compensations.pop(); // a signed envelope is not voided

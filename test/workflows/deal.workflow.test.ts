@@ -158,6 +158,10 @@ test('a declined contract cancels the deal and tells the CRM; nothing is provisi
   expect(view.timeline.at(-1)!.note).toBe('contract declined: terms not acceptable');
   expect((await sandbox.store.get('salesforce', 'Opportunity', opportunityId))!.data['StageName']).toBe('Closed Lost');
   expect(view.ids.projectId).toBeUndefined();
+  await maybeRecordHistory(handle, 'deal-declined');
+  // The declined envelope is final at DocuSign: no void was attempted on it.
+  const activities = (await handle.fetchHistory()).events!.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType!.name!] : []));
+  expect(activities).not.toContain('voidSignatureRequest');
 });
 
 test('ERP validation error parks the deal; the operator fixes the account in the CRM, retries, and the deal completes', async () => {
