@@ -75,13 +75,18 @@ export const NetSuiteErrorBody = z.looseObject({
 export type NetSuiteErrorBody = z.infer<typeof NetSuiteErrorBody>;
 
 /** Bodies the adapter sends. */
-export interface SalesOrderBody {
+
+/** The header every customer transaction (sales order, invoice, credit memo) carries. */
+export interface TransactionHeader {
   externalId: string;
   tranId: string;
   entity: Ref;
   subsidiary: Ref;
   currency: Ref;
   tranDate: string;
+}
+
+export interface SalesOrderBody extends TransactionHeader {
   startDate: string;
   endDate: string;
   otherRefNum?: string;
@@ -106,13 +111,7 @@ export interface SalesOrderLine {
   revRecEndDate: string;
 }
 
-export interface InvoiceBody {
-  externalId: string;
-  tranId: string;
-  entity: Ref;
-  subsidiary: Ref;
-  currency: Ref;
-  tranDate: string;
+export interface InvoiceBody extends TransactionHeader {
   dueDate: string;
   otherRefNum?: string;
   createdFrom?: Ref;
@@ -132,13 +131,7 @@ export interface InvoiceLineBody {
   custcol_q2c_tax_code?: string;
 }
 
-export interface CreditMemoBody {
-  externalId: string;
-  tranId: string;
-  entity: Ref;
-  subsidiary: Ref;
-  currency: Ref;
-  tranDate: string;
+export interface CreditMemoBody extends TransactionHeader {
   createdFrom: Ref;
   memo: string;
   custbody_q2c_credit_memo_id: string;

@@ -9,6 +9,7 @@ import { ConnectorError } from '../../../src/connectors/errors';
 import { secretFromFile, staticSecret } from '../../../src/connectors/http';
 import { STRIPE_SANDBOX, STRIPE_VENDOR } from '../../../src/sandbox/stripe/stripe.sandbox';
 import { startTestSandbox, type TestSandbox } from '../../support/sandbox';
+import { postedInvoice } from '../../support/invoice-fixture';
 
 interface Received {
   signature: string;
@@ -51,29 +52,7 @@ const customer = (id: string): Customer => ({
   externalIds: {},
   status: 'ACTIVE',
 });
-const invoice = (id: string): Invoice => ({
-  id,
-  invoiceKey: `key-${id}`,
-  customerId: 'cust-1',
-  contractingLegalEntityId: 'le-us',
-  projectId: 'prj-1',
-  contractId: 'ctr-1',
-  currency: 'USD',
-  poNumber: 'PO-7',
-  schedule: 'MONTHLY',
-  period: { start: '2025-01-01', end: '2025-01-31' },
-  issueDate: '2025-02-01',
-  dueDate: '2025-03-03',
-  status: 'POSTED',
-  lines: [
-    { id: `${id}-l1`, contractLineId: 'cl-1', quoteLineId: 'ql-1', description: 'Consulting Jan', amount: usd(1_234_567), sourceItemIds: [`te-${id}`], taxCode: 'SE000000', taxable: true },
-    { id: `${id}-l2`, contractLineId: 'cl-2', quoteLineId: 'ql-2', description: 'Support Jan', amount: usd(200_000), sourceItemIds: [`sub-${id}`], taxCode: 'SW050000', taxable: true },
-  ],
-  subtotal: usd(1_434_567),
-  tax: usd(104_006),
-  total: usd(1_538_573),
-  externalIds: {},
-});
+const invoice = (id: string): Invoice => postedInvoice(id);
 const records = async (kind: string) => (await sb.store.list<Record<string, unknown>>('stripe', kind)).items.map((r) => r.data);
 const events = async (type: string) => {
   await sb.webhooks.idle();

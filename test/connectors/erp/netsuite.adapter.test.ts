@@ -9,6 +9,7 @@ import { NETSUITE_SANDBOX } from '../../../src/sandbox/netsuite/netsuite.credent
 import { NETSUITE_VENDOR } from '../../../src/sandbox/netsuite/netsuite.sandbox';
 import { startTestSandbox, type TestSandbox } from '../../support/sandbox';
 import { ApplicationFailure } from '@temporalio/common';
+import { postedInvoice } from '../../support/invoice-fixture';
 
 let sb: TestSandbox;
 beforeAll(async () => {
@@ -84,29 +85,7 @@ const contract = (version: number, poNumber = 'PO-7'): Contract => ({
   ],
   externalIds: {},
 });
-const invoice = (id: string): Invoice => ({
-  id,
-  invoiceKey: `key-${id}`,
-  customerId: 'cust-1',
-  contractingLegalEntityId: US.id,
-  projectId: 'prj-1',
-  contractId: 'ctr-1',
-  currency: 'USD',
-  poNumber: 'PO-7',
-  schedule: 'MONTHLY',
-  period: { start: '2025-01-01', end: '2025-01-31' },
-  issueDate: '2025-02-01',
-  dueDate: '2025-03-03',
-  status: 'POSTED',
-  lines: [
-    { id: `${id}-l1`, contractLineId: 'cl-1', quoteLineId: 'ql-1', description: 'Consulting Jan', amount: usd(1_234_567), sourceItemIds: [`te-${id}`], taxCode: 'SE000000', taxable: true },
-    { id: `${id}-l2`, contractLineId: 'cl-2', quoteLineId: 'ql-2', description: 'Support Jan', amount: usd(200_000), sourceItemIds: [`sub-${id}`], taxCode: 'SW050000', taxable: true },
-  ],
-  subtotal: usd(1_434_567),
-  tax: usd(104_006),
-  total: usd(1_538_573),
-  externalIds: {},
-});
+const invoice = (id: string): Invoice => postedInvoice(id, US.id);
 
 const state = async (kind: string) => (await sb.store.list<Record<string, unknown>>('netsuite', kind)).items;
 
