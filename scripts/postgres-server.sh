@@ -2,6 +2,9 @@
 # Install (Debian's packages) and start a local PostgreSQL server, create the
 # q2c role and databases, and print the DATABASE_URL to use. Idempotent.
 set -euo pipefail
+# Only the URL goes to stdout: everything else (pg_ctlcluster's notes such as
+# "Removed stale pid file.", psql chatter) is sent to stderr.
+exec 3>&1 1>&2
 say() { printf '[postgres] %s\n' "$*" >&2; }
 
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
@@ -15,12 +18,12 @@ version=$(pg_lsclusters -h | awk 'NR==1{print $1}')
 if [ -z "$version" ]; then
   version=$(ls /usr/lib/postgresql | sort -n | tail -1)
   say "creating cluster $version/main"
-  pg_createcluster "$version" main >/dev/null
+  pg_createcluster "$version" main 3>&-
 fi
 port=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"{print $3}')
 if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"{print $4}' | grep -q online; then
   say "starting cluster $version/main on port $port"
-  pg_ctlcluster "$version" main start
+  pg_ctlcluster "$version" main start 3>&-
 fi
 
 psql_admin() { su postgres -c "psql -v ON_ERROR_STOP=1 -qtA -p $port $*"; }
@@ -33,4 +36,4 @@ for db in q2c q2c_test; do
   fi
 done
 say "ready on port $port"
-echo "postgres://q2c:q2c@127.0.0.1:$port/q2c_test"
+echo "postgres://q2c:q2c@127.0.0.1:$port/q2c_test" >&3

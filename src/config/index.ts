@@ -48,7 +48,7 @@ export const configSchema = z.object({
   NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   /** PostgreSQL server; when unset, PGlite (in-process PostgreSQL) under Q2C_DATA_DIR. */
-  DATABASE_URL: optional(z.string().url()),
+  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be one postgres:// or postgresql:// URL')),
   Q2C_DATA_DIR: optional(z.string()).default('.q2c'),
   TEMPORAL_ADDRESS: optional(z.string()).default('localhost:7233'),
   TEMPORAL_NAMESPACE: optional(z.string()).default('default'),

@@ -31,13 +31,18 @@ export interface OpenDbOptions {
 export async function openDb(options: OpenDbOptions = {}): Promise<DbHandle> {
   const runMigrations = options.migrate ?? true;
   if (options.databaseUrl) {
+    assertPostgresUrl(options.databaseUrl);
     const { Pool } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
     const db = drizzle(pool, { schema });
     if (runMigrations) {
       const { migrate } = await import('drizzle-orm/node-postgres/migrator');
-      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      // A failed migration must not leave the pool's sockets open behind it.
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR }).catch(async (error: unknown) => {
+        await pool.end();
+        throw error;
+      });
     }
     return { db: db as unknown as Db, driver: 'postgres', close: () => pool.end() };
   }
@@ -49,7 +54,26 @@ export async function openDb(options: OpenDbOptions = {}): Promise<DbHandle> {
   const db = drizzle(client, { schema });
   if (runMigrations) {
     const { migrate } = await import('drizzle-orm/pglite/migrator');
-    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR }).catch(async (error: unknown) => {
+      await client.close();
+      throw error;
+    });
   }
   return { db: db as unknown as Db, driver: 'pglite', close: () => client.close() };
+}
+
+/**
+ * A DATABASE_URL must be one absolute postgres:// URL. `pg` resolves anything
+ * else against a placeholder host ("base"), which fails later and obscurely.
+ */
+function assertPostgresUrl(databaseUrl: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(databaseUrl).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new Error('DATABASE_URL is not a postgres:// or postgresql:// URL (check the variable for stray text or line breaks)');
+  }
 }

@@ -19,6 +19,17 @@ describe('openDb', () => {
     }
   });
 
+  it('refuses a DATABASE_URL with stray text before it, naming the variable, before opening anything', async () => {
+    // What a server script printing "Removed stale pid file." on stdout once produced.
+    const polluted = 'Removed stale pid file.\npostgres://q2c:q2c@127.0.0.1:5432/q2c_test';
+    await expect(openDb({ databaseUrl: polluted })).rejects.toThrow(/DATABASE_URL is not a postgres:\/\/ or postgresql:\/\/ URL/);
+  });
+
+  it('releases the pool when migrations cannot reach the server (no open handle left behind)', async () => {
+    // Port 1 on loopback refuses connections at once.
+    await expect(openDb({ databaseUrl: 'postgres://q2c:q2c@127.0.0.1:1/q2c_test' })).rejects.toThrow();
+  });
+
   const url = testDatabaseUrl();
   (url ? it : it.skip)('runs the same migrations on the PostgreSQL server in DATABASE_URL (skipped when unset; CI sets it)', async () => {
     const handle = await openDb({ databaseUrl: url! });
