@@ -4,6 +4,7 @@ import {
   condition,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -608,6 +609,8 @@ class Engagement {
       inv.taxMinor = r.taxMinor ?? 0;
       inv.totalMinor = inv.subtotalMinor + inv.taxMinor;
       inv.issueDate = draft.invoice.issueDate;
+      // An approved invoice left AWAITING_APPROVAL once posted, so its payments never matched.
+      if (inv.status === 'AWAITING_APPROVAL' && patched('approved-invoice-posted')) inv.status = 'POSTED';
       inv.status = statusFor(inv);
       issued.push(draft.invoice);
       s.drafts = s.drafts.filter((d) => d !== draft);

@@ -1,0 +1,18 @@
+import { Worker } from '@temporalio/worker';
+import { DELIVERY_HISTORIES_DIR, loadHistories } from '../support/histories';
+import { engagementBundle } from '../workflows/engagement.support';
+
+// Histories of the delivery part alone (engagementTestWorkflow), recorded by
+// test/workflows/*.test.ts with Q2C_RECORD_HISTORIES=1 on the code named in each test.
+describe('recorded delivery histories replay on the current workflow code', () => {
+  const histories = loadHistories(DELIVERY_HISTORIES_DIR);
+
+  it('has recorded delivery histories to replay', () => {
+    expect(histories.map((h) => h.workflowId)).toContain('approved-invoice-paid');
+  });
+
+  it.each(histories.map((h) => [h.workflowId, h] as const))('%s replays without nondeterminism', async (_id, h) => {
+    const result = Worker.runReplayHistories({ workflowBundle: await engagementBundle() }, [h]);
+    for await (const r of result) expect(r.error).toBeUndefined();
+  });
+});
