@@ -5,7 +5,7 @@ import {
 import type { CompiledContract, CompiledLine, RunClock } from './compile';
 import type { RateSlot } from './rates';
 import { runClock } from './compile';
-import { addDays, addMonths, dateKey, dayNumber, daysInclusive, isoWeekday, monthIndex, monthIndexOfKey } from './dates';
+import { addDays, addMonths, dateKey, dayNumber, daysInclusive, isoWeekday, monthIndex, monthIndexOfKey, weekdayOf } from './dates';
 import { classOf, type ReasonCode } from './reasons';
 
 /**
@@ -101,8 +101,12 @@ const periodClosedKey = (cc: CompiledContract, cl: CompiledLine, date: string, d
   switch (cl.line.invoiceSchedule) {
     case 'MONTHLY':
       return monthIndexOfKey(dk) < clock.asOfMonth;
-    case 'WEEKLY':
-      return periodClosed(cc, cl, date, clock);
+    case 'WEEKLY': {
+      // periodClosed's WEEKLY case with the day number computed once (isoWeekday derives it again)
+      const d = dayNumber(date);
+      const offset = (weekdayOf(d) - cc.contract.billingTerms.weekStartsOn + 7) % 7;
+      return d - offset + 6 < clock.asOfDay;
+    }
     default:
       return dk <= clock.asOfKey;
   }
@@ -195,10 +199,17 @@ export const classifyTimeEntries = (
   keepSeen = true,
 ): void => {
   const contractId = cc.contract.id;
-  const poMissing = (cl: CompiledLine): boolean => cc.contract.poRequired && cl.poNumber === null;
+  const poRequired = cc.contract.poRequired;
+  const taskBillable = cc.taskBillable;
   // Duplicates by id number when nothing else is in `seen` and nobody reads it afterwards
   // (see duplicateFlags); otherwise through the Set.
   const dups = !keepSeen && seen.size === 0 ? duplicateFlags(entries) : undefined;
+  // Consecutive entries mostly name the same line and task: compare with the previous
+  // id (a pointer compare when it is the same string) before hashing it into a Map.
+  let lastLineId: string | undefined;
+  let lastCl: CompiledLine | undefined;
+  let lastTaskId: string | undefined;
+  let lastTaskExcluded = false;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     let dup: boolean;
@@ -213,7 +224,14 @@ export const classifyTimeEntries = (
       out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.DUPLICATE', 0, e.minutes, undefined, ''));
       continue;
     }
-    const cl = e.contractId === contractId ? cc.lines.get(e.contractLineId) : undefined;
+    let cl: CompiledLine | undefined;
+    if (e.contractId !== contractId) cl = undefined;
+    else if (lastLineId !== undefined && e.contractLineId === lastLineId) cl = lastCl;
+    else {
+      cl = cc.lines.get(e.contractLineId);
+      lastLineId = e.contractLineId;
+      lastCl = cl;
+    }
     if (cl === undefined) {
       out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, e.minutes, undefined, ''));
       continue;
@@ -221,11 +239,15 @@ export const classifyTimeEntries = (
     // the work date as an integer, once: every date test below is an integer compare
     const dk = dateKey(e.workDate);
     const line = cl.line;
-    const slot = cl.rates?.timeSlot(e.role, e.region, e.workDate, dk, e.overtime, line.discountBp);
+    const slot = cl.slots !== undefined ? cl.slots.find(e.role, e.region, dk, e.overtime) : cl.rates?.timeSlot(e.role, e.region, e.workDate, dk, e.overtime, line.discountBp);
     const value = slot === undefined ? 0 : timeValue(e.minutes, slot, cc);
+    if (e.taskId !== lastTaskId) {
+      lastTaskId = e.taskId;
+      lastTaskExcluded = taskBillable.get(e.taskId) === false;
+    }
     let code: ReasonCode;
     if (!e.approved) code = 'EXCLUDED.UNAPPROVED';
-    else if (cc.taskBillable.get(e.taskId) === false) code = 'EXCLUDED.NON_BILLABLE_TASK';
+    else if (lastTaskExcluded) code = 'EXCLUDED.NON_BILLABLE_TASK';
     else if (dk < cl.startKey || dk > cl.endKey) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
     else if (line.billingModel === 'FIXED_FEE_MILESTONE') code = 'EXCLUDED.COVERED_BY_FIXED_FEE';
     else if (line.billingModel === 'SUBSCRIPTION') code = 'EXCLUDED.COVERED_BY_SUBSCRIPTION';
@@ -233,7 +255,7 @@ export const classifyTimeEntries = (
     else if (slot === undefined) code = 'DEFERRED.NO_RATE';
     else if (dk > clock.asOfKey) code = 'DEFERRED.NOT_YET_DUE';
     else if (!periodClosedKey(cc, cl, e.workDate, dk, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
-    else if (poMissing(cl)) code = 'DEFERRED.AWAITING_PO';
+    else if (poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
     else code = line.billingModel === 'RETAINER' ? 'BILLABLE.RETAINER_DRAWDOWN' : 'BILLABLE.TIME_AND_MATERIALS';
     const invoiced = code === 'BILLABLE.TIME_AND_MATERIALS';
     out.push(make(e.id, 'TIME', line.id, e.projectId, e.workDate, code, value, e.minutes, invoiced ? slot!.lineKey : undefined, invoiced ? slot!.description : ''));

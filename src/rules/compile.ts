@@ -1,12 +1,14 @@
 import { currencyRule, mulDiv, type Contract, type ContractLine, type Project, type RoundingMode } from '../canonical';
 import { allocate } from '../canonical';
-import { rateIndexFor, type RateIndex } from './rates';
+import { rateIndexFor, type RateIndex, type SlotTable } from './rates';
 import { RuleSetError, assertPinned, type RuleSet, type ExpenseTreatment } from './ruleset';
 import { dateKey, dayNumber, monthIndex } from './dates';
 
 export interface CompiledLine {
   readonly line: ContractLine;
   readonly rates: RateIndex | undefined;
+  /** `rates` for this line's discount (time-entry hot path); undefined without a card or for a blended card. */
+  readonly slots: SlotTable | undefined;
   readonly poNumber: string | null;
   /** Not-to-exceed plus tolerance (tolerance rounded down so the cap is never exceeded). */
   readonly capLimit: number | null;
@@ -85,6 +87,7 @@ export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: 
     lines.set(line.id, {
       line,
       rates,
+      slots: rates?.slotTable(line.discountBp),
       poNumber: line.poNumber ?? contract.poNumber ?? null,
       capLimit,
       orderDependent: capLimit !== null || line.billingModel === 'RETAINER',

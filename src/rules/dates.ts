@@ -54,7 +54,10 @@ export const addDays = (iso: string, days: number): string => fromDayNumber(dayN
 export const daysInclusive = (start: string, end: string): number => dayNumber(end) - dayNumber(start) + 1;
 
 /** ISO weekday, 1 = Monday ... 7 = Sunday. */
-export const isoWeekday = (iso: string): number => (((dayNumber(iso) + 3) % 7) + 7) % 7 + 1;
+export const isoWeekday = (iso: string): number => weekdayOf(dayNumber(iso));
+
+/** ISO weekday of a day number (isoWeekday without parsing the date again). */
+export const weekdayOf = (day: number): number => (((day + 3) % 7) + 7) % 7 + 1;
 
 export const isLeapYear = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 

@@ -16,6 +16,11 @@ export interface RateIndex {
    * Same answer as `slot(lookup(role, region, date), overtime, discountBp)`.
    */
   timeSlot(role: string, region: string, date: string, dk: number, overtime: boolean, discountBp: number): RateSlot | undefined;
+  /**
+   * The card as seen by lines with one discount, for the time-entry hot path (memoised per
+   * discount); undefined for blended cards, whose rate is computed per date (use timeSlot).
+   */
+  slotTable(discountBp: number): SlotTable | undefined;
 }
 
 /** Invoice-line identity for time at one effective rate: decisions sharing a slot land on the same invoice line. */
@@ -60,6 +65,48 @@ interface RowInfo {
   /** Open-ended rows: +Infinity. */
   readonly to: number;
   readonly slots: Map<number, RateSlot>;
+}
+
+/** One candidate row of a (role, region) for one discount, with its two priced slots once used. */
+interface RowSlots {
+  readonly from: number;
+  readonly to: number;
+  readonly row: RateRow;
+  st: RateSlot | undefined;
+  ot: RateSlot | undefined;
+}
+
+/**
+ * timeSlot for one discount without the per-entry (overtime, discount) map: per (role,
+ * region) the candidate rows in lookup order, each holding its standard and overtime slot
+ * (the same objects `slot` returns). Built lazily, kept with the card.
+ */
+export class SlotTable {
+  private readonly byRole = new Map<string, Map<string, RowSlots[]>>();
+  constructor(
+    private readonly candidates: (role: string, region: string) => readonly RowInfo[],
+    private readonly slot: (row: RateRow, overtime: boolean, discountBp: number) => RateSlot,
+    readonly discountBp: number,
+  ) {}
+
+  /** Same answer as `timeSlot(role, region, date, dk, overtime, discountBp)`. */
+  find(role: string, region: string, dk: number, overtime: boolean): RateSlot | undefined {
+    let byRegion = this.byRole.get(role);
+    if (byRegion === undefined) this.byRole.set(role, (byRegion = new Map()));
+    let list = byRegion.get(region);
+    if (list === undefined) {
+      list = this.candidates(role, region).map((i) => ({ from: i.from, to: i.to, row: i.row, st: undefined, ot: undefined }));
+      byRegion.set(region, list);
+    }
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!;
+      if (r.from <= dk && dk <= r.to) {
+        if (overtime) return r.ot ?? (r.ot = this.slot(r.row, true, this.discountBp));
+        return r.st ?? (r.st = this.slot(r.row, false, this.discountBp));
+      }
+    }
+    return undefined;
+  }
 }
 
 const compiled = new WeakMap<RateCard, RateIndex>();
@@ -114,7 +161,7 @@ export const compileRateCard = (card: RateCard): RateIndex => {
       return i;
     };
     const candidates = new Map<string, Map<string, RowInfo[]>>();
-    const timeSlot = (role: string, region: string, _date: string, dk: number, overtime: boolean, discountBp: number): RateSlot | undefined => {
+    const candidatesOf = (role: string, region: string): RowInfo[] => {
       let byRegion = candidates.get(role);
       if (byRegion === undefined) candidates.set(role, (byRegion = new Map()));
       let list = byRegion.get(region);
@@ -123,6 +170,10 @@ export const compileRateCard = (card: RateCard): RateIndex => {
         list = [own?.get(region), own?.get('*'), any?.get(region), any?.get('*')].flatMap((rows) => (rows ?? []).map(info));
         byRegion.set(region, list);
       }
+      return list;
+    };
+    const timeSlot = (role: string, region: string, _date: string, dk: number, overtime: boolean, discountBp: number): RateSlot | undefined => {
+      const list = candidatesOf(role, region);
       for (let i = 0; i < list.length; i++) {
         const r = list[i]!;
         if (r.from <= dk && dk <= r.to) {
@@ -134,7 +185,13 @@ export const compileRateCard = (card: RateCard): RateIndex => {
       }
       return undefined;
     };
-    return { card, currency: card.currency, rounding, lookup: direct, slot, timeSlot };
+    const tables = new Map<number, SlotTable>();
+    const slotTable = (discountBp: number): SlotTable => {
+      let t = tables.get(discountBp);
+      if (t === undefined) tables.set(discountBp, (t = new SlotTable(candidatesOf, slot, discountBp)));
+      return t;
+    };
+    return { card, currency: card.currency, rounding, lookup: direct, slot, timeSlot, slotTable };
   }
 
   // Blended: one weighted-average rate for everybody, computed per date and cached so
@@ -164,7 +221,7 @@ export const compileRateCard = (card: RateCard): RateIndex => {
     const row = lookup(role, region, date);
     return row === undefined ? undefined : slot(row, overtime, discountBp);
   };
-  return { card, currency: card.currency, rounding, lookup, slot, timeSlot };
+  return { card, currency: card.currency, rounding, lookup, slot, timeSlot, slotTable: () => undefined };
 };
 
 /**
