@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Address, Customer, Invoice, LegalEntity, Project, RevenueScheduleLine } from '../canonical';
+import type { Address, Customer, FxRate, Invoice, LegalEntity, Project, RevenueScheduleLine } from '../canonical';
 import type { BillingPort } from '../connectors/billing/billing.port';
 import type { CrmPort } from '../connectors/crm/crm.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
@@ -71,6 +71,15 @@ export interface PostedInvoice {
   number: string;
   externalId: string;
   system: 'erp' | 'stripe';
+}
+
+/** An intercompany journal as posted: both books' sides in their functional currencies, and the rate used. */
+export interface PostedIntercompany {
+  journalId: string;
+  tranId?: string;
+  seller: { legalEntityId: string; amountMinor: number; currency: string };
+  buyer: { legalEntityId: string; amountMinor: number; currency: string };
+  fxRate?: FxRate;
 }
 
 /** The number an invoice is known by everywhere: derived from its deterministic id. */
@@ -252,8 +261,13 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       }),
 
     /**
-     * Intercompany charge for a period, booked in the delivering entity's books
-     * (a journal against intercompany revenue) with audit links to the time entries.
+     * Intercompany charge for a period, booked in both entities' books as one
+     * intercompany journal: the delivering entity (`from`) debits due-from and
+     * credits intercompany revenue, the contracting entity (`to`) debits
+     * intercompany expense and credits due-to. The charge is in the rule
+     * set's cost card currency, which must be one entity's functional
+     * currency; the other side is converted at the ERP's dated rate, which is
+     * returned. Audit links tie the journal to the time entries it charges.
      */
     postIntercompany: (input: {
       dealId: string;
@@ -265,30 +279,23 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       currency: string;
       amountMinor: number;
       sources: Array<{ sourceId: string; amountMinor: number }>;
-    }): Promise<{ journalId: string }> =>
+    }): Promise<PostedIntercompany> =>
       boundary(async () => {
-        const line: RevenueScheduleLine = {
-          id: `IC-${input.key}`,
-          contractId: input.contractId,
-          contractLineId: `IC:${input.to.id}`,
-          treatment: 'AS_INVOICED',
-          kind: 'RECOGNITION',
-          recognitionDate: input.periodEnd,
+        const documentNumber = `IC-${input.key}`;
+        const ref = await erp.postIntercompanyJournal({
+          seller: input.from,
+          buyer: input.to,
           amount: { amountMinor: input.amountMinor, currency: input.currency },
-          sourceIds: input.sources.map((s) => s.sourceId),
-        };
-        const ref = await erp.postRevenueLines({
-          lines: [line],
-          legalEntity: input.from,
+          tranDate: input.periodEnd,
           idempotencyKey: `${input.dealId}:ic:${input.key}`,
-          memo: `Intercompany ${input.from.id} -> ${input.to.id} ${input.key}`,
+          memo: `Intercompany ${input.from.id} -> ${input.to.id} ${input.key} (contract ${input.contractId})`,
         });
         await audit.record(
           input.sources.map((s) => ({
             dealId: input.dealId,
             documentKind: 'intercompany' as const,
-            documentNumber: `IC-${input.key}`,
-            documentLineId: `IC-${input.key}-1`,
+            documentNumber,
+            documentLineId: `${documentNumber}-1`,
             billingEventId: null,
             sourceKind: 'TIME',
             sourceId: s.sourceId,
@@ -298,7 +305,13 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
             currency: input.currency,
           })),
         );
-        return { journalId: ref.id };
+        return {
+          journalId: ref.id,
+          ...(ref.tranId ? { tranId: ref.tranId } : {}),
+          seller: { legalEntityId: ref.seller.legalEntityId, amountMinor: ref.seller.amount.amountMinor, currency: ref.seller.amount.currency },
+          buyer: { legalEntityId: ref.buyer.legalEntityId, amountMinor: ref.buyer.amount.amountMinor, currency: ref.buyer.amount.currency },
+          ...(ref.fxRate ? { fxRate: ref.fxRate } : {}),
+        };
       }),
 
     /** Invoice status (write-off, rejection) back to the CRM. */

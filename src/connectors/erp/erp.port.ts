@@ -1,4 +1,4 @@
-import type { Contract, CreditMemo, Customer, Invoice, LegalEntity, Money, RevenueScheduleLine } from '../../canonical';
+import type { Contract, CreditMemo, Customer, FxRate, Invoice, LegalEntity, Money, RevenueScheduleLine } from '../../canonical';
 
 /** A record the ERP holds, found or created through a deterministic external id. */
 export interface ErpRecordRef {
@@ -64,6 +64,55 @@ export interface PostRevenueInput {
   memo?: string;
 }
 
+/**
+ * An intercompany charge between two legal entities, posted in both books at
+ * once: the seller (the entity whose people delivered) debits intercompany
+ * receivable (due from) and credits intercompany revenue; the buyer (the
+ * contracting entity) debits intercompany expense and credits intercompany
+ * payable (due to). Each entity's lines balance on their own.
+ */
+export interface PostIntercompanyInput {
+  /** The delivering entity: sells the service internally. */
+  seller: LegalEntity;
+  /** The contracting entity: buys it (and invoices the customer). */
+  buyer: LegalEntity;
+  /**
+   * The charge in its transaction currency (the rule set's intercompany cost
+   * card currency), integer minor units. It must be the functional currency of
+   * the seller or the buyer; the other entity's side is converted with `fxRate`.
+   */
+  amount: Money;
+  /** Posting date (the end of the charged period). */
+  tranDate: string;
+  /** Deal + intercompany key: the journal's external id. */
+  idempotencyKey: string;
+  memo: string;
+  /**
+   * Transaction currency -> the other entity's functional currency, dated and
+   * sourced. When absent and a conversion is needed, the ERP's own rate table
+   * is read for `tranDate` and the rate used is returned.
+   */
+  fxRate?: FxRate;
+}
+
+/** One entity's side of an intercompany journal, in that entity's functional currency. */
+export interface IntercompanyBookSide {
+  legalEntityId: string;
+  /** The ERP's id of the entity (NetSuite subsidiary). */
+  erpEntityId: string;
+  /** Its debit (= its credit): the charge in the entity's functional currency. */
+  amount: Money;
+}
+
+export interface IntercompanyJournalRef extends ErpRecordRef {
+  /** The transaction currency's amount. */
+  amount: Money;
+  seller: IntercompanyBookSide;
+  buyer: IntercompanyBookSide;
+  /** The rate the other side was converted with; absent when both entities share the transaction currency. */
+  fxRate?: FxRate;
+}
+
 /** What the ERP says about a posted invoice. */
 export interface ErpInvoiceSummary {
   id: string;
@@ -94,6 +143,13 @@ export interface ErpPort {
   postCreditMemo(input: PostCreditMemoInput): Promise<ErpRecordRef>;
   /** Revenue recognised: one balanced journal (debit deferred revenue, credit revenue per line). */
   postRevenueLines(input: PostRevenueInput): Promise<ErpRecordRef>;
+  /**
+   * Intercompany charge as one journal in both entities' books (due from /
+   * intercompany revenue in the seller's, intercompany expense / due to in the
+   * buyer's), balanced per entity. Idempotent on the key; a retry returns the
+   * journal and the rate it was booked with.
+   */
+  postIntercompanyJournal(input: PostIntercompanyInput): Promise<IntercompanyJournalRef>;
   /** Invoices of a customer, every page. */
   listInvoices(erpCustomerId: string): Promise<ErpInvoiceSummary[]>;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { currencyRule, type Customer, type LegalEntity } from '../../canonical';
+import { convert, currencyRule, FxRate, type Customer, type LegalEntity } from '../../canonical';
 import { jsonNumberToMoney } from '../decimal';
 import { ConnectorError, type ConnectorErrorCode } from '../errors';
 import { collect, HttpClient, paginateOffset, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification } from '../http';
@@ -9,14 +9,37 @@ import type {
   ErpInvoiceSummary,
   ErpPort,
   ErpRecordRef,
+  IntercompanyBookSide,
+  IntercompanyJournalRef,
   PostContractInput,
   PostCreditMemoInput,
+  PostIntercompanyInput,
   PostInvoiceInput,
   PostRevenueInput,
   UpsertCustomerInput,
 } from './erp.port';
-import { toCreditMemoBody, toCustomerBody, toInvoiceBody, toRevenueJournalBody, toSalesOrderBody, type NetSuiteMappingConfig } from './netsuite.mapper';
-import { CurrencyRow, InvoiceRow, NetSuiteErrorBody, NetSuiteSubsidiary, NetSuiteTransaction, SuiteQlPage } from './netsuite.schemas';
+import {
+  DEFAULT_INTERCOMPANY_ACCOUNT_NUMBERS,
+  toCreditMemoBody,
+  toCustomerBody,
+  toIntercompanyJournalBody,
+  toInvoiceBody,
+  toRevenueJournalBody,
+  toSalesOrderBody,
+  type IntercompanyAccounts,
+  type NetSuiteMappingConfig,
+} from './netsuite.mapper';
+import {
+  AccountRow,
+  CurrencyRateRow,
+  CurrencyRow,
+  InvoiceRow,
+  NetSuiteErrorBody,
+  NetSuiteIntercompanyJournal,
+  NetSuiteSubsidiary,
+  NetSuiteTransaction,
+  SuiteQlPage,
+} from './netsuite.schemas';
 
 const NETSUITE_CODES: Readonly<Record<string, ConnectorErrorCode>> = {
   CONCURRENCY_LIMIT_EXCEEDED: 'NETSUITE.CONCURRENCY_LIMIT',
@@ -49,7 +72,7 @@ export interface NetSuiteAdapterOptions {
   pageSize?: number;
 }
 
-type TransactionType = 'salesOrder' | 'invoice' | 'creditMemo' | 'journalEntry';
+type TransactionType = 'salesOrder' | 'invoice' | 'creditMemo' | 'journalEntry' | 'intercompanyJournalEntry';
 
 const RECORD = '/services/rest/record/v1';
 const SUITEQL = '/services/rest/query/v1/suiteql';
@@ -64,6 +87,9 @@ const sq = (s: string): string => `'${s.replace(/'/g, "''")}'`;
  */
 export class NetSuiteAdapter implements ErpPort {
   private currencies: Promise<Map<string, string>> | undefined;
+  private icAccounts: Promise<IntercompanyAccounts> | undefined;
+  /** Subsidiary id -> base currency id; NetSuite does not let a subsidiary's base currency change once it has transactions. */
+  private readonly baseCurrencies = new Map<string, Promise<string>>();
 
   constructor(private readonly options: NetSuiteAdapterOptions) {}
 
@@ -182,6 +208,123 @@ export class NetSuiteAdapter implements ErpPort {
     );
   }
 
+  /**
+   * One two-subsidiary intercompany journal entry (record
+   * `intercompanyJournalEntry`, not the advanced one: REST does not expose
+   * the advanced record's lines). The journal currency is the charge's; it
+   * must be the base currency of one of the two subsidiaries (NetSuite's own
+   * rule), and the other side is converted at an explicit, dated rate.
+   */
+  async postIntercompanyJournal(input: PostIntercompanyInput): Promise<IntercompanyJournalRef> {
+    const { seller, buyer, amount } = input;
+    const sellerSub = this.subsidiaryOf(seller);
+    const buyerSub = this.subsidiaryOf(buyer);
+    const invalid = (message: string) => new ConnectorError('HTTP.VALIDATION', message, { meta: { system: 'netsuite', seller: seller.id, buyer: buyer.id } });
+    if (sellerSub === buyerSub) throw invalid(`an intercompany journal needs two subsidiaries; ${seller.id} and ${buyer.id} are both subsidiary ${sellerSub}`);
+    if (!Number.isSafeInteger(amount.amountMinor) || amount.amountMinor <= 0) throw invalid(`an intercompany charge is a positive amount in minor units, not ${amount.amountMinor}`);
+    const ref = await this.createOnce('intercompanyJournalEntry', input.idempotencyKey, async () => {
+      const [sellerBase, buyerBase] = await Promise.all([this.baseCurrencyOf(sellerSub), this.baseCurrencyOf(buyerSub)]);
+      if (amount.currency !== sellerBase && amount.currency !== buyerBase) {
+        throw invalid(
+          `intercompany charge in ${amount.currency}: neither ${seller.id} (${sellerBase}) nor ${buyer.id} (${buyerBase}) keeps its books in it; the rule set's intercompany cost card must be in one of the two functional currencies`,
+        );
+      }
+      const other = amount.currency !== sellerBase ? sellerBase : amount.currency !== buyerBase ? buyerBase : undefined;
+      const fxRate = other === undefined ? undefined : await this.fxRateFor(amount.currency, other, input.tranDate, input.fxRate);
+      return toIntercompanyJournalBody(
+        amount,
+        { externalId: input.idempotencyKey, sellerSubsidiaryId: sellerSub, buyerSubsidiaryId: buyerSub, currencyId: await this.currencyId(amount.currency), tranDate: input.tranDate, memo: input.memo, fxRate },
+        await this.intercompanyAccounts(),
+      );
+    });
+    // Read back what was booked (also on a retry), so the caller learns the rate and both sides.
+    const rec = NetSuiteIntercompanyJournal.parse((await this.http.request({ method: 'GET', path: `${RECORD}/intercompanyJournalEntry/${encodeURIComponent(ref.id)}` })).body);
+    return { ...ref, ...(await this.intercompanySides(rec, seller.id, buyer.id)) };
+  }
+
+  /** Both sides of a stored intercompany journal in their subsidiaries' base currencies. */
+  private async intercompanySides(rec: NetSuiteIntercompanyJournal, sellerId: string, buyerId: string): Promise<Pick<IntercompanyJournalRef, 'amount' | 'seller' | 'buyer' | 'fxRate'>> {
+    const symbolOf = new Map([...(await this.currencyIds())].map(([sym, id]) => [id, sym]));
+    const currency = symbolOf.get(rec.currency.id);
+    if (currency === undefined) throw new ConnectorError('HTTP.UNEXPECTED_RESPONSE', `intercompany journal ${rec.id} has an unknown currency ${rec.currency.id}`, { meta: { system: 'netsuite' } });
+    const sellerSub = rec.subsidiary.id;
+    const debit = rec.line.items.find((l) => l.lineSubsidiary.id === sellerSub && (l.debit ?? 0) > 0)?.debit;
+    if (debit === undefined) throw new ConnectorError('HTTP.UNEXPECTED_RESPONSE', `intercompany journal ${rec.id} has no debit for subsidiary ${sellerSub}`, { meta: { system: 'netsuite' } });
+    const amount = jsonNumberToMoney(debit, currency);
+    const fxRate = fxOfRecord(rec);
+    const side = async (legalEntityId: string, erpEntityId: string): Promise<IntercompanyBookSide> => {
+      const base = await this.baseCurrencyOf(erpEntityId);
+      if (base === currency) return { legalEntityId, erpEntityId, amount };
+      if (fxRate === undefined || fxRate.quote !== base) {
+        throw new ConnectorError('HTTP.UNEXPECTED_RESPONSE', `intercompany journal ${rec.id} books ${currency} in subsidiary ${erpEntityId} (${base}) without a recorded rate`, { meta: { system: 'netsuite' } });
+      }
+      return { legalEntityId, erpEntityId, amount: convert(amount, fxRate) };
+    };
+    return { amount, seller: await side(sellerId, sellerSub), buyer: await side(buyerId, rec.toSubsidiary.id), ...(fxRate ? { fxRate } : {}) };
+  }
+
+  /** The explicit rate when given (it must convert `from` to `to`), else NetSuite's latest rate on or before `date`. */
+  private async fxRateFor(from: string, to: string, date: string, explicit: FxRate | undefined): Promise<FxRate> {
+    if (explicit !== undefined) {
+      if (explicit.base !== from || explicit.quote !== to) {
+        throw new ConnectorError('HTTP.VALIDATION', `the intercompany journal needs a ${from}->${to} rate, not ${explicit.base}->${explicit.quote}`, { meta: { system: 'netsuite' } });
+      }
+      return explicit;
+    }
+    const [fromId, toId] = await Promise.all([this.currencyId(from), this.currencyId(to)]);
+    const rows = await collect(
+      this.suiteQl(`SELECT id, basecurrency, transactioncurrency, exchangerate, effectivedate FROM currencyrate WHERE basecurrency = ${sq(toId)} AND transactioncurrency = ${sq(fromId)} ORDER BY effectivedate DESC`),
+    );
+    const best = rows
+      .map((r) => CurrencyRateRow.parse(r))
+      .map((r) => ({ ...r, asOf: isoDateOf(r.effectivedate) }))
+      .filter((r) => r.asOf !== undefined && r.asOf <= date)
+      .sort((a, b) => (a.asOf! < b.asOf! ? 1 : a.asOf! > b.asOf! ? -1 : 0))[0];
+    if (best === undefined) {
+      throw new ConnectorError('NETSUITE.INVALID_REFERENCE', `NetSuite has no ${from}->${to} exchange rate effective on or before ${date}`, { meta: { system: 'netsuite', from, to, date } });
+    }
+    return FxRate.parse({ base: from, quote: to, rate: decimalRate(best.exchangerate), asOf: best.asOf, source: `netsuite:currencyrate/${best.id}` });
+  }
+
+  /** The four intercompany accounts: configured internal ids, or found by account number once per adapter. */
+  private intercompanyAccounts(): Promise<IntercompanyAccounts> {
+    const configured = this.options.mapping.intercompanyAccounts;
+    if (configured) return Promise.resolve(configured);
+    const numbers = DEFAULT_INTERCOMPANY_ACCOUNT_NUMBERS;
+    this.icAccounts ??= collect(this.suiteQl(`SELECT id, acctnumber, isinactive FROM account WHERE acctnumber IN (${Object.values(numbers).map(sq).join(', ')})`))
+      .then((rows) => {
+        const byNumber = new Map(rows.map((r) => AccountRow.parse(r)).filter((r) => r.isinactive !== 'T').map((r) => [r.acctnumber, r.id]));
+        const missing = Object.values(numbers).filter((n) => !byNumber.has(n));
+        if (missing.length > 0) {
+          throw new ConnectorError('CONNECTOR.CONFIG', `NetSuite has no active account numbered ${missing.join(', ')} for intercompany journals; configure mapping.intercompanyAccounts`, { meta: { system: 'netsuite' } });
+        }
+        return { receivable: byNumber.get(numbers.receivable)!, revenue: byNumber.get(numbers.revenue)!, expense: byNumber.get(numbers.expense)!, payable: byNumber.get(numbers.payable)! };
+      })
+      .catch((err: unknown) => {
+        this.icAccounts = undefined;
+        throw err;
+      });
+    return this.icAccounts;
+  }
+
+  /** ISO code of a subsidiary's base currency. */
+  private async baseCurrencyOf(subsidiaryId: string): Promise<string> {
+    let p = this.baseCurrencies.get(subsidiaryId);
+    if (p === undefined) {
+      p = (async () => {
+        const sub = await this.getSubsidiary(subsidiaryId);
+        if (sub === undefined) throw new ConnectorError('NETSUITE.INVALID_REFERENCE', `subsidiary ${subsidiaryId} does not exist in NetSuite`, { meta: { system: 'netsuite', subsidiaryId } });
+        const symbolOf = new Map([...(await this.currencyIds())].map(([sym, id]) => [id, sym]));
+        const iso = symbolOf.get(sub.currency.id);
+        if (iso === undefined) throw new ConnectorError('NETSUITE.INVALID_REFERENCE', `subsidiary ${subsidiaryId} has an unknown base currency ${sub.currency.id}`, { meta: { system: 'netsuite', subsidiaryId } });
+        return iso;
+      })();
+      this.baseCurrencies.set(subsidiaryId, p);
+      p.catch(() => this.baseCurrencies.delete(subsidiaryId));
+    }
+    return p;
+  }
+
   async listInvoices(erpCustomerId: string): Promise<ErpInvoiceSummary[]> {
     const bySymbol = await this.currencyIds();
     const symbolOf = new Map([...bySymbol].map(([sym, id]) => [id, sym]));
@@ -273,6 +416,27 @@ export class NetSuiteAdapter implements ErpPort {
     }
   }
 }
+
+/** The rate a stored intercompany journal recorded (custbody_q2c_fx_*), if any. */
+const fxOfRecord = (rec: NetSuiteIntercompanyJournal): FxRate | undefined => {
+  const m = /^([A-Z]{3})\/([A-Z]{3}) (\S+)$/.exec(rec.custbody_q2c_fx_rate ?? '');
+  if (!m) return undefined;
+  return FxRate.parse({ base: m[1], quote: m[2], rate: m[3], asOf: rec.custbody_q2c_fx_as_of, source: rec.custbody_q2c_fx_source });
+};
+
+/** A SuiteQL date as ISO: 'YYYY-MM-DD[...]' or the US display format 'M/D/YYYY'. */
+const isoDateOf = (s: string): string | undefined => {
+  const iso = /^(\d{4}-\d{2}-\d{2})/.exec(s);
+  if (iso) return iso[1];
+  const us = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(s);
+  return us ? `${us[3]}-${us[1]!.padStart(2, '0')}-${us[2]!.padStart(2, '0')}` : undefined;
+};
+
+/** A JSON rate as the decimal string FxRate carries (at most 12 decimals, no exponent). */
+const decimalRate = (n: number): string => {
+  const plain = String(n);
+  return /^\d{1,12}(\.\d{1,12})?$/.test(plain) ? plain : n.toFixed(12).replace(/0+$/, '').replace(/\.$/, '');
+};
 
 const customerInvalid = (customerId: string, issues: CustomerIssue[], cause?: unknown): ConnectorError =>
   new ConnectorError('ERP.CUSTOMER_INVALID', `customer ${customerId} cannot be posted to NetSuite: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, {

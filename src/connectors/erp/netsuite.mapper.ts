@@ -1,6 +1,6 @@
-import type { Contract, CreditMemo, Customer, Invoice, RevenueScheduleLine } from '../../canonical';
+import type { Contract, CreditMemo, Customer, FxRate, Invoice, Money, RevenueScheduleLine } from '../../canonical';
 import { moneyToJsonNumber } from '../decimal';
-import type { CustomerBody, CreditMemoBody, InvoiceBody, JournalEntryBody, Ref, SalesOrderBody } from './netsuite.schemas';
+import type { CustomerBody, CreditMemoBody, IntercompanyJournalBody, InvoiceBody, JournalEntryBody, Ref, SalesOrderBody } from './netsuite.schemas';
 
 /** Ids the mapping needs from NetSuite configuration (items and GL accounts are per account setup). */
 export interface NetSuiteMappingConfig {
@@ -9,7 +9,28 @@ export interface NetSuiteMappingConfig {
   /** GL accounts of the revenue journal. */
   deferredRevenueAccountId: string;
   revenueAccountId: string;
+  /**
+   * GL accounts (internal ids) of intercompany journals. When absent, the
+   * adapter finds them in the chart of accounts by the numbers in
+   * DEFAULT_INTERCOMPANY_ACCOUNT_NUMBERS.
+   */
+  intercompanyAccounts?: IntercompanyAccounts;
 }
+
+/** The four accounts of an intercompany charge. */
+export interface IntercompanyAccounts {
+  /** Seller's side, debit: intercompany receivable (due from). */
+  receivable: string;
+  /** Seller's side, credit: intercompany revenue. */
+  revenue: string;
+  /** Buyer's side, debit: intercompany expense (cost of services). */
+  expense: string;
+  /** Buyer's side, credit: intercompany payable (due to). */
+  payable: string;
+}
+
+/** Account numbers (not internal ids) looked up when `intercompanyAccounts` is not configured. */
+export const DEFAULT_INTERCOMPANY_ACCOUNT_NUMBERS: Readonly<IntercompanyAccounts> = Object.freeze({ receivable: '1300', revenue: '4900', expense: '5900', payable: '2300' });
 
 const ref = (id: string): Ref => ({ id });
 
@@ -141,3 +162,39 @@ export const toRevenueJournalBody = (
     }),
   },
 });
+
+/**
+ * An intercompany charge as one two-subsidiary journal. Seller (originating
+ * `subsidiary`): debit due-from, credit intercompany revenue. Buyer
+ * (`toSubsidiary`): debit intercompany expense, credit due-to. Amounts are in
+ * the journal currency; the side whose base currency differs is converted by
+ * `exchangeRate`, which is recorded with its date and source.
+ */
+export const toIntercompanyJournalBody = (
+  amount: Money,
+  ids: { externalId: string; sellerSubsidiaryId: string; buyerSubsidiaryId: string; currencyId: string; tranDate: string; memo: string; fxRate?: FxRate | undefined },
+  accounts: IntercompanyAccounts,
+): IntercompanyJournalBody => {
+  const value = moneyToJsonNumber(amount);
+  const seller = ref(ids.sellerSubsidiaryId);
+  const buyer = ref(ids.buyerSubsidiaryId);
+  return {
+    externalId: ids.externalId,
+    subsidiary: seller,
+    toSubsidiary: buyer,
+    currency: ref(ids.currencyId),
+    tranDate: ids.tranDate,
+    memo: ids.memo,
+    ...(ids.fxRate
+      ? { exchangeRate: Number(ids.fxRate.rate), custbody_q2c_fx_rate: `${ids.fxRate.base}/${ids.fxRate.quote} ${ids.fxRate.rate}`, custbody_q2c_fx_as_of: ids.fxRate.asOf, custbody_q2c_fx_source: ids.fxRate.source }
+      : {}),
+    line: {
+      items: [
+        { lineSubsidiary: seller, account: ref(accounts.receivable), debit: value, memo: `Due from ${ids.buyerSubsidiaryId}: ${ids.memo}`, eliminate: true, dueToFromSubsidiary: buyer },
+        { lineSubsidiary: seller, account: ref(accounts.revenue), credit: value, memo: `Intercompany revenue: ${ids.memo}`, eliminate: false },
+        { lineSubsidiary: buyer, account: ref(accounts.expense), debit: value, memo: `Intercompany cost of services: ${ids.memo}`, eliminate: false },
+        { lineSubsidiary: buyer, account: ref(accounts.payable), credit: value, memo: `Due to ${ids.sellerSubsidiaryId}: ${ids.memo}`, eliminate: true, dueToFromSubsidiary: seller },
+      ],
+    },
+  };
+};

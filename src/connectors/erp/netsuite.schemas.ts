@@ -65,6 +65,37 @@ export const InvoiceRow = z.object({
 });
 export type InvoiceRow = z.infer<typeof InvoiceRow>;
 
+/** SuiteQL `currencyrate`: 1 unit of `transactioncurrency` = `exchangerate` units of `basecurrency` from `effectivedate`. */
+export const CurrencyRateRow = z.object({
+  id: z.coerce.string(),
+  basecurrency: z.coerce.string(),
+  transactioncurrency: z.coerce.string(),
+  exchangerate: z.coerce.number().positive(),
+  effectivedate: z.string(),
+});
+export type CurrencyRateRow = z.infer<typeof CurrencyRateRow>;
+
+/** SuiteQL `account`: internal id by account number. */
+export const AccountRow = z.object({ id: z.coerce.string(), acctnumber: z.string(), isinactive: z.string().optional() });
+
+/** An intercompany journal entry as GET returns it (the fields the adapter reads back). */
+export const NetSuiteIntercompanyJournal = z.looseObject({
+  id: z.coerce.string(),
+  externalId: z.string().nullish(),
+  tranId: z.string(),
+  subsidiary: RefOut,
+  toSubsidiary: RefOut,
+  currency: RefOut,
+  exchangeRate: z.number().positive().optional(),
+  custbody_q2c_fx_rate: z.string().nullish(),
+  custbody_q2c_fx_as_of: z.string().nullish(),
+  custbody_q2c_fx_source: z.string().nullish(),
+  line: z.looseObject({
+    items: z.array(z.looseObject({ lineSubsidiary: RefOut, account: RefOut, debit: z.number().optional(), credit: z.number().optional() })),
+  }),
+});
+export type NetSuiteIntercompanyJournal = z.infer<typeof NetSuiteIntercompanyJournal>;
+
 /** Error body (RFC 9457 problem details with NetSuite extensions). */
 export const NetSuiteErrorBody = z.looseObject({
   type: z.string().optional(),
@@ -153,6 +184,38 @@ export interface JournalLineBody {
   memo: string;
   custcol_q2c_revenue_line_id: string;
   custcol_q2c_contract_line_id: string;
+}
+
+/**
+ * The two-subsidiary intercompany journal entry (REST record
+ * `intercompanyJournalEntry`): header `subsidiary` (originating) and
+ * `toSubsidiary`, every line names its `lineSubsidiary`; the currency is the
+ * base currency of one of the two; `eliminate` marks the due-to/due-from lines
+ * for intercompany elimination.
+ */
+export interface IntercompanyJournalBody {
+  externalId: string;
+  subsidiary: Ref;
+  toSubsidiary: Ref;
+  currency: Ref;
+  /** Units of the other subsidiary's base currency per unit of `currency`, when they differ. */
+  exchangeRate?: number;
+  tranDate: string;
+  memo: string;
+  custbody_q2c_fx_rate?: string;
+  custbody_q2c_fx_as_of?: string;
+  custbody_q2c_fx_source?: string;
+  line: { items: IntercompanyJournalLineBody[] };
+}
+export interface IntercompanyJournalLineBody {
+  lineSubsidiary: Ref;
+  account: Ref;
+  debit?: number;
+  credit?: number;
+  memo: string;
+  eliminate: boolean;
+  /** The counterparty of a due-to/due-from line. */
+  dueToFromSubsidiary?: Ref;
 }
 
 export interface CustomerBody {

@@ -49,4 +49,6 @@ TkOpBy9MnhIlfFPxzd3corU2pgCGNc38KTrAiIY1jDYRPk4MJLBkCJLUWBTmjYem
   deferredRevenueAccountId: '2500',
   revenueAccountId: '4000',
   serviceItemId: '100',
+  /** Intercompany GL accounts (internal ids; their account numbers are 1300, 4900, 5900, 2300). */
+  intercompanyAccounts: Object.freeze({ receivable: '301', revenue: '491', expense: '591', payable: '231' }),
 });

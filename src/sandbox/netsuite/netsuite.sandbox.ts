@@ -45,9 +45,43 @@ export const CURRENCIES = [
   { id: '4', symbol: 'EUR', name: 'Euro' },
   { id: '5', symbol: 'JPY', name: 'Yen' },
 ] as const;
-const ACCOUNTS = new Set([NETSUITE_SANDBOX.deferredRevenueAccountId, NETSUITE_SANDBOX.revenueAccountId, '1100', '1200']);
+/** Chart of accounts: internal id, account number, name. The intercompany accounts' ids differ from their numbers, as they do in a real account. */
+export const ACCOUNT_ROWS = [
+  { id: '1100', acctnumber: '1100', name: 'Accounts Receivable', accttype: 'AcctRec' },
+  { id: '1200', acctnumber: '1200', name: 'Unbilled Receivable', accttype: 'OthCurrAsset' },
+  { id: NETSUITE_SANDBOX.deferredRevenueAccountId, acctnumber: '2500', name: 'Deferred Revenue', accttype: 'DeferRevenue' },
+  { id: NETSUITE_SANDBOX.revenueAccountId, acctnumber: '4000', name: 'Services Revenue', accttype: 'Income' },
+  { id: NETSUITE_SANDBOX.intercompanyAccounts.receivable, acctnumber: '1300', name: 'Intercompany Receivable (due from)', accttype: 'OthCurrAsset' },
+  { id: NETSUITE_SANDBOX.intercompanyAccounts.payable, acctnumber: '2300', name: 'Intercompany Payable (due to)', accttype: 'OthCurrLiab' },
+  { id: NETSUITE_SANDBOX.intercompanyAccounts.revenue, acctnumber: '4900', name: 'Intercompany Revenue', accttype: 'Income' },
+  { id: NETSUITE_SANDBOX.intercompanyAccounts.expense, acctnumber: '5900', name: 'Intercompany Cost of Services', accttype: 'COGS' },
+] as const;
+const ACCOUNTS = new Set<string>(ACCOUNT_ROWS.map((a) => a.id));
 
-const TRANSACTIONS = { salesOrder: { code: 'SalesOrd', prefix: 'SO' }, invoice: { code: 'CustInvc', prefix: 'INV' }, creditMemo: { code: 'CustCred', prefix: 'CM' }, journalEntry: { code: 'Journal', prefix: 'JE' } } as const;
+/**
+ * The account's exchange rate table (Lists > Accounting > Currency Exchange
+ * Rates): 1 unit of the transaction currency = `exchangeRate` units of the
+ * base currency, from `effectiveDate`.
+ */
+export const CURRENCY_RATES = [
+  { id: '1', baseCurrency: '4', transactionCurrency: '1', exchangeRate: 0.92, effectiveDate: '2025-01-01' },
+  { id: '2', baseCurrency: '4', transactionCurrency: '1', exchangeRate: 0.905, effectiveDate: '2026-01-01' },
+  { id: '3', baseCurrency: '1', transactionCurrency: '4', exchangeRate: 1.087, effectiveDate: '2025-01-01' },
+  { id: '4', baseCurrency: '2', transactionCurrency: '1', exchangeRate: 0.79, effectiveDate: '2025-01-01' },
+  { id: '5', baseCurrency: '1', transactionCurrency: '2', exchangeRate: 1.265, effectiveDate: '2025-01-01' },
+  { id: '6', baseCurrency: '2', transactionCurrency: '4', exchangeRate: 0.86, effectiveDate: '2025-01-01' },
+  { id: '7', baseCurrency: '4', transactionCurrency: '2', exchangeRate: 1.163, effectiveDate: '2025-01-01' },
+] as const;
+const rateOn = (base: string, transaction: string, date: string) =>
+  CURRENCY_RATES.filter((r) => r.baseCurrency === base && r.transactionCurrency === transaction && r.effectiveDate <= date).sort((a, b) => (a.effectiveDate < b.effectiveDate ? 1 : -1))[0];
+
+const TRANSACTIONS = {
+  salesOrder: { code: 'SalesOrd', prefix: 'SO' },
+  invoice: { code: 'CustInvc', prefix: 'INV' },
+  creditMemo: { code: 'CustCred', prefix: 'CM' },
+  journalEntry: { code: 'Journal', prefix: 'JE' },
+  intercompanyJournalEntry: { code: 'Journal', prefix: 'ICJE' },
+} as const;
 type TransactionType = keyof typeof TRANSACTIONS;
 const isTransaction = (t: string): t is TransactionType => Object.prototype.hasOwnProperty.call(TRANSACTIONS, t);
 const WRITABLE = new Set<string>(['customer', ...Object.keys(TRANSACTIONS)]);
@@ -223,6 +257,7 @@ export const netsuiteSandbox: SandboxPlugin = async (app, ctx: SandboxContext) =
       if (parent !== undefined && (parent === selfId || !(await ctx.store.get(VENDOR, 'customer', parent)))) throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid parent reference key ${parent}.`, 'parent');
       return body;
     }
+    if (type === 'intercompanyJournalEntry') return validateIntercompany(body, subsidiary);
     if (type !== 'journalEntry') {
       const entity = refId(body['entity']);
       if (!entity || !(await ctx.store.get(VENDOR, 'customer', entity))) throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid entity reference key ${entity ?? '(missing)'}.`, 'entity');
@@ -252,6 +287,64 @@ export const netsuiteSandbox: SandboxPlugin = async (app, ctx: SandboxContext) =
     const credit = lines.reduce((s, l) => s + cents(l['credit']), 0);
     if (debit !== credit) throw new NsError(400, 'USER_ERROR', `The transaction is out of balance: debits ${fromCents(debit)} and credits ${fromCents(credit)} differ.`, 'line');
     return { ...body, total: fromCents(debit), status: { id: 'B', refName: 'Approved for Posting' } };
+  };
+
+  /**
+   * Intercompany journal between `subsidiary` and `toSubsidiary`: every line
+   * names one of the two as `lineSubsidiary`, each subsidiary's lines balance
+   * on their own, the currency is the base currency of one of the two, and
+   * the other one's lines are converted at `exchangeRate` (the rate table's
+   * rate for the date when none is sent).
+   */
+  const validateIntercompany = (body: Data, from: (typeof SUBSIDIARIES)[number]): Data => {
+    const toId = refId(body['toSubsidiary']);
+    const to = SUBSIDIARIES.find((s) => s.id === toId);
+    if (!to) throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid toSubsidiary reference key ${toId ?? '(missing)'}.`, 'toSubsidiary');
+    if (to.isInactive) throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid toSubsidiary reference key ${to.id}: subsidiary ${to.name} is inactive.`, 'toSubsidiary');
+    if (to.id === from.id) throw new NsError(400, 'USER_ERROR', 'An intercompany journal entry needs two different subsidiaries.', 'toSubsidiary');
+    const currency = refId(body['currency'])!;
+    if (currency !== from.currency.id && currency !== to.currency.id) {
+      throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid currency reference key ${currency}: the currency must be the base currency of ${from.name} or ${to.name}.`, 'currency');
+    }
+    const lines = (body['line'] as { items?: Data[] } | undefined)?.items ?? [];
+    const sums = new Map<string, { debit: number; credit: number }>([
+      [from.id, { debit: 0, credit: 0 }],
+      [to.id, { debit: 0, credit: 0 }],
+    ]);
+    for (const [i, l] of lines.entries()) {
+      const sub = refId(l['lineSubsidiary']);
+      const sum = sub === undefined ? undefined : sums.get(sub);
+      if (!sum) throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid lineSubsidiary reference key ${sub ?? '(missing)'}: a line belongs to subsidiary ${from.id} or ${to.id}.`, `line.items[${i}].lineSubsidiary`);
+      const account = refId(l['account']);
+      if (!ACCOUNTS.has(account ?? '')) throw new NsError(400, 'INVALID_KEY_OR_REF', `Invalid account reference key ${account ?? '(missing)'} for linesubsidiary ${sub!}.`, `line.items[${i}].account`);
+      const debit = cents(l['debit']);
+      const credit = cents(l['credit']);
+      if ((debit > 0) === (credit > 0) || debit < 0 || credit < 0) throw new NsError(400, 'USER_ERROR', 'Each line needs either a debit or a credit amount.', `line.items[${i}]`);
+      sum.debit += debit;
+      sum.credit += credit;
+    }
+    for (const sub of [from, to]) {
+      const sum = sums.get(sub.id)!;
+      if (sum.debit === 0) throw new NsError(400, 'USER_ERROR', `The intercompany journal entry has no lines for subsidiary ${sub.name}.`, 'line');
+      if (sum.debit !== sum.credit) {
+        throw new NsError(400, 'USER_ERROR', `The transaction is out of balance for subsidiary ${sub.name}: debits ${fromCents(sum.debit)} and credits ${fromCents(sum.credit)} differ.`, 'line');
+      }
+    }
+    const foreign = [from, to].find((s) => s.currency.id !== currency);
+    let exchangeRate = 1;
+    if (foreign) {
+      const sent = body['exchangeRate'];
+      if (sent !== undefined) {
+        if (typeof sent !== 'number' || !(sent > 0)) throw new NsError(400, 'USER_ERROR', `Invalid exchangeRate ${String(sent)}.`, 'exchangeRate');
+        exchangeRate = sent;
+      } else {
+        const tranDate = typeof body['tranDate'] === 'string' ? body['tranDate'] : new Date().toISOString().slice(0, 10);
+        const row = rateOn(foreign.currency.id, currency, tranDate);
+        if (!row) throw new NsError(400, 'USER_ERROR', `No exchange rate from currency ${currency} to ${foreign.currency.refName} is effective on ${tranDate}.`, 'exchangeRate');
+        exchangeRate = row.exchangeRate;
+      }
+    }
+    return { ...body, exchangeRate, total: fromCents(sums.get(from.id)!.debit), status: { id: 'B', refName: 'Approved for Posting' } };
   };
 
   const assertTranIdFree = async (type: string, tranId: unknown, selfId?: string) => {
@@ -376,6 +469,10 @@ export const netsuiteSandbox: SandboxPlugin = async (app, ctx: SandboxContext) =
         return CURRENCIES.map((c) => ({ id: c.id, symbol: c.symbol, name: c.name }));
       case 'subsidiary':
         return SUBSIDIARIES.map((s) => ({ id: s.id, name: s.name, country: s.country, currency: s.currency.id, isinactive: s.isInactive ? 'T' : 'F' }));
+      case 'account':
+        return ACCOUNT_ROWS.map((a) => ({ id: a.id, acctnumber: a.acctnumber, fullname: a.name, accttype: a.accttype, isinactive: 'F' }));
+      case 'currencyrate':
+        return CURRENCY_RATES.map((r) => ({ id: r.id, basecurrency: r.baseCurrency, transactioncurrency: r.transactionCurrency, exchangerate: r.exchangeRate, effectivedate: r.effectiveDate }));
       case 'customer':
         return (await ctx.store.list<Data>(VENDOR, 'customer')).items.map((r) => ({
           id: r.id,
