@@ -1,4 +1,5 @@
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import v8 from 'node:v8';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { Client, Connection, type WorkflowClient } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createLogger } from './logger';
@@ -10,6 +11,7 @@ import { connectorsConfigFromEnv, createConnectors } from './connectors';
 import { openDb, type Db } from './db';
 import { RuleSetRepository } from './db/rulesets';
 
+import type { KpiRecorder, KpiSinks } from './workflows/sinks';
 import { ERP_TASK_QUEUE } from './workflows/task-queues';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -22,6 +24,44 @@ export interface CreateWorkerOptions {
   /** Pre-bundled workflow code (tests bundle once per file); otherwise bundled from WORKFLOWS_PATH. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   dataConverter?: WorkerOptions['dataConverter'];
+  /**
+   * Where the workflows' business KPIs go (src/service/metrics `createMetrics().kpis`):
+   * pass the registry the process serves on /metrics. Unset: the KPIs are dropped.
+   */
+  kpis?: KpiRecorder;
+  /** Deal workflows kept in the worker's cache (0: none, every task replays). Default: `defaultMaxCachedWorkflows()`. */
+  maxCachedWorkflows?: number;
+}
+
+/** What one cached deal workflow held in the month-end bench (~5 GB RSS for 1,000 cached deals, BENCHMARKS.md). */
+export const CACHED_WORKFLOW_MIB = 5;
+/** The share of the V8 heap the workflow cache may take; the rest is activities, connectors and the SDK. */
+export const WORKFLOW_CACHE_HEAP_SHARE = 0.5;
+
+/**
+ * The workflow cache sized from this process's V8 heap limit: half the heap at the
+ * measured ~5 MiB per cached deal (a 4 GiB heap gives 414). The SDK's own default
+ * assumes ~1.7 MiB per workflow (600 per GiB) and let the bench's worker reach ~5 GB.
+ * A workflow evicted from the cache is not lost: its next task replays its history.
+ */
+export function defaultMaxCachedWorkflows(heapLimitBytes = v8.getHeapStatistics().heap_size_limit): number {
+  return Math.max(10, Math.floor((heapLimitBytes / 2 ** 20) * WORKFLOW_CACHE_HEAP_SHARE / CACHED_WORKFLOW_MIB));
+}
+
+const NO_KPIS: KpiRecorder = { recordDealTransition: () => {}, recordDealException: () => {}, recordInvoicePosted: () => {} };
+
+/**
+ * The workflows' KPI sink (src/workflows/sinks.ts) bound to `kpis` (no-op without).
+ * Not called on replay: a workflow evicted from the cache and replayed does not count again.
+ */
+export function kpiSinks(kpis: KpiRecorder = NO_KPIS): InjectedSinks<KpiSinks> {
+  return {
+    kpis: {
+      recordDealTransition: { fn: (_info, stage, sinceDealStartMs) => kpis.recordDealTransition(stage, sinceDealStartMs), callDuringReplay: false },
+      recordDealException: { fn: (_info, code) => kpis.recordDealException(code), callDuringReplay: false },
+      recordInvoicePosted: { fn: (_info, latencyMs) => kpis.recordInvoicePosted(latencyMs), callDuringReplay: false },
+    },
+  };
 }
 
 /** The q2c worker: workflow code plus activities closed over their dependencies. */
@@ -31,6 +71,9 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.deps),
+    sinks: kpiSinks(opts.kpis),
+    // reuseV8Context stays on (the SDK's default since 1.9): one V8 context per workflow thread, far less memory per cached workflow.
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? defaultMaxCachedWorkflows(),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
@@ -107,6 +150,7 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps,
     dataConverter,
+    ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
   });
   const erpWorker = await createErpWorker({
     connection,

@@ -9,6 +9,7 @@ import { ensureDefaultRuleSets } from '../db/rulesets';
 import { startSandbox, type RunningSandbox } from '../sandbox/server';
 import { buildService } from '../service/app';
 import { serviceSecretsFrom } from '../service/main';
+import { createMetrics } from '../service/metrics';
 import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
 import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger } from '../worker';
 import { DEFAULT_SWEEP_EVERY, ensureSweepSchedule } from './sweep';
@@ -65,8 +66,18 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
   const deps = activityDepsFrom(effective, db.db, logger, client.workflow);
+  // One registry for the process: the workflows' KPIs (through the worker's sinks) land on the service's /metrics.
+  const metrics = createMetrics();
   const workers = [
-    await createWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, deps, dataConverter }),
+    await createWorker({
+      connection: nativeConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      deps,
+      dataConverter,
+      kpis: metrics.kpis,
+      ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
+    }),
     await createErpWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, deps, dataConverter, activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND }),
   ];
   const runs = workers.map((w) => w.run());
@@ -79,6 +90,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
     dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger: logger.child({ component: 'service' }),
     secrets: serviceSecretsFrom(config),
+    metrics,
     // The dev stack: read-only pages and the Web UI's codec calls from this machine need no key.
     openOnLoopback: true,
     uiBaseUrl: temporal.uiUrl,

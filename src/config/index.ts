@@ -63,6 +63,11 @@ export const configSchema = z.object({
    * NetSuite's concurrency limit where 10/s tripped it (BENCHMARKS.md).
    */
   ERP_ACTIVITIES_PER_SECOND: optional(z.coerce.number().positive()).default(5),
+  /**
+   * Workflows the worker keeps cached (0 disables the cache: every task replays the history).
+   * Unset: half the V8 heap at ~5 MiB per cached deal (src/worker.ts defaultMaxCachedWorkflows).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: optional(z.coerce.number().int().min(0)),
   TEMPORAL_CLI: optional(z.string()),
   /** Searched for a `temporal` binary when .temporal/bin has none. */
   PATH: optional(z.string()),

@@ -56,10 +56,12 @@ export const UNSET_STAGE = 'UNSET';
  *   `recordDealException`, `recordInvoicePosted`): cycle times, exception rate and
  *   invoice latency, which no listing can reconstruct.
  *
- * The recorders count what the process they run in sees: call them from an
- * activity (which runs once per transition, not on replay) in a process that
- * serves this registry — the stack process passes the same `Metrics` to
- * `buildService({ metrics })`; a separate worker serves its own registry.
+ * The recorders count what the process they run in sees. Workflow code reports
+ * through the worker's KPI sink (src/workflows/sinks.ts; `createWorker({ kpis })`),
+ * which adds no history event and is not called on replay. The stack process
+ * passes the same `Metrics` to `createWorker({ kpis: metrics.kpis })` and
+ * `buildService({ metrics })`, so /metrics shows them; a standalone worker
+ * without a registry drops them.
  */
 export function createBusinessKpis(registry: Registry) {
   const dealsOpen = new Gauge({

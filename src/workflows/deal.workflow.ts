@@ -26,6 +26,7 @@ import {
 import { assertTransition, type DealStage } from './deal.stages';
 import { installDeliveryHandlers, runDelivery } from './delivery';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from './search-attributes';
+import { kpis } from './sinks';
 
 /** Retryable failures (timeouts, 5xx, 429) are retried with backoff by Temporal; after these attempts the deal parks. */
 export const STEP_RETRY: ActivityOptions['retry'] = {
@@ -91,6 +92,9 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
   const view: DealView = input.resume?.view ?? { opportunityId: input.opportunityId, stage: 'QUOTE_ACCEPTED', ids: {}, exceptions: [], timeline: [] };
   const now = () => new Date().toISOString(); // workflow time: deterministic, replay-safe
   if (!input.resume) view.timeline.push({ at: now(), stage: 'QUOTE_ACCEPTED' });
+  // The deal's start (closed-won) as this workflow recorded it; carried across continue-as-new in the view.
+  const dealStartMs = Date.parse(view.timeline[0]?.at ?? now());
+  if (!input.resume) kpis.recordDealTransition('QUOTE_ACCEPTED', 0);
   // Delivery batches and payments that arrive before IN_DELIVERY are buffered.
   const inbox = installDeliveryHandlers(input.resume?.delivery);
   const signatures = new Map<string, SignatureEvent>();
@@ -135,6 +139,8 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
   };
   const enter = (stage: DealStage, note?: string) => {
     assertTransition(view.stage, stage);
+    // Cycle-time KPI: the first time the deal reaches each stage (a resumption after NEEDS_ATTENTION is not a new arrival).
+    if (!view.timeline.some((t) => t.stage === stage)) kpis.recordDealTransition(stage, Date.now() - dealStartMs);
     view.stage = stage;
     view.timeline.push({ at: now(), stage, ...(note ? { note } : {}) });
     publish();
@@ -146,6 +152,7 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
     view.exceptions.push({ id: ++exceptionSeq, step, code, message, raisedAt: now(), allowed: ALLOWED_ACTIONS[step] });
     view.resumeStage = resume;
     enter('NEEDS_ATTENTION', `${step}: ${code}`);
+    kpis.recordDealException(code);
     log.warn('deal needs attention', { step, code });
     await condition(() => pendingAction !== undefined);
     const action = pendingAction!;
