@@ -61,7 +61,7 @@ import defaultRuleSet from '../src/rules/rulesets/default.json';
 import { AVALARA_VENDOR } from '../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../src/sandbox/netsuite/netsuite.sandbox';
 import { startSandbox } from '../src/sandbox/server';
-import { WORKFLOWS_PATH } from '../src/worker';
+import { kpiSinks, WORKFLOWS_PATH } from '../src/worker';
 import { dealWorkflowId, type DealInput } from '../src/workflows/deal.messages';
 import { initialEngagementState } from '../src/workflows/delivery';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../src/workflows/delivery.messages';
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   const native = env.nativeConnection;
   const noop = () => {};
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
-  const main = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle, activities, maxCachedWorkflows: Math.max(2_000, DEALS * 2) });
+  const main = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle, activities, sinks: kpiSinks(), maxCachedWorkflows: Math.max(2_000, DEALS * 2) });
   const mainRun = main.run();
 
   // ERP customers (setup, not timed): one per 4 deals.

@@ -1,4 +1,5 @@
 import { Worker } from '@temporalio/worker';
+import { kpiSinks } from '../../src/worker';
 import { DELIVERY_HISTORIES_DIR, loadHistories } from '../support/histories';
 import { engagementBundle } from '../workflows/engagement.support';
 
@@ -12,7 +13,7 @@ describe('recorded delivery histories replay on the current workflow code', () =
   });
 
   it.each(histories.map((h) => [h.workflowId, h] as const))('%s replays without nondeterminism', async (_id, h) => {
-    const result = Worker.runReplayHistories({ workflowBundle: await engagementBundle() }, [h]);
+    const result = Worker.runReplayHistories({ workflowBundle: await engagementBundle(), sinks: kpiSinks() }, [h]);
     for await (const r of result) expect(r.error).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import { loadCatalog } from '../../src/activities/deal/catalog';
 import { createConnectors } from '../../src/connectors';
 import type { Db } from '../../src/db';
 import { RuleSetRepository, ensureDefaultRuleSets } from '../../src/db/rulesets';
+import { kpiSinks } from '../../src/worker';
 import { ERP_TASK_QUEUE } from '../../src/workflows/task-queues';
 import { testLogger } from './logger';
 import { workflowBundle } from './temporal';
@@ -32,7 +33,7 @@ export function sandboxActivityDeps(sandboxUrl: string, db: Db): ActivityDeps {
 export async function startDealWorkers(env: TestWorkflowEnvironment, taskQueue: string, deps: ActivityDeps): Promise<{ stop(): Promise<void> }> {
   const activities = createActivities(deps);
   const workers = [
-    await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities }),
+    await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities, sinks: kpiSinks() }),
     await Worker.create({ connection: env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 }),
   ];
   const runs = workers.map((w) => w.run());

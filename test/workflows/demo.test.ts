@@ -11,6 +11,7 @@ import { STRIPE_SANDBOX } from '../../src/sandbox/stripe/stripe.sandbox';
 import { buildService } from '../../src/service/app';
 import { parseOperatorKeys } from '../../src/service/auth';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
+import { kpiSinks } from '../../src/worker';
 import { demoBusinessDate, demoBusinessMs, demoRealMs, type DemoClock } from '../../src/workflows/delivery.messages';
 import { sandboxActivityDeps, startDealWorkers } from '../support/deal';
 import { testLogger } from '../support/logger';
@@ -190,6 +191,6 @@ describe('the sample deal in demo mode on the dev server', () => {
 
   it("replays its own history (the demo clock is deterministic)", async () => {
     const history = await env.client.workflow.getHandle(result.workflowId).fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, result.workflowId);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), sinks: kpiSinks() }, history, result.workflowId);
   });
 });

@@ -4,6 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { EncryptionCodec } from '../../src/codec/encryption.codec';
 import { openDb, type DbHandle } from '../../src/db';
+import { kpiSinks } from '../../src/worker';
 import { contractSignatureSignal, dealWorkflowId, getDealStateQuery, type DealView } from '../../src/workflows/deal.messages';
 import { ERP_TASK_QUEUE } from '../../src/workflows/task-queues';
 import { sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
@@ -33,7 +34,7 @@ describe('a deal on the real dev server (Temporal CLI), payloads encrypted', () 
     const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'DEV' });
     const activities = createActivities(sandboxActivityDeps(sandbox.url, db.db));
     const client = new Client({ connection: env.connection, dataConverter });
-    const main = await Worker.create({ connection: env.nativeConnection, taskQueue: 'dev', workflowBundle: await workflowBundle(), activities, dataConverter });
+    const main = await Worker.create({ connection: env.nativeConnection, taskQueue: 'dev', workflowBundle: await workflowBundle(), activities, dataConverter, sinks: kpiSinks() });
     const erp = await Worker.create({ connection: env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, dataConverter });
     await main.runUntil(
       erp.runUntil(async () => {

@@ -13,6 +13,7 @@ import { HttpClient, basicAuth, staticSecret } from '../../src/connectors/http';
 import type { PsaPort, RecordInvoiceInput } from '../../src/connectors/psa/psa.port';
 import { AvalaraAdapter, classifyAvalara } from '../../src/connectors/tax/avalara.adapter';
 import { openDb, type Db, type DbHandle } from '../../src/db';
+import { kpiSinks } from '../../src/worker';
 import { RuleSet } from '../../src/rules/ruleset';
 import { AVALARA_SANDBOX, AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
@@ -104,7 +105,7 @@ export async function engagementWorkers(args: {
 }): Promise<{ run<T>(fn: () => Promise<T>): Promise<T> }> {
   const ruleSet = RuleSet.parse(defaultRuleSet);
   const activities = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
-  const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities });
+  const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks() });
   const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
   return { run: (fn) => main.runUntil(erp.runUntil(fn)) };
 }
