@@ -1,4 +1,5 @@
 import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
+import { createCreditActivities } from './credit.activities';
 import { createDealActivities, type DealActivityDeps } from './deal.activities';
 import { createSweepActivities, type SweepActivityDeps } from './sweep.activities';
 
@@ -12,6 +13,7 @@ export type ActivityDeps = DealActivityDeps & Pick<BillingActivityDeps, 'ruleSet
 export const createActivities = (deps: ActivityDeps) => ({
   ...createDealActivities(deps),
   ...createBillingActivities(deps),
+  ...createCreditActivities(deps),
   ...createSweepActivities(deps),
 });
 

@@ -1,14 +1,21 @@
 import { z } from 'zod';
-import { Id, Instant, IsoDate, RuleSetRef } from './common';
+import { DiscountBasisPoints, Id, Instant, IsoDate, RuleSetRef } from './common';
 import { Contract, ContractLine } from './contract';
 import { CanonicalError } from './errors';
+
+/**
+ * The fields an UPDATE_LINE may set. The line's own defaults (description '',
+ * discountBp 0) are dropped here: a field the change does not name must stay as
+ * the line has it, not be reset to its default.
+ */
+const LineChanges = ContractLine.omit({ id: true, quoteLineId: true }).extend({ description: z.string(), discountBp: DiscountBasisPoints }).partial();
 
 export const AmendmentChange = z.discriminatedUnion('op', [
   z.object({ op: z.literal('ADD_LINE'), line: ContractLine }),
   z.object({
     op: z.literal('UPDATE_LINE'),
     lineId: Id,
-    set: ContractLine.omit({ id: true, quoteLineId: true }).partial(),
+    set: LineChanges,
   }),
   /** Lines are never deleted (invoices trace to them); they are ended. */
   z.object({ op: z.literal('END_LINE'), lineId: Id, endDate: IsoDate }),
@@ -41,11 +48,11 @@ export const Amendment = z.object({
 export type Amendment = z.infer<typeof Amendment>;
 
 /**
- * Apply an amendment: returns contract version baseVersion + 1, validated
- * again in full (a delta that would make the contract invalid throws a ZodError
- * with the paths of the bad fields).
+ * The amendment's changes applied to `contract`: version baseVersion + 1, not
+ * validated as a whole (applyAmendment does that). For code that cannot run zod
+ * parsing, e.g. workflow code, which checks the result with contractLineIssues.
  */
-export const applyAmendment = (contract: Contract, amendment: Amendment): Contract => {
+export const applyAmendmentChanges = (contract: Contract, amendment: Pick<Amendment, 'id' | 'contractId' | 'baseVersion' | 'changes'>): Contract => {
   if (amendment.contractId !== contract.id || amendment.baseVersion !== contract.version) {
     throw new CanonicalError(
       'AMENDMENT.VERSION_MISMATCH',
@@ -82,5 +89,12 @@ export const applyAmendment = (contract: Contract, amendment: Amendment): Contra
         break;
     }
   }
-  return Contract.parse({ ...contract, ...terms, lines, version: contract.version + 1 });
+  return { ...contract, ...terms, lines, version: contract.version + 1 };
 };
+
+/**
+ * Apply an amendment: returns contract version baseVersion + 1, validated
+ * again in full (a delta that would make the contract invalid throws a ZodError
+ * with the paths of the bad fields).
+ */
+export const applyAmendment = (contract: Contract, amendment: Amendment): Contract => Contract.parse(applyAmendmentChanges(contract, amendment));

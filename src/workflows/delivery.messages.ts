@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AmendmentChange } from '../canonical';
 
 /*
  * The deal's delivery-to-cash messages (issue 6): what the webhook intake and the
@@ -99,10 +100,15 @@ export interface InvoiceSummary {
   paidMinor: number;
   refundedMinor: number;
   writtenOffMinor: number;
-  status: 'AWAITING_APPROVAL' | 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'OVERPAID' | 'WRITTEN_OFF' | 'REJECTED';
+  /** CREDITED: credit memos reversed the whole invoice before anything was paid. */
+  status: 'AWAITING_APPROVAL' | 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'OVERPAID' | 'WRITTEN_OFF' | 'REJECTED' | 'CREDITED';
   system: 'erp' | 'stripe';
   externalId?: string;
   lines: Array<{ id: string; contractLineId: string; amountMinor: number }>;
+  /** Credited by credit memos, tax included (set once a credit memo names the invoice); the open balance is total - paid - written off - credited. */
+  creditedMinor?: number;
+  /** The credit memos against the invoice (their numbers). */
+  creditMemos?: string[];
 }
 
 /** An item the rules did not invoice, with the reason (nothing is silently dropped). */
@@ -130,14 +136,19 @@ export interface ClosingSummary {
   currency: string;
   /** Settled items per class, in minor units; delivered = their sum. */
   totals: { BILLABLE: number; DEFERRED: number; CAPPED: number; EXCLUDED: number; delivered: number };
-  invoices: Array<{ number: string; totalMinor: number; paidMinor: number; writtenOffMinor: number; status: InvoiceSummary['status'] }>;
+  invoices: Array<{ number: string; totalMinor: number; paidMinor: number; writtenOffMinor: number; status: InvoiceSummary['status']; creditedMinor?: number }>;
   invoicedMinor: number;
   taxMinor: number;
   collectedMinor: number;
   refundedMinor: number;
   writtenOffMinor: number;
-  /** Value delivered but not collected: capped + excluded (billable kinds) + rejected + written off. */
-  leakage: { cappedMinor: number; excludedMinor: number; rejectedMinor: number; writtenOffMinor: number; totalMinor: number };
+  /** Value delivered but not collected: capped + excluded (billable kinds) + rejected + written off (+ credited net of tax, when anything was credited). */
+  leakage: { cappedMinor: number; excludedMinor: number; rejectedMinor: number; writtenOffMinor: number; creditedMinor?: number; totalMinor: number };
+  /**
+   * Present when credit memos were issued: what they reversed. Invoiced amounts stay as issued;
+   * BILLABLE in `totals` is what was billed, and `credited.subtotalMinor` of it was reversed.
+   */
+  credited?: { memos: number; subtotalMinor: number; taxMinor: number; totalMinor: number };
   recognisedMinor: number;
   intercompanyMinor: number;
 }
@@ -211,6 +222,12 @@ export interface DeliveryView {
   unappliedMinor: number;
   runs: number;
   continuedAsNew: number;
+  /** The contract version delivery bills against (amendments bump it). */
+  contractVersion?: number;
+  /** Applied amendments, oldest first (present once there is one). */
+  amendments?: AmendmentRecord[];
+  /** Issued credit memos, oldest first (present once there is one). */
+  creditMemos?: CreditMemoSummary[];
   summary?: ClosingSummary;
 }
 
@@ -232,3 +249,91 @@ export interface WriteOffRequest {
 }
 /** Writes off an invoice's open balance (the deal can then close without it being paid). */
 export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffRequest]>('writeOffInvoice');
+
+// ---------------------------------------------------------------- contract amendment
+
+/**
+ * A change order against the contract version delivery bills from. The changes
+ * are canonical amendment changes (src/canonical/amendment.ts); in delivery the
+ * validator accepts UPDATE_LINE of cap, endDate, rateCardRef, discountBp and
+ * allocatedValue, END_LINE, and SET_TERMS of endDate and poNumber. A rate card
+ * or discount change applies to work dated on or after `effectiveDate`.
+ */
+export interface AmendContractRequest {
+  /** The operator's idempotency key: the same id again returns the first result and changes nothing. */
+  requestId: string;
+  by: string;
+  /** The contract version the change was written against; any other is refused (DEAL.AMENDMENT_VERSION_CONFLICT). */
+  baseVersion: number;
+  effectiveDate: string; // YYYY-MM-DD
+  reason: string;
+  changes: AmendmentChange[];
+}
+
+/** One applied amendment, as the deal keeps it. */
+export interface AmendmentRecord {
+  /** `<contractId>-A<version>`. */
+  id: string;
+  requestId: string;
+  by: string;
+  reason: string;
+  effectiveDate: string;
+  baseVersion: number;
+  /** The contract version the amendment produced (baseVersion + 1). */
+  version: number;
+  /** Business date it was applied on. */
+  appliedOn: string;
+  changes: AmendmentChange[];
+  /** The ERP sales order the new version was posted to. */
+  erpContractId?: string;
+}
+
+export interface AmendContractResult {
+  amendment: AmendmentRecord;
+  contractVersion: number;
+  /** Held over a cap on the lines whose cap changed, and how much of it the new caps admit (billed at the next invoice run). */
+  heldOverCapMinor: number;
+  releasableMinor: number;
+}
+
+/** Amends the contract in delivery; the validator refuses a stale base version, unknown lines and invalid values. */
+export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContractRequest]>('amendContract');
+
+// ---------------------------------------------------------------- credit memo
+
+export interface CreditInvoiceRequest {
+  /** The operator's idempotency key: the same id again returns the first credit memo and posts nothing. */
+  requestId: string;
+  /** The posted invoice: its id or its number. */
+  invoiceId: string;
+  by: string;
+  reason: 'DISPUTE' | 'ERROR' | 'CANCELLATION';
+  /** Why, in words (e.g. 'time entry 4711 disputed: not worked'). */
+  note: string;
+  /** What to credit: whole invoice lines, or named source items of a line. */
+  lines: Array<{ invoiceLineId: string; sourceItemIds?: string[] }>;
+}
+
+export interface CreditMemoSummary {
+  id: string;
+  /** The ERP's transaction number. */
+  number: string;
+  externalId: string;
+  requestId: string;
+  invoiceId: string;
+  invoiceNumber: string;
+  issueDate: string;
+  reason: CreditInvoiceRequest['reason'];
+  note: string;
+  by: string;
+  subtotalMinor: number;
+  /** Tax reversed with the credit (the tax engine's return document; 0 for untaxed lines). */
+  taxMinor: number;
+  totalMinor: number;
+  lines: Array<{ id: string; originalInvoiceLineId: string; contractLineId: string; sourceItemIds: string[]; amountMinor: number; taxMinor: number }>;
+  /** The lines the operator asked for (a repeated request id must ask for the same). */
+  request: CreditInvoiceRequest['lines'];
+}
+
+/** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */
+export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');

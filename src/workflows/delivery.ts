@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -10,12 +11,15 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Expense, Invoice, MilestoneCompletion, Project, RevenueScheduleLine, TimeEntry } from '../canonical';
+import { applyAmendmentChanges, CanonicalError, contractLineIssues, type AmendmentChange, type Contract, type Expense, type Invoice, type MilestoneCompletion, type Project, type RevenueScheduleLine, type TimeEntry } from '../canonical';
+import type { Activities } from '../activities';
 import type { AuditEvent, BillingActivities, BillingSetup, IssueContext } from '../activities/billing.activities';
+import type { CreditAuditItem } from '../activities/credit.activities';
 import type { DealSnapshot } from '../activities/deal.activities';
 import { classifyDeliveries, type Decision } from '../rules/billability';
-import { compileContract } from '../rules/compile';
-import { addDays, isoWeekday, monthEnd, monthIndex, monthStart } from '../rules/dates';
+import { compileContract, type CompiledContract } from '../rules/compile';
+import { CreditError, creditInvoiceLines } from '../rules/credit';
+import { addDays, dateKey, isoWeekday, monthEnd, monthIndex, monthStart } from '../rules/dates';
 import { groupDecisions, materializeInvoices, type InvoiceGrouping } from '../rules/grouping';
 import { intercompanyCharges } from '../rules/intercompany';
 import { toBillingEvents } from '../rules/preview';
@@ -24,14 +28,21 @@ import { customerJurisdiction, decideTax } from '../rules/tax';
 import type { DealView } from './deal.messages';
 import type { DealStage } from './deal.stages';
 import {
+  amendContractUpdate,
+  creditInvoiceUpdate,
   decideInvoiceUpdate,
   deliveryBatchSignal,
   getDeliveryStateQuery,
   MIN_DEMO_DAY_MS,
   paymentSignal,
   writeOffInvoiceUpdate,
+  type AmendContractRequest,
+  type AmendContractResult,
+  type AmendmentRecord,
   type AttentionItem,
   type ClosingSummary,
+  type CreditInvoiceRequest,
+  type CreditMemoSummary,
   type DeliveryBatch,
   type DemoClock,
   type DemoOptions,
@@ -106,6 +117,49 @@ export interface EngagementState {
   continuedAsNew: number;
   /** Demo mode only: the real and business instants the accelerated calendar starts from (kept across continue-as-new). */
   demoAnchor?: { realStartMs: number; businessStartMs: number };
+  /** The current contract version once an amendment changed it (absent: the snapshot's). */
+  contract?: Contract;
+  /** Applied amendments, oldest first. */
+  amendments?: AmendmentRecord[];
+  /** Rate terms replaced by amendments, per line: work dated before `until` is rated with them. */
+  rateHistory?: Record<string, RateTerms[]>;
+  /** Lines whose cap an amendment changed: held over-cap parts there are released as the cap admits them. */
+  capAmendedLines?: string[];
+  /** The over-cap parts of time entries, kept so a raised cap can bill them later. */
+  overCap?: OverCapPart[];
+  /** Posted invoices as issued (lines with their source items and billing events): what a credit memo reverses. */
+  creditBasis?: Record<string, CreditBasis>;
+  /** Issued credit memos, oldest first. */
+  creditMemos?: CreditMemoSummary[];
+}
+
+/** A line's rate terms before an amendment changed them. */
+interface RateTerms {
+  until: string;
+  rateCardRef?: string;
+  discountBp: number;
+}
+
+/** The part of a time entry held over a not-to-exceed cap, with what it needs to be invoiced later. */
+interface OverCapPart {
+  sourceId: string;
+  kind: Decision['kind'];
+  contractLineId: string;
+  projectId: string;
+  serviceDate: string;
+  amountMinor: number;
+  minutes: number;
+  lineKey: string;
+  lineDescription: string;
+}
+
+/** A posted invoice as the credit rules need it. */
+interface CreditBasis {
+  invoice: Invoice;
+  events: AuditEvent[];
+  /** Source items already credited, per invoice line. */
+  credited: Record<string, string[]>;
+  taxCreditedMinor: number;
 }
 
 export interface DeliveryCarry {
@@ -262,25 +316,86 @@ const demoDayMs = (demo: DemoOptions | undefined): number | undefined => {
 
 const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
+/** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
+const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo'>>(BILLING_OPTIONS);
 
-const balanceOf = (inv: InvoiceSummary): number => inv.totalMinor - inv.paidMinor - inv.writtenOffMinor;
+/** What the customer still owes on the invoice (negative: a credit balance). */
+const balanceOf = (inv: InvoiceSummary): number => inv.totalMinor - (inv.creditedMinor ?? 0) - inv.paidMinor - inv.writtenOffMinor;
 const isSettled = (inv: InvoiceSummary): boolean => inv.status === 'REJECTED' || inv.status === 'WRITTEN_OFF' || balanceOf(inv) <= 0;
 
 function statusFor(inv: InvoiceSummary): InvoiceSummary['status'] {
   if (inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return inv.status;
   if (inv.writtenOffMinor > 0) return 'WRITTEN_OFF';
-  if (inv.paidMinor > inv.totalMinor) return 'OVERPAID';
-  if (inv.paidMinor === inv.totalMinor) return 'PAID';
+  const due = inv.totalMinor - (inv.creditedMinor ?? 0);
+  if (inv.paidMinor > due) return 'OVERPAID';
+  if (due === 0 && inv.paidMinor === 0) return 'CREDITED';
+  if (inv.paidMinor === due) return 'PAID';
   return inv.paidMinor > 0 ? 'PARTIALLY_PAID' : 'POSTED';
 }
 const crmStatus = (s: InvoiceSummary['status']): 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID' =>
-  s === 'PAID' || s === 'OVERPAID' ? 'PAID' : s === 'PARTIALLY_PAID' ? 'PARTIALLY_PAID' : s === 'REJECTED' || s === 'WRITTEN_OFF' ? 'VOID' : 'POSTED';
+  s === 'PAID' || s === 'OVERPAID' ? 'PAID' : s === 'PARTIALLY_PAID' ? 'PARTIALLY_PAID' : s === 'REJECTED' || s === 'WRITTEN_OFF' || s === 'CREDITED' ? 'VOID' : 'POSTED';
+
+const failureText = (err: unknown): string => {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+};
+
+const isIsoDate = (v: unknown): v is string => typeof v === 'string' && ISO_DATE_RE.test(v) && new Date(`${v}T00:00:00Z`).toISOString().slice(0, 10) === v;
+const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
+const isMoneyIn = (v: unknown, currency: string): boolean => {
+  const m = v as { amountMinor?: unknown; currency?: unknown } | null;
+  return typeof m === 'object' && m !== null && isInt(m.amountMinor, 0, Number.MAX_SAFE_INTEGER) && m.currency === currency;
+};
+
+/** One change's values checked (paths as the service reports them) and normalised as the canonical schema would (cap tolerance 0 when not given). */
+function checkedChange(ch: AmendmentChange, i: number, currency: string): AmendmentChange {
+  const bad = (field: string, why: string): never => refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.${field}: ${why}`);
+  if (typeof ch !== 'object' || ch === null) return bad('op', 'expected a change');
+  if (ch.op === 'END_LINE') {
+    if (!isIsoDate(ch.endDate)) bad('endDate', 'expected YYYY-MM-DD');
+    return ch;
+  }
+  if (ch.op === 'SET_TERMS') {
+    const t = ch.set ?? {};
+    if (t.endDate !== undefined && !isIsoDate(t.endDate)) bad('set.endDate', 'expected YYYY-MM-DD');
+    if (t.poNumber !== undefined && (typeof t.poNumber !== 'string' || t.poNumber.trim() === '')) bad('set.poNumber', 'expected a PO number');
+    return ch;
+  }
+  if (ch.op !== 'UPDATE_LINE') return ch;
+  const set = { ...(ch.set ?? {}) };
+  if (set.cap !== undefined) {
+    const cap = set.cap as { notToExceed?: unknown; toleranceBp?: unknown } | null;
+    if (typeof cap !== 'object' || cap === null) return bad('set.cap', 'expected { notToExceed, toleranceBp }');
+    if (!isMoneyIn(cap.notToExceed, currency)) bad('set.cap.notToExceed', `expected non-negative integer minor units in ${currency}`);
+    if (cap.toleranceBp !== undefined && !isInt(cap.toleranceBp, 0, 10_000_000)) bad('set.cap.toleranceBp', 'expected integer basis points');
+    set.cap = { notToExceed: set.cap.notToExceed, toleranceBp: set.cap.toleranceBp ?? 0 };
+  }
+  if (set.endDate !== undefined && !isIsoDate(set.endDate)) bad('set.endDate', 'expected YYYY-MM-DD');
+  if (set.rateCardRef !== undefined && (typeof set.rateCardRef !== 'string' || set.rateCardRef.trim() === '')) bad('set.rateCardRef', 'expected a rate card id');
+  if (set.discountBp !== undefined && !isInt(set.discountBp, 0, 10_000)) bad('set.discountBp', 'expected integer basis points, 0..10000');
+  if (set.allocatedValue !== undefined && !isMoneyIn(set.allocatedValue, currency)) bad('set.allocatedValue', `expected non-negative integer minor units in ${currency}`);
+  if (set.description !== undefined && typeof set.description !== 'string') bad('set.description', 'expected text');
+  return { ...ch, set };
+}
+
+/** An operator action the validator refuses: a stable type the service maps to 409. */
+const refuse = (code: string, message: string): never => {
+  throw ApplicationFailure.nonRetryable(message, code);
+};
+/** What an amendment may change while the deal is in delivery (the PSA project and the rule set stay as provisioned). */
+const AMENDABLE_LINE_FIELDS = new Set(['cap', 'endDate', 'rateCardRef', 'discountBp', 'allocatedValue', 'description']);
+const AMENDABLE_TERMS = new Set(['endDate', 'poNumber']);
 
 class Engagement {
   readonly s: EngagementState;
   private seen: Set<string>;
   private readonly tz: string;
-  private readonly contract: DealSnapshot['contract'];
+  /** The contract version delivery bills against: the snapshot's, or the latest amendment's. */
+  private contract: Contract;
+  /** Operator actions running now, by request id (a repeated request joins the running one). */
+  private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly projectPhases: Project['phases'];
   private readonly taskLine = new Map<string, string>();
   private readonly milestoneLine = new Map<string, string>();
@@ -294,7 +409,7 @@ class Engagement {
     readonly clock: BusinessClock = WORKFLOW_CLOCK,
   ) {
     this.s = state;
-    this.contract = ctx.snapshot.contract;
+    this.contract = state.contract ?? ctx.snapshot.contract;
     this.seen = new Set(state.seen);
     this.tz = ctx.snapshot.contractingEntity.timeZone;
     // PSA items not billable in the PSA land on a task the rules know is not billable.
@@ -441,19 +556,19 @@ class Engagement {
     s.immediate = false;
     s.lastRunOn = today;
     const { pending } = s;
-    if (pending.time.length + pending.expenses.length + pending.milestones.length === 0 && !this.contract.lines.some((l) => l.billingModel === 'SUBSCRIPTION' || l.billingModel === 'RETAINER')) {
+    if (
+      pending.time.length + pending.expenses.length + pending.milestones.length === 0 &&
+      !this.contract.lines.some((l) => l.billingModel === 'SUBSCRIPTION' || l.billingModel === 'RETAINER') &&
+      !this.hasReleasable()
+    ) {
       s.deferredMinor = 0;
       return;
     }
     s.runSeq += 1;
-    const cc = compileContract(this.contract, this.setup.ruleSet, { phases: this.projectPhases });
-    const run = classifyDeliveries(
-      cc,
-      { timeEntries: pending.time, expenses: pending.expenses, milestones: pending.milestones },
-      today,
-      { billedByLine: s.billedByLine, drawnByLine: s.drawnByLine, processedIds: new Set(s.processedIds) },
-      this.setup.project.id,
-    );
+    const cc = this.compiled();
+    // Held over-cap parts an amended cap now admits come first: they are older than anything pending.
+    const released = this.releaseOverCap(cc);
+    const run = this.classify(cc, today);
     const deferred = new Set<string>();
     let deferredMinor = 0;
     for (const d of run.decisions) {
@@ -464,12 +579,14 @@ class Engagement {
     }
     s.deferredMinor = deferredMinor;
     const settled = run.decisions.filter((d) => !deferred.has(d.sourceId));
-    if (settled.length === 0) return;
-    const invoiced: Decision[] = [];
+    if (settled.length === 0 && released.length === 0) return;
+    const invoiced: Decision[] = [...released];
     for (const d of settled) {
       const item: ReportedItem = { sourceId: d.sourceId, kind: d.kind, contractLineId: d.contractLineId, serviceDate: d.serviceDate, reasonCode: d.reasonCode, amountMinor: d.amountMinor, ...(d.detail ? { detail: d.detail } : {}) };
       if (d.billingClass === 'CAPPED' || d.billingClass === 'EXCLUDED') {
         this.report(d.billingClass, item);
+        const line = d.reasonCode === 'CAPPED.OVER_CAP' ? run.overCapLines.get(d.sourceId) : undefined;
+        if (line) (s.overCap ??= []).push({ sourceId: d.sourceId, kind: d.kind, contractLineId: d.contractLineId, projectId: d.projectId, serviceDate: d.serviceDate, amountMinor: d.amountMinor, minutes: d.minutes, ...line });
         continue;
       }
       s.totals.BILLABLE += d.amountMinor;
@@ -512,7 +629,7 @@ class Engagement {
       ...materializeInvoices(cc, { groups: late }, { asOf: today, taxable, keySuffix: `R${s.runSeq}` }),
     ];
     for (const k of grouping.groups.keys()) if (!s.issuedKeys.includes(k)) s.issuedKeys.push(k);
-    const events = toBillingEvents(cc, settled);
+    const events = toBillingEvents(cc, released.length > 0 ? [...settled, ...released] : settled);
     const eventOf = new Map<string, AuditEvent>();
     for (const ev of events) {
       if (ev.billingClass !== 'BILLABLE' || ev.invoiceKey === undefined) continue;
@@ -532,7 +649,7 @@ class Engagement {
     }
 
     // Revenue that follows delivery (milestones, drawdown); AS_INVOICED follows issue.
-    const rev = revenueSchedule({ contract: this.contract, decisions: settled.filter((d) => d.billingClass === 'BILLABLE'), invoices: [], asOf: today });
+    const rev = revenueSchedule({ contract: this.contract, decisions: [...settled.filter((d) => d.billingClass === 'BILLABLE'), ...released], invoices: [], asOf: today });
     this.queueRevenue(rev.lines.filter((l) => l.treatment === 'POINT_IN_TIME' || l.treatment === 'AS_DRAWN'));
 
     // Intercompany: time delivered by another entity, charged once when it settles.
@@ -540,6 +657,164 @@ class Engagement {
   }
 
   private pendingIntercompany: TimeEntry[] = [];
+
+  private compiled(contract: Contract = this.contract): CompiledContract {
+    return compileContract(contract, this.setup.ruleSet, { phases: this.projectPhases });
+  }
+
+  /**
+   * Classifies the pending items. Work dated before an amendment's rate change is
+   * rated with the terms then in force (one pass per line and superseded terms,
+   * oldest first, so caps still fill in date order); the rest with the current
+   * version. Without rate changes this is one pass, as before amendments existed.
+   */
+  private classify(cc: CompiledContract, today: string): { decisions: Decision[]; overCapLines: Map<string, { lineKey: string; lineDescription: string }> } {
+    const s = this.s;
+    const { pending } = s;
+    const overCapLines = new Map<string, { lineKey: string; lineDescription: string }>();
+    const projectId = this.setup.project.id;
+    const history = s.rateHistory ?? {};
+    let time = pending.time;
+    let billedByLine = s.billedByLine;
+    let drawnByLine = s.drawnByLine;
+    const decisions: Decision[] = [];
+    if (Object.keys(history).length > 0) {
+      const groups = new Map<string, { lineId: string; terms: RateTerms; entries: TimeEntry[] }>();
+      const current: TimeEntry[] = [];
+      for (const e of time) {
+        const terms = history[e.contractLineId]?.find((h) => e.workDate < h.until);
+        if (!terms) {
+          current.push(e);
+          continue;
+        }
+        const k = `${terms.until}|${e.contractLineId}`;
+        let g = groups.get(k);
+        if (!g) groups.set(k, (g = { lineId: e.contractLineId, terms, entries: [] }));
+        g.entries.push(e);
+      }
+      billedByLine = { ...s.billedByLine };
+      drawnByLine = { ...s.drawnByLine };
+      for (const k of [...groups.keys()].sort()) {
+        const g = groups.get(k)!;
+        const { rateCardRef, discountBp } = g.terms;
+        const variant: Contract = {
+          ...this.contract,
+          lines: this.contract.lines.map((l) => {
+            if (l.id !== g.lineId) return l;
+            const { rateCardRef: _current, ...rest } = l;
+            return { ...rest, ...(rateCardRef !== undefined ? { rateCardRef } : {}), discountBp };
+          }),
+        };
+        const vcc = this.compiled(variant);
+        const part = classifyDeliveries(vcc, { timeEntries: g.entries }, today, { billedByLine, drawnByLine, processedIds: new Set(s.processedIds), scheduledCharges: false }, projectId);
+        for (const d of part.decisions) {
+          if (d.billingClass !== 'BILLABLE') continue;
+          if (d.lineKey !== undefined) billedByLine[d.contractLineId] = (billedByLine[d.contractLineId] ?? 0) + d.amountMinor;
+          else drawnByLine[d.contractLineId] = (drawnByLine[d.contractLineId] ?? 0) + d.amountMinor;
+        }
+        this.noteOverCap(vcc, part.decisions, g.entries, overCapLines);
+        decisions.push(...part.decisions);
+      }
+      time = current;
+    }
+    const run = classifyDeliveries(
+      cc,
+      { timeEntries: time, expenses: pending.expenses, milestones: pending.milestones },
+      today,
+      { billedByLine, drawnByLine, processedIds: new Set(s.processedIds) },
+      projectId,
+    );
+    this.noteOverCap(cc, run.decisions, time, overCapLines);
+    return { decisions: decisions.length > 0 ? [...decisions, ...run.decisions] : run.decisions, overCapLines };
+  }
+
+  /** The invoice line a time entry's over-cap part would be billed on (its billed sibling's, or its rate slot's). */
+  private noteOverCap(cc: CompiledContract, decisions: readonly Decision[], entries: readonly TimeEntry[], into: Map<string, { lineKey: string; lineDescription: string }>): void {
+    const capped = decisions.filter((d) => d.reasonCode === 'CAPPED.OVER_CAP' && d.kind === 'TIME');
+    if (capped.length === 0) return;
+    const ids = new Set(capped.map((d) => d.sourceId));
+    const billed = new Map<string, Decision>();
+    for (const d of decisions) if (ids.has(d.sourceId) && d.billingClass === 'BILLABLE' && d.lineKey !== undefined) billed.set(d.sourceId, d);
+    const entryOf = new Map(entries.filter((e) => ids.has(e.id)).map((e) => [e.id, e]));
+    for (const d of capped) {
+      const sibling = billed.get(d.sourceId);
+      if (sibling) {
+        into.set(d.sourceId, { lineKey: sibling.lineKey!, lineDescription: sibling.lineDescription });
+        continue;
+      }
+      const e = entryOf.get(d.sourceId);
+      const cl = cc.lines.get(d.contractLineId);
+      const slot = e && cl ? cl.rates?.timeSlot(e.role, e.region, e.workDate, dateKey(e.workDate), e.overtime, cl.line.discountBp) : undefined;
+      if (slot) into.set(d.sourceId, { lineKey: slot.lineKey, lineDescription: slot.description });
+    }
+  }
+
+  /** Room under each amended cap for held over-cap parts (only lines an amendment re-capped: nothing moves otherwise). */
+  private releaseRoom(cc: CompiledContract): Map<string, number> {
+    const room = new Map<string, number>();
+    const s = this.s;
+    if (!s.capAmendedLines?.length || !s.overCap?.length) return room;
+    for (const lineId of [...s.capAmendedLines].sort()) {
+      const cl = cc.lines.get(lineId);
+      if (!cl || !s.overCap.some((p) => p.contractLineId === lineId)) continue;
+      const r = cl.capLimit === null ? Number.MAX_SAFE_INTEGER : cl.capLimit - (s.billedByLine[lineId] ?? 0);
+      if (r > 0) room.set(lineId, r);
+    }
+    return room;
+  }
+
+  private hasReleasable(): boolean {
+    return !!this.s.capAmendedLines?.length && !!this.s.overCap?.length && this.releaseRoom(this.compiled()).size > 0;
+  }
+
+  /**
+   * Moves held over-cap parts (date order) into billing as far as the amended caps
+   * admit them: CAPPED -> BILLABLE, so delivered stays what it was. A part that
+   * fits only in part is split again; the rest stays held.
+   */
+  private releaseOverCap(cc: CompiledContract): Decision[] {
+    const s = this.s;
+    const out: Decision[] = [];
+    const rooms = this.releaseRoom(cc);
+    if (rooms.size === 0) return out;
+    const fmt = (n: number) => `${cc.currency} ${(n / 100).toFixed(2)}`;
+    for (const [lineId, start] of rooms) {
+      let room = start;
+      const parts = s.overCap!.filter((p) => p.contractLineId === lineId).sort((a, b) => (a.serviceDate < b.serviceDate ? -1 : a.serviceDate > b.serviceDate ? 1 : a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0));
+      for (const p of parts) {
+        if (room <= 0) break;
+        const take = Math.min(p.amountMinor, room);
+        const minutes = take === p.amountMinor ? p.minutes : Math.floor((p.minutes * take) / p.amountMinor);
+        out.push({
+          sourceId: p.sourceId,
+          kind: p.kind,
+          contractLineId: lineId,
+          projectId: p.projectId,
+          serviceDate: p.serviceDate,
+          billingClass: 'BILLABLE',
+          reasonCode: take < p.amountMinor ? 'BILLABLE.PARTIAL_UNDER_CAP' : 'BILLABLE.TIME_AND_MATERIALS',
+          amountMinor: take,
+          minutes,
+          lineKey: p.lineKey,
+          lineDescription: p.lineDescription,
+          milestoneId: undefined,
+          detail: `held over the cap; ${fmt(take)} of ${fmt(p.amountMinor)} admitted by contract v${cc.contract.version}`,
+        });
+        p.amountMinor -= take;
+        p.minutes -= minutes;
+        room -= take;
+        s.billedByLine[lineId] = (s.billedByLine[lineId] ?? 0) + take;
+        s.totals.CAPPED -= take;
+        s.totals.BILLABLE += take;
+        const held = s.held.find((h) => h.sourceId === p.sourceId && h.reasonCode === 'CAPPED.OVER_CAP');
+        if (held) held.amountMinor -= take;
+      }
+    }
+    const done = new Set(s.overCap!.filter((p) => p.amountMinor === 0).map((p) => p.sourceId));
+    s.held = s.held.filter((h) => !(h.reasonCode === 'CAPPED.OVER_CAP' && done.has(h.sourceId) && h.amountMinor === 0));
+    s.overCap = s.overCap!.filter((p) => p.amountMinor > 0);
+    return out;
+  }
 
   private summaryOfDraft(invoice: Invoice, status: InvoiceSummary['status']): InvoiceSummary {
     return {
@@ -613,6 +888,7 @@ class Engagement {
       if (inv.status === 'AWAITING_APPROVAL' && patched('approved-invoice-posted')) inv.status = 'POSTED';
       inv.status = statusFor(inv);
       issued.push(draft.invoice);
+      (s.creditBasis ??= {})[inv.id] = { invoice: { ...draft.invoice, status: 'POSTED', tax: { amountMinor: inv.taxMinor, currency: draft.invoice.currency }, total: { amountMinor: inv.totalMinor, currency: draft.invoice.currency } }, events: draft.events, credited: {}, taxCreditedMinor: 0 };
       s.drafts = s.drafts.filter((d) => d !== draft);
     }
     if (issued.length > 0) {
@@ -822,6 +1098,7 @@ class Engagement {
       s.attention.length === 0 &&
       s.payments.unmatched.length === 0 &&
       this.ctx.inbox.batches.length + this.ctx.inbox.payments.length === 0 &&
+      this.inflight.size === 0 &&
       s.invoices.every(isSettled)
     );
   }
@@ -832,17 +1109,22 @@ class Engagement {
     const sum = (f: (i: InvoiceSummary) => number, list = inv) => list.reduce((a, i) => a + f(i), 0);
     const rejectedMinor = sum((i) => i.subtotalMinor, s.invoices.filter((i) => i.status === 'REJECTED'));
     const writtenOffMinor = sum((i) => i.writtenOffMinor);
+    // Credit memos: present only once there is one, so summaries of deals without credits keep their shape.
+    const memos = s.creditMemos ?? [];
+    const credited = memos.length > 0 ? { memos: memos.length, subtotalMinor: memos.reduce((a, m) => a + m.subtotalMinor, 0), taxMinor: memos.reduce((a, m) => a + m.taxMinor, 0), totalMinor: memos.reduce((a, m) => a + m.totalMinor, 0) } : undefined;
+    const creditedNet = credited?.subtotalMinor ?? 0;
     return {
       closedOn: today,
       currency: this.contract.currency,
       totals: { BILLABLE: s.totals.BILLABLE, DEFERRED: s.deferredMinor, CAPPED: s.totals.CAPPED, EXCLUDED: s.totals.EXCLUDED, delivered: s.totals.delivered + s.deferredMinor },
-      invoices: s.invoices.map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, writtenOffMinor: i.writtenOffMinor, status: i.status })),
+      invoices: s.invoices.map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, writtenOffMinor: i.writtenOffMinor, status: i.status, ...(i.creditedMinor ? { creditedMinor: i.creditedMinor } : {}) })),
       invoicedMinor: sum((i) => i.totalMinor),
       taxMinor: sum((i) => i.taxMinor),
       collectedMinor: sum((i) => i.paidMinor),
       refundedMinor: sum((i) => i.refundedMinor),
       writtenOffMinor,
-      leakage: { cappedMinor: s.totals.CAPPED, excludedMinor: s.totals.EXCLUDED, rejectedMinor, writtenOffMinor, totalMinor: s.totals.CAPPED + rejectedMinor + writtenOffMinor },
+      leakage: { cappedMinor: s.totals.CAPPED, excludedMinor: s.totals.EXCLUDED, rejectedMinor, writtenOffMinor, ...(credited ? { creditedMinor: creditedNet } : {}), totalMinor: s.totals.CAPPED + rejectedMinor + writtenOffMinor + creditedNet },
+      ...(credited ? { credited } : {}),
       recognisedMinor: Object.values(s.revenue.recognisedByLine).reduce((a, b) => a + b, 0),
       intercompanyMinor: s.intercompanyMinor,
     };
@@ -887,14 +1169,19 @@ class Engagement {
       recognisedByMonth: s.revenue.byMonth,
       revenuePostedThrough: s.revenue.postedThrough,
       intercompanyMinor: s.intercompanyMinor,
-      unappliedMinor: s.payments.unmatched.reduce((a, p) => a + (p.kind === 'charge.refunded' ? 0 : p.amountMinor), 0) + s.invoices.reduce((a, i) => a + Math.max(0, i.paidMinor - i.totalMinor), 0),
+      unappliedMinor: s.payments.unmatched.reduce((a, p) => a + (p.kind === 'charge.refunded' ? 0 : p.amountMinor), 0) + s.invoices.reduce((a, i) => a + Math.max(0, i.paidMinor - (i.totalMinor - (i.creditedMinor ?? 0))), 0),
       runs: s.runSeq,
       continuedAsNew: s.continuedAsNew,
+      contractVersion: this.contract.version,
+      ...(s.amendments?.length ? { amendments: s.amendments } : {}),
+      ...(s.creditMemos?.length ? { creditMemos: s.creditMemos } : {}),
     };
   }
 
   installOperatorHandlers(): void {
     setHandler(getDeliveryStateQuery, () => this.view());
+    setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amendNow(req)), { validator: (req) => this.validateAmendment(req) });
+    setHandler(creditInvoiceUpdate, (req) => this.once(`credit:${req.requestId}`, () => this.creditNow(req)), { validator: (req) => this.validateCredit(req) });
     setHandler(
       decideInvoiceUpdate,
       (req) => {
@@ -936,6 +1223,267 @@ class Engagement {
         },
       },
     );
+  }
+
+  // ------------------------------------------------------------ operator: amendments and credit memos
+
+  /** Runs an operator action once per request id: a repeat while it runs joins it (its result was recorded otherwise). */
+  private async once<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key);
+    if (running) return (await running) as T;
+    const p = run();
+    this.inflight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  private validateAmendment(req: AmendContractRequest): void {
+    if (typeof req?.requestId !== 'string' || !req.requestId.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs a requestId');
+    const done = this.s.amendments?.find((a) => a.requestId === req.requestId);
+    if (done) {
+      if (done.baseVersion !== req.baseVersion || JSON.stringify(done.changes) !== JSON.stringify(req.changes)) {
+        refuse('DEAL.REQUEST_ID_REUSED', `request ${req.requestId} already applied amendment ${done.id} with other content`);
+      }
+      return;
+    }
+    if (this.inflight.has(`amend:${req.requestId}`)) return;
+    if ([...this.inflight.keys()].some((k) => k.startsWith('amend:'))) refuse('DEAL.ACTION_IN_PROGRESS', 'another amendment is being applied');
+    this.amended(req);
+  }
+
+  /** The contract version the request makes of the current one, or a refusal naming what is wrong. */
+  private amended(req: AmendContractRequest): Contract {
+    const c = this.contract;
+    if (!req.by?.trim() || !req.reason?.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs `by` and `reason`');
+    if (!isIsoDate(req.effectiveDate)) refuse('DEAL.AMENDMENT_INVALID', 'effectiveDate: expected YYYY-MM-DD');
+    if (req.baseVersion !== c.version) refuse('DEAL.AMENDMENT_VERSION_CONFLICT', `amendment written against contract v${req.baseVersion}; contract ${c.id} is at v${c.version}`);
+    if (!Array.isArray(req.changes) || req.changes.length === 0) refuse('DEAL.AMENDMENT_INVALID', 'changes: at least one change is needed');
+    const changes = req.changes.map((ch, i) => checkedChange(ch, i, c.currency));
+    changes.forEach((ch, i) => {
+      switch (ch.op) {
+        case 'UPDATE_LINE':
+        case 'END_LINE':
+          if (!c.lines.some((l) => l.id === ch.lineId)) refuse('DEAL.AMENDMENT_UNKNOWN_LINE', `changes.${i}.lineId: line ${ch.lineId} is not on contract ${c.id}`);
+          if (ch.op === 'UPDATE_LINE') {
+            const keys = Object.keys(ch.set ?? {});
+            if (keys.length === 0) refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.set: nothing to change`);
+            for (const k of keys) if (!AMENDABLE_LINE_FIELDS.has(k)) refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}.set.${k}: cannot be amended while the deal is in delivery`);
+          }
+          break;
+        case 'SET_TERMS':
+          for (const k of Object.keys(ch.set ?? {})) if (!AMENDABLE_TERMS.has(k)) refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}.set.${k}: cannot be amended while the deal is in delivery`);
+          break;
+        case 'ADD_LINE':
+          refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}: a line cannot be added in delivery (the PSA project has no tasks for it)`);
+          break;
+        default:
+          refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.op: unknown operation`);
+      }
+    });
+    // Checked by hand, not with the canonical zod schemas: their ISO date checks do not run in the workflow sandbox.
+    let next: Contract;
+    try {
+      next = applyAmendmentChanges(c, { id: `${c.id}-A${c.version + 1}`, contractId: c.id, baseVersion: req.baseVersion, changes });
+    } catch (err) {
+      if (err instanceof CanonicalError) refuse(err.code === 'AMENDMENT.VERSION_MISMATCH' ? 'DEAL.AMENDMENT_VERSION_CONFLICT' : err.code === 'AMENDMENT.LINE_NOT_FOUND' ? 'DEAL.AMENDMENT_UNKNOWN_LINE' : 'DEAL.AMENDMENT_INVALID', err.message);
+      throw err;
+    }
+    if (next.startDate > next.endDate) refuse('DEAL.AMENDMENT_INVALID', `endDate: the contract would end (${next.endDate}) before it starts (${next.startDate})`);
+    next.lines.forEach((l, i) => {
+      const issues = contractLineIssues(l, next.currency);
+      if (issues.length > 0) refuse('DEAL.AMENDMENT_INVALID', `the amended contract is invalid: ${issues.map((x) => `lines.${i}.${x.path.join('.')}: ${x.message}`).join('; ')}`);
+    });
+    let cc: CompiledContract;
+    try {
+      cc = this.compiled(next);
+    } catch (err) {
+      return refuse('DEAL.AMENDMENT_INVALID', err instanceof Error ? err.message : String(err));
+    }
+    for (const l of next.lines) {
+      const before = c.lines.find((x) => x.id === l.id)!;
+      const limit = cc.lines.get(l.id)?.capLimit ?? null;
+      const billed = this.s.billedByLine[l.id] ?? 0;
+      if (JSON.stringify(before.cap) !== JSON.stringify(l.cap) && limit !== null && limit < billed) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap with tolerance ${limit} is below the ${billed} already billed`);
+      const rateChanged = before.rateCardRef !== l.rateCardRef || before.discountBp !== l.discountBp;
+      const last = this.s.rateHistory?.[l.id]?.at(-1);
+      if (rateChanged && last && req.effectiveDate < last.until) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: a rate change from ${req.effectiveDate} is earlier than the one from ${last.until}`);
+    }
+    return next;
+  }
+
+  /** The ERP gets the new version first; the deal moves to it only once the ERP has it. */
+  private async amendNow(req: AmendContractRequest): Promise<AmendContractResult> {
+    const done = this.s.amendments?.find((a) => a.requestId === req.requestId);
+    if (done) return this.amendmentResult(done);
+    const prev = this.contract;
+    const next = this.amended(req);
+    const record: AmendmentRecord = { id: `${prev.id}-A${next.version}`, requestId: req.requestId, by: req.by, reason: req.reason, effectiveDate: req.effectiveDate, baseVersion: req.baseVersion, version: next.version, appliedOn: this.today(), changes: req.changes };
+    const erpCustomerId = this.ctx.view.ids.erpCustomerId;
+    if (erpCustomerId) {
+      try {
+        const ref = await operatorErp.postErpContract({ idempotencyKey: this.ctx.key('erp-contract'), contract: next, erpCustomerId, legalEntity: this.ctx.snapshot.contractingEntity });
+        record.erpContractId = ref.erpContractId;
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`contract v${next.version} could not be posted to the ERP: ${failureText(err)}`, 'DEAL.AMENDMENT_ERP_FAILED');
+      }
+    }
+    // Another amendment cannot have run meanwhile (the validator refuses one while this runs).
+    const s = this.s;
+    for (const l of next.lines) {
+      const before = prev.lines.find((x) => x.id === l.id)!;
+      if (before.rateCardRef !== l.rateCardRef || before.discountBp !== l.discountBp) {
+        ((s.rateHistory ??= {})[l.id] ??= []).push({ until: req.effectiveDate, ...(before.rateCardRef !== undefined ? { rateCardRef: before.rateCardRef } : {}), discountBp: before.discountBp });
+      }
+      if (JSON.stringify(before.cap) !== JSON.stringify(l.cap) && !(s.capAmendedLines ??= []).includes(l.id)) s.capAmendedLines.push(l.id);
+    }
+    this.contract = next;
+    s.contract = next;
+    (s.amendments ??= []).push(record);
+    log.info('contract amended', { amendmentId: record.id, version: next.version, by: req.by });
+    return this.amendmentResult(record);
+  }
+
+  private amendmentResult(record: AmendmentRecord): AmendContractResult {
+    const lines = new Set(record.changes.flatMap((ch) => (ch.op === 'UPDATE_LINE' && ch.set.cap !== undefined ? [ch.lineId] : [])));
+    const held = (this.s.overCap ?? []).filter((p) => lines.has(p.contractLineId));
+    const rooms = this.releaseRoom(this.compiled());
+    let heldOverCapMinor = 0;
+    let releasableMinor = 0;
+    for (const lineId of lines) {
+      const h = held.filter((p) => p.contractLineId === lineId).reduce((a, p) => a + p.amountMinor, 0);
+      heldOverCapMinor += h;
+      releasableMinor += Math.min(h, rooms.get(lineId) ?? 0);
+    }
+    return { amendment: record, contractVersion: this.contract.version, heldOverCapMinor, releasableMinor };
+  }
+
+  private validateCredit(req: CreditInvoiceRequest): void {
+    if (typeof req?.requestId !== 'string' || !req.requestId.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs a requestId');
+    const done = this.s.creditMemos?.find((m) => m.requestId === req.requestId);
+    if (done) {
+      if ((done.invoiceId !== req.invoiceId && done.invoiceNumber !== req.invoiceId) || JSON.stringify(done.request) !== JSON.stringify(req.lines)) {
+        refuse('DEAL.REQUEST_ID_REUSED', `request ${req.requestId} already issued credit memo ${done.number} with other content`);
+      }
+      return;
+    }
+    if (this.inflight.has(`credit:${req.requestId}`)) return;
+    this.creditMemoFor(req, this.today());
+  }
+
+  /** The credit memo the request asks for, from the invoice as issued, or a refusal. */
+  private creditMemoFor(req: CreditInvoiceRequest, today: string): { inv: InvoiceSummary; basis: CreditBasis; memo: ReturnType<typeof creditInvoiceLines> } {
+    if (!req.by?.trim() || !req.note?.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs `by` and `note`');
+    if (!['DISPUTE', 'ERROR', 'CANCELLATION'].includes(req.reason)) refuse('DEAL.ACTION_INVALID', 'reason: DISPUTE, ERROR or CANCELLATION');
+    const inv = this.s.invoices.find((i) => i.id === req.invoiceId || i.number === req.invoiceId);
+    if (!inv || !this.isPosted(inv) || inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return refuse('DEAL.INVOICE_UNKNOWN', `no posted invoice ${req.invoiceId}`);
+    if (inv.system !== 'erp' || !inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} lives in ${inv.system}; credit memos are issued in the ERP`);
+    if (inv.status === 'WRITTEN_OFF') refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} is written off`);
+    const basis = this.s.creditBasis?.[inv.id];
+    if (!basis) return refuse('DEAL.CREDIT_BASIS_MISSING', `invoice ${inv.number} was issued before the deal kept credit bases; credit it in the ERP`);
+    if (!Array.isArray(req.lines) || req.lines.length === 0) refuse('DEAL.ACTION_INVALID', 'lines: name at least one invoice line');
+    const selections = req.lines.map((sel, i) => {
+      const line = basis.invoice.lines.find((l) => l.id === sel?.invoiceLineId);
+      if (!line) return refuse('DEAL.CREDIT_UNKNOWN_LINE', `lines.${i}.invoiceLineId: invoice ${inv.number} has no line ${sel?.invoiceLineId}`);
+      if (req.lines.findIndex((x) => x.invoiceLineId === sel.invoiceLineId) !== i) refuse('DEAL.ACTION_INVALID', `lines.${i}.invoiceLineId: ${sel.invoiceLineId} is named twice`);
+      const already = new Set(basis.credited[line.id] ?? []);
+      const named = sel.sourceItemIds;
+      if (named !== undefined) {
+        if (!Array.isArray(named) || named.length === 0) refuse('DEAL.ACTION_INVALID', `lines.${i}.sourceItemIds: name at least one item, or leave it out for the whole line`);
+        named.forEach((sid, j) => {
+          if (!line.sourceItemIds.includes(sid)) refuse('DEAL.CREDIT_SOURCE_NOT_ON_LINE', `lines.${i}.sourceItemIds.${j}: ${sid} is not on invoice line ${line.id}`);
+          if (already.has(sid)) refuse('DEAL.ALREADY_CREDITED', `lines.${i}.sourceItemIds.${j}: ${sid} on ${line.id} was credited before`);
+        });
+        if (new Set(named).size !== named.length) refuse('DEAL.ACTION_INVALID', `lines.${i}.sourceItemIds: an item is named twice`);
+      }
+      const ids = (named ?? line.sourceItemIds).filter((sid) => !already.has(sid));
+      if (ids.length === 0) refuse('DEAL.ALREADY_CREDITED', `lines.${i}: every item of ${line.id} was credited before`);
+      return { invoiceLineId: line.id, sourceItemIds: ids };
+    });
+    const amounts = new Map(basis.events.map((e) => [e.sourceId, e.amountMinor]));
+    let memo: ReturnType<typeof creditInvoiceLines>;
+    try {
+      memo = creditInvoiceLines(basis.invoice, selections, amounts, { issueDate: today, reason: req.reason, memoKey: req.requestId });
+    } catch (err) {
+      if (err instanceof CreditError) return refuse(err.code.replace('RULES.', 'DEAL.'), err.message);
+      throw err;
+    }
+    if (memo.lines.length === 0) refuse('DEAL.NOTHING_TO_CREDIT', `the named items of invoice ${inv.number} were billed at 0`);
+    return { inv, basis, memo };
+  }
+
+  /** Tax return and ERP credit memo, then the deal's books, then the audit trail. */
+  private async creditNow(req: CreditInvoiceRequest): Promise<CreditMemoSummary> {
+    const done = this.s.creditMemos?.find((m) => m.requestId === req.requestId);
+    if (done) return done;
+    const today = this.today();
+    const { inv, basis, memo } = this.creditMemoFor(req, today);
+    const dealId = workflowInfo().workflowId;
+    const taxableLines: Record<string, string> = {};
+    if (inv.taxMinor > 0) for (const l of basis.invoice.lines) if (l.taxable) taxableLines[l.id] = l.taxCode;
+    let posted: Awaited<ReturnType<typeof operatorErp.postCreditMemo>>;
+    try {
+      posted = await operatorErp.postCreditMemo({
+        dealId,
+        creditMemo: memo,
+        invoice: { id: inv.id, number: inv.number, externalId: inv.externalId!, taxCapMinor: inv.taxMinor - basis.taxCreditedMinor, taxableLines },
+        erpCustomerId: this.ctx.view.ids.erpCustomerId ?? '',
+        customer: this.ctx.snapshot.customer,
+        seller: this.ctx.snapshot.contractingEntity,
+      });
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`credit memo ${memo.id} could not be posted: ${failureText(err)}`, 'DEAL.CREDIT_POSTING_FAILED');
+    }
+    const summary: CreditMemoSummary = {
+      id: memo.id,
+      number: posted.number,
+      externalId: posted.externalId,
+      requestId: req.requestId,
+      invoiceId: inv.id,
+      invoiceNumber: inv.number,
+      issueDate: memo.issueDate,
+      reason: req.reason,
+      note: req.note,
+      by: req.by,
+      subtotalMinor: memo.total.amountMinor,
+      taxMinor: posted.taxMinor,
+      totalMinor: memo.total.amountMinor + posted.taxMinor,
+      lines: memo.lines.map((l) => ({ id: l.id, originalInvoiceLineId: l.originalInvoiceLineId, contractLineId: l.contractLineId, sourceItemIds: l.sourceItemIds, amountMinor: l.amount.amountMinor, taxMinor: posted.taxByLine[l.id] ?? 0 })),
+      request: req.lines,
+    };
+    for (const l of memo.lines) (basis.credited[l.originalInvoiceLineId] ??= []).push(...l.sourceItemIds);
+    basis.taxCreditedMinor += posted.taxMinor;
+    inv.creditedMinor = (inv.creditedMinor ?? 0) + summary.totalMinor;
+    inv.creditMemos = [...(inv.creditMemos ?? []), summary.number];
+    inv.status = statusFor(inv);
+    if (isSettled(inv)) this.resolveAttention((a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
+    (this.s.creditMemos ??= []).push(summary);
+    this.s.statusSyncs.push(inv.id);
+    const events = new Map(basis.events.map((e) => [e.sourceId, e]));
+    const items: CreditAuditItem[] = memo.lines.flatMap((l) =>
+      l.sourceItemIds.map((sid) => {
+        const ev = events.get(sid);
+        return { creditLineId: l.id, invoiceLineId: l.originalInvoiceLineId, sourceId: sid, sourceKind: ev?.kind ?? 'UNKNOWN', billingEventId: ev?.id ?? null, contractLineId: l.contractLineId, quoteLineId: ev?.quoteLineId ?? null, amountMinor: ev?.amountMinor ?? 0 };
+      }),
+    );
+    try {
+      await operatorActs.recordCreditMemo({
+        dealId,
+        invoiceNumber: inv.number,
+        creditMemoNumber: summary.number,
+        currency: memo.currency,
+        items,
+        taxByLine: posted.taxByLine,
+        invoiceLineOf: Object.fromEntries(memo.lines.map((l) => [l.id, l.originalInvoiceLineId])),
+      });
+    } catch (err) {
+      // The credit memo is posted and booked; a missing audit row is reported, not a reason to undo it.
+      log.error('credit memo audit links not written', { creditMemoId: memo.id, error: failureText(err) });
+    }
+    log.info('invoice credited', { invoiceId: inv.id, creditMemoId: memo.id, totalMinor: summary.totalMinor, by: req.by });
+    return summary;
   }
 
   /** Demo mode: the business date and the money so far, as the workflow's current details in the Web UI. */
