@@ -1,24 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { connectorsConfigFromEnv, createConnectors } from '../connectors';
-import type { ErpPort } from '../connectors/erp/erp.port';
-import { openDb } from '../db';
 import { AuditRepository } from '../db/audit';
 import { SANDBOX_KANTATA_TOKENS } from '../sandbox/credentials';
-import { NETSUITE_VENDOR } from '../sandbox/netsuite/netsuite.sandbox';
-import { startSandbox } from '../sandbox/server';
 import { seedClosedWonDeal } from '../sandbox/salesforce/seed';
 import { STRIPE_SANDBOX } from '../sandbox/stripe/stripe.sandbox';
 import { signQ2c } from '../service/webhooks/signature';
 import { DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, type DealInput, type DealView } from '../workflows/deal.messages';
 import { MIN_DEMO_DAY_MS, demoBusinessDate, demoBusinessMs, getDeliveryStateQuery, type DemoClock, type DeliveryView, type InvoiceSummary } from '../workflows/delivery.messages';
-import { dataConverterFrom } from '../worker';
-import { formatTrail, reconcileDeal, type AuditCommandDeps } from './audit';
+import { formatTrail, reconcileDeal } from './audit';
 import type { Stack } from './stack';
-import { REPO_ROOT } from './toolchain';
 
 /** One business day of the sample deal every 250 ms: its 12-month contract runs in about 90 seconds. */
 export const SAMPLE_DAY_MS = 250;
@@ -498,96 +491,4 @@ export async function inspectSample(stack: Stack, config: Config, logger: Logger
   const diffs = await reconcileDeal(r.workflowId, { db: async () => ({ db: stack.db.db, close: async () => {} }), erp: () => connectors.erp, dealInvoices: async () => invoices }, repo);
   for (const d of diffs) print(`${d.dealId}  ${d.invoice}  ${d.what}`);
   print(diffs.length === 0 ? `reconciled 1 deal(s): no differences (${invoices.length} invoices: deal = audit trail = NetSuite, payments = audit trail)` : `${diffs.length} difference(s)`);
-}
-
-// ---------------------------------------------------------------- q2c audit / q2c reconcile
-
-const answers = async (url: string): Promise<boolean> => {
-  try {
-    await fetch(url, { signal: AbortSignal.timeout(1_000) });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * What `q2c audit` and `q2c reconcile` run against outside the stack process:
- *
- * - the database: DATABASE_URL, or the dev stack's PGlite directory, which only
- *   one process may open: refused while the stack answers on SERVICE_PORT
- *   (`npm start` prints the sample's audit and reconcile itself; stop it, or use
- *   DATABASE_URL, to run them on any deal);
- * - the deal's invoices: from Temporal at TEMPORAL_ADDRESS (a closed deal's
- *   result, a running deal's state query); with the stack stopped, `npm run
- *   temporal` serves the dev server's kept history (.q2c/temporal-dev.sqlite);
- * - the ERP: the configured NetSuite or sandbox (Q2C_SANDBOX_URL); otherwise the
- *   stack's sandbox when it answers on SANDBOX_PORT, else the NetSuite sandbox
- *   served in-process from the same database (its records live there).
- */
-export function auditCommandDeps(loadConfig: () => Config, logger: Logger): AuditCommandDeps {
-  let opened: { db: Awaited<ReturnType<typeof openDb>>; config: Config; sandbox?: Awaited<ReturnType<typeof startSandbox>> } | undefined;
-  const cfg = () => (opened?.config ?? loadConfig());
-  return {
-    db: async () => {
-      const config = loadConfig();
-      if (!config.DATABASE_URL && (await answers(`http://127.0.0.1:${config.SERVICE_PORT}/healthz`))) {
-        throw new Error(
-          `the PGlite database (${config.Q2C_DATA_DIR}/pglite) is already in use by the running dev stack: stop it first (Ctrl-C), or run the stack and this command on DATABASE_URL`,
-        );
-      }
-      const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite') });
-      opened = { db, config };
-      return {
-        db: db.db,
-        close: async () => {
-          await opened?.sandbox?.close();
-          await db.close();
-          opened = undefined;
-        },
-      };
-    },
-    erp: () => {
-      let port: Promise<ErpPort> | undefined;
-      const resolve = async (): Promise<ErpPort> => {
-        const config = cfg();
-        const env = connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>);
-        const connectorLogger = logger.child({ component: 'reconcile' });
-        if (env.netsuite || env.sandboxBaseUrl) return createConnectors({ ...env, logger: connectorLogger }).erp;
-        const stackSandbox = `http://127.0.0.1:${config.SANDBOX_PORT}`;
-        if (await answers(`${stackSandbox}/_sandbox/health`)) return createConnectors({ ...env, sandboxBaseUrl: stackSandbox, logger: connectorLogger }).erp;
-        if (!opened) throw new Error('reconcile: the database is not open');
-        opened.sandbox = await startSandbox({ port: 0, db: opened.db.db, vendors: [NETSUITE_VENDOR] });
-        return createConnectors({ ...env, sandboxBaseUrl: opened.sandbox.url, logger: connectorLogger }).erp;
-      };
-      return { listInvoices: async (erpCustomerId: string) => (await (port ??= resolve())).listInvoices(erpCustomerId) } as unknown as ErpPort;
-    },
-    dealInvoices: async (dealId) => {
-      const config = cfg();
-      let connection: Connection;
-      try {
-        connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY, connectTimeout: '3s' });
-      } catch (err) {
-        throw new Error(`reconcile reads deal ${dealId} from Temporal at ${config.TEMPORAL_ADDRESS}, which does not answer (${(err as Error).message}): start the stack, or \`npm run temporal\` for the dev server's kept history`);
-      }
-      try {
-        const dataConverter = dataConverterFrom(config);
-        const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
-        const handle = client.workflow.getHandle(dealId);
-        const { status } = await handle.describe();
-        let view: DealView;
-        let delivery: DeliveryView | undefined;
-        if (status.name === 'RUNNING') {
-          view = await handle.query(getDealStateQuery);
-          delivery = await handle.query(getDeliveryStateQuery).catch(() => undefined);
-        } else {
-          view = (await handle.result()) as DealView;
-          delivery = view.delivery;
-        }
-        return (delivery?.invoices ?? []).map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, ...(view.ids.erpCustomerId ? { erpCustomerId: view.ids.erpCustomerId } : {}) }));
-      } finally {
-        await connection.close();
-      }
-    },
-  };
 }
