@@ -125,7 +125,12 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
     });
 
   return {
-    /** Rule set, project structure and directories for enriching delivered items. */
+    /**
+     * Rule set, project structure and directories for enriching delivered
+     * items. `psaIds` maps the PSA's ids of the project's milestones and tasks
+     * (read back from the PSA) to the canonical ones, so a milestone completed
+     * or time logged in the PSA finds its q2c milestone, task and contract line.
+     */
     prepareBilling: (input: { snapshot: DealSnapshot; psaProjectId?: string }): Promise<BillingSetup> =>
       boundary(async () => {
         const { snapshot } = input;
@@ -133,7 +138,16 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
         const project = projectFromContract({ contract: snapshot.contract, quote: snapshot.quote, catalog: deps.catalog, customer: snapshot.customer });
         const entities: Record<string, LegalEntity> = {};
         for (const e of deps.catalog.legalEntities) entities[e.id] = e;
-        return { ruleSet, project: { id: project.id, phases: project.phases }, psaIds: {}, entities, resources: { ...(deps.resources ?? {}) } };
+        const psaIds: Record<string, string> = {};
+        if (input.psaProjectId !== undefined && psa.getProjectIds) {
+          const created = await psa.getProjectIds(input.psaProjectId);
+          const wanted = project.phases.flatMap((p) => [...p.milestones.map((m) => m.id), ...p.tasks.map((t) => t.id)]).sort();
+          for (const id of wanted) {
+            const psaId = created[id];
+            if (psaId !== undefined && psaId !== id) psaIds[psaId] = id;
+          }
+        }
+        return { ruleSet, project: { id: project.id, phases: project.phases }, psaIds, entities, resources: { ...(deps.resources ?? {}) } };
       }),
 
     /** Tax from the tax connector; the document code is the invoice id, so a retry finds the same document. */

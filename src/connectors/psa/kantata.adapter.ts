@@ -141,7 +141,7 @@ export class KantataPsaAdapter implements PsaPort {
     await this.http.request({ method: 'PUT', path: `/workspaces/${encodeURIComponent(projectId)}.json`, json: { workspace: { archived: true, status_message: reason.slice(0, 255) } }, schema: KantataEnvelope });
   }
 
-  /** Story id -> canonical task id, from the refs createProject wrote. */
+  /** Story id -> canonical id (phase, milestone or task), from the refs createProject wrote. */
   private async storyToTask(workspaceId: string): Promise<Map<string, string>> {
     const map = new Map<string, string>();
     for (const s of await this.list('/stories.json', 'stories', Story, { workspace_id: workspaceId })) {
@@ -149,6 +149,17 @@ export class KantataPsaAdapter implements PsaPort {
       if (ref) map.set(s.id, ref);
     }
     return map;
+  }
+
+  /** The workspace's stories and placeholders q2c created, by their q2c refs: canonical id -> Kantata id. */
+  async getProjectIds(projectId: string): Promise<Record<string, string>> {
+    const ids: Record<string, string> = {};
+    for (const [storyId, ref] of await this.storyToTask(projectId)) ids[ref] ??= storyId;
+    for (const r of await this.list('/resources.json', 'resources', Resource, { workspace_id: projectId })) {
+      const ref = refOf(r.name);
+      if (ref) ids[ref] ??= r.id;
+    }
+    return ids;
   }
 
   async listApprovedTime({ projectId, project, since }: ListApprovedInput): Promise<TimeEntry[]> {

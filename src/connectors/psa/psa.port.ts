@@ -50,6 +50,14 @@ export interface RecordInvoiceInput {
  */
 export interface PsaPort {
   createProject(input: CreateProjectInput): Promise<PsaProjectRef>;
+  /**
+   * The ids createProject gave the project's records, read back from the PSA:
+   * canonical id -> PSA id for phases, milestones, tasks and role placeholders
+   * (the same map as PsaProjectRef.ids). Items the PSA reports (time on a
+   * task, a completed milestone) carry PSA ids; this maps them back. A PSA
+   * that cannot list them leaves this out, and its items keep their own ids.
+   */
+  getProjectIds?(projectId: string): Promise<Record<string, string>>;
   /** Archives the project (a compensation when the deal is cancelled after provisioning); repeating it is harmless. */
   closeProject(projectId: string, reason: string): Promise<void>;
   listApprovedTime(input: ListApprovedInput): Promise<TimeEntry[]>;

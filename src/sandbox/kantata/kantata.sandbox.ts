@@ -29,6 +29,9 @@ const paging = (q: Record<string, string | undefined>) => {
 
 const now = (): string => new Date().toISOString();
 
+/** Kantata story states. */
+const STORY_STATES = ['not started', 'started', 'needs feedback', 'blocked', 'completed', 'accepted', 'rejected'];
+
 async function create(ctx: SandboxContext, kind: string, data: Record<string, unknown>): Promise<Row> {
   const t = now();
   const rec = await ctx.store.insert(VENDOR, kind, { idFor: (seq) => String(seq), data: (id) => ({ id, ...data, created_at: t, updated_at: t }) });
@@ -127,6 +130,29 @@ export const kantataSandbox: SandboxPlugin = async (app, ctx) => {
         return envelope('stories', [row], 1, 1, 1);
       });
       api.get('/stories.json', async (req) => listReply(req, 'stories', 'stories', (r) => inWorkspace(r, q(req).workspace_id)));
+      api.get('/stories/:id.json', async (req, reply) => {
+        const rec = await ctx.store.get(VENDOR, 'stories', (req.params as { id: string }).id);
+        return rec ? envelope('stories', [rec.data as Row], 1, 1, 1) : reply.code(404).send(ktErrors('system', 'not found'));
+      });
+      // What a project lead does in Kantata: move a story through its states (a milestone completed, then accepted).
+      api.put('/stories/:id.json', async (req, reply) => {
+        const id = (req.params as { id: string }).id;
+        const st = body<Record<string, unknown>>(req, 'story') ?? {};
+        if (!(await ctx.store.get(VENDOR, 'stories', id))) return reply.code(404).send(ktErrors('system', 'not found'));
+        const allowed = ['title', 'description', 'state', 'due_date', 'percentage_complete'];
+        const bad = Object.keys(st).filter((k) => !allowed.includes(k));
+        if (bad.length) return reply.code(422).send(ktErrors('validation', ...bad.map((k) => `${k} is not an updatable attribute`)));
+        if (st.state !== undefined && !STORY_STATES.includes(String(st.state))) return reply.code(422).send(ktErrors('validation', 'State is not included in the list'));
+        const t = now();
+        const rec = await ctx.store.update(VENDOR, 'stories', id, (d) => ({
+          ...d,
+          ...st,
+          ...(st.state === 'completed' && !d.completed_at ? { completed_at: t } : {}),
+          ...(st.state === 'accepted' && !d.accepted_at ? { accepted_at: t } : {}),
+          updated_at: t,
+        }));
+        return envelope('stories', [rec.data as Row], 1, 1, 1);
+      });
 
       api.post('/resources.json', async (req, reply) => {
         const r = body<Record<string, unknown>>(req, 'resource');

@@ -187,3 +187,20 @@ test('validation errors carry Kantata messages; 429 carries Retry-After', async 
   const e429 = await failure(psa.listApprovedExpenses({ projectId: '1', project: project('p11'), since: '2000-01-01T00:00:00Z', expenseContractLineId: 'x' }));
   expect([e429.code, e429.retryAfterMs]).toEqual(['HTTP.RATE_LIMITED', 10_000]);
 });
+
+test('getProjectIds reads back the ids createProject gave (every page): the same map, and a story completed in Kantata keeps its id', async () => {
+  const p = project('p9');
+  const ref = await psa.createProject({ project: p, currency: 'USD', idempotencyKey: 'deal-opp-9/create-project/contract-p9' });
+  const { p9: _workspace, ...records } = ref.ids;
+  // perPage is 2: the six stories and the placeholder come from several pages.
+  expect(await psa.getProjectIds(ref.id)).toEqual(records);
+
+  const milestoneStory = ref.ids['p9-m1']!;
+  const http = new HttpClient({ system: 'kantata-lead', baseUrl: base, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[0])) });
+  const put = await http.request<{ stories: Record<string, { state: string; completed_at?: string }> }>({ method: 'PUT', path: `/stories/${milestoneStory}.json`, json: { story: { state: 'completed' } } });
+  expect(put.body.stories[milestoneStory]?.state).toBe('completed');
+  expect(put.body.stories[milestoneStory]?.completed_at).toEqual(expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/));
+  expect((await psa.getProjectIds(ref.id))['p9-m1']).toBe(milestoneStory);
+  const bad = await http.request({ method: 'PUT', path: `/stories/${milestoneStory}.json`, json: { story: { state: 'done', workspace_id: '1' } }, allowStatus: [422] });
+  expect(bad.body).toEqual({ errors: [{ type: 'validation', message: 'workspace_id is not an updatable attribute' }] });
+});
