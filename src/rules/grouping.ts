@@ -1,6 +1,6 @@
 import type { Invoice, InvoiceLine } from '../canonical';
 import type { CompiledContract, CompiledLine, InvoicePeriod } from './compile';
-import { addDays, dayNumber, fromDayNumber, isoWeekday, monthEnd, monthIndex, monthStart } from './dates';
+import { addDays, dayNumber, fromDayNumber, monthEnd, monthIndex, monthStart, weekdayOf } from './dates';
 import type { Decision } from './billability';
 
 /** FNV-1a 64-bit as 16 hex digits: short, stable ids derived from invoice keys (no crypto needed). */
@@ -23,8 +23,10 @@ const periodCacheKey = (cc: CompiledContract, cl: CompiledLine, date: string, mi
   switch (cl.line.invoiceSchedule) {
     case 'MONTHLY':
       return monthIndex(date);
-    case 'WEEKLY':
-      return dayNumber(date) - ((isoWeekday(date) - cc.contract.billingTerms.weekStartsOn + 7) % 7);
+    case 'WEEKLY': {
+      const day = dayNumber(date);
+      return day - ((weekdayOf(day) - cc.contract.billingTerms.weekStartsOn + 7) % 7);
+    }
     case 'ON_MILESTONE':
       return milestoneId !== undefined ? `M:${milestoneId}:${date}` : date;
     default:
@@ -33,10 +35,12 @@ const periodCacheKey = (cc: CompiledContract, cl: CompiledLine, date: string, mi
 };
 
 /** The invoice period an item's date falls in, per the line's schedule. */
-export const invoicePeriod = (cc: CompiledContract, cl: CompiledLine, d: Pick<Decision, 'serviceDate' | 'milestoneId'>): InvoicePeriod => {
+export const invoicePeriod = (cc: CompiledContract, cl: CompiledLine, d: Pick<Decision, 'serviceDate' | 'milestoneId'>): InvoicePeriod =>
+  periodOf(cl, d.serviceDate, d.milestoneId, periodCacheKey(cc, cl, d.serviceDate, d.milestoneId));
+
+/** invoicePeriod with the period cache key already computed. */
+const periodOf = (cl: CompiledLine, date: string, milestoneId: string | undefined, cacheKey: number | string): InvoicePeriod => {
   const schedule = cl.line.invoiceSchedule;
-  const date = d.serviceDate;
-  const cacheKey = periodCacheKey(cc, cl, date, d.milestoneId);
   let p = cl.periodCache.get(cacheKey);
   if (p === undefined) {
     if (schedule === 'MONTHLY') {
@@ -46,7 +50,7 @@ export const invoicePeriod = (cc: CompiledContract, cl: CompiledLine, d: Pick<De
       const start = fromDayNumber(cacheKey as number);
       p = { start, end: addDays(start, 6), key: `WEEKLY:${start}` };
     } else if (schedule === 'ON_MILESTONE') {
-      p = { start: date, end: date, key: d.milestoneId !== undefined ? `ON_MILESTONE:${d.milestoneId}` : `ON_MILESTONE:${date}` };
+      p = { start: date, end: date, key: milestoneId !== undefined ? `ON_MILESTONE:${milestoneId}` : `ON_MILESTONE:${date}` };
     } else {
       p = { start: date, end: date, key: `IMMEDIATE:${date}` };
     }
@@ -106,80 +110,166 @@ export interface InvoiceGrouping {
   readonly groups: Map<string, InvoiceAcc>;
 }
 
-/**
- * One invoice seen from one contract line, in one groupDecisions call: its line
- * accumulators by line-key number. Mostly a handful of lines, so two small parallel
- * arrays searched linearly (integer compares, no hashing, no table per invoice);
- * past LINEAR_MAX lines a Map takes over.
- */
+/** One invoice seen from one contract line, in one groupDecisions call; `gid` numbers it within the call. */
 interface LineGroup {
   inv: InvoiceAcc;
-  kids: number[];
-  accs: LineAcc[];
-  big: Map<number, LineAcc> | undefined;
+  gid: number;
 }
 
-const LINEAR_MAX = 16;
+/**
+ * Period cache key -> group for one (contract line, project) in one call. Numeric keys
+ * (month index; week-start day number, `stride` 7) index a small array around the first
+ * key seen; keys outside it, and string keys (IMMEDIATE dates, ON_MILESTONE), use a Map.
+ */
+class PeriodGroups {
+  private base = NaN;
+  private readonly dense: (LineGroup | undefined)[] = [];
+  private map: Map<number | string, LineGroup> | undefined;
+  constructor(private readonly stride: number) {}
 
-const findAcc = (lg: LineGroup, kid: number): LineAcc | undefined => {
-  if (lg.big !== undefined) return lg.big.get(kid);
-  const kids = lg.kids;
-  for (let j = 0; j < kids.length; j++) if (kids[j] === kid) return lg.accs[j];
-  return undefined;
-};
-
-const addAcc = (lg: LineGroup, kid: number, la: LineAcc): void => {
-  if (lg.big !== undefined) {
-    lg.big.set(kid, la);
-    return;
+  get(pk: number | string): LineGroup | undefined {
+    if (typeof pk === 'number') {
+      const j = (pk - this.base) / this.stride;
+      if (j >= 0 && j < DENSE_SPAN && Number.isInteger(j)) return this.dense[j];
+    }
+    return this.map?.get(pk);
   }
-  lg.kids.push(kid);
-  lg.accs.push(la);
-  if (lg.kids.length > LINEAR_MAX) lg.big = new Map(lg.kids.map((k, j) => [k, lg.accs[j]!]));
-};
+
+  set(pk: number | string, lg: LineGroup): void {
+    if (typeof pk === 'number') {
+      if (Number.isNaN(this.base)) this.base = pk - (DENSE_SPAN / 2) * this.stride;
+      const j = (pk - this.base) / this.stride;
+      if (j >= 0 && j < DENSE_SPAN && Number.isInteger(j)) {
+        this.dense[j] = lg;
+        return;
+      }
+    }
+    (this.map ??= new Map()).set(pk, lg);
+  }
+}
+
+/** Periods (months, weeks) PeriodGroups keeps in its array: 64 around the first one. */
+const DENSE_SPAN = 64;
 
 /** Per-call caches for one contract line. */
 interface LineCaches {
-  /** project id -> period cache key -> group. */
-  byProject: Map<string, Map<number | string, LineGroup>>;
+  byProject: Map<string, PeriodGroups>;
   /** Several period keys can land on one invoice (ON_MILESTONE: one invoice per milestone, many dates). */
   byInvoice: Map<InvoiceAcc, LineGroup>;
+  /** `${contractLineId}|${lineKey}` by line-key number, built once per pair and call. */
+  fullKeys: string[];
 }
+
+/**
+ * Scratch open-addressing table (group number, line-key number) -> line accumulator for
+ * groupDecisions, reused across calls (no table grown per call or per invoice). A slot
+ * belongs to the current call only when its stamp is the call's stamp, so nothing needs
+ * clearing for correctness; the accumulator references are dropped at the end of a call.
+ */
+let tableSize = 1 << 12;
+let tGid = new Int32Array(tableSize);
+let tKid = new Int32Array(tableSize);
+let tStamp = new Int32Array(tableSize);
+let tAcc: (LineAcc | undefined)[] = new Array<LineAcc | undefined>(tableSize).fill(undefined);
+let tUsed = new Int32Array(tableSize >> 1);
+let tCount = 0;
+let stamp = 0;
+
+const slotHash = (gid: number, kid: number): number => (Math.imul(gid, 0x9e3779b1) ^ Math.imul(kid + 1, 0x85ebca77)) & (tableSize - 1);
+
+const findAcc = (gid: number, kid: number): LineAcc | undefined => {
+  for (let h = slotHash(gid, kid); ; h = (h + 1) & (tableSize - 1)) {
+    if (tStamp[h] !== stamp) return undefined;
+    if (tGid[h] === gid && tKid[h] === kid) return tAcc[h];
+  }
+};
+
+const addAcc = (gid: number, kid: number, la: LineAcc): void => {
+  if (tCount >= tableSize >> 1) growTable();
+  let h = slotHash(gid, kid);
+  while (tStamp[h] === stamp) h = (h + 1) & (tableSize - 1);
+  tStamp[h] = stamp;
+  tGid[h] = gid;
+  tKid[h] = kid;
+  tAcc[h] = la;
+  tUsed[tCount++] = h;
+};
+
+const growTable = (): void => {
+  const old = { gid: tGid, kid: tKid, acc: tAcc, used: tUsed, count: tCount };
+  tableSize *= 2;
+  tGid = new Int32Array(tableSize);
+  tKid = new Int32Array(tableSize);
+  tStamp = new Int32Array(tableSize);
+  tAcc = new Array<LineAcc | undefined>(tableSize).fill(undefined);
+  tUsed = new Int32Array(tableSize >> 1);
+  tCount = 0;
+  for (let i = 0; i < old.count; i++) {
+    const h = old.used[i]!;
+    addAcc(old.gid[h]!, old.kid[h]!, old.acc[h]!);
+  }
+};
+
+/** Starts a call's use of the table: a new stamp invalidates every earlier slot. */
+const beginTable = (): void => {
+  stamp = (stamp + 1) | 0;
+  if (stamp === 0) {
+    // after 2^32 calls: stamps repeat, so clear them once
+    tStamp.fill(0);
+    stamp = 1;
+  }
+  tCount = 0;
+};
+
+/** Ends a call: drops the references to its accumulators (the stamp already invalidated them). */
+const endTable = (): void => {
+  for (let i = 0; i < tCount; i++) tAcc[tUsed[i]!] = undefined;
+  tCount = 0;
+};
 
 /**
  * Assign invoice keys to BILLABLE invoiced decisions and accumulate invoice lines.
  *
- * Hot path (per decision): a numeric period key finds the (invoice, contract line)
- * group, a per-call number for the decision's line key finds the line in that group;
- * no key string is built or hashed per item and no Map is grown per invoice.
+ * Hot path (per decision): the period key indexes the (invoice, contract line) group;
+ * the group's number and a per-call number for the decision's line key find the line in
+ * a reused scratch table. No key string is built per item, one string (the line key) is
+ * hashed, and nothing is allocated per item or grown per invoice.
  * Source ids are written in a second pass into arrays of the exact size (counted in
  * the first), instead of pushing into a fresh array per line (a 16-slot backing store
  * for lines that mostly carry one or two ids).
  */
 export const groupDecisions = (cc: CompiledContract, decisions: readonly Decision[], into?: InvoiceGrouping): InvoiceGrouping => {
+  beginTable();
+  try {
+    return group(cc, decisions, into);
+  } finally {
+    endTable();
+  }
+};
+
+const group = (cc: CompiledContract, decisions: readonly Decision[], into?: InvoiceGrouping): InvoiceGrouping => {
   const groups = into?.groups ?? new Map<string, InvoiceAcc>();
   const caches = new Map<CompiledLine, LineCaches>();
   /** Decision line key -> small integer, shared by all contract lines in this call. */
   const keyIds = new Map<string, number>();
-  /** `${contractLineId}|${lineKey}` built once per pair and call. */
-  const fullKeys = new Map<string, Map<string, string>>();
   /** The accumulator each decision went to (undefined: not invoiced); pass 2 writes the source ids. */
   const accOf = new Array<LineAcc | undefined>(decisions.length);
   /** Accumulators touched in this call, each once. */
   const touched: LineAcc[] = [];
+  let groupCount = 0;
   let lastLine: CompiledLine | undefined;
   let lastProject = '';
   let lastCaches: LineCaches | undefined;
-  let lastGroups: Map<number | string, LineGroup> | undefined;
+  let lastGroups: PeriodGroups | undefined;
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!;
     if (d.lineKey === undefined || d.billingClass !== 'BILLABLE') continue;
     if (lastGroups === undefined || lastLine!.line.id !== d.contractLineId || lastProject !== d.projectId) {
       const cl = cc.lines.get(d.contractLineId)!;
       let lc = caches.get(cl);
-      if (lc === undefined) caches.set(cl, (lc = { byProject: new Map(), byInvoice: new Map() }));
+      if (lc === undefined) caches.set(cl, (lc = { byProject: new Map(), byInvoice: new Map(), fullKeys: [] }));
       let g = lc.byProject.get(d.projectId);
-      if (g === undefined) lc.byProject.set(d.projectId, (g = new Map()));
+      if (g === undefined) lc.byProject.set(d.projectId, (g = new PeriodGroups(cl.line.invoiceSchedule === 'WEEKLY' ? 7 : 1)));
       lastLine = cl;
       lastProject = d.projectId;
       lastCaches = lc;
@@ -189,7 +279,7 @@ export const groupDecisions = (cc: CompiledContract, decisions: readonly Decisio
     const pk = periodCacheKey(cc, cl, d.serviceDate, d.milestoneId);
     let lg = lastGroups.get(pk);
     if (lg === undefined) {
-      const period = invoicePeriod(cc, cl, d);
+      const period = periodOf(cl, d.serviceDate, d.milestoneId, pk);
       const key = invoiceKeyPrefix(cc, cl, d.projectId) + cl.line.invoiceSchedule + '|' + period.key;
       let inv = groups.get(key);
       if (inv === undefined) {
@@ -198,23 +288,21 @@ export const groupDecisions = (cc: CompiledContract, decisions: readonly Decisio
       }
       lg = lastCaches!.byInvoice.get(inv);
       if (lg === undefined) {
-        lg = { inv, kids: [], accs: [], big: undefined };
+        lg = { inv, gid: groupCount++ };
         // an invoice from an earlier call (`into`): its lines for this contract line are found again by line key
-        for (const la of inv.lines) if (la.contractLineId === cl.line.id) addAcc(lg, keyIdOf(keyIds, la.decisionKey), la);
+        for (const la of inv.lines) if (la.contractLineId === cl.line.id) addAcc(lg.gid, keyIdOf(keyIds, la.decisionKey), la);
         lastCaches!.byInvoice.set(inv, lg);
       }
       lastGroups.set(pk, lg);
     }
     const kid = keyIdOf(keyIds, d.lineKey);
-    let la = findAcc(lg, kid);
+    let la = findAcc(lg.gid, kid);
     if (la === undefined) {
-      let keys = fullKeys.get(d.contractLineId);
-      if (keys === undefined) fullKeys.set(d.contractLineId, (keys = new Map()));
-      let fullKey = keys.get(d.lineKey);
-      if (fullKey === undefined) keys.set(d.lineKey, (fullKey = `${d.contractLineId}|${d.lineKey}`));
+      const fullKeys = lastCaches!.fullKeys;
+      const fullKey = fullKeys[kid] ?? (fullKeys[kid] = `${d.contractLineId}|${d.lineKey}`);
       la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, n: 0 };
       lg.inv.lines.push(la);
-      addAcc(lg, kid, la);
+      addAcc(lg.gid, kid, la);
     }
     if (la.n === 0) touched.push(la);
     la.n += 1;
