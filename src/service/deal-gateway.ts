@@ -7,7 +7,7 @@ import type {
   SignatureEvent,
 } from '../workflows/deal.messages';
 import type { DealStage } from '../workflows/deal.stages';
-import type { DeliveryBatch, PaymentEvent } from './delivery.messages';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from './delivery.messages';
 
 /** The deal's state as the workflow's query answers it. */
 export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;
@@ -59,6 +59,10 @@ export interface DealGateway {
   queryDeal(opportunityId: string): Promise<{ workflowId: string; state: DealState }>;
   /** Runs the resolve-exception update; throws DealNotFoundError or ActionRejectedError. */
   resolveException(opportunityId: string, action: OperatorAction): Promise<{ workflowId: string; result: ResolveResult }>;
+  /** Runs the amend-contract update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */
+  amendContract(opportunityId: string, request: AmendContractRequest): Promise<{ workflowId: string; result: AmendContractResult }>;
+  /** Runs the credit-invoice update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */
+  creditInvoice(opportunityId: string, request: CreditInvoiceRequest): Promise<{ workflowId: string; result: CreditMemoSummary }>;
   /** Deals from the visibility store (custom search attributes), in its order: open deals first, then by close time. */
   listDeals(query: DealListQuery): Promise<DealSummary[]>;
 }
@@ -75,8 +79,11 @@ export class DealNotFoundError extends Error {
 /** The workflow's update validator (or handler) refused the operator action. */
 export class ActionRejectedError extends Error {
   readonly code = 'ACTION_REJECTED';
-  constructor(readonly workflowId: string, message: string, options?: { cause?: unknown }) {
+  /** The workflow's refusal type (e.g. 'DEAL.AMENDMENT_VERSION_CONFLICT'), when it gave one. */
+  readonly reason: string | undefined;
+  constructor(readonly workflowId: string, message: string, options?: { cause?: unknown; reason?: string }) {
     super(message, options);
     this.name = 'ActionRejectedError';
+    this.reason = options?.reason;
   }
 }

@@ -4,8 +4,14 @@
  * module keeps the service's imports working.
  */
 export {
+  amendContractUpdate,
+  creditInvoiceUpdate,
   deliveryBatchSignal,
   paymentSignal,
+  type AmendContractRequest,
+  type AmendContractResult,
+  type CreditInvoiceRequest,
+  type CreditMemoSummary,
   type DeliveredExpense,
   type DeliveredMilestone,
   type DeliveredTimeEntry,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { OperatorAction } from '../workflows/deal.messages';
+import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction } from '../workflows/deal.messages';
 import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
 import { HttpProblem, parseInput as parse } from './errors';
@@ -16,6 +16,57 @@ export const OperatorActionBody = z.discriminatedUnion('action', [
   z.object({ action: z.literal('cancel'), reason: z.string().min(1).max(2000) }),
 ]) satisfies z.ZodType<OperatorAction>;
 
+const Text = z.string().trim().min(1).max(2000);
+const RequestId = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 letters, digits or _ . : -');
+const ItemId = z.string().min(1).max(200);
+const MoneyBody = z.object({ amountMinor: z.int().min(0), currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code') });
+const nonEmpty = (o: object) => Object.keys(o).length > 0;
+
+/** Body of POST /deals/:id/amendments; mirrors AmendContractRequest (the fields an amendment may change in delivery). */
+export const AmendContractBody = z.object({
+  requestId: RequestId,
+  by: Text,
+  baseVersion: z.int().positive(),
+  effectiveDate: z.iso.date(),
+  reason: Text,
+  changes: z
+    .array(
+      z.discriminatedUnion('op', [
+        z.object({
+          op: z.literal('UPDATE_LINE'),
+          lineId: ItemId,
+          set: z
+            .strictObject({
+              cap: z.object({ notToExceed: MoneyBody, toleranceBp: z.int().min(0).max(10_000_000).default(0) }).optional(),
+              endDate: z.iso.date().optional(),
+              rateCardRef: ItemId.optional(),
+              discountBp: z.int().min(0).max(10_000).optional(),
+              allocatedValue: MoneyBody.optional(),
+              description: z.string().max(2000).optional(),
+            })
+            .refine(nonEmpty, 'name at least one field to change'),
+        }),
+        z.object({ op: z.literal('END_LINE'), lineId: ItemId, endDate: z.iso.date() }),
+        z.object({ op: z.literal('SET_TERMS'), set: z.strictObject({ endDate: z.iso.date().optional(), poNumber: z.string().min(1).max(200).optional() }).refine(nonEmpty, 'name at least one term to change') }),
+      ]),
+    )
+    .min(1)
+    .max(50),
+}) satisfies z.ZodType<AmendContractRequest>;
+
+/** Body of POST /deals/:id/credit-memos; mirrors CreditInvoiceRequest. */
+export const CreditInvoiceBody = z.object({
+  requestId: RequestId,
+  invoiceId: ItemId,
+  by: Text,
+  reason: z.enum(['DISPUTE', 'ERROR', 'CANCELLATION']),
+  note: Text,
+  lines: z
+    .array(z.object({ invoiceLineId: ItemId, sourceItemIds: z.array(ItemId).min(1).max(5_000).optional() }))
+    .min(1)
+    .max(500),
+}) satisfies z.ZodType<CreditInvoiceRequest>;
+
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
 
 export const InboxQuery = z.object({
@@ -28,7 +79,7 @@ export const InboxQuery = z.object({
 export function answer(reply: FastifyReply, err: unknown) {
   if (err instanceof HttpProblem) return reply.code(err.status).send(err.body);
   if (err instanceof DealNotFoundError) return reply.code(404).send({ error: 'DEAL_NOT_FOUND', message: err.message, workflowId: err.workflowId });
-  if (err instanceof ActionRejectedError) return reply.code(409).send({ error: 'ACTION_REJECTED', message: err.message, workflowId: err.workflowId });
+  if (err instanceof ActionRejectedError) return reply.code(409).send({ error: 'ACTION_REJECTED', message: err.message, workflowId: err.workflowId, ...(err.reason ? { reason: err.reason } : {}) });
   throw err;
 }
 
@@ -55,6 +106,28 @@ export function registerOperatorRoutes(
       const action = parse(OperatorActionBody, request.body ?? {}, 'operator action');
       request.log.info({ operator: request.principal?.name, opportunityId: id, action: action.action }, 'operator resolves exception');
       return await deps.gateway.resolveException(id, action);
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.post('/deals/:id/amendments', { preHandler: requireScope('operate') }, async (request, reply) => {
+    try {
+      const { id } = parse(DealParams, request.params, 'deal id');
+      const amendment = parse(AmendContractBody, request.body ?? {}, 'amendment');
+      request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: amendment.requestId, baseVersion: amendment.baseVersion }, 'operator amends contract');
+      return await deps.gateway.amendContract(id, amendment);
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.post('/deals/:id/credit-memos', { preHandler: requireScope('operate') }, async (request, reply) => {
+    try {
+      const { id } = parse(DealParams, request.params, 'deal id');
+      const credit = parse(CreditInvoiceBody, request.body ?? {}, 'credit request');
+      request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: credit.requestId, invoiceId: credit.invoiceId }, 'operator credits invoice');
+      return await deps.gateway.creditInvoice(id, credit);
     } catch (err) {
       return answer(reply, err);
     }

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -16,7 +17,7 @@ import {
 } from '../workflows/deal.messages';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../workflows/search-attributes';
 import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { deliveryBatchSignal, paymentSignal } from './delivery.messages';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, paymentSignal } from './delivery.messages';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though
@@ -76,7 +77,32 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
     }
   };
 
+  /** An operator update whose refusal keeps the workflow's error type; the update id makes a retried request the same update. */
+  const operatorUpdate = async <R>(workflowId: string, run: () => Promise<R>): Promise<R> => {
+    try {
+      return await onExisting(workflowId, run);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = err.cause instanceof ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
+        throw new ActionRejectedError(workflowId, err.cause?.message ?? err.message, { cause: err, ...(reason ? { reason } : {}) });
+      }
+      throw err;
+    }
+  };
+
   return {
+    async amendContract(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(amendContractUpdate, { args: [request], updateId: `amend:${request.requestId}` }));
+      return { workflowId, result };
+    },
+
+    async creditInvoice(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(creditInvoiceUpdate, { args: [request], updateId: `credit:${request.requestId}` }));
+      return { workflowId, result };
+    },
+
     async startOrSignalClosedWon(ev, { correlationId }) {
       const workflowId = dealWorkflowId(ev.opportunityId);
       const input: DealInput = { opportunityId: ev.opportunityId, correlationId };

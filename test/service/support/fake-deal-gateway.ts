@@ -9,14 +9,16 @@ import {
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { DeliveryBatch, PaymentEvent } from '../../../src/service/delivery.messages';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from '../../../src/service/delivery.messages';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
   | { method: 'signalSignature'; workflowId: string; event: SignatureEvent }
   | { method: 'signalDelivery'; workflowId: string; batch: DeliveryBatch }
   | { method: 'signalPayment'; workflowId: string; event: PaymentEvent }
-  | { method: 'resolveException'; workflowId: string; action: OperatorAction };
+  | { method: 'resolveException'; workflowId: string; action: OperatorAction }
+  | { method: 'amendContract'; workflowId: string; request: AmendContractRequest }
+  | { method: 'creditInvoice'; workflowId: string; request: CreditInvoiceRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -35,6 +37,8 @@ export class FakeDealGateway implements DealGateway {
   readonly listQueries: DealListQuery[] = [];
   /** Errors to throw from the next listDeals calls, in order. */
   readonly listFailures: Error[] = [];
+  /** Refusals (the workflow's error type and message) for the next operator updates, in order. */
+  readonly refusals: Array<{ reason: string; message: string }> = [];
 
   private async step(): Promise<void> {
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -89,6 +93,32 @@ export class FakeDealGateway implements DealGateway {
     this.calls.push({ method: 'resolveException', workflowId, action });
     deal.stage = action.action === 'cancel' ? 'CANCELLED' : 'ERP_CONTRACT_POSTED';
     return { workflowId, result: this.view(opportunityId) as ResolveResult };
+  }
+
+  private refusal(workflowId: string): void {
+    const r = this.refusals.shift();
+    if (r) throw new ActionRejectedError(workflowId, r.message, { reason: r.reason });
+  }
+
+  async amendContract(opportunityId: string, request: AmendContractRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'amendContract', workflowId, request });
+    const version = request.baseVersion + 1;
+    const amendment = { id: `CTR-${opportunityId}-A${version}`, requestId: request.requestId, by: request.by, reason: request.reason, effectiveDate: request.effectiveDate, baseVersion: request.baseVersion, version, appliedOn: request.effectiveDate, changes: request.changes };
+    const result: AmendContractResult = { amendment, contractVersion: version, heldOverCapMinor: 0, releasableMinor: 0 };
+    return { workflowId, result };
+  }
+
+  async creditInvoice(opportunityId: string, request: CreditInvoiceRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'creditInvoice', workflowId, request });
+    const result: CreditMemoSummary = {
+      id: 'CM-1', number: 'CM-1', externalId: '1', requestId: request.requestId, invoiceId: request.invoiceId, invoiceNumber: request.invoiceId, issueDate: '2025-03-31', reason: request.reason, note: request.note, by: request.by,
+      subtotalMinor: 0, taxMinor: 0, totalMinor: 0, lines: [], request: request.lines,
+    };
+    return { workflowId, result };
   }
 
   async listDeals(query: DealListQuery): Promise<DealSummary[]> {

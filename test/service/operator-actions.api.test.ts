@@ -1,0 +1,104 @@
+import { SECRETS, type Harness, useWebhookHarness } from './support/harness';
+import { OPP } from './support/payloads';
+
+const WORKFLOW_ID = `deal-${OPP}`;
+const read = { authorization: `Bearer ${SECRETS.operatorRead}`, 'content-type': 'application/json' };
+const operate = { authorization: `Bearer ${SECRETS.operatorOperate}`, 'content-type': 'application/json' };
+
+const amendment = {
+  requestId: 'co-1',
+  by: 'ops@firm.example',
+  baseVersion: 1,
+  effectiveDate: '2030-02-10',
+  reason: 'change order 1',
+  changes: [{ op: 'UPDATE_LINE', lineId: 'CTR-1-L1', set: { cap: { notToExceed: { amountMinor: 1_900_000, currency: 'USD' } } } }],
+};
+const credit = {
+  requestId: 'dispute-7',
+  invoiceId: 'INV-1',
+  by: 'ar@firm.example',
+  reason: 'DISPUTE',
+  note: 'the 60 h of Jan 10 are disputed',
+  lines: [{ invoiceLineId: 'INV-1-1', sourceItemIds: ['TE-1'] }],
+};
+
+describe('operator API: contract amendments and credit memos', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  const post = (path: string, body: unknown, headers: Record<string, string> = operate) => h.inject({ method: 'POST', url: `/deals/${OPP}/${path}`, headers, payload: JSON.stringify(body) });
+
+  it('POST /deals/:id/amendments runs the update with the validated amendment (cap tolerance defaults to 0)', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const res = await post('amendments', amendment);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ workflowId: WORKFLOW_ID, result: { contractVersion: 2, amendment: { requestId: 'co-1', baseVersion: 1, version: 2 } } });
+    const sent = { ...amendment, changes: [{ op: 'UPDATE_LINE', lineId: 'CTR-1-L1', set: { cap: { notToExceed: { amountMinor: 1_900_000, currency: 'USD' }, toleranceBp: 0 } } }] };
+    expect(h.gateway.calls).toEqual([{ method: 'amendContract', workflowId: WORKFLOW_ID, request: sent }]);
+  });
+
+  it('refuses a bad amendment with 400 and every bad field path, and never calls the workflow', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const res = await post('amendments', {
+      ...amendment,
+      baseVersion: 0,
+      effectiveDate: '2030-02-30',
+      changes: [
+        { op: 'UPDATE_LINE', lineId: 'CTR-1-L1', set: { cap: { notToExceed: { amountMinor: 19_000.5, currency: 'usd' } }, billingModel: 'RETAINER' } },
+        { op: 'SET_TERMS', set: {} },
+        { op: 'ADD_LINE', line: {} },
+      ],
+    });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body).toMatchObject({ error: 'BAD_REQUEST', message: 'invalid amendment' });
+    expect(body.issues.map((i: { path: string }) => i.path).sort()).toEqual([
+      'baseVersion',
+      'changes.0.set',
+      'changes.0.set.cap.notToExceed.amountMinor',
+      'changes.0.set.cap.notToExceed.currency',
+      'changes.1.set',
+      'changes.2.op',
+      'effectiveDate',
+    ]);
+    expect(body.issues.find((i: { path: string }) => i.path === 'changes.0.set').message).toMatch(/billingModel/);
+
+    const empty = await post('amendments', { ...amendment, changes: [] });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().issues).toEqual([{ path: 'changes', message: expect.stringMatching(/>=1/) }]);
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('maps the workflow refusal to 409 with its reason; needs the operate scope; 404 for no deal', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    h.gateway.refusals.push({ reason: 'DEAL.AMENDMENT_VERSION_CONFLICT', message: 'amendment written against contract v1; contract CTR-1 is at v2' });
+    const stale = await post('amendments', amendment);
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json()).toEqual({ error: 'ACTION_REJECTED', message: 'amendment written against contract v1; contract CTR-1 is at v2', workflowId: WORKFLOW_ID, reason: 'DEAL.AMENDMENT_VERSION_CONFLICT' });
+
+    expect((await post('amendments', amendment, read)).statusCode).toBe(403);
+    expect((await post('credit-memos', credit, read)).statusCode).toBe(403);
+    const missing = await h.inject({ method: 'POST', url: '/deals/NOPE-1/credit-memos', headers: operate, payload: JSON.stringify(credit) });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: 'DEAL_NOT_FOUND', workflowId: 'deal-NOPE-1' });
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('POST /deals/:id/credit-memos runs the update; bad input is 400 with field paths', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const ok = await post('credit-memos', credit);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ workflowId: WORKFLOW_ID, result: { requestId: 'dispute-7', invoiceId: 'INV-1', reason: 'DISPUTE' } });
+    expect(h.gateway.calls).toEqual([{ method: 'creditInvoice', workflowId: WORKFLOW_ID, request: credit }]);
+
+    const bad = await post('credit-memos', { requestId: 'has spaces', invoiceId: '', by: ' ', reason: 'GOODWILL', lines: [{ invoiceLineId: 'INV-1-1', sourceItemIds: [] }, {}] });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'BAD_REQUEST', message: 'invalid credit request' });
+    expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['by', 'invoiceId', 'lines.0.sourceItemIds', 'lines.1.invoiceLineId', 'note', 'reason', 'requestId']);
+
+    h.gateway.refusals.push({ reason: 'DEAL.ALREADY_CREDITED', message: 'lines.0.sourceItemIds.0: TE-1 on INV-1-1 was credited before' });
+    const again = await post('credit-memos', { ...credit, requestId: 'dispute-8' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ reason: 'DEAL.ALREADY_CREDITED' });
+    expect(h.gateway.calls).toHaveLength(1);
+  });
+});
