@@ -26,19 +26,41 @@ const DEAL_SEARCH_ATTRIBUTES = {
   NeedsAttention: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
 };
 
+export interface DevServerOptions {
+  /** Serve the Web UI on this port (headless otherwise). */
+  uiPort?: number;
+  /** The Web UI's remote codec (the q2c service's /codec), for encrypted payloads. */
+  uiCodecEndpoint?: string;
+}
+
 /** A real dev server (the Temporal CLI) on a random port, with q2c's search attributes. */
-export function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+export function createDevServerEnv(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: resolveTemporalCli({ pathEnv: process.env.PATH }) },
+      ...(options.uiPort !== undefined ? { ui: true, uiPort: options.uiPort } : {}),
       extraArgs: [
         '--search-attribute', 'DealStage=Keyword',
         '--search-attribute', 'CustomerId=Keyword',
         '--search-attribute', 'LegalEntity=Keyword',
         '--search-attribute', 'NeedsAttention=Bool',
         '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
+        ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint, '--ui-disable-news-fetch'] : []),
       ],
     },
+  });
+}
+
+/** A loopback port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
   });
 }
 
