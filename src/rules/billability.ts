@@ -204,10 +204,10 @@ export const classifyTimeEntries = (
   // Duplicates by id number when nothing else is in `seen` and nobody reads it afterwards
   // (see duplicateFlags); otherwise through the Set.
   const dups = !keepSeen && seen.size === 0 ? duplicateFlags(entries) : undefined;
-  // Consecutive entries mostly name the same line and task: compare with the previous
-  // id (a pointer compare when it is the same string) before hashing it into a Map.
-  let lastLineId: string | undefined;
-  let lastCl: CompiledLine | undefined;
+  // A contract has a few lines and entries mostly name the same task: compare ids (mostly a
+  // pointer compare: the same string objects) instead of hashing them into a Map per entry.
+  const lineIds = cc.lineIds;
+  const lineList = cc.lineList;
   let lastTaskId: string | undefined;
   let lastTaskExcluded = false;
   for (let i = 0; i < entries.length; i++) {
@@ -225,12 +225,16 @@ export const classifyTimeEntries = (
       continue;
     }
     let cl: CompiledLine | undefined;
-    if (e.contractId !== contractId) cl = undefined;
-    else if (lastLineId !== undefined && e.contractLineId === lastLineId) cl = lastCl;
-    else {
-      cl = cc.lines.get(e.contractLineId);
-      lastLineId = e.contractLineId;
-      lastCl = cl;
+    if (e.contractId === contractId) {
+      const id = e.contractLineId;
+      if (lineIds.length <= 8) {
+        for (let j = 0; j < lineIds.length; j++) {
+          if (lineIds[j] === id) {
+            cl = lineList[j];
+            break;
+          }
+        }
+      } else cl = cc.lines.get(id);
     }
     if (cl === undefined) {
       out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, e.minutes, undefined, ''));

@@ -36,6 +36,9 @@ export interface CompiledContract {
   readonly currency: string;
   readonly rounding: RoundingMode;
   readonly lines: ReadonlyMap<string, CompiledLine>;
+  /** The entries of `lines` as two arrays, for a linear search when there are a few lines. */
+  readonly lineIds: readonly string[];
+  readonly lineList: readonly CompiledLine[];
   /** taskId -> billable, from the project; tasks not listed are treated as billable. */
   readonly taskBillable: ReadonlyMap<string, boolean>;
   readonly expenseTreatment: (category: string) => ExpenseTreatment;
@@ -108,5 +111,8 @@ export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: 
   }
   const expenseTreatment = (category: string): ExpenseTreatment =>
     Object.prototype.hasOwnProperty.call(policy.categories, category) ? policy.categories[category]! : policy.default;
-  return { contract, ruleSet, currency: contract.currency, rounding: currencyRule(contract.currency).rounding, lines, taskBillable, expenseTreatment };
+  return {
+    contract, ruleSet, currency: contract.currency, rounding: currencyRule(contract.currency).rounding, lines,
+    lineIds: [...lines.keys()], lineList: [...lines.values()], taskBillable, expenseTreatment,
+  };
 };

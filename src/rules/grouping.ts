@@ -88,8 +88,9 @@ interface LineAcc {
   amountMinor: number;
   minutes: number;
   sourceIds: string[];
-  /** Scratch for groupDecisions: source ids counted, then written, in the current call. */
+  /** Scratch for groupDecisions: source ids counted, then written, in the call stamped `mark`. */
   n: number;
+  mark: number;
 }
 
 interface InvoiceAcc {
@@ -150,6 +151,18 @@ class PeriodGroups {
 
 /** Periods (months, weeks) PeriodGroups keeps in its array: 64 around the first one. */
 const DENSE_SPAN = 64;
+
+/** A (contract line, project) pair of one groupDecisions call and its caches. */
+interface Pair {
+  lineId: string;
+  projectId: string;
+  cl: CompiledLine;
+  lc: LineCaches;
+  groups: PeriodGroups;
+}
+
+/** Pairs searched linearly before the Maps (mostly one project and a few lines per call). */
+const MAX_PAIRS = 8;
 
 /** Per-call caches for one contract line. */
 interface LineCaches {
@@ -257,25 +270,35 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
   /** Accumulators touched in this call, each once. */
   const touched: LineAcc[] = [];
   let groupCount = 0;
-  let lastLine: CompiledLine | undefined;
-  let lastProject = '';
-  let lastCaches: LineCaches | undefined;
-  let lastGroups: PeriodGroups | undefined;
+  // (contract line, project) pairs met in this call: items alternate between a few, so a
+  // short list compared by id (mostly the same string objects) before the Maps
+  const pairs: Pair[] = [];
+  let last: Pair | undefined;
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!;
     if (d.lineKey === undefined || d.billingClass !== 'BILLABLE') continue;
-    if (lastGroups === undefined || lastLine!.line.id !== d.contractLineId || lastProject !== d.projectId) {
-      const cl = cc.lines.get(d.contractLineId)!;
-      let lc = caches.get(cl);
-      if (lc === undefined) caches.set(cl, (lc = { byProject: new Map(), byInvoice: new Map(), fullKeys: [] }));
-      let g = lc.byProject.get(d.projectId);
-      if (g === undefined) lc.byProject.set(d.projectId, (g = new PeriodGroups(cl.line.invoiceSchedule === 'WEEKLY' ? 7 : 1)));
-      lastLine = cl;
-      lastProject = d.projectId;
-      lastCaches = lc;
-      lastGroups = g;
+    if (last === undefined || last.lineId !== d.contractLineId || last.projectId !== d.projectId) {
+      last = undefined;
+      for (let j = 0; j < pairs.length; j++) {
+        const p = pairs[j]!;
+        if (p.lineId === d.contractLineId && p.projectId === d.projectId) {
+          last = p;
+          break;
+        }
+      }
+      if (last === undefined) {
+        const cl = cc.lines.get(d.contractLineId)!;
+        let lc = caches.get(cl);
+        if (lc === undefined) caches.set(cl, (lc = { byProject: new Map(), byInvoice: new Map(), fullKeys: [] }));
+        let g = lc.byProject.get(d.projectId);
+        if (g === undefined) lc.byProject.set(d.projectId, (g = new PeriodGroups(cl.line.invoiceSchedule === 'WEEKLY' ? 7 : 1)));
+        last = { lineId: d.contractLineId, projectId: d.projectId, cl, lc, groups: g };
+        if (pairs.length < MAX_PAIRS) pairs.push(last);
+      }
     }
-    const cl = lastLine!;
+    const cl = last.cl;
+    const lastCaches = last.lc;
+    const lastGroups = last.groups;
     const pk = periodCacheKey(cc, cl, d.serviceDate, d.milestoneId);
     let lg = lastGroups.get(pk);
     if (lg === undefined) {
@@ -286,25 +309,29 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
         inv = { key, projectId: d.projectId, cl, period, lines: [] };
         groups.set(key, inv);
       }
-      lg = lastCaches!.byInvoice.get(inv);
+      lg = lastCaches.byInvoice.get(inv);
       if (lg === undefined) {
         lg = { inv, gid: groupCount++ };
         // an invoice from an earlier call (`into`): its lines for this contract line are found again by line key
         for (const la of inv.lines) if (la.contractLineId === cl.line.id) addAcc(lg.gid, keyIdOf(keyIds, la.decisionKey), la);
-        lastCaches!.byInvoice.set(inv, lg);
+        lastCaches.byInvoice.set(inv, lg);
       }
       lastGroups.set(pk, lg);
     }
     const kid = keyIdOf(keyIds, d.lineKey);
     let la = findAcc(lg.gid, kid);
     if (la === undefined) {
-      const fullKeys = lastCaches!.fullKeys;
+      const fullKeys = lastCaches.fullKeys;
       const fullKey = fullKeys[kid] ?? (fullKeys[kid] = `${d.contractLineId}|${d.lineKey}`);
-      la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, n: 0 };
+      la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, n: 0, mark: 0 };
       lg.inv.lines.push(la);
       addAcc(lg.gid, kid, la);
     }
-    if (la.n === 0) touched.push(la);
+    if (la.mark !== stamp) {
+      la.mark = stamp;
+      la.n = 0;
+      touched.push(la);
+    }
     la.n += 1;
     la.amountMinor += d.amountMinor;
     la.minutes += d.minutes;
@@ -321,7 +348,6 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
     const la = accOf[i];
     if (la !== undefined) la.sourceIds[la.n++] = decisions[i]!.sourceId;
   }
-  for (const la of touched) la.n = 0;
   return { groups };
 };
 

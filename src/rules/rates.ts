@@ -70,7 +70,9 @@ interface RowInfo {
 /** One candidate row of a (role, region) for one discount, with its two priced slots once used. */
 interface RowSlots {
   readonly from: number;
+  /** dateKey of `row.to`; 0 for an open-ended row (small integers only: Infinity would make the field a boxed double). */
   readonly to: number;
+  readonly open: boolean;
   readonly row: RateRow;
   st: RateSlot | undefined;
   ot: RateSlot | undefined;
@@ -95,12 +97,12 @@ export class SlotTable {
     if (byRegion === undefined) this.byRole.set(role, (byRegion = new Map()));
     let list = byRegion.get(region);
     if (list === undefined) {
-      list = this.candidates(role, region).map((i) => ({ from: i.from, to: i.to, row: i.row, st: undefined, ot: undefined }));
+      list = this.candidates(role, region).map((i) => ({ from: i.from, to: i.to === Infinity ? 0 : i.to, open: i.to === Infinity, row: i.row, st: undefined, ot: undefined }));
       byRegion.set(region, list);
     }
     for (let i = 0; i < list.length; i++) {
       const r = list[i]!;
-      if (r.from <= dk && dk <= r.to) {
+      if (r.from <= dk && (r.open || dk <= r.to)) {
         if (overtime) return r.ot ?? (r.ot = this.slot(r.row, true, this.discountBp));
         return r.st ?? (r.st = this.slot(r.row, false, this.discountBp));
       }
