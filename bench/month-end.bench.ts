@@ -51,7 +51,7 @@ import type { Customer, Quote, TimeEntry } from '../src/canonical';
 import { resolveTemporalCli } from '../src/cli/toolchain';
 import type { BillingPort } from '../src/connectors/billing/billing.port';
 import type { CrmPort } from '../src/connectors/crm/crm.port';
-import { sandboxConnectorsConfig } from '../src/connectors';
+import { sandboxConnectorsConfig } from '../src/cli/dev-secrets';
 import { createNetSuiteAdapter } from '../src/connectors/erp/netsuite.adapter';
 import type { PsaPort } from '../src/connectors/psa/psa.port';
 import { createAvalaraAdapter } from '../src/connectors/tax/avalara.adapter';

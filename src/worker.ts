@@ -134,8 +134,12 @@ export function installRuntimeLogger(logger: Logger): void {
   });
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
+/**
+ * Runs the workers until the process is signalled. Every vendor needs its own
+ * settings in `config` (a standalone worker knows no sandbox; `q2c worker` fills
+ * them from Q2C_SANDBOX_URL). Its KPIs go nowhere: no /metrics in this process.
+ */
+export async function runWorker(config: Config): Promise<void> {
   const logger = rootLogger(config.LOG_LEVEL);
   installRuntimeLogger(logger);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
@@ -170,7 +174,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err) => {
+  runWorker(loadConfig()).catch((err) => {
     console.error(err);
     process.exit(1);
   });

@@ -3,8 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { connectorsConfigFromEnv, createConnectors } from '../connectors';
+import { connectorsConfigFromEnv } from '../connectors';
 import type { ErpPort } from '../connectors/erp/erp.port';
+import { createNetSuiteAdapter, type NetSuiteConnectionConfig } from '../connectors/erp/netsuite.adapter';
 import { openDb, type Db } from '../db';
 import { AuditRepository, type AuditTrail } from '../db/audit';
 import { NETSUITE_VENDOR } from '../sandbox/netsuite/netsuite.sandbox';
@@ -12,6 +13,7 @@ import { startSandbox } from '../sandbox/server';
 import { dataConverterFrom } from '../worker';
 import { getDealStateQuery, type DealView } from '../workflows/deal.messages';
 import { getDeliveryStateQuery, type DeliveryView } from '../workflows/delivery.messages';
+import { sandboxConnectorsConfig } from './dev-secrets';
 import { REPO_ROOT } from './toolchain';
 
 export interface AuditCommandDeps {
@@ -138,7 +140,7 @@ const answers = async (url: string): Promise<boolean> => {
  * - the deal's invoices: from Temporal at TEMPORAL_ADDRESS (a closed deal's
  *   result, a running deal's state query); with the stack stopped, `npm run
  *   temporal` serves the dev server's kept history (.q2c/temporal-dev.sqlite);
- * - the ERP: the configured NetSuite or sandbox (Q2C_SANDBOX_URL); otherwise the
+ * - the ERP: the configured NetSuite, or the sandbox at Q2C_SANDBOX_URL; otherwise the
  *   stack's sandbox when it answers on SANDBOX_PORT, else the NetSuite sandbox
  *   served in-process from the same database (its records live there).
  */
@@ -168,14 +170,16 @@ export function auditCommandDeps(loadConfig: () => Config, logger: Logger): Audi
       let port: Promise<ErpPort> | undefined;
       const resolve = async (): Promise<ErpPort> => {
         const config = cfg();
-        const env = connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>);
-        const connectorLogger = logger.child({ component: 'reconcile' });
-        if (env.netsuite || env.sandboxBaseUrl) return createConnectors({ ...env, logger: connectorLogger }).erp;
+        // Only the ERP: reconcile needs no other vendor configured.
+        const erpAt = (netsuite: NetSuiteConnectionConfig) => createNetSuiteAdapter({ ...netsuite, logger: logger.child({ component: 'reconcile' }) });
+        const own = connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>).netsuite;
+        if (own) return erpAt(own);
+        if (config.Q2C_SANDBOX_URL) return erpAt(sandboxConnectorsConfig(config.Q2C_SANDBOX_URL).netsuite);
         const stackSandbox = `http://127.0.0.1:${config.SANDBOX_PORT}`;
-        if (await answers(`${stackSandbox}/_sandbox/health`)) return createConnectors({ ...env, sandboxBaseUrl: stackSandbox, logger: connectorLogger }).erp;
+        if (await answers(`${stackSandbox}/_sandbox/health`)) return erpAt(sandboxConnectorsConfig(stackSandbox).netsuite);
         if (!opened) throw new Error('reconcile: the database is not open');
         opened.sandbox = await startSandbox({ port: 0, db: opened.db.db, vendors: [NETSUITE_VENDOR] });
-        return createConnectors({ ...env, sandboxBaseUrl: opened.sandbox.url, logger: connectorLogger }).erp;
+        return erpAt(sandboxConnectorsConfig(opened.sandbox.url).netsuite);
       };
       return { listInvoices: async (erpCustomerId: string) => (await (port ??= resolve())).listInvoices(erpCustomerId) } as unknown as ErpPort;
     },

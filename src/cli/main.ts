@@ -3,13 +3,14 @@ import { createLogger } from '../logger';
 import { ConfigError, loadConfig } from '../config';
 import path from 'node:path';
 import { openDb } from '../db';
-import { ensureDevSecrets } from './dev-secrets';
+import { ensureDevSecrets, withSandboxVendors } from './dev-secrets';
 import { registerRuleSetCommands } from './ruleset';
 import { registerSweepCommands } from './sweep';
 import { Client, Connection } from '@temporalio/client';
 import { auditCommandDeps, registerAuditCommands } from './audit';
 import { SAMPLE_DAY_MS, describeSample, inspectSample, runSampleDeal } from './sample';
 import { startStack } from './stack';
+import { runWorker } from '../worker';
 import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
 import { REPO_ROOT, ToolchainError } from './toolchain';
 
@@ -50,6 +51,14 @@ program
     await waitForSignal();
     console.log('stopping ...');
     await stack.stop();
+  });
+
+program
+  .command('worker')
+  .description('run the workers against TEMPORAL_ADDRESS; vendors without settings of their own use the sandbox at Q2C_SANDBOX_URL')
+  .action(async () => {
+    const config = loadConfig();
+    await runWorker(config.Q2C_SANDBOX_URL ? withSandboxVendors(config, config.Q2C_SANDBOX_URL) : config);
   });
 
 /** The database the CLI commands use: DATABASE_URL, or the dev stack's PGlite directory (only while the stack is stopped). */

@@ -11,6 +11,7 @@ import { signQ2c } from '../service/webhooks/signature';
 import { DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, type DealInput, type DealView } from '../workflows/deal.messages';
 import { MIN_DEMO_DAY_MS, demoBusinessDate, demoBusinessMs, getDeliveryStateQuery, type DemoClock, type DeliveryView, type InvoiceSummary } from '../workflows/delivery.messages';
 import { formatTrail, reconcileDeal } from './audit';
+import { withSandboxVendors } from './dev-secrets';
 import type { Stack } from './stack';
 
 /** One business day of the sample deal every 250 ms: its 12-month contract runs in about 90 seconds. */
@@ -483,7 +484,7 @@ export async function inspectSample(stack: Stack, config: Config, logger: Logger
     for (const line of formatTrail(await repo.trail(featured))) print(line);
   }
   const connectors = createConnectors({
-    ...connectorsConfigFromEnv({ ...(config as unknown as Record<string, string | undefined>), Q2C_SANDBOX_URL: config.Q2C_SANDBOX_URL ?? stack.sandbox.url }),
+    ...connectorsConfigFromEnv(withSandboxVendors(config, config.Q2C_SANDBOX_URL ?? stack.sandbox.url) as unknown as Record<string, string | undefined>),
     logger: logger.child({ component: 'reconcile' }),
   });
   const invoices = (r.delivery?.invoices ?? []).map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, ...(r.view.ids.erpCustomerId ? { erpCustomerId: r.view.ids.erpCustomerId } : {}) }));

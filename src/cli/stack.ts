@@ -12,6 +12,7 @@ import { serviceSecretsFrom } from '../service/main';
 import { createMetrics } from '../service/metrics';
 import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
 import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger } from '../worker';
+import { withSandboxVendors } from './dev-secrets';
 import { DEFAULT_SWEEP_EVERY, ensureSweepSchedule } from './sweep';
 import { loadDevServerSettings, startDevServer, type RunningDevServer } from './temporal-dev';
 import { SWEEP_SCHEDULE_ID } from '../workflows/sweep.workflow';
@@ -57,8 +58,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
       stripe: `http://127.0.0.1:${config.SERVICE_PORT}/webhooks/stripe`,
     },
   });
-  // Vendors without real settings run against the sandbox just started.
-  const effective: Config = { ...config, Q2C_SANDBOX_URL: config.Q2C_SANDBOX_URL ?? sandbox.url };
+  // Vendors without real settings run against the sandbox just started (or the one at Q2C_SANDBOX_URL).
+  const effective: Config = withSandboxVendors(config, config.Q2C_SANDBOX_URL ?? sandbox.url);
   logger.info({ url: sandbox.url }, 'vendor sandboxes ready');
 
   const dataConverter = dataConverterFrom(effective);

@@ -7,9 +7,9 @@ const optional = <T extends z.ZodTypeAny>(schema: T) =>
 const port = z.coerce.number().int().min(1).max(65535);
 
 /**
- * Vendor connection settings read by connectorsConfigFromEnv (src/connectors):
- * a vendor whose settings are unset runs against the sandbox at Q2C_SANDBOX_URL.
- * Secrets may be given as `file:/path` (re-read on rotation).
+ * Vendor connection settings read by connectorsConfigFromEnv (src/connectors).
+ * The dev CLI fills the ones a vendor lacks with its sandbox's (Q2C_SANDBOX_URL,
+ * or the stack's own sandbox). Secrets may be given as `file:/path` (re-read on rotation).
  */
 export const CONNECTOR_ENV_KEYS = [
   'AVALARA_ACCOUNT_ID',
@@ -21,6 +21,7 @@ export const CONNECTOR_ENV_KEYS = [
   'DOCUSIGN_INTEGRATION_KEY',
   'DOCUSIGN_OAUTH_HOST',
   'DOCUSIGN_PRIVATE_KEY',
+  'DOCUSIGN_TOKEN_URL',
   'DOCUSIGN_USER_ID',
   'KANTATA_BASE_URL',
   'KANTATA_TOKEN',

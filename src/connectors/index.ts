@@ -1,9 +1,4 @@
 import type { Logger } from 'pino';
-import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_DOCUSIGN_ACCOUNT_ID, SANDBOX_JWT_PRIVATE_KEY, SANDBOX_KANTATA_TOKENS } from '../sandbox/credentials';
-import { AVALARA_SANDBOX } from '../sandbox/avalara/avalara.sandbox';
-import { DOCUSIGN_SANDBOX_AUDIENCE, DOCUSIGN_SANDBOX_USER_ID } from '../sandbox/docusign/docusign.sandbox';
-import { NETSUITE_SANDBOX } from '../sandbox/netsuite/netsuite.credentials';
-import { STRIPE_SANDBOX } from '../sandbox/stripe/stripe.sandbox';
 import type { BillingPort } from './billing/billing.port';
 import { createStripeAdapter, type StripeConnectionConfig } from './billing/stripe.adapter';
 import type { ClmPort } from './clm/clm.port';
@@ -12,7 +7,7 @@ import type { CrmPort } from './crm/crm.port';
 import { createSalesforceHttp, SalesforceCrmAdapter } from './crm/salesforce.adapter';
 import type { ErpPort } from './erp/erp.port';
 import { createNetSuiteAdapter, type NetSuiteConnectionConfig } from './erp/netsuite.adapter';
-import { bearerTokenAuth, ClientCredentialsAuth, JwtBearerAuth, secretFromSpec, staticSecret, TokenBucket, type AuthProvider, type SecretSource } from './http';
+import { bearerTokenAuth, ClientCredentialsAuth, JwtBearerAuth, secretFromSpec, TokenBucket, type AuthProvider, type SecretSource } from './http';
 import { createKantataHttp, KantataPsaAdapter } from './psa/kantata.adapter';
 import type { PsaPort } from './psa/psa.port';
 import { createAvalaraAdapter, type AvalaraConnectionConfig } from './tax/avalara.adapter';
@@ -60,9 +55,12 @@ export interface KantataConnectionConfig {
   token: SecretSource;
 }
 
+/**
+ * Every vendor's settings, from configuration (`connectorsConfigFromEnv`). This
+ * module knows no sandbox: the dev stack supplies the sandbox's URLs and
+ * credentials as configuration (src/cli/dev-secrets.ts `withSandboxVendors`).
+ */
 export interface ConnectorsConfig {
-  /** Points every connector without an explicit config at the sandbox (src/sandbox) at this base URL. */
-  sandboxBaseUrl?: string;
   logger?: Logger;
   timeoutMs?: number;
   salesforce?: SalesforceConnectionConfig;
@@ -73,35 +71,8 @@ export interface ConnectorsConfig {
   avalara?: AvalaraConnectionConfig;
 }
 
-/** The sandbox's documented credentials, per vendor, at `base`. */
-export function sandboxConnectorsConfig(base: string): Required<Pick<ConnectorsConfig, 'salesforce' | 'docusign' | 'kantata' | 'netsuite' | 'stripe' | 'avalara'>> {
-  const b = base.replace(/\/+$/, '');
-  return {
-    salesforce: { instanceUrl: `${b}/salesforce`, tokenUrl: `${b}/salesforce/services/oauth2/token`, clientId: SANDBOX_CLIENT_ID, clientSecret: staticSecret(SANDBOX_CLIENT_SECRET, 'salesforce-sandbox') },
-    docusign: {
-      baseUrl: `${b}/docusign`,
-      accountId: SANDBOX_DOCUSIGN_ACCOUNT_ID,
-      tokenUrl: `${b}/docusign/oauth/token`,
-      audience: DOCUSIGN_SANDBOX_AUDIENCE,
-      integrationKey: SANDBOX_CLIENT_ID,
-      userId: DOCUSIGN_SANDBOX_USER_ID,
-      privateKey: staticSecret(SANDBOX_JWT_PRIVATE_KEY, 'docusign-sandbox-key'),
-    },
-    kantata: { baseUrl: `${b}/kantata/api/v1`, token: staticSecret(SANDBOX_KANTATA_TOKENS[0], 'kantata-sandbox') },
-    netsuite: {
-      baseUrl: `${b}/netsuite`,
-      clientId: NETSUITE_SANDBOX.clientId,
-      certificateId: staticSecret(NETSUITE_SANDBOX.certificateId),
-      privateKey: staticSecret(NETSUITE_SANDBOX.privateKeyPem),
-      mapping: { serviceItemId: NETSUITE_SANDBOX.serviceItemId, deferredRevenueAccountId: NETSUITE_SANDBOX.deferredRevenueAccountId, revenueAccountId: NETSUITE_SANDBOX.revenueAccountId },
-    },
-    stripe: { baseUrl: `${b}/stripe`, apiKey: staticSecret(STRIPE_SANDBOX.apiKey), webhookSecret: STRIPE_SANDBOX.webhookSecret },
-    avalara: { baseUrl: `${b}/avalara`, accountId: staticSecret(AVALARA_SANDBOX.accountId), licenseKey: staticSecret(AVALARA_SANDBOX.licenseKey), companyCode: AVALARA_SANDBOX.companyCode },
-  };
-}
-
 const missing = (vendor: string): never => {
-  throw new Error(`connector ${vendor} is not configured: give its settings or sandboxBaseUrl`);
+  throw new Error(`connector ${vendor} is not configured: set its variables (docs/connectors.md)`);
 };
 
 /**
@@ -110,11 +81,10 @@ const missing = (vendor: string): never => {
  * Rate limits are the vendors' documented ones, one bucket per system.
  */
 export function createConnectors(config: ConnectorsConfig): Connectors {
-  const sandbox = config.sandboxBaseUrl ? sandboxConnectorsConfig(config.sandboxBaseUrl) : undefined;
   const log = (system: string) => config.logger?.child({ system });
   const common = (system: string) => ({ ...(log(system) ? { logger: log(system)! } : {}), ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}) });
 
-  const sf = config.salesforce ?? sandbox?.salesforce ?? missing('salesforce');
+  const sf = config.salesforce ?? missing('salesforce');
   const sfAuth: AuthProvider = sf.jwt
     ? new JwtBearerAuth({ tokenUrl: sf.tokenUrl, issuer: sf.clientId, subject: sf.jwt.subject, audience: sf.jwt.audience, privateKey: sf.jwt.privateKey })
     : new ClientCredentialsAuth({ tokenUrl: sf.tokenUrl, clientId: sf.clientId, clientSecret: sf.clientSecret ?? missing('salesforce client secret') });
@@ -124,17 +94,17 @@ export function createConnectors(config: ConnectorsConfig): Connectors {
     ...(sf.queryBatchSize ? { queryBatchSize: sf.queryBatchSize } : {}),
   });
 
-  const ds = config.docusign ?? sandbox?.docusign ?? missing('docusign');
+  const ds = config.docusign ?? missing('docusign');
   const dsAuth = new JwtBearerAuth({ tokenUrl: ds.tokenUrl, issuer: ds.integrationKey, subject: ds.userId, audience: ds.audience, privateKey: ds.privateKey, scope: 'signature impersonation', assertionTtlSeconds: 3600 });
   // DocuSign: 3,000 calls per hour per account, at most 500 in any 30 s.
   const clm = new DocuSignClmAdapter(createDocuSignHttp({ baseUrl: ds.baseUrl, auth: dsAuth, rateLimiter: new TokenBucket({ capacity: 500, refillPerSecond: 3000 / 3600 }), ...common('docusign') }), { accountId: ds.accountId });
 
-  const kt = config.kantata ?? sandbox?.kantata ?? missing('kantata');
+  const kt = config.kantata ?? missing('kantata');
   const psa = new KantataPsaAdapter(createKantataHttp({ baseUrl: kt.baseUrl, auth: bearerTokenAuth(kt.token), rateLimiter: new TokenBucket({ capacity: 10, refillPerSecond: 5 }), ...common('kantata') }));
 
-  const erp = createNetSuiteAdapter({ ...(config.netsuite ?? sandbox?.netsuite ?? missing('netsuite')), ...common('netsuite') });
-  const billing = createStripeAdapter({ ...(config.stripe ?? sandbox?.stripe ?? missing('stripe')), ...common('stripe') });
-  const tax = createAvalaraAdapter({ ...(config.avalara ?? sandbox?.avalara ?? missing('avalara')), ...common('avalara') });
+  const erp = createNetSuiteAdapter({ ...(config.netsuite ?? missing('netsuite')), ...common('netsuite') });
+  const billing = createStripeAdapter({ ...(config.stripe ?? missing('stripe')), ...common('stripe') });
+  const tax = createAvalaraAdapter({ ...(config.avalara ?? missing('avalara')), ...common('avalara') });
 
   return { crm, clm, psa, erp, billing, tax };
 }
@@ -153,13 +123,10 @@ const secret = (env: Env, name: string): SecretSource | undefined => {
 /**
  * Per-vendor settings from environment variables (see docs/connectors.md).
  * Pass the parsed environment from src/config; a vendor whose required variables
- * are unset is left out (and falls back to the sandbox when sandboxBaseUrl is set).
+ * are unset is left out (createConnectors then refuses to start without it).
  */
 export function connectorsConfigFromEnv(env: Env): Omit<ConnectorsConfig, 'logger'> {
   const out: Omit<ConnectorsConfig, 'logger'> = {};
-  const sandboxBaseUrl = val(env, 'Q2C_SANDBOX_URL');
-  if (sandboxBaseUrl) out.sandboxBaseUrl = sandboxBaseUrl;
-
   const sfUrl = val(env, 'SALESFORCE_INSTANCE_URL');
   const sfClient = val(env, 'SALESFORCE_CLIENT_ID');
   if (sfUrl && sfClient) {
@@ -183,7 +150,7 @@ export function connectorsConfigFromEnv(env: Env): Omit<ConnectorsConfig, 'logge
   const dsUser = val(env, 'DOCUSIGN_USER_ID');
   if (dsUrl && dsKey && dsAccount && dsIk && dsUser) {
     const oauthHost = val(env, 'DOCUSIGN_OAUTH_HOST') ?? 'account-d.docusign.com';
-    out.docusign = { baseUrl: dsUrl, accountId: dsAccount, integrationKey: dsIk, userId: dsUser, privateKey: dsKey, audience: oauthHost, tokenUrl: `https://${oauthHost}/oauth/token` };
+    out.docusign = { baseUrl: dsUrl, accountId: dsAccount, integrationKey: dsIk, userId: dsUser, privateKey: dsKey, audience: oauthHost, tokenUrl: val(env, 'DOCUSIGN_TOKEN_URL') ?? `https://${oauthHost}/oauth/token` };
   }
 
   const ktToken = secret(env, 'KANTATA_TOKEN');

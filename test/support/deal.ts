@@ -2,6 +2,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import { loadCatalog } from '../../src/activities/deal/catalog';
+import { sandboxConnectorsConfig } from '../../src/cli/dev-secrets';
 import { createConnectors } from '../../src/connectors';
 import type { Db } from '../../src/db';
 import { RuleSetRepository, ensureDefaultRuleSets } from '../../src/db/rulesets';
@@ -25,7 +26,7 @@ export function sandboxActivityDeps(sandboxUrl: string, db: Db): ActivityDeps {
       await loaded;
       return repo.getRuleSet(ref);
     },
-    connectors: createConnectors({ sandboxBaseUrl: sandboxUrl, logger: testLogger }),
+    connectors: createConnectors({ ...sandboxConnectorsConfig(sandboxUrl), logger: testLogger }),
   };
 }
 

@@ -3,6 +3,7 @@ import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { runSample, SAMPLE_CLOSE_DATE, type SampleResult } from '../../src/cli/sample';
 import { reconcileDeal } from '../../src/cli/audit';
+import { sandboxConnectorsConfig } from '../../src/cli/dev-secrets';
 import { createConnectors } from '../../src/connectors';
 import { openDb, type DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
@@ -181,7 +182,7 @@ describe('the sample deal in demo mode on the dev server', () => {
       ['payment_intent.succeeded', 100_000],
       ['payment_intent.succeeded', 225_300],
     ]);
-    const erp = createConnectors({ sandboxBaseUrl: sandbox.url, logger: testLogger }).erp;
+    const erp = createConnectors({ ...sandboxConnectorsConfig(sandbox.url), logger: testLogger }).erp;
     const invoices = result.delivery!.invoices.map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, erpCustomerId: result.view.ids.erpCustomerId! }));
     const diffs = await reconcileDeal(result.workflowId, { db: async () => ({ db: db.db, close: async () => {} }), erp: () => erp, dealInvoices: async () => invoices }, repo);
     expect(diffs).toEqual([]);
