@@ -440,6 +440,40 @@ const KIND_RANK: Record<SourceKind, number> = { RETAINER: 0, SUBSCRIPTION: 1, MI
 const byDateKindId = (a: Decision, b: Decision): number =>
   a.serviceDate < b.serviceDate ? -1 : a.serviceDate > b.serviceDate ? 1 : KIND_RANK[a.kind] - KIND_RANK[b.kind] || (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0);
 
+/** 'YYYY-MM-DD' with digits where digits go: such strings order exactly like their dateKeys. */
+const isPlainDate = (s: string): boolean => {
+  if (s.length !== 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return false;
+  for (let i = 0; i < 10; i++) if (i !== 4 && i !== 7 && !isDigit(s.charCodeAt(i))) return false;
+  return true;
+};
+
+/**
+ * `list.sort(byDateKindId)`, with the date and kind compared as one precomputed integer
+ * (dateKey x 8 + kind rank) instead of two string compares and a table lookup per
+ * comparison; ids still compare as strings. Same order: the integer orders like (date,
+ * kind) for plain dates (any other date falls back to byDateKindId), ties keep input order.
+ */
+const sortByDateKindId = (list: Decision[]): Decision[] => {
+  const n = list.length;
+  const keys = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const d = list[i]!;
+    if (!isPlainDate(d.serviceDate)) return list.sort(byDateKindId);
+    keys[i] = dateKey(d.serviceDate) * 8 + KIND_RANK[d.kind];
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => {
+    const k = keys[a]! - keys[b]!;
+    if (k !== 0) return k;
+    const x = list[a]!.sourceId;
+    const y = list[b]!.sourceId;
+    return x < y ? -1 : x > y ? 1 : a - b;
+  });
+  const sorted = order.map((i) => list[i]!);
+  for (let i = 0; i < n; i++) list[i] = sorted[i]!;
+  return list;
+};
+
 /** Split `d` into (amountKept, rest) in place; returns the new rest part. Minutes split in proportion. */
 const splitOff = (d: Decision, keep: number, restCode: ReasonCode, keepCode: ReasonCode | undefined, detail: string): Decision => {
   const rest = d.amountMinor - keep;
@@ -472,13 +506,14 @@ const applyBalances = (cc: CompiledContract, out: Decision[], pending: number[],
   }
   const lineIds = [...byLine.keys()].sort();
   for (const lineId of lineIds) {
-    const list = byLine.get(lineId)!.sort(byDateKindId);
+    const list = sortByDateKindId(byLine.get(lineId)!);
     const cl = cc.lines.get(lineId)!;
     const retainer = cl.line.retainer;
     const fmt = (n: number): string => formatMoney({ amountMinor: n, currency: cc.currency });
     let queue = list;
     if (retainer) {
       let balance = retainer.prepaid.amountMinor - (state.drawnByLine?.[lineId] ?? 0);
+      let noBalanceLeft: string | undefined;
       const next: Decision[] = [];
       for (const d of list) {
         if (d.reasonCode !== 'BILLABLE.RETAINER_DRAWDOWN') {
@@ -490,7 +525,11 @@ const applyBalances = (cc: CompiledContract, out: Decision[], pending: number[],
           continue;
         }
         const overCode: ReasonCode = retainer.overage === 'BILL' ? 'BILLABLE.RETAINER_OVERAGE' : 'CAPPED.RETAINER_EXHAUSTED';
-        const detail = `retainer ${fmt(retainer.prepaid.amountMinor)}; ${fmt(Math.max(balance, 0))} left before this item`;
+        // once the balance is used up every later item gets the same text: format it once
+        const detail =
+          balance <= 0
+            ? (noBalanceLeft ??= `retainer ${fmt(retainer.prepaid.amountMinor)}; ${fmt(0)} left before this item`)
+            : `retainer ${fmt(retainer.prepaid.amountMinor)}; ${fmt(balance)} left before this item`;
         if (balance <= 0) {
           d.reasonCode = overCode;
           d.billingClass = classOf(overCode);
@@ -516,13 +555,14 @@ const applyBalances = (cc: CompiledContract, out: Decision[], pending: number[],
     if (cl.capLimit !== null) {
       let remaining = cl.capLimit - (state.billedByLine?.[lineId] ?? 0);
       const capText = `cap ${fmt(cl.line.cap!.notToExceed.amountMinor)} + ${cl.line.cap!.toleranceBp} bp tolerance = ${fmt(cl.capLimit)}`;
+      let nothingLeft: string | undefined;
       for (const d of queue) {
         if (d.billingClass !== 'BILLABLE' || d.lineKey === undefined || d.kind === 'RETAINER') continue;
         if (d.amountMinor <= remaining) {
           remaining -= d.amountMinor;
           continue;
         }
-        const detail = `${capText}; ${fmt(Math.max(remaining, 0))} left before this item`;
+        const detail = remaining <= 0 ? (nothingLeft ??= `${capText}; ${fmt(0)} left before this item`) : `${capText}; ${fmt(remaining)} left before this item`;
         if (remaining <= 0) {
           d.reasonCode = 'CAPPED.OVER_CAP';
           d.billingClass = 'CAPPED';
