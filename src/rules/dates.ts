@@ -15,7 +15,10 @@ export const dayOfMonth = (iso: string): number => d2(iso, 8);
  * numbers, so comparing keys is exactly comparing the date strings (also for a
  * calendar-invalid date), with integer compares in the hot path.
  */
-export const dateKey = (iso: string): number => yearOf(iso) * 10_000 + monthOf(iso) * 100 + dayOfMonth(iso);
+export const dateKey = (iso: string): number =>
+  // the digits of yearOf * 10_000 + monthOf * 100 + dayOfMonth, in one expression (it runs per item)
+  (iso.charCodeAt(0) - 48) * 10_000_000 + (iso.charCodeAt(1) - 48) * 1_000_000 + (iso.charCodeAt(2) - 48) * 100_000 + (iso.charCodeAt(3) - 48) * 10_000 +
+  (iso.charCodeAt(5) - 48) * 1_000 + (iso.charCodeAt(6) - 48) * 100 + (iso.charCodeAt(8) - 48) * 10 + (iso.charCodeAt(9) - 48);
 
 /** monthIndex of a dateKey. */
 export const monthIndexOfKey = (key: number): number => Math.floor(key / 10_000) * 12 + (Math.floor(key / 100) % 100) - 1;
@@ -65,7 +68,9 @@ export const daysInMonth = (y: number, m: number): number =>
   m === 2 ? (isLeapYear(y) ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 
 /** Months since year 0: a cheap integer key for 'YYYY-MM'. */
-export const monthIndex = (iso: string): number => yearOf(iso) * 12 + (monthOf(iso) - 1);
+export const monthIndex = (iso: string): number =>
+  ((iso.charCodeAt(0) - 48) * 1000 + (iso.charCodeAt(1) - 48) * 100 + (iso.charCodeAt(2) - 48) * 10 + (iso.charCodeAt(3) - 48)) * 12 +
+  ((iso.charCodeAt(5) - 48) * 10 + (iso.charCodeAt(6) - 48) - 1);
 
 export const monthStart = (mi: number): string => `${String(Math.floor(mi / 12)).padStart(4, '0')}-${pad2((mi % 12) + 1)}-01`;
 export const monthEnd = (mi: number): string => {

@@ -119,28 +119,33 @@ interface LineGroup {
 
 /**
  * Period cache key -> group for one (contract line, project) in one call. Numeric keys
- * (month index; week-start day number, `stride` 7) index a small array around the first
- * key seen; keys outside it, and string keys (IMMEDIATE dates, ON_MILESTONE), use a Map.
+ * (month index; week-start day number) index a small array around the first key seen;
+ * keys outside it, and string keys (IMMEDIATE dates, ON_MILESTONE), use a Map.
  */
 class PeriodGroups {
-  private base = NaN;
+  private base = 0;
+  private hasBase = false;
   private readonly dense: (LineGroup | undefined)[] = [];
   private map: Map<number | string, LineGroup> | undefined;
-  constructor(private readonly stride: number) {}
+  /** `span` keys from `base` go to the array (64 months; 448 days = 64 weeks of week-start days). */
+  constructor(private readonly span: number) {}
 
   get(pk: number | string): LineGroup | undefined {
     if (typeof pk === 'number') {
-      const j = (pk - this.base) / this.stride;
-      if (j >= 0 && j < DENSE_SPAN && Number.isInteger(j)) return this.dense[j];
+      const j = pk - this.base;
+      if (j >= 0 && j < this.span) return this.dense[j];
     }
     return this.map?.get(pk);
   }
 
   set(pk: number | string, lg: LineGroup): void {
     if (typeof pk === 'number') {
-      if (Number.isNaN(this.base)) this.base = pk - (DENSE_SPAN / 2) * this.stride;
-      const j = (pk - this.base) / this.stride;
-      if (j >= 0 && j < DENSE_SPAN && Number.isInteger(j)) {
+      if (!this.hasBase) {
+        this.base = pk - (this.span >> 1);
+        this.hasBase = true;
+      }
+      const j = pk - this.base;
+      if (j >= 0 && j < this.span) {
         this.dense[j] = lg;
         return;
       }
@@ -148,9 +153,6 @@ class PeriodGroups {
     (this.map ??= new Map()).set(pk, lg);
   }
 }
-
-/** Periods (months, weeks) PeriodGroups keeps in its array: 64 around the first one. */
-const DENSE_SPAN = 64;
 
 /** A (contract line, project) pair of one groupDecisions call and its caches. */
 interface Pair {
@@ -291,7 +293,7 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
         let lc = caches.get(cl);
         if (lc === undefined) caches.set(cl, (lc = { byProject: new Map(), byInvoice: new Map(), fullKeys: [] }));
         let g = lc.byProject.get(d.projectId);
-        if (g === undefined) lc.byProject.set(d.projectId, (g = new PeriodGroups(cl.line.invoiceSchedule === 'WEEKLY' ? 7 : 1)));
+        if (g === undefined) lc.byProject.set(d.projectId, (g = new PeriodGroups(cl.line.invoiceSchedule === 'WEEKLY' ? 448 : 64)));
         last = { lineId: d.contractLineId, projectId: d.projectId, cl, lc, groups: g };
         if (pairs.length < MAX_PAIRS) pairs.push(last);
       }

@@ -84,7 +84,8 @@ interface RowSlots {
  * (the same objects `slot` returns). Built lazily, kept with the card.
  */
 export class SlotTable {
-  private readonly byRole = new Map<string, Map<string, RowSlots[]>>();
+  /** role -> the regions met so far with their rows: a short list compared by string (few regions per role) */
+  private readonly byRole = new Map<string, RegionRows[]>();
   constructor(
     private readonly candidates: (role: string, region: string) => readonly RowInfo[],
     private readonly slot: (row: RateRow, overtime: boolean, discountBp: number) => RateSlot,
@@ -93,12 +94,18 @@ export class SlotTable {
 
   /** Same answer as `timeSlot(role, region, date, dk, overtime, discountBp)`. */
   find(role: string, region: string, dk: number, overtime: boolean): RateSlot | undefined {
-    let byRegion = this.byRole.get(role);
-    if (byRegion === undefined) this.byRole.set(role, (byRegion = new Map()));
-    let list = byRegion.get(region);
+    let regions = this.byRole.get(role);
+    if (regions === undefined) this.byRole.set(role, (regions = []));
+    let list: RowSlots[] | undefined;
+    for (let j = 0; j < regions.length; j++) {
+      if (regions[j]!.region === region) {
+        list = regions[j]!.rows;
+        break;
+      }
+    }
     if (list === undefined) {
       list = this.candidates(role, region).map((i) => ({ from: i.from, to: i.to === Infinity ? 0 : i.to, open: i.to === Infinity, row: i.row, st: undefined, ot: undefined }));
-      byRegion.set(region, list);
+      regions.push({ region, rows: list });
     }
     for (let i = 0; i < list.length; i++) {
       const r = list[i]!;
@@ -109,6 +116,11 @@ export class SlotTable {
     }
     return undefined;
   }
+}
+
+interface RegionRows {
+  readonly region: string;
+  readonly rows: RowSlots[];
 }
 
 const compiled = new WeakMap<RateCard, RateIndex>();
