@@ -220,50 +220,57 @@ export const classifyTimeEntries = (
       seen.add(e.id);
       dup = seen.size === seenBefore;
     }
-    if (dup) {
-      out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.DUPLICATE', 0, e.minutes, undefined, ''));
-      continue;
-    }
+    // one decision per entry, built at one place (duplicates and unknown lines included)
     let cl: CompiledLine | undefined;
-    if (e.contractId === contractId) {
-      const id = e.contractLineId;
-      if (lineIds.length <= 8) {
-        for (let j = 0; j < lineIds.length; j++) {
-          if (lineIds[j] === id) {
-            cl = lineList[j];
-            break;
-          }
-        }
-      } else cl = cc.lines.get(id);
-    }
-    if (cl === undefined) {
-      out.push(make(e.id, 'TIME', e.contractLineId, e.projectId, e.workDate, 'EXCLUDED.UNKNOWN_CONTRACT_LINE', 0, e.minutes, undefined, ''));
-      continue;
-    }
-    // the work date as an integer, once: every date test below is an integer compare
-    const dk = dateKey(e.workDate);
-    const line = cl.line;
-    const slot = cl.slots !== undefined ? cl.slots.find(e.role, e.region, dk, e.overtime) : cl.rates?.timeSlot(e.role, e.region, e.workDate, dk, e.overtime, line.discountBp);
-    const value = slot === undefined ? 0 : timeValue(e.minutes, slot, cc);
-    if (e.taskId !== lastTaskId) {
-      lastTaskId = e.taskId;
-      lastTaskExcluded = taskBillable.get(e.taskId) === false;
-    }
     let code: ReasonCode;
-    if (!e.approved) code = 'EXCLUDED.UNAPPROVED';
-    else if (lastTaskExcluded) code = 'EXCLUDED.NON_BILLABLE_TASK';
-    else if (dk < cl.startKey || dk > cl.endKey) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
-    else if (line.billingModel === 'FIXED_FEE_MILESTONE') code = 'EXCLUDED.COVERED_BY_FIXED_FEE';
-    else if (line.billingModel === 'SUBSCRIPTION') code = 'EXCLUDED.COVERED_BY_SUBSCRIPTION';
-    else if (line.billingModel === 'EXPENSES') code = 'EXCLUDED.WRONG_LINE_TYPE';
-    else if (slot === undefined) code = 'DEFERRED.NO_RATE';
-    else if (dk > clock.asOfKey) code = 'DEFERRED.NOT_YET_DUE';
-    else if (!periodClosedKey(cc, cl, e.workDate, dk, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
-    else if (poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
-    else code = line.billingModel === 'RETAINER' ? 'BILLABLE.RETAINER_DRAWDOWN' : 'BILLABLE.TIME_AND_MATERIALS';
-    const invoiced = code === 'BILLABLE.TIME_AND_MATERIALS';
-    out.push(make(e.id, 'TIME', line.id, e.projectId, e.workDate, code, value, e.minutes, invoiced ? slot!.lineKey : undefined, invoiced ? slot!.description : ''));
-    if (cl.orderDependent && code.charCodeAt(0) === 66 /* 'B' */) pending.push(out.length - 1);
+    let lineId = e.contractLineId;
+    let value = 0;
+    let lineKey: string | undefined;
+    let description = '';
+    if (dup) code = 'EXCLUDED.DUPLICATE';
+    else {
+      if (e.contractId === contractId) {
+        const id = e.contractLineId;
+        if (lineIds.length <= 8) {
+          for (let j = 0; j < lineIds.length; j++) {
+            if (lineIds[j] === id) {
+              cl = lineList[j];
+              break;
+            }
+          }
+        } else cl = cc.lines.get(id);
+      }
+      if (cl === undefined) code = 'EXCLUDED.UNKNOWN_CONTRACT_LINE';
+      else {
+        // the work date as an integer, once: every date test below is an integer compare
+        const dk = dateKey(e.workDate);
+        const line = cl.line;
+        const slot = cl.slots !== undefined ? cl.slots.find(e.role, e.region, dk, e.overtime) : cl.rates?.timeSlot(e.role, e.region, e.workDate, dk, e.overtime, line.discountBp);
+        if (slot !== undefined) value = timeValue(e.minutes, slot, cc);
+        if (e.taskId !== lastTaskId) {
+          lastTaskId = e.taskId;
+          lastTaskExcluded = taskBillable.get(e.taskId) === false;
+        }
+        if (!e.approved) code = 'EXCLUDED.UNAPPROVED';
+        else if (lastTaskExcluded) code = 'EXCLUDED.NON_BILLABLE_TASK';
+        else if (dk < cl.startKey || dk > cl.endKey) code = 'EXCLUDED.OUTSIDE_CONTRACT_DATES';
+        else if (line.billingModel === 'FIXED_FEE_MILESTONE') code = 'EXCLUDED.COVERED_BY_FIXED_FEE';
+        else if (line.billingModel === 'SUBSCRIPTION') code = 'EXCLUDED.COVERED_BY_SUBSCRIPTION';
+        else if (line.billingModel === 'EXPENSES') code = 'EXCLUDED.WRONG_LINE_TYPE';
+        else if (slot === undefined) code = 'DEFERRED.NO_RATE';
+        else if (dk > clock.asOfKey) code = 'DEFERRED.NOT_YET_DUE';
+        else if (!periodClosedKey(cc, cl, e.workDate, dk, clock)) code = 'DEFERRED.PERIOD_NOT_CLOSED';
+        else if (poRequired && cl.poNumber === null) code = 'DEFERRED.AWAITING_PO';
+        else code = line.billingModel === 'RETAINER' ? 'BILLABLE.RETAINER_DRAWDOWN' : 'BILLABLE.TIME_AND_MATERIALS';
+        lineId = line.id;
+        if (code === 'BILLABLE.TIME_AND_MATERIALS') {
+          lineKey = slot!.lineKey;
+          description = slot!.description;
+        }
+      }
+    }
+    out.push(make(e.id, 'TIME', lineId, e.projectId, e.workDate, code, value, e.minutes, lineKey, description));
+    if (cl !== undefined && cl.orderDependent && code.charCodeAt(0) === 66 /* 'B' */) pending.push(out.length - 1);
   }
 };
 
