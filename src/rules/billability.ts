@@ -455,31 +455,54 @@ const isPlainDate = (s: string): boolean => {
 };
 
 /**
- * `list.sort(byDateKindId)`, with the date and kind compared as one precomputed integer
- * (dateKey x 8 + kind rank) instead of two string compares and a table lookup per
- * comparison; ids still compare as strings. Same order: the integer orders like (date,
- * kind) for plain dates (any other date falls back to byDateKindId), ties keep input order.
+ * `list.sort(byDateKindId)` without a comparator call per comparison: (date, kind) as one
+ * integer (dateKey x 8 + kind rank, which orders like the date string and the kind rank
+ * for plain dates) packed with the item's position into a double, sorted natively; items
+ * with the same date and kind are then ordered by id with an insertion sort (runs are short:
+ * a few items per day). Equal keys and ids keep their input order, as the stable sort did.
+ * Other dates, or lists too long to pack, use byDateKindId.
  */
 const sortByDateKindId = (list: Decision[]): Decision[] => {
   const n = list.length;
-  const keys = new Array<number>(n);
+  if (n < 2) return list;
+  if (n > POSITION_LIMIT) return list.sort(byDateKindId);
+  const packed = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const d = list[i]!;
     if (!isPlainDate(d.serviceDate)) return list.sort(byDateKindId);
-    keys[i] = dateKey(d.serviceDate) * 8 + KIND_RANK[d.kind];
+    packed[i] = (dateKey(d.serviceDate) * 8 + KIND_RANK[d.kind]) * POSITION_LIMIT + i;
   }
-  const order = Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => {
-    const k = keys[a]! - keys[b]!;
-    if (k !== 0) return k;
-    const x = list[a]!.sourceId;
-    const y = list[b]!.sourceId;
-    return x < y ? -1 : x > y ? 1 : a - b;
-  });
-  const sorted = order.map((i) => list[i]!);
+  packed.sort();
+  const sorted = new Array<Decision>(n);
+  for (let i = 0; i < n; i++) sorted[i] = list[packed[i]! % POSITION_LIMIT]!;
+  // within a run of equal (date, kind): by id, stable
+  let runStart = 0;
+  for (let i = 1; i <= n; i++) {
+    if (i < n && Math.floor(packed[i]! / POSITION_LIMIT) === Math.floor(packed[runStart]! / POSITION_LIMIT)) continue;
+    if (i - runStart > 32) {
+      // a long run (many items on one day): a stable sort by id instead of insertion
+      const run = sorted.slice(runStart, i).sort((a, b) => (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0));
+      for (let j = 0; j < run.length; j++) sorted[runStart + j] = run[j]!;
+      runStart = i;
+      continue;
+    }
+    for (let j = runStart + 1; j < i; j++) {
+      const d = sorted[j]!;
+      let k = j - 1;
+      while (k >= runStart && sorted[k]!.sourceId > d.sourceId) {
+        sorted[k + 1] = sorted[k]!;
+        k--;
+      }
+      sorted[k + 1] = d;
+    }
+    runStart = i;
+  }
   for (let i = 0; i < n; i++) list[i] = sorted[i]!;
   return list;
 };
+
+/** Positions packed below the (date, kind) key: key < 8e8 < 2^30, so key x 2^22 + position is an exact double. */
+const POSITION_LIMIT = 1 << 22;
 
 /** Split `d` into (amountKept, rest) in place; returns the new rest part. Minutes split in proportion. */
 const splitOff = (d: Decision, keep: number, restCode: ReasonCode, keepCode: ReasonCode | undefined, detail: string): Decision => {
