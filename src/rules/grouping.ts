@@ -1,7 +1,11 @@
 import type { Invoice, InvoiceLine } from '../canonical';
 import type { CompiledContract, CompiledLine, InvoicePeriod } from './compile';
-import { addDays, dayNumber, fromDayNumber, monthEnd, monthIndex, monthStart, weekdayOf } from './dates';
+import * as dates from './dates';
+import { addDays, fromDayNumber, monthEnd, monthStart } from './dates';
 import type { Decision } from './billability';
+
+// Per-item helpers read into module constants once (see billability.ts: imports are getter calls under CommonJS).
+const { dayNumber, monthIndex, weekdayOf } = dates;
 
 /** FNV-1a 64-bit as 16 hex digits: short, stable ids derived from invoice keys (no crypto needed). */
 export const fnv1a64 = (s: string): string => {
