@@ -2,8 +2,9 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import type { Expense, Project, TimeEntry } from '../canonical';
+import type { Project } from '../canonical';
 import { ConnectorError } from '../connectors/errors';
+import type { PsaExpense, PsaMilestoneEvent, PsaTimeEntry } from '../connectors/psa/psa.port';
 import { identityMap, syncWatermarks } from '../db/schema';
 import { dealWorkflowId } from '../workflows/deal.messages';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../workflows/delivery.messages';
@@ -50,7 +51,10 @@ export interface SweepDealResult {
   status: 'fed' | 'closed' | 'missing' | 'failed';
   time: number;
   expenses: number;
+  /** Milestone states fed (a completion and an acceptance count one each). */
+  milestones: number;
   batches: number;
+  /** The time stream's window (all three streams end at the same `until`). */
   window?: SweepWindow;
   error?: { code: string; message: string; retryable: boolean };
 }
@@ -61,15 +65,19 @@ interface DealProject {
   at: number;
 }
 
-/** Stream names in `syncWatermarks.stream`, one pair per PSA project. */
-export const sweepStreams = (projectId: string) => ({ time: `time:${projectId}`, expenses: `expenses:${projectId}` });
+/** Stream names in `syncWatermarks.stream`, three per PSA project. */
+export const sweepStreams = (projectId: string) => ({ time: `time:${projectId}`, expenses: `expenses:${projectId}`, milestones: `milestones:${projectId}` });
+export type SweepStream = keyof ReturnType<typeof sweepStreams>;
 
 /** `sweep:<project>:<stream>:<since>..<until>:<k>/<n>`: a retry reads a new window, so it never reuses an id for other content. */
-export const sweepBatchId = (projectId: string, stream: 'time' | 'expenses', w: SweepWindow, k: number, n: number): string =>
+export const sweepBatchId = (projectId: string, stream: SweepStream, w: SweepWindow, k: number, n: number): string =>
   `sweep:${projectId}:${stream}:${w.since}..${w.until}:${k}/${n}`;
 
-/** A PSA time entry as the deal's intake takes it, keyed by the PSA id as the webhook relay keys it. */
-export function timeItem(e: TimeEntry, projectId: string, project: Project, approvedBy: string): DeliveryItem {
+/**
+ * A PSA time entry as the deal's intake takes it, keyed by the PSA id as the
+ * webhook relay keys it. Billable only when both the PSA entry and its task are.
+ */
+export function timeItem(e: PsaTimeEntry, projectId: string, project: Project, approvedBy: string): DeliveryItem {
   const task = project.phases.flatMap((p) => p.tasks).find((t) => t.id === e.taskId);
   return {
     kind: 'timeEntry',
@@ -80,13 +88,13 @@ export function timeItem(e: TimeEntry, projectId: string, project: Project, appr
     role: e.role,
     workDate: e.workDate,
     minutes: e.minutes,
-    billable: task?.billable ?? true,
+    billable: e.billable && (task?.billable ?? true),
     ...(e.description ? { notes: e.description } : {}),
     approvedAt: approvedBy,
   };
 }
 
-export function expenseItem(x: Expense, projectId: string, approvedBy: string): DeliveryItem {
+export function expenseItem(x: PsaExpense, projectId: string, approvedBy: string): DeliveryItem {
   return {
     kind: 'expense',
     sourceId: x.externalIds['kantata'] ?? x.id,
@@ -96,11 +104,20 @@ export function expenseItem(x: Expense, projectId: string, approvedBy: string): 
     incurredOn: x.incurredOn,
     amountMinor: x.amount.amountMinor,
     currency: x.amount.currency,
-    // The PSA port returns approved expenses without their billable flag; the rules' expense policy decides.
-    billable: true,
+    // Not billable in the PSA: the deal reports it EXCLUDED; otherwise the rules' expense policy decides.
+    billable: x.billable,
     ...(x.description ? { notes: x.description } : {}),
     approvedAt: approvedBy,
   };
+}
+
+/**
+ * A milestone state as the webhook relay sends it: `sourceId` is the PSA's id
+ * (Kantata story id), which the deal maps to the q2c milestone through its
+ * psaIds, so a state the webhook already delivered is dropped as seen.
+ */
+export function milestoneItem(e: PsaMilestoneEvent, projectId: string): DeliveryItem {
+  return { kind: 'milestone', sourceId: e.psaId, projectId, ...(e.title ? { title: e.title } : {}), status: e.status, at: e.at };
 }
 
 const chunk = <T>(xs: readonly T[], size: number): T[][] => {
@@ -118,10 +135,11 @@ function dealFailure(err: unknown): SweepDealResult['error'] | undefined {
 
 /**
  * The pull path of delivery intake (issue 6: webhooks get lost). For each
- * deal with a PSA project, reads approved time and expenses since the stored
- * watermark, signals them to the deal in chunks, and only then moves the
- * watermark: a crash in between re-reads the window next time, and the deal's
- * dedupe on (kind, sourceId) makes the second delivery a no-op.
+ * deal with a PSA project, reads approved time, approved expenses and
+ * completed / accepted milestones since each stream's stored watermark,
+ * signals them to the deal in chunks, and only then moves the watermarks: a
+ * crash in between re-reads the windows next time, and the deal's dedupe on
+ * (kind, sourceId) makes the second delivery a no-op.
  *
  * Signals go from here, not from the sweep workflow, so the items never enter
  * the sweep's history (100,000 entries at month end would be tens of MB of
@@ -158,14 +176,14 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     return entry;
   };
 
-  const readCursors = async (projectId: string): Promise<{ time: string; expenses: string }> => {
+  const readCursors = async (projectId: string): Promise<Record<SweepStream, string>> => {
     const streams = sweepStreams(projectId);
     const rows = await deps.db
       .select({ stream: syncWatermarks.stream, cursor: syncWatermarks.cursor })
       .from(syncWatermarks)
-      .where(and(eq(syncWatermarks.source, SWEEP_SOURCE), inArray(syncWatermarks.stream, [streams.time, streams.expenses])));
+      .where(and(eq(syncWatermarks.source, SWEEP_SOURCE), inArray(syncWatermarks.stream, Object.values(streams))));
     const of = (stream: string) => rows.find((r) => r.stream === stream)?.cursor ?? EPOCH;
-    return { time: of(streams.time), expenses: of(streams.expenses) };
+    return { time: of(streams.time), expenses: of(streams.expenses), milestones: of(streams.milestones) };
   };
 
   /** Moves a watermark forward only: an older, slower sweep finishing last cannot move it back. */
@@ -185,7 +203,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
   });
 
   async function sweepOne(client: WorkflowClient, t: SweepTarget, chunkSize: number, beat: () => void): Promise<SweepDealResult> {
-    const base = { opportunityId: t.opportunityId, projectId: t.projectId, time: 0, expenses: 0, batches: 0 };
+    const base = { opportunityId: t.opportunityId, projectId: t.projectId, time: 0, expenses: 0, milestones: 0, batches: 0 };
     const handle = client.getHandle(dealWorkflowId(t.opportunityId));
     try {
       const described = await handle.describe();
@@ -194,7 +212,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
       if (err instanceof WorkflowNotFoundError) return { ...base, status: 'missing' };
       throw err;
     }
-    let read: { time: DeliveryItem[]; expenses: DeliveryItem[]; tw: SweepWindow; xw: SweepWindow };
+    let read: Record<SweepStream, { items: DeliveryItem[]; window: SweepWindow }>;
     try {
       const { project, expenseContractLineId } = await projectOf(t.opportunityId);
       const cursors = await readCursors(t.projectId);
@@ -202,17 +220,28 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
       const until = new Date(now()).toISOString();
       const tw = windowFrom(cursors.time, until);
       const xw = windowFrom(cursors.expenses, until);
+      const mw = windowFrom(cursors.milestones, until);
       const time = await psa.listApprovedTime({ projectId: t.projectId, project, since: tw.since });
       const expenses = await psa.listApprovedExpenses({ projectId: t.projectId, project, since: xw.since, expenseContractLineId });
-      read = { time: time.map((e) => timeItem(e, t.projectId, project, until)), expenses: expenses.map((x) => expenseItem(x, t.projectId, until)), tw, xw };
+      const events = await psa.listMilestoneEvents({ projectId: t.projectId, since: mw.since, until });
+      // Milestones added in the PSA by hand carry no q2c reference: no contract line bills them (as time on tasks q2c did not create).
+      const known = events.filter((e) => e.milestoneId !== undefined);
+      if (known.length < events.length) deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, ignored: events.filter((e) => e.milestoneId === undefined).map((e) => e.psaId) }, 'sweep ignored milestones q2c did not create');
+      read = {
+        time: { items: time.map((e) => timeItem(e, t.projectId, project, until)), window: tw },
+        expenses: { items: expenses.map((x) => expenseItem(x, t.projectId, until)), window: xw },
+        milestones: { items: known.map((e) => milestoneItem(e, t.projectId)), window: mw },
+      };
     } catch (err) {
       const error = dealFailure(err);
       if (!error) throw err;
-      deps.logger.warn({ opportunityId: t.opportunityId, projectId: t.projectId, code: error.code }, 'sweep could not read the deal; its watermark stays');
+      deps.logger.warn({ opportunityId: t.opportunityId, projectId: t.projectId, code: error.code }, 'sweep could not read the deal; its watermarks stay');
       return { ...base, status: 'failed', error };
     }
+    const order: SweepStream[] = ['time', 'expenses', 'milestones'];
     let batches = 0;
-    for (const [stream, items, w] of [['time', read.time, read.tw], ['expenses', read.expenses, read.xw]] as const) {
+    for (const stream of order) {
+      const { items, window: w } = read[stream];
       const parts = chunk(items, chunkSize);
       for (const [i, part] of parts.entries()) {
         const batch: DeliveryBatch = { batchId: sweepBatchId(t.projectId, stream, w, i + 1, parts.length), source: 'sweep', receivedAt: w.until, items: part };
@@ -223,12 +252,12 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     }
     // Only now: everything up to `until` has reached the deal.
     const streams = sweepStreams(t.projectId);
-    await advance(streams.time, read.tw.until);
-    await advance(streams.expenses, read.xw.until);
-    if (read.time.length + read.expenses.length > 0) {
-      deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, time: read.time.length, expenses: read.expenses.length, batches }, 'sweep fed the deal');
+    for (const stream of order) await advance(streams[stream], read[stream].window.until);
+    const counts = { time: read.time.items.length, expenses: read.expenses.items.length, milestones: read.milestones.items.length };
+    if (counts.time + counts.expenses + counts.milestones > 0) {
+      deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, ...counts, batches }, 'sweep fed the deal');
     }
-    return { ...base, status: 'fed', time: read.time.length, expenses: read.expenses.length, batches, window: read.tw };
+    return { ...base, status: 'fed', ...counts, batches, window: read.time.window };
   }
 
   return {

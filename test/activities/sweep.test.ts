@@ -226,7 +226,7 @@ test('closed and unknown deals are skipped unread; a vendor error fails its deal
 test('a retried attempt resumes after the last deal its heartbeat reported', async () => {
   const deal = await provisionedDeal('SWA6');
   const { client, signals } = recordingClient();
-  const done: SweepDealResult = { opportunityId: 'OPP-DONE', projectId: 'ws-done', status: 'fed', time: 7, expenses: 0, batches: 1 };
+  const done: SweepDealResult = { opportunityId: 'OPP-DONE', projectId: 'ws-done', status: 'fed', time: 7, expenses: 0, milestones: 0, batches: 1 };
   const heartbeats: unknown[] = [];
   const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { results: [done] } }, quiet);
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));

@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Expense, TimeEntry } from '../../canonical';
 import { collect, HttpClient, paginatePages, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
-import { refOf, refTag, toExpense, toTimeEntry } from './kantata.mapper';
+import { refOf, refTag, toExpense, toMilestoneEvents, toTimeEntry } from './kantata.mapper';
 import { ConnectorError } from '../errors';
-import { CustomFieldValue, ExpenseRow, InvoiceRow, KantataEnvelope, KantataErrorBody, Resource, Story, TimeEntryRow, Workspace } from './kantata.schemas';
-import type { CreateProjectInput, ListApprovedExpensesInput, ListApprovedInput, PsaPort, PsaProjectRef, RecordInvoiceInput } from './psa.port';
+import { CustomFieldValue, ExpenseRow, InvoiceRow, KantataEnvelope, KantataErrorBody, MilestoneStoryRow, Resource, Story, TimeEntryRow, Workspace } from './kantata.schemas';
+import type { CreateProjectInput, ListApprovedExpensesInput, ListApprovedInput, ListMilestoneEventsInput, PsaExpense, PsaMilestoneEvent, PsaPort, PsaProjectRef, PsaTimeEntry, RecordInvoiceInput } from './psa.port';
 
 export interface KantataConfig {
   /** Page size for list calls (Kantata allows up to 200). */
@@ -162,7 +161,7 @@ export class KantataPsaAdapter implements PsaPort {
     return ids;
   }
 
-  async listApprovedTime({ projectId, project, since }: ListApprovedInput): Promise<TimeEntry[]> {
+  async listApprovedTime({ projectId, project, since }: ListApprovedInput): Promise<PsaTimeEntry[]> {
     const rows = await this.list('/time_entries.json', 'time_entries', TimeEntryRow, { workspace_id: projectId, approved: 'true', updated_after: since });
     if (rows.length === 0) return [];
     const storyToTask = await this.storyToTask(projectId);
@@ -174,12 +173,31 @@ export class KantataPsaAdapter implements PsaPort {
       fields[v.custom_field_name] = v.display_value ?? String(v.value ?? '');
       byUser.set(v.subject_id, fields);
     }
-    return rows.map((r) => toTimeEntry(r, project, storyToTask, byUser.get(r.user_id) ?? {})).filter((t): t is TimeEntry => t !== undefined);
+    return rows.map((r) => toTimeEntry(r, project, storyToTask, byUser.get(r.user_id) ?? {})).filter((t): t is PsaTimeEntry => t !== undefined);
   }
 
-  async listApprovedExpenses({ projectId, project, since, expenseContractLineId }: ListApprovedExpensesInput): Promise<Expense[]> {
+  async listApprovedExpenses({ projectId, project, since, expenseContractLineId }: ListApprovedExpensesInput): Promise<PsaExpense[]> {
     const rows = await this.list('/expenses.json', 'expenses', ExpenseRow, { workspace_id: projectId, approved: 'true', updated_after: since });
     return rows.map((r) => toExpense(r, project, expenseContractLineId));
+  }
+
+  /**
+   * Milestone stories changed in the window: setting a story's state stamps
+   * its updated_at. Kantata narrows the read (story type, updated_after /
+   * updated_before, paged like every list); type, state and window are checked
+   * here too, so an ignored filter widens the read but never the result. A
+   * story edited again after its completion reports that state again; the deal
+   * drops it as seen.
+   */
+  async listMilestoneEvents({ projectId, since, until }: ListMilestoneEventsInput): Promise<PsaMilestoneEvent[]> {
+    const rows = await this.list('/stories.json', 'stories', MilestoneStoryRow, { workspace_id: projectId, story_type: 'milestone', updated_after: since, updated_before: until });
+    const [from, to] = [Date.parse(since), Date.parse(until)];
+    const inWindow = (r: MilestoneStoryRow) => Date.parse(r.updated_at) >= from && Date.parse(r.updated_at) < to;
+    const order = (e: PsaMilestoneEvent) => `${e.at}|${e.status === 'completed' ? 0 : 1}`;
+    return rows
+      .filter(inWindow)
+      .flatMap(toMilestoneEvents)
+      .sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   }
 
   async recordInvoice(i: RecordInvoiceInput): Promise<{ id: string; created: boolean }> {

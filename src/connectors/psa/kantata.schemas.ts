@@ -13,6 +13,14 @@ export type KantataEnvelope = z.infer<typeof KantataEnvelope>;
 
 export const Workspace = z.looseObject({ id, title: z.string(), description: z.string().nullable().optional() });
 export const Story = z.looseObject({ id, title: z.string(), story_type: z.string(), description: z.string().nullable().optional(), parent_id: id.nullable().optional() });
+/** A story as the milestone read needs it: its state and when it last changed. */
+export const MilestoneStoryRow = Story.extend({
+  state: z.string(),
+  updated_at: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'expected an ISO-8601 instant'),
+  completed_at: z.string().nullable().optional(),
+  accepted_at: z.string().nullable().optional(),
+});
+export type MilestoneStoryRow = z.infer<typeof MilestoneStoryRow>;
 export const Resource = z.looseObject({ id, role_name: z.string().optional(), name: z.string().nullable().optional() });
 export const TimeEntryRow = z.looseObject({
   id,
@@ -35,6 +43,7 @@ export const ExpenseRow = z.looseObject({
   amount_in_cents: z.number().int(),
   currency: z.string(),
   approved: z.boolean(),
+  billable: z.boolean().optional(),
   notes: z.string().nullable().optional(),
 });
 export type ExpenseRow = z.infer<typeof ExpenseRow>;

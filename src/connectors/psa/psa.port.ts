@@ -32,6 +32,35 @@ export interface ListApprovedExpensesInput extends ListApprovedInput {
   expenseContractLineId: string;
 }
 
+/** Approved time as the PSA reports it: the canonical entry and the PSA's own billable flag of the entry. */
+export type PsaTimeEntry = TimeEntry & {
+  /** false when the PSA marks the entry non-billable; an entry without the flag takes its task's. */
+  billable: boolean;
+};
+
+/** An approved expense as the PSA reports it, with the PSA's billable flag (absent in the PSA: true). */
+export type PsaExpense = Expense & { billable: boolean };
+
+export interface ListMilestoneEventsInput {
+  /** PSA project id. */
+  projectId: string;
+  /** ISO instants: milestones whose record changed at or after `since` and before `until`. */
+  since: string;
+  until: string;
+}
+
+/** A milestone state the PSA reports: completed by the delivery team, or accepted by the customer. */
+export interface PsaMilestoneEvent {
+  /** The PSA's id of the milestone (Kantata story id): what the webhook relay sends as the item's sourceId. */
+  psaId: string;
+  /** The q2c milestone id, when q2c created the milestone (its q2c-ref tag); absent for milestones added in the PSA. */
+  milestoneId?: string;
+  title: string;
+  status: 'completed' | 'accepted';
+  /** ISO instant the milestone reached the status. */
+  at: string;
+}
+
 export interface RecordInvoiceInput {
   projectId: string;
   /** ERP invoice number; the PSA invoice carries it and is looked up by it first. */
@@ -44,7 +73,8 @@ export interface RecordInvoiceInput {
 
 /**
  * Professional services automation: projects from a template, approved time
- * and expenses, and the invoice reference written back onto billed items.
+ * and expenses, milestone completions and acceptances, and the invoice
+ * reference written back onto billed items.
  * Kantata has no idempotency key, so every create looks up its deterministic
  * reference first.
  */
@@ -60,7 +90,15 @@ export interface PsaPort {
   getProjectIds?(projectId: string): Promise<Record<string, string>>;
   /** Archives the project (a compensation when the deal is cancelled after provisioning); repeating it is harmless. */
   closeProject(projectId: string, reason: string): Promise<void>;
-  listApprovedTime(input: ListApprovedInput): Promise<TimeEntry[]>;
-  listApprovedExpenses(input: ListApprovedExpensesInput): Promise<Expense[]>;
+  listApprovedTime(input: ListApprovedInput): Promise<PsaTimeEntry[]>;
+  listApprovedExpenses(input: ListApprovedExpensesInput): Promise<PsaExpense[]>;
+  /**
+   * Milestones of the project that are completed or accepted and whose record
+   * changed in [since, until), oldest change first. An accepted milestone
+   * whose completion time the PSA keeps yields its completion too (the two
+   * webhooks a relay would have sent); either may already have reached the
+   * deal, which dedupes on (kind, sourceId, status).
+   */
+  listMilestoneEvents(input: ListMilestoneEventsInput): Promise<PsaMilestoneEvent[]>;
   recordInvoice(input: RecordInvoiceInput): Promise<{ id: string; created: boolean }>;
 }

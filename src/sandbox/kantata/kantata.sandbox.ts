@@ -92,6 +92,7 @@ export const kantataSandbox: SandboxPlugin = async (app, ctx) => {
         return envelope(key, rows, all.length, page, perPage, include ? await include(rows) : {});
       };
       const since = (r: Row, after: string | undefined) => after === undefined || Date.parse(String(r.updated_at)) >= Date.parse(after);
+      const before = (r: Row, until: string | undefined) => until === undefined || Date.parse(String(r.updated_at)) < Date.parse(until);
       const inWorkspace = (r: Row, ws: string | undefined) => ws === undefined || String(r.workspace_id) === ws;
 
       api.post('/workspaces.json', async (req, reply) => {
@@ -129,7 +130,11 @@ export const kantataSandbox: SandboxPlugin = async (app, ctx) => {
         const row = await create(ctx, 'stories', { story_type: 'task', parent_id: null, description: '', billable: true, fixed_fee: false, state: 'not started', ...s, workspace_id: String(s.workspace_id) });
         return envelope('stories', [row], 1, 1, 1);
       });
-      api.get('/stories.json', async (req) => listReply(req, 'stories', 'stories', (r) => inWorkspace(r, q(req).workspace_id)));
+      // Kantata's story filters the PSA sweep uses: type, and the update window (setting a state stamps updated_at).
+      api.get('/stories.json', async (req) => {
+        const qq = q(req);
+        return listReply(req, 'stories', 'stories', (r) => inWorkspace(r, qq.workspace_id) && (qq.story_type === undefined || r.story_type === qq.story_type) && since(r, qq.updated_after) && before(r, qq.updated_before));
+      });
       api.get('/stories/:id.json', async (req, reply) => {
         const rec = await ctx.store.get(VENDOR, 'stories', (req.params as { id: string }).id);
         return rec ? envelope('stories', [rec.data as Row], 1, 1, 1) : reply.code(404).send(ktErrors('system', 'not found'));
