@@ -180,57 +180,60 @@ interface LineCaches {
 }
 
 /**
- * Scratch open-addressing table (group number, line-key number) -> line accumulator for
- * groupDecisions, reused across calls (no table grown per call or per invoice). A slot
- * belongs to the current call only when its stamp is the call's stamp, so nothing needs
- * clearing for correctness; the accumulator references are dropped at the end of a call.
+ * Scratch open-addressing table (group number, line-key number) -> position of the line
+ * accumulator in the call's `registered` list, for groupDecisions; reused across calls
+ * (no table grown per call or per invoice). A slot belongs to the current call only when
+ * its stamp is the call's stamp, so nothing needs clearing, and the table holds integers
+ * only (no references from this long-lived table to each call's young objects).
  */
 let tableSize = 1 << 12;
 let tGid = new Int32Array(tableSize);
 let tKid = new Int32Array(tableSize);
 let tStamp = new Int32Array(tableSize);
-let tAcc: (LineAcc | undefined)[] = new Array<LineAcc | undefined>(tableSize).fill(undefined);
+let tRef = new Int32Array(tableSize);
 let tUsed = new Int32Array(tableSize >> 1);
 let tCount = 0;
 let stamp = 0;
+/** Scratch: per decision, the position of its accumulator in `registered` (-1: not invoiced). */
+let accIndex = new Int32Array(1024);
 
 const slotHash = (gid: number, kid: number): number => (Math.imul(gid, 0x9e3779b1) ^ Math.imul(kid + 1, 0x85ebca77)) & (tableSize - 1);
 
-const findAcc = (gid: number, kid: number): LineAcc | undefined => {
+const findRef = (gid: number, kid: number): number => {
   for (let h = slotHash(gid, kid); ; h = (h + 1) & (tableSize - 1)) {
-    if (tStamp[h] !== stamp) return undefined;
-    if (tGid[h] === gid && tKid[h] === kid) return tAcc[h];
+    if (tStamp[h] !== stamp) return -1;
+    if (tGid[h] === gid && tKid[h] === kid) return tRef[h]!;
   }
 };
 
-const addAcc = (gid: number, kid: number, la: LineAcc): void => {
+const addRef = (gid: number, kid: number, ref: number): void => {
   if (tCount >= tableSize >> 1) growTable();
   let h = slotHash(gid, kid);
   while (tStamp[h] === stamp) h = (h + 1) & (tableSize - 1);
   tStamp[h] = stamp;
   tGid[h] = gid;
   tKid[h] = kid;
-  tAcc[h] = la;
+  tRef[h] = ref;
   tUsed[tCount++] = h;
 };
 
 const growTable = (): void => {
-  const old = { gid: tGid, kid: tKid, acc: tAcc, used: tUsed, count: tCount };
+  const old = { gid: tGid, kid: tKid, ref: tRef, used: tUsed, count: tCount };
   tableSize *= 2;
   tGid = new Int32Array(tableSize);
   tKid = new Int32Array(tableSize);
   tStamp = new Int32Array(tableSize);
-  tAcc = new Array<LineAcc | undefined>(tableSize).fill(undefined);
+  tRef = new Int32Array(tableSize);
   tUsed = new Int32Array(tableSize >> 1);
   tCount = 0;
   for (let i = 0; i < old.count; i++) {
     const h = old.used[i]!;
-    addAcc(old.gid[h]!, old.kid[h]!, old.acc[h]!);
+    addRef(old.gid[h]!, old.kid[h]!, old.ref[h]!);
   }
 };
 
-/** Starts a call's use of the table: a new stamp invalidates every earlier slot. */
-const beginTable = (): void => {
+/** Starts a call's use of the scratch: a new stamp invalidates every earlier slot. */
+const beginScratch = (decisions: number): void => {
   stamp = (stamp + 1) | 0;
   if (stamp === 0) {
     // after 2^32 calls: stamps repeat, so clear them once
@@ -238,12 +241,7 @@ const beginTable = (): void => {
     stamp = 1;
   }
   tCount = 0;
-};
-
-/** Ends a call: drops the references to its accumulators (the stamp already invalidated them). */
-const endTable = (): void => {
-  for (let i = 0; i < tCount; i++) tAcc[tUsed[i]!] = undefined;
-  tCount = 0;
+  if (accIndex.length < decisions) accIndex = new Int32Array(decisions * 2);
 };
 
 /**
@@ -258,12 +256,8 @@ const endTable = (): void => {
  * for lines that mostly carry one or two ids).
  */
 export const groupDecisions = (cc: CompiledContract, decisions: readonly Decision[], into?: InvoiceGrouping): InvoiceGrouping => {
-  beginTable();
-  try {
-    return group(cc, decisions, into);
-  } finally {
-    endTable();
-  }
+  beginScratch(decisions.length);
+  return group(cc, decisions, into);
 };
 
 const group = (cc: CompiledContract, decisions: readonly Decision[], into?: InvoiceGrouping): InvoiceGrouping => {
@@ -271,8 +265,8 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
   const caches = new Map<CompiledLine, LineCaches>();
   /** Decision line key -> small integer, shared by all contract lines in this call. */
   const keyIds = new Map<string, number>();
-  /** The accumulator each decision went to (undefined: not invoiced); pass 2 writes the source ids. */
-  const accOf = new Array<LineAcc | undefined>(decisions.length);
+  /** Accumulators in the scratch table for this call, by the position the table stores. */
+  const registered: LineAcc[] = [];
   /** Accumulators touched in this call, each once. */
   const touched: LineAcc[] = [];
   let groupCount = 0;
@@ -282,6 +276,7 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
   let last: Pair | undefined;
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!;
+    accIndex[i] = -1;
     if (d.lineKey === undefined || d.billingClass !== 'BILLABLE') continue;
     if (last === undefined || last.lineId !== d.contractLineId || last.projectId !== d.projectId) {
       last = undefined;
@@ -319,19 +314,22 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
       if (lg === undefined) {
         lg = { inv, gid: groupCount++ };
         // an invoice from an earlier call (`into`): its lines for this contract line are found again by line key
-        for (const la of inv.lines) if (la.contractLineId === cl.line.id) addAcc(lg.gid, keyIdOf(keyIds, la.decisionKey), la);
+        for (const la of inv.lines) if (la.contractLineId === cl.line.id) addRef(lg.gid, keyIdOf(keyIds, la.decisionKey), registered.push(la) - 1);
         lastCaches.byInvoice.set(inv, lg);
       }
       lastGroups.set(pk, lg);
     }
     const kid = keyIdOf(keyIds, d.lineKey);
-    let la = findAcc(lg.gid, kid);
-    if (la === undefined) {
+    let ref = findRef(lg.gid, kid);
+    let la: LineAcc;
+    if (ref >= 0) la = registered[ref]!;
+    else {
       const fullKeys = lastCaches.fullKeys;
       const fullKey = fullKeys[kid] ?? (fullKeys[kid] = `${d.contractLineId}|${d.lineKey}`);
       la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, n: 0, mark: 0 };
       lg.inv.lines.push(la);
-      addAcc(lg.gid, kid, la);
+      ref = registered.push(la) - 1;
+      addRef(lg.gid, kid, ref);
     }
     if (la.mark !== stamp) {
       la.mark = stamp;
@@ -341,7 +339,7 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
     la.n += 1;
     la.amountMinor += d.amountMinor;
     la.minutes += d.minutes;
-    accOf[i] = la;
+    accIndex[i] = ref;
   }
   // pass 2: exact-size source id arrays, filled in decision order (as the pushes did)
   for (const la of touched) {
@@ -351,8 +349,11 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
     la.n = have;
   }
   for (let i = 0; i < decisions.length; i++) {
-    const la = accOf[i];
-    if (la !== undefined) la.sourceIds[la.n++] = decisions[i]!.sourceId;
+    const ref = accIndex[i]!;
+    if (ref >= 0) {
+      const la = registered[ref]!;
+      la.sourceIds[la.n++] = decisions[i]!.sourceId;
+    }
   }
   return { groups };
 };
