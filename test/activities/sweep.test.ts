@@ -5,7 +5,8 @@ import { and, eq } from 'drizzle-orm';
 import type { Project } from '../../src/canonical';
 import { createDealActivities } from '../../src/activities/deal.activities';
 import { createSweepActivities, type SweepActivityDeps, type SweepDealResult, type SweepTarget } from '../../src/activities/sweep.activities';
-import { HttpClient } from '../../src/connectors/http';
+import { bearerTokenAuth, HttpClient, staticSecret } from '../../src/connectors/http';
+import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { identityMap, syncWatermarks } from '../../src/db/schema';
 import type { DeliveryBatch } from '../../src/workflows/delivery.messages';
@@ -22,15 +23,28 @@ const LINES = [
   { SBQQ__Number__c: 2, SBQQ__ProductCode__c: 'EXPENSES', SBQQ__Description__c: 'Expenses', SBQQ__Quantity__c: 1, SBQQ__ListPrice__c: 5000, SBQQ__NetPrice__c: 5000, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Each' },
 ];
 
+/**
+ * Fixed fee TRANSFORMATION $20,000.00 (milestones M1 30 %, M2 50 %, M3 20 %, each a Kantata milestone story)
+ * and Advisory T&M: tasks L1-T1 Workshops (billable), L1-T3 Internal QA (not billable), L2-T1 Advisory hours ...
+ */
+const FIXED_FEE_LINES = [
+  { SBQQ__Number__c: 1, SBQQ__ProductCode__c: 'TRANSFORMATION', SBQQ__Description__c: 'Transformation', SBQQ__Quantity__c: 1, SBQQ__ListPrice__c: 20000, SBQQ__NetPrice__c: 20000, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Each' },
+  ...LINES,
+];
+
 let sandbox: TestSandbox;
 let db: DbHandle;
 let kantata: HttpClient;
+/** Kantata's API as a project lead uses it (moving stories through their states). */
+let kantataApi: HttpClient;
 
 beforeAll(async () => {
   sandbox = await startTestSandbox();
   db = await openDb({ dataDir: 'memory://' });
   kantata = new HttpClient({ system: 'kantata-control', baseUrl: `${sandbox.url}/kantata` });
+  kantataApi = new HttpClient({ system: 'kantata-lead', baseUrl: `${sandbox.url}/kantata/api/v1`, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[0])) });
 });
+afterEach(() => sandbox.faults.clear());
 afterAll(async () => {
   await sandbox?.close();
   await db?.close();
@@ -56,8 +70,8 @@ interface Deal {
 }
 
 /** A closed-won deal provisioned in Kantata by part 1's own activities (which also write the identity map row). */
-async function provisionedDeal(key: string): Promise<Deal> {
-  const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key, lines: LINES });
+async function provisionedDeal(key: string, lines = LINES): Promise<Deal> {
+  const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key, lines });
   const acts = createDealActivities(sandboxActivityDeps(sandbox.url, db.db));
   const snap = await acts.loadDeal({ opportunityId, correlationId: key });
   const { projectId, project } = await acts.provisionProject({ idempotencyKey: `deal-${opportunityId}:project`, contract: snap.contract, quote: snap.quote, customer: snap.customer });
@@ -117,7 +131,7 @@ test('feeds approved time and expenses since the watermark in chunks, then moves
   const [first] = await run(acts.sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }], chunkSize: 2 });
   const until = first!.window!.until;
   expect(Date.parse(until)).toBeGreaterThanOrEqual(before);
-  expect(first).toEqual({ opportunityId: deal.opportunityId, projectId: ws, status: 'fed', time: 3, expenses: 1, batches: 3, window: { since: '1970-01-01T00:00:00.000Z', until } });
+  expect(first).toEqual({ opportunityId: deal.opportunityId, projectId: ws, status: 'fed', time: 3, expenses: 1, milestones: 0, batches: 3, window: { since: '1970-01-01T00:00:00.000Z', until } });
 
   const entry = (sourceId: string, taskId: string, workDate: string, minutes: number, billable = true) => ({ kind: 'timeEntry', sourceId, projectId: ws, taskId, resourceId: user, role: 'consultant', workDate, minutes, billable, approvedAt: until });
   const window = `1970-01-01T00:00:00.000Z..${until}`;
@@ -134,7 +148,7 @@ test('feeds approved time and expenses since the watermark in chunks, then moves
       },
     },
   ]);
-  expect(await cursors(ws)).toEqual({ time: until, expenses: until });
+  expect(await cursors(ws)).toEqual({ time: until, expenses: until, milestones: until });
 
   // Nothing changed since: nothing is sent, the window moves on.
   const [second] = await run(acts.sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }] });
@@ -193,7 +207,7 @@ test('a crash after feeding and before the watermark re-feeds the same items on 
   expect(retry!.window!.since).toBe('1970-01-01T00:00:00.000Z');
   expect(signals.map((s) => s.batch.items.map((i) => i.sourceId))).toEqual([[a], [a]]);
   expect(signals[0]!.batch.batchId).not.toBe(signals[1]!.batch.batchId);
-  expect(await cursors(deal.projectId)).toEqual({ time: retry!.window!.until, expenses: retry!.window!.until });
+  expect(await cursors(deal.projectId)).toEqual({ time: retry!.window!.until, expenses: retry!.window!.until, milestones: retry!.window!.until });
 });
 
 test('closed and unknown deals are skipped unread; a vendor error fails its deal only, and its watermark stays', async () => {
@@ -257,4 +271,109 @@ test('targets are the deals the identity map links to a Kantata project, in oppo
 test('without a Temporal client the activity fails for good, naming the missing dependency', async () => {
   const acts = createSweepActivities({ ...sandboxActivityDeps(sandbox.url, db.db) });
   await expect(new MockActivityEnvironment({}, quiet).run(acts.sweepDeals, { targets: [] })).rejects.toMatchObject({ type: 'SWEEP.NO_TEMPORAL_CLIENT', nonRetryable: true });
+});
+
+/** What a project lead does in Kantata: move a story to a state (PUT /stories/:id.json). */
+const moveStory = async (storyId: string, state: string): Promise<void> => {
+  await kantataApi.request({ method: 'PUT', path: `/stories/${storyId}.json`, json: { story: { state } } });
+  await new Promise((r) => setTimeout(r, 5)); // distinct millisecond stamps: the expected order below is by time
+};
+const storyRow = async (storyId: string) => (await sandbox.store.get('kantata', 'stories', storyId))!.data as { completed_at?: string; accepted_at?: string; updated_at: string };
+
+test('recovers milestones completed and accepted in Kantata without a webhook, keyed by the story id as the relay keys them; once per change', async () => {
+  const deal = await provisionedDeal('SWM1', FIXED_FEE_LINES);
+  const ws = deal.projectId;
+  const line = `CTR-${deal.opportunityId}-L1`;
+  const [m1, m2, m3] = [await deal.story(`${line}-M1`), await deal.story(`${line}-M2`), await deal.story(`${line}-M3`)];
+  // A milestone someone added in Kantata by hand: no q2c reference, no contract line bills it.
+  const manual = (await kantataApi.request<{ results: Array<{ id: string }> }>({ method: 'POST', path: '/stories.json', json: { story: { workspace_id: ws, title: 'Extra sign-off', story_type: 'milestone' } } })).body.results[0]!.id;
+  await moveStory(m1, 'completed');
+  await moveStory(m1, 'accepted');
+  await moveStory(m2, 'completed');
+  await moveStory(m3, 'started'); // neither completed nor accepted: nothing to bill
+  await moveStory(manual, 'completed');
+  const [r1, r2] = [await storyRow(m1), await storyRow(m2)];
+
+  const { client, signals } = recordingClient();
+  const acts = sweep(client);
+  const target = { opportunityId: deal.opportunityId, projectId: ws };
+  const [first] = await run(acts.sweepDeals, { targets: [target] });
+  const until = first!.window!.until;
+  expect(first).toEqual({ opportunityId: deal.opportunityId, projectId: ws, status: 'fed', time: 0, expenses: 0, milestones: 3, batches: 1, window: { since: '1970-01-01T00:00:00.000Z', until } });
+  // The same items as the 'milestone-completed' / 'milestone-accepted' webhooks: sourceId = Kantata story id, title, status, when.
+  const ms = (sourceId: string, title: string, status: 'completed' | 'accepted', at: string | undefined) => ({ kind: 'milestone', sourceId, projectId: ws, title, status, at });
+  expect(signals).toEqual([
+    {
+      workflowId: `deal-${deal.opportunityId}`,
+      batch: {
+        batchId: `sweep:${ws}:milestones:1970-01-01T00:00:00.000Z..${until}:1/1`,
+        source: 'sweep',
+        receivedAt: until,
+        items: [ms(m1, 'Discovery sign-off', 'completed', r1.completed_at), ms(m1, 'Discovery sign-off', 'accepted', r1.accepted_at), ms(m2, 'Build complete', 'completed', r2.completed_at)],
+      },
+    },
+  ]);
+  expect([r1.completed_at! < r1.accepted_at!, r1.accepted_at! < r2.completed_at!]).toEqual([true, true]);
+  expect(await cursors(ws)).toEqual({ time: until, expenses: until, milestones: until });
+
+  // Nothing changed: nothing is fed, the watermark moves on.
+  const [second] = await run(acts.sweepDeals, { targets: [target] });
+  expect([second!.status, second!.milestones, second!.batches, second!.window!.since]).toEqual(['fed', 0, 0, until]);
+  expect(signals).toHaveLength(1);
+  expect(await cursors(ws)).toEqual({ time: second!.window!.until, expenses: second!.window!.until, milestones: second!.window!.until });
+
+  // M2 accepted later: the story changed, so its completion is reported again with it (the deal has seen it and drops it).
+  await moveStory(m2, 'accepted');
+  const r2b = await storyRow(m2);
+  const [third] = await run(acts.sweepDeals, { targets: [target] });
+  expect([third!.milestones, third!.batches]).toEqual([2, 1]);
+  expect(signals[1]!.batch.batchId).toBe(`sweep:${ws}:milestones:${second!.window!.until}..${third!.window!.until}:1/1`);
+  expect(signals[1]!.batch.items).toEqual([ms(m2, 'Build complete', 'completed', r2.completed_at), ms(m2, 'Build complete', 'accepted', r2b.accepted_at)]);
+});
+
+test('a vendor error reading the milestones fails the deal and keeps all three watermarks; the next sweep feeds it', async () => {
+  const deal = await provisionedDeal('SWM2', FIXED_FEE_LINES);
+  const ws = deal.projectId;
+  const m1 = await deal.story(`CTR-${deal.opportunityId}-L1-M1`);
+  const { client, signals } = recordingClient();
+  const acts = sweep(client);
+  const target = { opportunityId: deal.opportunityId, projectId: ws };
+  const [first] = await run(acts.sweepDeals, { targets: [target] });
+  const before = await cursors(ws);
+  expect(before).toEqual({ time: first!.window!.until, expenses: first!.window!.until, milestones: first!.window!.until });
+
+  await moveStory(m1, 'accepted'); // accepted straight away: no completion stamp, the acceptance stands for both
+  sandbox.faults.add({ vendor: 'kantata', kind: 'status', status: 503, method: 'GET', path: '^/api/v1/stories\\.json', times: 1 });
+  const [failed] = await run(acts.sweepDeals, { targets: [target] });
+  expect([failed!.status, failed!.milestones, failed!.batches, failed!.error?.code, failed!.error?.retryable]).toEqual(['failed', 0, 0, 'HTTP.SERVER_ERROR', true]);
+  expect(signals).toEqual([]);
+  expect(await cursors(ws)).toEqual(before);
+
+  const [retry] = await run(acts.sweepDeals, { targets: [target] });
+  expect(retry!.window!.since).toBe(first!.window!.until);
+  expect([retry!.status, retry!.milestones, retry!.batches]).toEqual(['fed', 1, 1]);
+  expect(signals.map((sg) => sg.batch.items)).toEqual([[{ kind: 'milestone', sourceId: m1, projectId: ws, title: 'Discovery sign-off', status: 'accepted', at: (await storyRow(m1)).accepted_at }]]);
+  expect(await cursors(ws)).toEqual({ time: retry!.window!.until, expenses: retry!.window!.until, milestones: retry!.window!.until });
+});
+
+test('time and expenses marked non-billable in Kantata are fed as not billable', async () => {
+  const deal = await provisionedDeal('SWB1');
+  const user = await consultant();
+  const ws = deal.projectId;
+  // On the billable advisory task, but the entry itself is marked non-billable (e.g. goodwill hours).
+  const goodwill = await seed('time_entries', { workspace_id: ws, story_id: await deal.story(deal.t1), user_id: user, date_performed: '2026-10-05', time_in_minutes: 90, approved: true, billable: false });
+  const billed = await seed('time_entries', { workspace_id: ws, story_id: await deal.story(deal.t1), user_id: user, date_performed: '2026-10-06', time_in_minutes: 60, approved: true, billable: true });
+  const unflagged = await seed('time_entries', { workspace_id: ws, story_id: await deal.story(deal.t1), user_id: user, date_performed: '2026-10-07', time_in_minutes: 30, approved: true }); // no flag: the task's (billable)
+  const dinner = await seed('expenses', { workspace_id: ws, user_id: user, date: '2026-10-05', category: 'MEALS', amount_in_cents: 8_000, currency: 'USD', approved: true, billable: false });
+  const taxi = await seed('expenses', { workspace_id: ws, user_id: user, date: '2026-10-06', category: 'TRAVEL', amount_in_cents: 3_500, currency: 'USD', approved: true, billable: true });
+  const { client, signals } = recordingClient();
+  await run(sweep(client).sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }] });
+  const fed = signals.flatMap((sg) => sg.batch.items).map((i) => [i.kind, i.sourceId, 'billable' in i ? i.billable : undefined]);
+  expect(fed).toEqual([
+    ['timeEntry', goodwill, false],
+    ['timeEntry', billed, true],
+    ['timeEntry', unflagged, true],
+    ['expense', dinner, false],
+    ['expense', taxi, true],
+  ]);
 });
