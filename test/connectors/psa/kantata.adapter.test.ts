@@ -121,13 +121,18 @@ test('approved time since a watermark, valued by user custom fields, across page
   const b = await te(ref.ids['p4-t2'], '2025-04-03', 480, true);
   await te(ref.ids['p4-t3'], '2025-04-04', 60, true); // internal QA: no contract line
   const c = await te(ref.ids['p4-t2'], '2025-04-04', 240, true);
+  // Marked non-billable in Kantata on a billable task; and an entry without the flag takes its task's.
+  const d = await seed('time_entries', { workspace_id: ref.id, story_id: ref.ids['p4-t2'], user_id: user, date_performed: '2025-04-05', time_in_minutes: 30, approved: true, billable: false });
+  const e = await seed('time_entries', { workspace_id: ref.id, story_id: ref.ids['p4-t1'], user_id: user, date_performed: '2025-04-05', time_in_minutes: 15, approved: true });
 
   const entries = await psa.listApprovedTime({ projectId: ref.id, project: p, since });
-  const common = { projectId: 'p4', contractId: 'contract-p4', contractLineId: 'cl-tm', resourceId: user, role: 'Senior Consultant', region: 'EMEA', resourceLegalEntityId: 'le-de', approved: true, overtime: false };
+  const common = { projectId: 'p4', contractId: 'contract-p4', contractLineId: 'cl-tm', resourceId: user, role: 'Senior Consultant', region: 'EMEA', resourceLegalEntityId: 'le-de', approved: true, overtime: false, billable: true };
   expect(entries).toEqual([
     { ...common, id: a, taskId: 'p4-t1', workDate: '2025-04-02', minutes: 450, description: 'Kick-off workshop', externalIds: { kantata: a } },
     { ...common, id: b, taskId: 'p4-t2', workDate: '2025-04-03', minutes: 480, externalIds: { kantata: b } },
     { ...common, id: c, taskId: 'p4-t2', workDate: '2025-04-04', minutes: 240, externalIds: { kantata: c } },
+    { ...common, id: d, taskId: 'p4-t2', workDate: '2025-04-05', minutes: 30, externalIds: { kantata: d }, billable: false },
+    { ...common, id: e, taskId: 'p4-t1', workDate: '2025-04-05', minutes: 15, externalIds: { kantata: e } },
   ]);
   expect(await psa.listApprovedTime({ projectId: ref.id, project: p, since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
 });
@@ -148,9 +153,11 @@ test('approved expenses, then the invoice reference written back once', async ()
   const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p6' });
   const e1 = await seed('expenses', { workspace_id: ref.id, user_id: '77', date: '2025-04-05', category: 'Travel', amount_in_cents: 23_450, currency: 'EUR', approved: true, notes: 'Train Berlin-Munich' });
   await seed('expenses', { workspace_id: ref.id, user_id: '77', date: '2025-04-06', category: 'Meals', amount_in_cents: 3_000, currency: 'EUR', approved: false });
+  const e2 = await seed('expenses', { workspace_id: ref.id, user_id: '77', date: '2025-04-07', category: 'Meals', amount_in_cents: 4_200, currency: 'EUR', approved: true, billable: false });
   const expenses = await psa.listApprovedExpenses({ projectId: ref.id, project: p, since: '2000-01-01T00:00:00Z', expenseContractLineId: 'cl-exp' });
   expect(expenses).toEqual([
-    { id: e1, projectId: 'p6', contractId: 'contract-p6', contractLineId: 'cl-exp', resourceId: '77', category: 'Travel', amount: { amountMinor: 23_450, currency: 'EUR' }, incurredOn: '2025-04-05', approved: true, description: 'Train Berlin-Munich', externalIds: { kantata: e1 } },
+    { id: e1, projectId: 'p6', contractId: 'contract-p6', contractLineId: 'cl-exp', resourceId: '77', category: 'Travel', amount: { amountMinor: 23_450, currency: 'EUR' }, incurredOn: '2025-04-05', approved: true, description: 'Train Berlin-Munich', externalIds: { kantata: e1 }, billable: true },
+    { id: e2, projectId: 'p6', contractId: 'contract-p6', contractLineId: 'cl-exp', resourceId: '77', category: 'Meals', amount: { amountMinor: 4_200, currency: 'EUR' }, incurredOn: '2025-04-07', approved: true, externalIds: { kantata: e2 }, billable: false },
   ]);
 
   const input = { projectId: ref.id, invoiceNumber: 'INV-2001', invoiceDate: '2025-04-30', timeEntryIds: [], expenseIds: [e1] };
@@ -203,4 +210,47 @@ test('getProjectIds reads back the ids createProject gave (every page): the same
   expect((await psa.getProjectIds(ref.id))['p9-m1']).toBe(milestoneStory);
   const bad = await http.request({ method: 'PUT', path: `/stories/${milestoneStory}.json`, json: { story: { state: 'done', workspace_id: '1' } }, allowStatus: [422] });
   expect(bad.body).toEqual({ errors: [{ type: 'validation', message: 'workspace_id is not an updatable attribute' }] });
+});
+
+test('milestone events: completed / accepted milestone stories changed in [since, until), read across pages, oldest first', async () => {
+  const p = project('p12');
+  const ref = await psa.createProject({ project: p, currency: 'USD', idempotencyKey: 'k-p12' });
+  const lead = new HttpClient({ system: 'kantata-lead', baseUrl: base, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[0])) });
+  const pause = () => new Promise((r) => setTimeout(r, 5));
+  const move = async (id: string, state: string) => {
+    await lead.request({ method: 'PUT', path: `/stories/${id}.json`, json: { story: { state } } });
+    await pause();
+  };
+  const story = async (title: string, story_type: string) => (await lead.request<{ results: Array<{ id: string }> }>({ method: 'POST', path: '/stories.json', json: { story: { workspace_id: ref.id, title, story_type } } })).body.results[0]!.id;
+  const m1 = ref.ids['p12-m1']!;
+  const extra = await story('Extra sign-off', 'milestone'); // added in Kantata: no q2c reference
+  const other = await story('Later milestone', 'milestone');
+  const review = await story('Review', 'milestone');
+  await pause();
+  const since = new Date().toISOString();
+  await pause();
+  await move(ref.ids['p12-t1']!, 'completed'); // a task, not a milestone
+  await move(m1, 'completed');
+  await move(extra, 'accepted'); // accepted straight away: no completion stamp
+  await move(m1, 'accepted');
+  await move(review, 'completed');
+  const until = new Date().toISOString();
+  await pause();
+  await move(other, 'completed'); // after the window
+  const row = async (id: string) => (await sandbox.store.get('kantata', 'stories', id))!.data as { completed_at: string; accepted_at: string };
+  const [r1, rx, ro, rr] = [await row(m1), await row(extra), await row(other), await row(review)];
+
+  // perPage is 2: the window's three milestone stories come on two pages.
+  expect(await psa.listMilestoneEvents({ projectId: ref.id, since, until })).toEqual([
+    { psaId: m1, milestoneId: 'p12-m1', title: 'Blueprint signed off', status: 'completed', at: r1.completed_at },
+    { psaId: extra, title: 'Extra sign-off', status: 'accepted', at: rx.accepted_at },
+    { psaId: m1, milestoneId: 'p12-m1', title: 'Blueprint signed off', status: 'accepted', at: r1.accepted_at },
+    { psaId: review, title: 'Review', status: 'completed', at: rr.completed_at },
+  ]);
+  expect(await psa.listMilestoneEvents({ projectId: ref.id, since: until, until: new Date(Date.now() + 1000).toISOString() })).toEqual([
+    { psaId: other, title: 'Later milestone', status: 'completed', at: ro.completed_at },
+  ]);
+  // Kantata filters by story type and update window: only the milestone stories changed in the window travel.
+  const res = await lead.request<{ count: number }>({ method: 'GET', path: '/stories.json', query: { workspace_id: ref.id, story_type: 'milestone', updated_after: since, updated_before: until } });
+  expect(res.body.count).toBe(3);
 });
