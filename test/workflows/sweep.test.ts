@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { ensureSweepSchedule, SWEEP_SCHEDULE_ID } from '../../src/cli/sweep';
-import { HttpClient } from '../../src/connectors/http';
+import { bearerTokenAuth, HttpClient, staticSecret } from '../../src/connectors/http';
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { identityMap, syncWatermarks } from '../../src/db/schema';
 import { dealWorkflow, reconciliationSweepWorkflow } from '../../src/workflows';
@@ -11,6 +11,7 @@ import { contractSignatureSignal, dealWorkflowId, getDealStateQuery, type DealVi
 import { deliveryBatchSignal, getDeliveryStateQuery, type DeliveryView } from '../../src/workflows/delivery.messages';
 import type { SweepSummary } from '../../src/workflows/sweep.workflow';
 import { sandboxActivityDeps, seedClosedWonDeal, startDealWorkers } from '../support/deal';
+import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 import { createDevServerEnv, createTimeSkippingEnv, workflowBundle } from '../support/temporal';
 
@@ -165,7 +166,94 @@ describe('the reconciliation sweep on the time-skipping server: the deal counts 
     const psaInvoices = (await sandbox.store.list('kantata', 'invoices', { limit: 100 })).items.filter((r) => (r.data['workspace_ids'] as string[]).includes(ws));
     expect(psaInvoices.map((r) => (r.data['time_entry_ids'] as string[]).length)).toEqual([2, 1]);
     const watermarks = await handleDb.db.select().from(syncWatermarks);
-    expect(watermarks.map((w) => w.stream).sort()).toEqual([`expenses:${ws}`, `time:${ws}`]);
+    expect(watermarks.map((w) => w.stream).sort()).toEqual([`expenses:${ws}`, `milestones:${ws}`, `time:${ws}`]);
+
+    for (let i = 0; i < 100 && ((await deal.describe()).raw.pendingActivities?.length ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await deal.terminate('test done');
+  });
+});
+
+describe('the sweep recovers a milestone the webhook missed, on the time-skipping server', () => {
+  const TASK_QUEUE = 'sweep-milestones';
+  let env: TestWorkflowEnvironment;
+  let sandbox: TestSandbox;
+  let handleDb: DbHandle;
+  let workers: { stop(): Promise<void> };
+  let lead: HttpClient;
+
+  beforeAll(async () => {
+    sandbox = await startTestSandbox();
+    handleDb = await openDb({ dataDir: 'memory://' });
+    env = await createTimeSkippingEnv();
+    workers = await startDealWorkers(env, TASK_QUEUE, { ...sandboxActivityDeps(sandbox.url, handleDb.db), temporalClient: env.client.workflow });
+    lead = new HttpClient({ system: 'kantata-lead', baseUrl: `${sandbox.url}/kantata/api/v1`, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[0])) });
+  });
+  afterAll(async () => {
+    await workers?.stop();
+    await env?.teardown();
+    await sandbox?.close();
+    await handleDb?.close();
+  });
+
+  async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+    let last: T | undefined;
+    for (let i = 0; i < 300; i++) {
+      try {
+        last = await read();
+        if (ok(last)) return last;
+      } catch {
+        // the query handler is installed once delivery has started
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`never reached: ${what} (last: ${JSON.stringify(last)})`);
+  }
+  const runSweep = (id: string): Promise<SweepSummary> => new Client({ connection: env.connection }).workflow.execute(reconciliationSweepWorkflow, { taskQueue: TASK_QUEUE, workflowId: id, args: [{}] });
+  const moveStory = (id: string, state: string) => lead.request({ method: 'PUT', path: `/stories/${id}.json`, json: { story: { state } } });
+
+  it('a fixed-fee milestone accepted in Kantata whose acceptance webhook was lost is invoiced once, for its percentage', async () => {
+    // L1 TRANSFORMATION, fixed fee $20,000.00: M1 Discovery sign-off 30 %, M2 50 %, M3 20 %, invoiced on acceptance.
+    const lines = [{ SBQQ__Number__c: 1, SBQQ__ProductCode__c: 'TRANSFORMATION', SBQQ__Description__c: 'Transformation', SBQQ__Quantity__c: 1, SBQQ__ListPrice__c: 20000, SBQQ__NetPrice__c: 20000, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Each' }];
+    const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'SWEEPMS', lines });
+    const deal: WorkflowHandle<typeof dealWorkflow> = await env.client.workflow.start(dealWorkflow, {
+      taskQueue: TASK_QUEUE,
+      workflowId: dealWorkflowId(opportunityId),
+      args: [{ opportunityId, correlationId: 'corr-sweep-ms' }],
+    });
+    const out = await poll(() => deal.query(getDealStateQuery), (v: DealView) => v.stage === 'CONTRACT_OUT_FOR_SIGNATURE', 'out for signature');
+    await deal.signal(contractSignatureSignal, { eventId: 'evt-sign-ms', envelopeId: out.ids.envelopeId!, status: 'completed', occurredAt: '2026-01-20T10:00:00Z' });
+    const view = await poll(() => deal.query(getDealStateQuery), (v: DealView) => v.stage === 'IN_DELIVERY', 'in delivery');
+    const ws = view.ids.projectId!;
+    const m1 = (await sandbox.store.list('kantata', 'stories', { limit: 1000 })).items.find((r) => String(r.data['description']).startsWith(`q2c-ref:CTR-${opportunityId}-L1-M1`))!.id;
+
+    // The project lead completes M1 (its webhook arrives, keyed by the story id), then the customer accepts it (that webhook is lost).
+    await moveStory(m1, 'completed');
+    const completedAt = String((await sandbox.store.get('kantata', 'stories', m1))!.data['completed_at']);
+    await deal.signal(deliveryBatchSignal, { batchId: 'kantata:evt-m1-completed', source: 'kantata', receivedAt: new Date().toISOString(), items: [{ kind: 'milestone', sourceId: m1, projectId: ws, title: 'Discovery sign-off', status: 'completed', at: completedAt }] });
+    await poll(() => deal.query(getDeliveryStateQuery), (s) => s.pending.milestones === 1, 'completion received');
+    await moveStory(m1, 'accepted');
+    let state = await deal.query(getDeliveryStateQuery);
+    expect([state.invoices.length, state.totals.BILLABLE]).toEqual([0, 0]); // completed, not accepted: nothing billed yet
+
+    // The sweep reads the story (completion and acceptance); the deal drops the completion it has seen and bills the acceptance.
+    const first = await runSweep('sweep-ms-1');
+    expect(first).toEqual({ deals: 1, fed: 1, time: 0, expenses: 0, batches: 1, skipped: [], failed: [] });
+    // M1 = 30 % of $20,000.00 = $6,000.00 = 600,000 minor units, on one invoice.
+    const posted = (s: DeliveryView) => s.invoices.length > 0 && s.invoices.every((i) => i.status === 'POSTED');
+    state = await poll(() => deal.query(getDeliveryStateQuery), posted, 'M1 invoiced');
+    expect(state.invoices.map((i) => i.subtotalMinor)).toEqual([600_000]);
+    expect(state.totals).toEqual({ BILLABLE: 600_000, DEFERRED: 0, CAPPED: 0, EXCLUDED: 0, delivered: 600_000 });
+
+    // The next sweep re-reads the story within its overlap window and feeds it again: the deal bills nothing more.
+    const second = await runSweep('sweep-ms-2');
+    expect([second.batches, second.failed]).toEqual([1, []]);
+    const history = await deal.fetchHistory();
+    const sweepBatches = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'deliveryBatch').length;
+    expect(sweepBatches).toBe(3); // the webhook's batch and one per sweep: both sweep batches reached the deal
+    state = await deal.query(getDeliveryStateQuery);
+    expect([state.invoices.length, state.pending.milestones, state.totals.BILLABLE, state.totals.delivered]).toEqual([1, 0, 600_000, 600_000]);
+    const watermarks = await handleDb.db.select().from(syncWatermarks);
+    expect(watermarks.map((w) => w.stream).sort()).toEqual([`expenses:${ws}`, `milestones:${ws}`, `time:${ws}`]);
 
     for (let i = 0; i < 100 && ((await deal.describe()).raw.pendingActivities?.length ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     await deal.terminate('test done');
