@@ -58,6 +58,7 @@ export const runClock = (asOf: string): RunClock => ({ asOf, asOfDay: dayNumber(
 const milestoneAmounts = (line: ContractLine): Map<string, number> => {
   const out = new Map<string, number>();
   const ms = line.milestones ?? [];
+  if (ms.length === 0) return out; // most lines: no allocation to compute
   const fee = line.fee?.amountMinor ?? 0;
   const pct = ms.filter((m) => m.percentBp !== undefined);
   const used = pct.reduce((a, m) => a + (m.percentBp ?? 0), 0);
