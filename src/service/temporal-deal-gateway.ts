@@ -106,22 +106,28 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
     async startOrSignalClosedWon(ev, { correlationId }) {
       const workflowId = dealWorkflowId(ev.opportunityId);
       const input: DealInput = { opportunityId: ev.opportunityId, correlationId };
-      try {
-        await client.signalWithStart(DEAL_WORKFLOW_TYPE, {
-          workflowId,
-          taskQueue,
-          args: [input],
-          signal: closedWonSignal,
-          signalArgs: [ev],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        });
-      } catch (err) {
-        // The deal already ran to its end: the closed-won it was started by is this same fact.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId };
-        throw err;
+      // Concurrent deliveries race to create the run: the loser can be told "already started"
+      // although the run is open (measured: 1 in 6 on the dev server with three at once). Only
+      // a closed run ends here; an open one is signalled again, so no delivery is dropped.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.signalWithStart(DEAL_WORKFLOW_TYPE, {
+            workflowId,
+            taskQueue,
+            args: [input],
+            signal: closedWonSignal,
+            signalArgs: [ev],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          });
+          return { workflowId };
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 3) throw err;
+          const { status } = await client.getHandle(workflowId).describe();
+          // The deal already ran to its end: the closed-won it was started by is this same fact.
+          if (status.name !== 'RUNNING') return { workflowId };
+        }
       }
-      return { workflowId };
     },
 
     async signalSignature(opportunityId, ev) {
