@@ -23,6 +23,20 @@ const LINES = [
   { SBQQ__Number__c: 2, SBQQ__ProductCode__c: 'EXPENSES', SBQQ__Description__c: 'Expenses', SBQQ__Quantity__c: 1, SBQQ__ListPrice__c: 5000, SBQQ__NetPrice__c: 5000, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Each' },
 ];
 
+/*
+ * The time-skipping server starts at the real now and only moves forward, and the sandboxes
+ * stamp with the wall clock: the deals' calendar hangs off today in New York (month 0), so the
+ * tests hold on any date. Contracts close on the 1st two months back and run 12 months.
+ */
+const NY_TODAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+/** Day `day` of the month `offset` months from this one, as YYYY-MM-DD. */
+function monthDay(offset: number, day: number): string {
+  const [y, m] = NY_TODAY.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m - 1 + offset, day)).toISOString().slice(0, 10);
+}
+const CLOSE_DATE = monthDay(-2, 1);
+const SIGNED_AT = `${monthDay(-2, 5)}T10:00:00Z`;
+
 /** A database whose next `n` watermark writes fail: the sweep crashes after feeding the deal, before moving the watermark. */
 function crashingWatermarks(db: Db): { db: Db; failNext(n: number): void; failed(): number } {
   let pending = 0;
@@ -96,48 +110,48 @@ describe('the reconciliation sweep on the time-skipping server: the deal counts 
 
   it('feeds what the webhook missed, re-feeds harmlessly after a crash, and never bills an item twice', async () => {
     // Part 1 for real: closed-won, signed, provisioned in Kantata (which links deal -> workspace in the identity map).
-    const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'SWEEP', lines: LINES });
+    const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'SWEEP', lines: LINES, opportunity: { CloseDate: CLOSE_DATE } });
     const deal: WorkflowHandle<typeof dealWorkflow> = await env.client.workflow.start(dealWorkflow, {
       taskQueue: TASK_QUEUE,
       workflowId: dealWorkflowId(opportunityId),
       args: [{ opportunityId, correlationId: 'corr-sweep' }],
     });
     const out = await poll(() => deal.query(getDealStateQuery), (v: DealView) => v.stage === 'CONTRACT_OUT_FOR_SIGNATURE', 'out for signature');
-    await deal.signal(contractSignatureSignal, { eventId: 'evt-sign', envelopeId: out.ids.envelopeId!, status: 'completed', occurredAt: '2026-01-20T10:00:00Z' });
+    await deal.signal(contractSignatureSignal, { eventId: 'evt-sign', envelopeId: out.ids.envelopeId!, status: 'completed', occurredAt: SIGNED_AT });
     const view = await poll(() => deal.query(getDealStateQuery), (v: DealView) => v.stage === 'IN_DELIVERY', 'in delivery');
     const ws = view.ids.projectId!;
     const line = `CTR-${opportunityId}-L1`;
 
-    // October in Kantata: 10 h + 8 h advisory, 2 h internal admin (not billable), 1 h not approved, $420.00 travel.
+    // Last month in Kantata: 10 h + 8 h advisory, 2 h internal admin (not billable), 1 h not approved, $420.00 travel.
     const user = await seed('users', { full_name: 'Ana Consultant' });
     for (const [name, value] of [['Role', 'consultant'], ['Region', 'US'], ['Legal Entity', 'LE-US']]) await seed('custom_field_values', { subject_type: 'User', subject_id: user, custom_field_name: name, value, display_value: value });
     const te = async (taskId: string, date: string, minutes: number, approved = true) =>
       seed('time_entries', { workspace_id: ws, story_id: await storyOf(taskId), user_id: user, date_performed: date, time_in_minutes: minutes, approved, billable: true });
-    const e1 = await te(`${line}-T1`, '2026-10-05', 600);
-    await te(`${line}-T1`, '2026-10-06', 480);
-    await te(`${line}-T2`, '2026-10-07', 120);
-    await te(`${line}-T1`, '2026-10-08', 60, false);
-    await seed('expenses', { workspace_id: ws, user_id: user, date: '2026-10-09', category: 'TRAVEL', amount_in_cents: 42_000, currency: 'USD', approved: true });
+    const e1 = await te(`${line}-T1`, monthDay(-1, 5), 600);
+    await te(`${line}-T1`, monthDay(-1, 6), 480);
+    await te(`${line}-T2`, monthDay(-1, 7), 120);
+    await te(`${line}-T1`, monthDay(-1, 8), 60, false);
+    await seed('expenses', { workspace_id: ws, user_id: user, date: monthDay(-1, 9), category: 'TRAVEL', amount_in_cents: 42_000, currency: 'USD', approved: true });
 
     // Only the first entry's webhook arrived (as the Kantata relay sends it: the story id as task).
     await deal.signal(deliveryBatchSignal, {
       batchId: 'kantata:evt-te-1',
       source: 'kantata',
       receivedAt: new Date().toISOString(),
-      items: [{ kind: 'timeEntry', sourceId: e1, projectId: ws, taskId: await storyOf(`${line}-T1`), resourceId: user, role: 'consultant', workDate: '2026-10-05', minutes: 600, billable: true, approvedAt: '2026-10-05T20:00:00Z' }],
+      items: [{ kind: 'timeEntry', sourceId: e1, projectId: ws, taskId: await storyOf(`${line}-T1`), resourceId: user, role: 'consultant', workDate: monthDay(-1, 5), minutes: 600, billable: true, approvedAt: `${monthDay(-1, 5)}T20:00:00Z` }],
     });
 
     const first = await runSweep('sweep-1');
     expect(first).toEqual({ deals: 1, fed: 1, time: 3, expenses: 1, batches: 2, skipped: [], failed: [] });
 
-    // December 1: October and November are closed; one invoice for October. (600 + 480) min x $150.00/h = $2,700.00 + $420.00 travel = $3,120.00;
+    // The 1st of next month: last month and this one are closed; one invoice for last month. (600 + 480) min x $150.00/h = $2,700.00 + $420.00 travel = $3,120.00;
     // 120 min internal admin = $300.00 excluded. The webhook's entry is counted once.
     await poll(() => deal.query(getDeliveryStateQuery), (s) => s.pending.time === 3 && s.pending.expenses === 1, 'items received');
-    await sleepUntil('2026-12-01T12:00:00Z');
+    await sleepUntil(`${monthDay(1, 1)}T12:00:00Z`);
     const posted = (s: DeliveryView) => s.invoices.length > 0 && s.invoices.every((i) => i.status === 'POSTED');
     let state = await poll(() => deal.query(getDeliveryStateQuery), posted, 'october invoiced');
     expect(state.totals).toEqual({ BILLABLE: 312_000, DEFERRED: 0, CAPPED: 0, EXCLUDED: 30_000, delivered: 342_000 });
-    expect(state.invoices.map((i) => [i.issueDate, i.period.start, i.subtotalMinor])).toEqual([['2026-12-01', '2026-10-01', 312_000]]);
+    expect(state.invoices.map((i) => [i.issueDate, i.period.start, i.subtotalMinor])).toEqual([[monthDay(1, 1), monthDay(-1, 1), 312_000]]);
     expect(state.excluded.map((x) => [x.reasonCode, x.amountMinor])).toEqual([['EXCLUDED.NON_BILLABLE_TASK', 30_000]]);
 
     // The next sweep reads the window's overlap and the rows the invoice write-back touched again
@@ -145,8 +159,8 @@ describe('the reconciliation sweep on the time-skipping server: the deal counts 
     const second = await runSweep('sweep-2');
     expect([second.time, second.expenses, second.failed]).toEqual([3, 1, []]);
 
-    // A late October entry; the sweep crashes after signalling, before its watermark write, and is retried by Temporal.
-    await te(`${line}-T1`, '2026-10-20', 300);
+    // A late entry for last month; the sweep crashes after signalling, before its watermark write, and is retried by Temporal.
+    await te(`${line}-T1`, monthDay(-1, 20), 300);
     crash.failNext(1);
     const third = await runSweep('sweep-3');
     expect(crash.failed()).toBe(1);
@@ -155,10 +169,10 @@ describe('the reconciliation sweep on the time-skipping server: the deal counts 
     const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([1, 2]); // listSweepTargets once; sweepDeals failed once and ran again
 
-    // The deal bills late items at its next run (January 1): 300 min x $150.00/h = $750.00, once, on a late invoice for October.
+    // The deal bills late items at its next run (the 1st of the month after next): 300 min x $150.00/h = $750.00, once, on a late invoice for last month.
     state = await poll(() => deal.query(getDeliveryStateQuery), (s) => s.pending.time > 0, 'late entry received');
     expect([state.pending, state.totals.delivered, state.invoices.length]).toEqual([{ time: 1, expenses: 0, milestones: 0 }, 342_000, 1]);
-    await sleepUntil('2027-01-01T12:00:00Z');
+    await sleepUntil(`${monthDay(2, 1)}T12:00:00Z`);
     state = await poll(() => deal.query(getDeliveryStateQuery), (s) => s.invoices.length === 2 && posted(s), 'late entry invoiced');
     expect(state.totals).toEqual({ BILLABLE: 387_000, DEFERRED: 0, CAPPED: 0, EXCLUDED: 30_000, delivered: 417_000 });
     expect(state.invoices.map((i) => i.subtotalMinor)).toEqual([312_000, 75_000]);
@@ -214,14 +228,14 @@ describe('the sweep recovers a milestone the webhook missed, on the time-skippin
   it('a fixed-fee milestone accepted in Kantata whose acceptance webhook was lost is invoiced once, for its percentage', async () => {
     // L1 TRANSFORMATION, fixed fee $20,000.00: M1 Discovery sign-off 30 %, M2 50 %, M3 20 %, invoiced on acceptance.
     const lines = [{ SBQQ__Number__c: 1, SBQQ__ProductCode__c: 'TRANSFORMATION', SBQQ__Description__c: 'Transformation', SBQQ__Quantity__c: 1, SBQQ__ListPrice__c: 20000, SBQQ__NetPrice__c: 20000, SBQQ__Discount__c: 0, Q2C_Unit__c: 'Each' }];
-    const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'SWEEPMS', lines });
+    const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'SWEEPMS', lines, opportunity: { CloseDate: CLOSE_DATE } });
     const deal: WorkflowHandle<typeof dealWorkflow> = await env.client.workflow.start(dealWorkflow, {
       taskQueue: TASK_QUEUE,
       workflowId: dealWorkflowId(opportunityId),
       args: [{ opportunityId, correlationId: 'corr-sweep-ms' }],
     });
     const out = await poll(() => deal.query(getDealStateQuery), (v: DealView) => v.stage === 'CONTRACT_OUT_FOR_SIGNATURE', 'out for signature');
-    await deal.signal(contractSignatureSignal, { eventId: 'evt-sign-ms', envelopeId: out.ids.envelopeId!, status: 'completed', occurredAt: '2026-01-20T10:00:00Z' });
+    await deal.signal(contractSignatureSignal, { eventId: 'evt-sign-ms', envelopeId: out.ids.envelopeId!, status: 'completed', occurredAt: SIGNED_AT });
     const view = await poll(() => deal.query(getDealStateQuery), (v: DealView) => v.stage === 'IN_DELIVERY', 'in delivery');
     const ws = view.ids.projectId!;
     const m1 = (await sandbox.store.list('kantata', 'stories', { limit: 1000 })).items.find((r) => String(r.data['description']).startsWith(`q2c-ref:CTR-${opportunityId}-L1-M1`))!.id;

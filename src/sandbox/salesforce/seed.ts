@@ -60,7 +60,9 @@ export async function seedClosedWonDeal(sandboxUrl: string, o: SeedOptions): Pro
     Name: `Globex transformation ${o.key}`,
     AccountId: accountId,
     StageName: 'Closed Won',
-    CloseDate: '2026-01-15',
+    // Today in New York (the account's), so a seeded contract is always current: a fixed
+    // date would put every later run after the contract's end.
+    CloseDate: new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date()),
     Amount: 174000,
     CurrencyIsoCode: 'USD',
     Q2C_Sold_Entity__c: 'LE-US',
