@@ -27,6 +27,7 @@ import { revenueSchedule } from '../rules/revenue';
 import { customerJurisdiction, decideTax } from '../rules/tax';
 import type { DealView } from './deal.messages';
 import type { DealStage } from './deal.stages';
+import { kpis } from './sinks';
 import {
   amendContractUpdate,
   creditInvoiceUpdate,
@@ -887,6 +888,8 @@ class Engagement {
       // An approved invoice left AWAITING_APPROVAL once posted, so its payments never matched.
       if (inv.status === 'AWAITING_APPROVAL' && patched('approved-invoice-posted')) inv.status = 'POSTED';
       inv.status = statusFor(inv);
+      // Invoice latency: from the day the items became billable (the issue date's local midnight) to posted.
+      kpis.recordInvoicePosted(this.clock.now() - localMidnight(draft.invoice.issueDate, this.tz));
       issued.push(draft.invoice);
       (s.creditBasis ??= {})[inv.id] = { invoice: { ...draft.invoice, status: 'POSTED', tax: { amountMinor: inv.taxMinor, currency: draft.invoice.currency }, total: { amountMinor: inv.totalMinor, currency: draft.invoice.currency } }, events: draft.events, credited: {}, taxCreditedMinor: 0 };
       s.drafts = s.drafts.filter((d) => d !== draft);
@@ -1026,6 +1029,7 @@ class Engagement {
   private raise(a: AttentionItem): void {
     if (this.s.attention.some((x) => x.id === a.id)) return;
     this.s.attention.push(a);
+    kpis.recordDealException(`DELIVERY.${a.kind}`);
     log.warn('delivery needs attention', { kind: a.kind, invoiceId: a.invoiceId });
   }
 

@@ -60,7 +60,10 @@ describe('the approval checkpoint and write-offs', () => {
       [{ id: 'QL-1', servicePackage: 'TRANSFORMATION', description: 'Transformation', quantity: 1, unit: 'EACH', listPrice: usd(10_000_000), netPrice: usd(10_000_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }],
       '2030-01-01',
     );
-    const workers = await engagementWorkers({ env, taskQueue: 'approvals', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing } });
+    const latencies: number[] = [];
+    const exceptions: string[] = [];
+    const kpis = { recordDealTransition: () => {}, recordDealException: (code: string) => void exceptions.push(code), recordInvoicePosted: (ms: number) => void latencies.push(ms) };
+    const workers = await engagementWorkers({ env, taskQueue: 'approvals', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing }, kpis });
 
     await workers.run(async () => {
       await until('2030-01-02T14:00:00Z');
@@ -153,6 +156,16 @@ describe('the approval checkpoint and write-offs', () => {
       expect(summary.collectedMinor).toBe(5_177_500);
       expect(summary.leakage).toMatchObject({ rejectedMinor: 5_000_000, writtenOffMinor: 266_250, totalMinor: 5_266_250 });
       expect(await erpTotals()).toEqual([2_177_500, 3_266_250]);
+
+      // The KPIs: one escalation; invoice latency from the billable day's midnight in New York to posting.
+      // M1: accepted Jan 10, posted on approval Jan 15 15:00Z (10:00 EST) = 5 d 10 h; M3: Jun 15 15:00Z (11:00 EDT) = 11 h.
+      const HOUR = 3_600_000;
+      expect(exceptions).toEqual(['DELIVERY.APPROVAL_TIMEOUT']);
+      expect(latencies.length).toBe(2);
+      expect(latencies[0]).toBeGreaterThanOrEqual(5 * 24 * HOUR + 10 * HOUR);
+      expect(latencies[0]).toBeLessThan(5 * 24 * HOUR + 11 * HOUR);
+      expect(latencies[1]).toBeGreaterThanOrEqual(11 * HOUR);
+      expect(latencies[1]).toBeLessThan(12 * HOUR);
     });
   }, 300_000);
 });

@@ -14,6 +14,7 @@ import type { PsaPort, RecordInvoiceInput } from '../../src/connectors/psa/psa.p
 import { AvalaraAdapter, classifyAvalara } from '../../src/connectors/tax/avalara.adapter';
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { kpiSinks } from '../../src/worker';
+import type { KpiRecorder } from '../../src/workflows/sinks';
 import { RuleSet } from '../../src/rules/ruleset';
 import { AVALARA_SANDBOX, AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
@@ -102,10 +103,12 @@ export async function engagementWorkers(args: {
   db: Db;
   connectors: Parameters<typeof createBillingActivities>[0]['connectors'];
   resources?: Record<string, ResourceInfo>;
+  /** Where the workflows' KPI sink reports (no-op by default). */
+  kpis?: KpiRecorder;
 }): Promise<{ run<T>(fn: () => Promise<T>): Promise<T> }> {
   const ruleSet = RuleSet.parse(defaultRuleSet);
   const activities = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
-  const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks() });
+  const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks(args.kpis) });
   const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
   return { run: (fn) => main.runUntil(erp.runUntil(fn)) };
 }
