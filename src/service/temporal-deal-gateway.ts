@@ -106,9 +106,8 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
     async startOrSignalClosedWon(ev, { correlationId }) {
       const workflowId = dealWorkflowId(ev.opportunityId);
       const input: DealInput = { opportunityId: ev.opportunityId, correlationId };
-      // Concurrent deliveries race to create the run: the loser can be told "already started"
-      // although the run is open (measured: 1 in 6 on the dev server with three at once). Only
-      // a closed run ends here; an open one is signalled again, so no delivery is dropped.
+      // "Already started" means a closed run only when the run is not open: a delivery racing
+      // another to create the run is signalled again rather than taken for a finished deal.
       for (let attempt = 1; ; attempt++) {
         try {
           await client.signalWithStart(DEAL_WORKFLOW_TYPE, {
