@@ -1,10 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Address, Customer, FxRate, Invoice, LegalEntity, Project, RevenueScheduleLine } from '../canonical';
+import type { Customer, FxRate, Invoice, LegalEntity, Project, RevenueScheduleLine } from '../canonical';
 import type { BillingPort } from '../connectors/billing/billing.port';
 import type { CrmPort } from '../connectors/crm/crm.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
-import { toApplicationFailure } from '../connectors/errors';
 import type { PsaPort } from '../connectors/psa/psa.port';
 import type { TaxPort } from '../connectors/tax/tax.port';
 import type { Db } from '../db';
@@ -13,6 +12,7 @@ import type { RuleSet } from '../rules/ruleset';
 import type { Catalog } from './deal/catalog';
 import { projectFromContract } from './deal/mapping';
 import type { DealSnapshot } from './deal.activities';
+import { activityBoundary, entityAddress } from './boundary';
 
 /** Where a resource's time is delivered from: drives rate region and intercompany. */
 export interface ResourceInfo {
@@ -85,23 +85,6 @@ export interface PostedIntercompany {
 /** The number an invoice is known by everywhere: derived from its deterministic id. */
 export const invoiceNumberOf = (invoiceId: string): string => invoiceId;
 
-const addressOf = (entity: LegalEntity): Address => ({
-  line1: entity.name,
-  city: entity.taxJurisdiction.subdivision ?? entity.taxJurisdiction.country,
-  ...(entity.taxJurisdiction.subdivision ? { region: entity.taxJurisdiction.subdivision } : {}),
-  country: entity.taxJurisdiction.country,
-});
-
-/** Runs an activity body; connector errors become ApplicationFailures with their code and retryability. */
-async function boundary<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof ApplicationFailure) throw err;
-    throw toApplicationFailure(err);
-  }
-}
-
 /**
  * Activities of the delivery-to-cash part of the deal. Every write carries a
  * key derived from the deal and the business key (invoice id, revenue date,
@@ -132,7 +115,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
      * or time logged in the PSA finds its q2c milestone, task and contract line.
      */
     prepareBilling: (input: { snapshot: DealSnapshot; psaProjectId?: string }): Promise<BillingSetup> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const { snapshot } = input;
         const ruleSet = await deps.ruleSets(snapshot.contract.ruleSet);
         const project = projectFromContract({ contract: snapshot.contract, quote: snapshot.quote, catalog: deps.catalog, customer: snapshot.customer });
@@ -152,7 +135,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
 
     /** Tax from the tax connector; the document code is the invoice id, so a retry finds the same document. */
     taxInvoice: (input: { invoice: Invoice; customer: Customer; seller: LegalEntity; taxableLineIds: string[] }): Promise<{ taxMinor: number; byLine: Record<string, number> }> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const { invoice } = input;
         const taxable = new Set(input.taxableLineIds);
         if (taxable.size === 0) return { taxMinor: 0, byLine: {} };
@@ -162,7 +145,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
           customerCode: input.customer.id,
           date: invoice.issueDate,
           currency: invoice.currency,
-          shipFrom: addressOf(input.seller),
+          shipFrom: entityAddress(input.seller),
           shipTo: input.customer.billTo.address,
           // The rules decide taxability; the vendor computes the amount ('NT' = not taxable).
           lines: invoice.lines.map((l) => ({ lineId: l.id, amount: l.amount, taxCode: taxable.has(l.id) ? l.taxCode : 'NT', description: l.description })),
@@ -176,7 +159,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
 
     /** The customer invoice in the ERP (or Stripe), idempotent on the invoice id. */
     postInvoice: (input: { ctx: IssueContext; invoice: Invoice }): Promise<PostedInvoice> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const { ctx, invoice } = input;
         const number = invoiceNumberOf(invoice.id);
         const key = `${ctx.dealId}:invoice:${invoice.id}`;
@@ -191,7 +174,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
 
     /** Audit links, then the invoice number and status back to the CRM and the PSA. */
     recordInvoiceIssued: (input: { ctx: IssueContext; invoice: Invoice; posted: PostedInvoice; events: AuditEvent[] }): Promise<void> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const { ctx, invoice, posted } = input;
         const byId = new Map(input.events.map((e) => [e.sourceId, e]));
         const links: AuditLinkInput[] = [];
@@ -248,7 +231,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       paidMinor: number;
       dueDate: string;
     }): Promise<void> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         await audit.record([
           {
             dealId: input.dealId,
@@ -269,7 +252,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
 
     /** One revenue journal per recognition date, idempotent on deal + date + lines. */
     postRevenue: (input: { dealId: string; key: string; lines: RevenueScheduleLine[]; legalEntity: LegalEntity }): Promise<{ journalId: string }> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const ref = await erp.postRevenueLines({ lines: input.lines, legalEntity: input.legalEntity, idempotencyKey: `${input.dealId}:revenue:${input.key}`, memo: `Revenue ${input.dealId} ${input.key}` });
         return { journalId: ref.id };
       }),
@@ -294,7 +277,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       amountMinor: number;
       sources: Array<{ sourceId: string; amountMinor: number }>;
     }): Promise<PostedIntercompany> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const documentNumber = `IC-${input.key}`;
         const ref = await erp.postIntercompanyJournal({
           seller: input.from,
@@ -330,13 +313,13 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
 
     /** Invoice status (write-off, rejection) back to the CRM. */
     syncInvoiceStatus: (input: { opportunityId: string; invoiceNumber: string; status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID'; totalMinor: number; paidMinor: number; currency: string; dueDate: string }): Promise<void> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         await recordInvoiceStatus(input);
       }),
 
     /** The deal is complete: stage on the opportunity. */
     closeEngagement: (input: { opportunityId: string; dealId: string; summary: unknown }): Promise<void> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         await crm.updateOpportunityStage(input.opportunityId, 'Closed Won - Complete');
         deps.logger.info({ dealId: input.dealId, summary: input.summary }, 'engagement closed');
       }),

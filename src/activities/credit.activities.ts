@@ -1,11 +1,10 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Address, CreditMemo, CreditMemoLine, Customer, LegalEntity } from '../canonical';
+import type { CreditMemo, CreditMemoLine, Customer, LegalEntity } from '../canonical';
 import type { ErpPort } from '../connectors/erp/erp.port';
-import { toApplicationFailure } from '../connectors/errors';
 import type { TaxPort } from '../connectors/tax/tax.port';
 import type { Db } from '../db';
 import { AuditRepository, type AuditLinkInput } from '../db/audit';
+import { activityBoundary, entityAddress } from './boundary';
 
 export interface CreditActivityDeps {
   db: Db;
@@ -58,22 +57,6 @@ export interface CreditAuditItem {
 /** The ERP transaction number of a credit memo: its deterministic id (like invoices). */
 export const creditMemoNumberOf = (creditMemoId: string): string => creditMemoId;
 
-const addressOf = (entity: LegalEntity): Address => ({
-  line1: entity.name,
-  city: entity.taxJurisdiction.subdivision ?? entity.taxJurisdiction.country,
-  ...(entity.taxJurisdiction.subdivision ? { region: entity.taxJurisdiction.subdivision } : {}),
-  country: entity.taxJurisdiction.country,
-});
-
-async function boundary<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof ApplicationFailure) throw err;
-    throw toApplicationFailure(err);
-  }
-}
-
 /**
  * Credit memos against posted invoices. Every write is keyed by the credit memo's
  * deterministic id (derived from the invoice, the operator's request id and the
@@ -96,7 +79,7 @@ export const createCreditActivities = (deps: CreditActivityDeps) => {
   return {
     /** Tax return, then the credit memo in the ERP applied to the invoice. Meant for the 'q2c-erp' queue. */
     postCreditMemo: (input: PostCreditMemoInput): Promise<PostedCreditMemo> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const { creditMemo: cm, invoice } = input;
         const taxByLine: Record<string, number> = {};
         for (const l of cm.lines) taxByLine[l.id] = 0;
@@ -108,7 +91,7 @@ export const createCreditActivities = (deps: CreditActivityDeps) => {
             customerCode: input.customer.id,
             date: cm.issueDate,
             currency: cm.currency,
-            shipFrom: addressOf(input.seller),
+            shipFrom: entityAddress(input.seller),
             shipTo: input.customer.billTo.address,
             lines: taxed.map((l) => ({ lineId: l.id, amount: l.amount, taxCode: invoice.taxableLines[l.originalInvoiceLineId]!, description: l.description })),
             commit: true,
@@ -146,7 +129,7 @@ export const createCreditActivities = (deps: CreditActivityDeps) => {
 
     /** Audit links: credit memo line -> invoice line it reverses -> source item (and the tax reversed per line). */
     recordCreditMemo: (input: { dealId: string; invoiceNumber: string; creditMemoNumber: string; currency: string; items: CreditAuditItem[]; taxByLine: Record<string, number>; invoiceLineOf: Record<string, string> }): Promise<number> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const links: AuditLinkInput[] = input.items.map((i) => ({
           dealId: input.dealId,
           documentKind: 'credit_memo',

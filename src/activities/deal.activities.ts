@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Contract, Customer, LegalEntity, Quote } from '../canonical';
-import { toApplicationFailure } from '../connectors/errors';
 import type { Connectors } from '../connectors';
 import type { Db } from '../db';
 import { IdentityRepository } from '../db/identity';
 import type { Catalog } from './deal/catalog';
 import { MappingError, contractFromQuote, projectFromContract } from './deal/mapping';
+import { activityBoundary } from './boundary';
 
 export interface DealActivityDeps {
   db: Db;
@@ -23,20 +23,6 @@ export interface DealSnapshot {
   contractingEntity: LegalEntity;
   /** Legal entities whose people deliver the work (intercompany when one differs from the contracting entity). */
   deliveringEntityIds: string[];
-}
-
-/**
- * Runs an activity body and converts what it throws at the boundary: connector
- * errors keep their code as the failure type (retryable or not by the one
- * table), mapping errors are non-retryable with their code.
- */
-async function boundary<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof MappingError) throw ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true });
-    throw toApplicationFailure(err);
-  }
 }
 
 /** CRM stage names the deal's stages are reported as. */
@@ -58,7 +44,7 @@ export const createDealActivities = (deps: DealActivityDeps) => {
   return {
     /** Reads the opportunity, its account and primary quote; maps them to a canonical quote and contract. */
     loadDeal: (input: { opportunityId: string; correlationId: string }): Promise<DealSnapshot> =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const opp = await crm.getOpportunity(input.opportunityId);
         if (!opp.isWon) throw ApplicationFailure.create({ type: 'CRM.OPPORTUNITY_NOT_WON', message: `opportunity ${opp.id} is ${opp.stage}`, nonRetryable: true });
         const account = await crm.getAccount(opp.accountId);
@@ -77,7 +63,7 @@ export const createDealActivities = (deps: DealActivityDeps) => {
      * updates the customer in the ERP and the golden record, and flags intercompany delivery.
      */
     syncCustomerMaster: (input: { customer: Customer; contractingEntity: LegalEntity; deliveringEntityIds: string[] }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const accountId = input.customer.externalIds['salesforce'];
         const account = accountId ? await crm.getAccount(accountId) : input.customer;
         const customer: Customer = { ...account, id: input.customer.id, legalEntityId: input.contractingEntity.id, externalIds: { ...input.customer.externalIds, ...account.externalIds } };
@@ -88,7 +74,7 @@ export const createDealActivities = (deps: DealActivityDeps) => {
       }),
 
     sendContractForSignature: (input: { idempotencyKey: string; contract: Contract; customer: Customer }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const email = input.customer.billTo.email;
         if (!email) throw ApplicationFailure.create({ type: 'CLM.SIGNER_MISSING', message: `customer ${input.customer.id} has no bill-to email to sign with`, nonRetryable: true });
         const summary = contractSummary(input.contract, input.customer);
@@ -104,12 +90,12 @@ export const createDealActivities = (deps: DealActivityDeps) => {
         return { envelopeId: ref.envelopeId };
       }),
 
-    remindSigner: (input: { envelopeId: string; idempotencyKey: string }) => boundary(() => clm.resendEnvelope(input.envelopeId)),
+    remindSigner: (input: { envelopeId: string; idempotencyKey: string }) => activityBoundary(() => clm.resendEnvelope(input.envelopeId)),
 
-    voidSignatureRequest: (input: { envelopeId: string; reason: string }) => boundary(() => clm.voidEnvelope(input.envelopeId, input.reason)),
+    voidSignatureRequest: (input: { envelopeId: string; reason: string }) => activityBoundary(() => clm.voidEnvelope(input.envelopeId, input.reason)),
 
     provisionProject: (input: { idempotencyKey: string; contract: Contract; quote: Quote; customer: Customer }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const project = projectFromContract({ contract: input.contract, quote: input.quote, catalog: deps.catalog, customer: input.customer });
         const rateCardId = input.contract.lines.find((l) => l.rateCardRef)?.rateCardRef;
         const ref = await psa.createProject({ project, currency: input.contract.currency, idempotencyKey: input.idempotencyKey, ...(rateCardId ? { rateCardId } : {}) });
@@ -118,21 +104,21 @@ export const createDealActivities = (deps: DealActivityDeps) => {
         return { projectId: ref.id, project };
       }),
 
-    closeProject: (input: { projectId: string; reason: string }) => boundary(() => psa.closeProject(input.projectId, input.reason)),
+    closeProject: (input: { projectId: string; reason: string }) => activityBoundary(() => psa.closeProject(input.projectId, input.reason)),
 
     postErpContract: (input: { idempotencyKey: string; contract: Contract; erpCustomerId: string; legalEntity: LegalEntity }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const tranId = `SO-${input.contract.opportunityId}`;
         const ref = await erp.postContract({ contract: { ...input.contract, status: 'SIGNED' }, erpCustomerId: input.erpCustomerId, legalEntity: input.legalEntity, idempotencyKey: input.idempotencyKey, tranId });
         await identities.link('contract', input.contract.id, 'netsuite', ref.id);
         return { erpContractId: ref.id, tranId: ref.tranId ?? tranId };
       }),
 
-    closeErpContract: (input: { erpContractId: string; reason: string }) => boundary(() => erp.closeContract(input.erpContractId, input.reason)),
+    closeErpContract: (input: { erpContractId: string; reason: string }) => activityBoundary(() => erp.closeContract(input.erpContractId, input.reason)),
 
     /** Recurring charges for the contract's subscription lines, one subscription per line. */
     scheduleRecurringBilling: (input: { idempotencyKey: string; contract: Contract; customer: Customer }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         const customerRef = await billing.createCustomer(input.customer, `${input.idempotencyKey}:customer`);
         await identities.link('customer', input.customer.id, 'stripe', customerRef.id);
         const subscriptionIds: string[] = [];
@@ -153,13 +139,13 @@ export const createDealActivities = (deps: DealActivityDeps) => {
       }),
 
     cancelRecurringBilling: (input: { subscriptionIds: string[] }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         for (const id of input.subscriptionIds) await billing.cancelSubscription(id);
       }),
 
     /** Stage, project link and ERP ids back on the opportunity. */
     updateCrmOpportunity: (input: { opportunityId: string; stage: keyof typeof CRM_STAGE; projectId?: string; erpContractId?: string; erpContractNumber?: string; note?: string }) =>
-      boundary(async () => {
+      activityBoundary(async () => {
         await crm.updateOpportunityStage(input.opportunityId, CRM_STAGE[input.stage]);
         if (input.projectId) await crm.setProjectLink(input.opportunityId, { projectId: input.projectId, url: `kantata://workspaces/${input.projectId}` });
       }),
