@@ -5,25 +5,18 @@ import { createBillingActivities, type BillingActivityDeps } from '../../src/act
 import { loadCatalog } from '../../src/activities/deal/catalog';
 import { createDealActivities } from '../../src/activities/deal.activities';
 import type { PsaPort } from '../../src/connectors/psa/psa.port';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { NETSUITE_SANDBOX } from '../../src/sandbox/netsuite/netsuite.credentials';
 import { sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
 
 jest.setTimeout(60_000);
 
 let sandbox: TestSandbox;
 let db: DbHandle;
-beforeAll(async () => {
-  sandbox = await startTestSandbox();
-  db = await openDb({ dataDir: 'memory://' });
-});
-afterAll(async () => {
-  await sandbox?.close();
-  await db?.close();
-});
+useSandboxAndDb((c) => ({ sandbox, db } = c));
 
 /** The failures these tests provoke are expected: the SDK need not print them. */
 const quiet = { logger: new DefaultLogger('ERROR') };

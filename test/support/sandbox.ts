@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { openDb } from '../../src/db';
+import { openDb, type DbHandle } from '../../src/db';
 import type { SandboxVendor } from '../../src/sandbox/context';
 import type { FaultRegistry } from '../../src/sandbox/faults';
 import { startSandbox } from '../../src/sandbox/server';
@@ -48,4 +48,22 @@ export async function startTestSandbox(options: TestSandboxOptions = {}): Promis
       await handle.close();
     },
   };
+}
+
+/**
+ * The file's sandbox and in-memory database, opened before its tests and closed
+ * after them; `use` receives both (assign them to the file's variables).
+ */
+export function useSandboxAndDb(use: (c: { sandbox: TestSandbox; db: DbHandle }) => void, options: TestSandboxOptions = {}): void {
+  let sandbox: TestSandbox | undefined;
+  let db: DbHandle | undefined;
+  beforeAll(async () => {
+    sandbox = await startTestSandbox(options);
+    db = await openDb({ dataDir: 'memory://' });
+    use({ sandbox, db });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await db?.close();
+  });
 }

@@ -1,6 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { dealWorkflow } from '../../src/workflows';
 import {
@@ -12,7 +12,7 @@ import {
 } from '../../src/workflows/deal.messages';
 import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, startDealWorkers } from '../support/deal';
 import { maybeRecordHistory } from '../support/histories';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
 import { createTimeSkippingEnv } from '../support/temporal';
 
 const TASK_QUEUE = 'deal-tests';
@@ -24,14 +24,7 @@ let sandbox: TestSandbox;
 let db: DbHandle;
 let workers: { stop(): Promise<void> };
 
-beforeAll(async () => {
-  sandbox = await startTestSandbox();
-  db = await openDb({ dataDir: 'memory://' });
-});
-afterAll(async () => {
-  await sandbox?.close();
-  await db?.close();
-});
+useSandboxAndDb((c) => ({ sandbox, db } = c));
 // A test server per test: its clock is the test's alone (a deal left in one test
 // cannot hold time for the next), and starting one takes about a second.
 beforeEach(async () => {

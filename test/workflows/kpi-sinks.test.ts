@@ -1,12 +1,12 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { createMetrics, type Metrics } from '../../src/service/metrics';
 import { createWorker, defaultMaxCachedWorkflows } from '../../src/worker';
 import { dealWorkflow } from '../../src/workflows';
 import { contractSignatureSignal, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealView } from '../../src/workflows/deal.messages';
 import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
 
 const TASK_QUEUE = 'kpi-sinks';
@@ -20,14 +20,7 @@ let metrics: Metrics;
 let worker: Worker;
 let run: Promise<void>;
 
-beforeAll(async () => {
-  sandbox = await startTestSandbox();
-  db = await openDb({ dataDir: 'memory://' });
-});
-afterAll(async () => {
-  await sandbox?.close();
-  await db?.close();
-});
+useSandboxAndDb((c) => ({ sandbox, db } = c));
 describe('deal KPIs through the worker sink', () => {
   beforeEach(async () => {
     env = await createTimeSkippingEnv();

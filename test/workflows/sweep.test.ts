@@ -37,6 +37,25 @@ function monthDay(offset: number, day: number): string {
 const CLOSE_DATE = monthDay(-2, 1);
 const SIGNED_AT = `${monthDay(-2, 5)}T10:00:00Z`;
 
+/** Reads until `ok` holds (10 s at most); a failing read (no query handler yet) counts as not yet. */
+async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < 300; i++) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch {
+      // the query handler is installed once delivery has started
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never reached: ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** One sweep run to its end. A plain client: waiting for its result must not let the server skip the deal's time (time moves only by env.sleep). */
+const runSweepOn = (env: TestWorkflowEnvironment, taskQueue: string, id: string): Promise<SweepSummary> =>
+  new Client({ connection: env.connection }).workflow.execute(reconciliationSweepWorkflow, { taskQueue, workflowId: id, args: [{}] });
+
 /** A database whose next `n` watermark writes fail: the sweep crashes after feeding the deal, before moving the watermark. */
 function crashingWatermarks(db: Db): { db: Db; failNext(n: number): void; failed(): number } {
   let pending = 0;
@@ -87,22 +106,8 @@ describe('the reconciliation sweep on the time-skipping server: the deal counts 
   const seed = async (kind: string, data: Record<string, unknown>): Promise<string> => (await kantata.request<{ id: string }>({ method: 'POST', path: `/_sandbox/${kind}`, json: data })).body.id;
   const storyOf = async (taskId: string) => (await sandbox.store.list('kantata', 'stories', { limit: 1000 })).items.find((r) => String(r.data['description']).startsWith(`q2c-ref:${taskId}`))!.id;
 
-  async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-    let last: T | undefined;
-    for (let i = 0; i < 300; i++) {
-      try {
-        last = await read();
-        if (ok(last)) return last;
-      } catch {
-        // the query handler is installed once delivery has started
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`never reached: ${what} (last: ${JSON.stringify(last)})`);
-  }
 
-  // A plain client: waiting for a sweep's result must not let the server skip the deal's time. Time moves only by env.sleep.
-  const runSweep = (id: string): Promise<SweepSummary> => new Client({ connection: env.connection }).workflow.execute(reconciliationSweepWorkflow, { taskQueue: TASK_QUEUE, workflowId: id, args: [{}] });
+  const runSweep = (id: string) => runSweepOn(env, TASK_QUEUE, id);
   const sleepUntil = async (iso: string) => {
     const ms = Date.parse(iso) - (await env.currentTimeMs());
     if (ms > 0) await env.sleep(ms);
@@ -209,20 +214,7 @@ describe('the sweep recovers a milestone the webhook missed, on the time-skippin
     await handleDb?.close();
   });
 
-  async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-    let last: T | undefined;
-    for (let i = 0; i < 300; i++) {
-      try {
-        last = await read();
-        if (ok(last)) return last;
-      } catch {
-        // the query handler is installed once delivery has started
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`never reached: ${what} (last: ${JSON.stringify(last)})`);
-  }
-  const runSweep = (id: string): Promise<SweepSummary> => new Client({ connection: env.connection }).workflow.execute(reconciliationSweepWorkflow, { taskQueue: TASK_QUEUE, workflowId: id, args: [{}] });
+  const runSweep = (id: string) => runSweepOn(env, TASK_QUEUE, id);
   const moveStory = (id: string, state: string) => lead.request({ method: 'PUT', path: `/stories/${id}.json`, json: { story: { state } } });
 
   it('a fixed-fee milestone accepted in Kantata whose acceptance webhook was lost is invoiced once, for its percentage', async () => {
