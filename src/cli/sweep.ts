@@ -52,7 +52,7 @@ export async function ensureSweepSchedule(client: Client, opts: SweepScheduleOpt
 
 /** One line per figure, then one per deal left for the next run. */
 export function formatSweepSummary(s: SweepSummary): string[] {
-  const out = [`swept ${s.deals} deal(s): ${s.time} time entries and ${s.expenses} expenses in ${s.batches} batch(es) to ${s.fed} deal(s)`];
+  const out = [`swept ${s.deals} deal(s): ${s.time} time entries, ${s.expenses} expenses and ${s.milestones} milestone events in ${s.batches} batch(es) to ${s.fed} deal(s)`];
   for (const k of s.skipped) out.push(`  skipped ${k.opportunityId}: deal workflow ${k.status}`);
   for (const f of s.failed) out.push(`  failed  ${f.opportunityId}: ${f.code} ${f.message}`);
   return out;

@@ -28,6 +28,8 @@ export interface SweepSummary {
   fed: number;
   time: number;
   expenses: number;
+  /** Milestone completions and acceptances read from the PSA. */
+  milestones: number;
   batches: number;
   /** Deals whose workflow is closed or absent: nothing is delivered to them. */
   skipped: Array<{ opportunityId: string; status: 'closed' | 'missing' }>;
@@ -77,11 +79,13 @@ export async function reconciliationSweepWorkflow(input: SweepInput = {}): Promi
     fed: results.filter((r) => r.status === 'fed').length,
     time: results.reduce((a, r) => a + r.time, 0),
     expenses: results.reduce((a, r) => a + r.expenses, 0),
+    // Results recorded before the milestone stream have no count.
+    milestones: results.reduce((a, r) => a + (r.milestones ?? 0), 0),
     batches: results.reduce((a, r) => a + r.batches, 0),
     skipped: results.filter((r) => r.status === 'closed' || r.status === 'missing').map((r) => ({ opportunityId: r.opportunityId, status: r.status as 'closed' | 'missing' })),
     failed,
   };
   if (failed.length > 0) log.warn('sweep left deals for the next run', { failed: failed.length });
-  log.info('sweep done', { deals: summary.deals, time: summary.time, expenses: summary.expenses, batches: summary.batches });
+  log.info('sweep done', { deals: summary.deals, time: summary.time, expenses: summary.expenses, milestones: summary.milestones, batches: summary.batches });
   return summary;
 }

@@ -147,7 +147,7 @@ describe('the reconciliation sweep on the time-skipping server: the deal counts 
     });
 
     const first = await runSweep('sweep-1');
-    expect(first).toEqual({ deals: 1, fed: 1, time: 3, expenses: 1, batches: 2, skipped: [], failed: [] });
+    expect(first).toEqual({ deals: 1, fed: 1, time: 3, expenses: 1, milestones: 0, batches: 2, skipped: [], failed: [] });
 
     // The 1st of next month: last month and this one are closed; one invoice for last month. (600 + 480) min x $150.00/h = $2,700.00 + $420.00 travel = $3,120.00;
     // 120 min internal admin = $300.00 excluded. The webhook's entry is counted once.
@@ -243,7 +243,7 @@ describe('the sweep recovers a milestone the webhook missed, on the time-skippin
 
     // The sweep reads the story (completion and acceptance); the deal drops the completion it has seen and bills the acceptance.
     const first = await runSweep('sweep-ms-1');
-    expect(first).toEqual({ deals: 1, fed: 1, time: 0, expenses: 0, batches: 1, skipped: [], failed: [] });
+    expect(first).toEqual({ deals: 1, fed: 1, time: 0, expenses: 0, milestones: 2, batches: 1, skipped: [], failed: [] });
     // M1 = 30 % of $20,000.00 = $6,000.00 = 600,000 minor units, on one invoice.
     const posted = (s: DeliveryView) => s.invoices.length > 0 && s.invoices.every((i) => i.status === 'POSTED');
     state = await poll(() => deal.query(getDeliveryStateQuery), posted, 'M1 invoiced');
@@ -317,7 +317,7 @@ describe("the sweep's Temporal Schedule on the dev server", () => {
       }
       expect(runId).toMatch(new RegExp(`^${SWEEP_SCHEDULE_ID}-`));
       const summary: SweepSummary = await client.workflow.getHandle(runId!).result();
-      expect(summary).toEqual({ deals: 1, fed: 0, time: 0, expenses: 0, batches: 0, skipped: [{ opportunityId: 'OPP-NOWF', status: 'missing' }], failed: [] });
+      expect(summary).toEqual({ deals: 1, fed: 0, time: 0, expenses: 0, milestones: 0, batches: 0, skipped: [{ opportunityId: 'OPP-NOWF', status: 'missing' }], failed: [] });
     });
   });
 });
