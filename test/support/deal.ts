@@ -10,6 +10,7 @@ import { kpiSinks } from '../../src/worker';
 import { ERP_TASK_QUEUE } from '../../src/workflows/task-queues';
 import { testLogger } from './logger';
 import { workflowBundle } from './temporal';
+import { getDealStateQuery, type DealView } from '../../src/workflows/deal.messages';
 
 export { DEFAULT_LINES, patchSalesforce, seedClosedWonDeal } from '../../src/sandbox/salesforce/seed';
 
@@ -44,4 +45,14 @@ export async function startDealWorkers(env: TestWorkflowEnvironment, taskQueue: 
       await Promise.all(runs);
     },
   };
+}
+
+/** Polls the deal's state query until `pred` holds (activities run in real time; timers are skipped). */
+export async function untilDeal(handle: { query: (q: typeof getDealStateQuery) => Promise<DealView> }, pred: (v: DealView) => boolean, what: string): Promise<DealView> {
+  for (let i = 0; i < 300; i++) {
+    const v = await handle.query(getDealStateQuery);
+    if (pred(v)) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`deal never reached: ${what}`);
 }

@@ -3,14 +3,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DbHandle } from '../../src/db';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { dealWorkflow } from '../../src/workflows';
-import {
-  contractSignatureSignal,
-  dealWorkflowId,
-  getDealStateQuery,
-  resolveExceptionUpdate,
-  type DealView,
-} from '../../src/workflows/deal.messages';
-import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, startDealWorkers } from '../support/deal';
+import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/workflows/deal.messages';
+import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, startDealWorkers, untilDeal as until } from '../support/deal';
 import { maybeRecordHistory } from '../support/histories';
 import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
 import { createTimeSkippingEnv } from '../support/temporal';
@@ -44,15 +38,6 @@ const start = (opportunityId: string, extra: Partial<Parameters<typeof dealWorkf
     args: [{ opportunityId, correlationId: `corr-${opportunityId}`, ...extra }],
   });
 
-/** Polls the state query until `pred` holds (activities run in real time; timers are skipped). */
-async function until(handle: { query: (q: typeof getDealStateQuery) => Promise<DealView> }, pred: (v: DealView) => boolean, what: string): Promise<DealView> {
-  for (let i = 0; i < 300; i++) {
-    const v = await handle.query(getDealStateQuery);
-    if (pred(v)) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`deal never reached: ${what}`);
-}
 
 /**
  * Ends a deal a test is done with. The time-skipping server keeps time locked for an

@@ -4,8 +4,8 @@ import type { DbHandle } from '../../src/db';
 import { createMetrics, type Metrics } from '../../src/service/metrics';
 import { createWorker, defaultMaxCachedWorkflows } from '../../src/worker';
 import { dealWorkflow } from '../../src/workflows';
-import { contractSignatureSignal, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealView } from '../../src/workflows/deal.messages';
-import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
+import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/workflows/deal.messages';
+import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, untilDeal as until } from '../support/deal';
 import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
 
@@ -54,15 +54,6 @@ describe('deal KPIs through the worker sink', () => {
       if (exception) exceptions[exception[1]!] = Number(exception[2]);
     }
     return { reached, exceptions };
-  }
-
-  async function until(handle: { query: (q: typeof getDealStateQuery) => Promise<DealView> }, pred: (v: DealView) => boolean, what: string): Promise<DealView> {
-    for (let i = 0; i < 300; i++) {
-      const v = await handle.query(getDealStateQuery);
-      if (pred(v)) return v;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`deal never reached: ${what}`);
   }
 
   const start = (opportunityId: string) =>

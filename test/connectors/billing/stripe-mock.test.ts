@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Customer, Invoice } from '../../../src/canonical';
 import { createStripeAdapter, type StripeAdapter } from '../../../src/connectors/billing/stripe.adapter';
 import { staticSecret } from '../../../src/connectors/http';
+import { postedInvoice } from '../../support/invoice-fixture';
 
 /**
  * An independent check of the Stripe adapter's request shapes: the same calls
@@ -57,25 +58,13 @@ const customer: Customer = {
   externalIds: {},
   status: 'ACTIVE',
 };
+// The shared posted invoice with one consulting line: $1,000.00 + $72.50 tax = $1,072.50.
 const invoice: Invoice = {
-  id: 'inv-1',
-  invoiceKey: 'key-inv-1',
-  customerId: 'cust-1',
-  contractingLegalEntityId: 'le-us',
-  projectId: 'prj-1',
-  contractId: 'ctr-1',
-  currency: 'USD',
-  poNumber: 'PO-7',
-  schedule: 'MONTHLY',
-  period: { start: '2025-01-01', end: '2025-01-31' },
-  issueDate: '2025-02-01',
-  dueDate: '2025-03-03',
-  status: 'POSTED',
+  ...postedInvoice('inv-1'),
   lines: [{ id: 'l1', contractLineId: 'cl-1', quoteLineId: 'ql-1', description: 'Consulting', amount: usd(100_000), sourceItemIds: ['te-1'], taxCode: 'SE000000', taxable: true }],
   subtotal: usd(100_000),
   tax: usd(7_250),
   total: usd(107_250),
-  externalIds: {},
 };
 
 describeIf('Stripe adapter request shapes against stripe-mock', () => {
