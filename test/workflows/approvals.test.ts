@@ -145,6 +145,7 @@ describe('the approval checkpoint and write-offs', () => {
 
       // The contract ends Dec 31; with M1 written off, M2 rejected and M3 paid, the deal closes on Jan 1.
       const view = await handle.result();
+      await maybeRecordHistory(handle, 'approvals-escalation-write-off', DELIVERY_HISTORIES_DIR);
       expect(view.stage).toBe('CLOSED');
       const summary = (await state()).summary!;
       expect(summary.invoices.map((i) => [i.totalMinor, i.paidMinor, i.status])).toEqual([

@@ -3,6 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DbHandle } from '../../src/db';
 import { addDays } from '../../src/rules/dates';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryItem } from '../../src/workflows/delivery.messages';
+import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
 import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
@@ -77,7 +78,10 @@ describe('a 3-year weekly-billed deal', () => {
         const history: temporal.api.history.v1.IHistory = await env.client.workflow.getHandle(`deal-${OPP}`, runId).fetchHistory();
         const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
         lengths.push(events.length);
-        runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+        const next = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+        // The first run (ends in continue-as-new) and the last (starts from a carried state, closes).
+        if (lengths.length === 1 || !next) await maybeRecordHistory(env.client.workflow.getHandle(`deal-${OPP}`, runId), `weekly-3y-${lengths.length === 1 ? 'first' : 'last'}-run`, DELIVERY_HISTORIES_DIR);
+        runId = next;
       }
       return { view, state, lengths, paid: paid.size };
     });

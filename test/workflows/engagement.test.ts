@@ -4,6 +4,7 @@ import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryBatch, type DeliveryItem, type PaymentEvent } from '../../src/workflows/delivery.messages';
 import type { TestSandbox } from '../support/sandbox';
+import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { engagementTestWorkflow } from './engagement.workflows';
 import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
 
@@ -207,6 +208,7 @@ describe('a whole engagement: delivery -> billing -> cash -> revenue -> close', 
 
       // The contract ends Dec 31: on Jan 1 (New York) everything is billed and paid, so the deal closes.
       const view = await handle.result();
+      await maybeRecordHistory(handle, 'whole-engagement', DELIVERY_HISTORIES_DIR);
       expect(view.stage).toBe('CLOSED');
       s = await state();
       const summary = s.summary!;

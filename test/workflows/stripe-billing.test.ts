@@ -7,6 +7,7 @@ import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { STRIPE_SANDBOX, STRIPE_VENDOR } from '../../src/sandbox/stripe/stripe.sandbox';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/workflows/delivery.messages';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { createTimeSkippingEnv } from '../support/temporal';
 import { engagementTestWorkflow } from './engagement.workflows';
 import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, usd } from './engagement.support';
@@ -87,6 +88,7 @@ describe('a contract billed in Stripe', () => {
       await skipTo(env, '2030-02-11T15:00:00Z');
       expect((await state()).invoices[0]).toMatchObject({ paidMinor: 261_300, status: 'PAID' });
       expect(ports.crmStatus.get(inv.number)).toMatchObject({ status: 'PAID' });
+      await maybeRecordHistory(handle, 'billed-in-stripe', DELIVERY_HISTORIES_DIR);
       await handle.terminate('test over');
     });
   }, 180_000);
