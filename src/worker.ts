@@ -12,7 +12,7 @@ import { openDb, type Db } from './db';
 import { RuleSetRepository } from './db/rulesets';
 
 import type { KpiRecorder, KpiSinks } from './workflows/sinks';
-import { ERP_TASK_QUEUE } from './workflows/task-queues';
+import { ERP_TASK_QUEUE } from './contract';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 

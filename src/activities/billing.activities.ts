@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Customer, FxRate, Invoice, LegalEntity, Project, RevenueScheduleLine } from '../canonical';
+import type { Customer, FxRate, Invoice, LegalEntity, RevenueScheduleLine } from '../canonical';
 import type { BillingPort } from '../connectors/billing/billing.port';
 import type { CrmPort } from '../connectors/crm/crm.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
@@ -11,15 +11,9 @@ import { AuditRepository, type AuditLinkInput } from '../db/audit';
 import type { RuleSet } from '../rules/ruleset';
 import type { Catalog } from './deal/catalog';
 import { projectFromContract } from './deal/mapping';
-import type { DealSnapshot } from './deal.activities';
+import type { DealSnapshot } from '../contract';
 import { activityBoundary, entityAddress } from './boundary';
-
-/** Where a resource's time is delivered from: drives rate region and intercompany. */
-export interface ResourceInfo {
-  legalEntityId: string;
-  region?: string;
-  role?: string;
-}
+import type { AuditEvent, BillingSetup, IssueContext, ResourceInfo } from '../contract';
 
 export interface BillingActivityDeps {
   db: Db;
@@ -30,40 +24,6 @@ export interface BillingActivityDeps {
   connectors: { erp: ErpPort; billing: BillingPort; tax: TaxPort; psa: PsaPort; crm: CrmPort };
   /** The resource directory (HR/PSA); resources not listed deliver from the deal's delivering entity. */
   resources?: Readonly<Record<string, ResourceInfo>>;
-}
-
-/** What the workflow needs once per run to turn PSA items into canonical ones and price them. */
-export interface BillingSetup {
-  ruleSet: RuleSet;
-  project: Pick<Project, 'id' | 'phases'>;
-  /** PSA id -> canonical id (tasks, milestones), when the PSA uses its own ids. */
-  psaIds: Record<string, string>;
-  entities: Record<string, LegalEntity>;
-  resources: Record<string, ResourceInfo>;
-}
-
-/** A billing event as the audit trail keeps it. */
-export interface AuditEvent {
-  id: string;
-  sourceId: string;
-  kind: string;
-  contractLineId: string;
-  quoteLineId: string;
-  amountMinor: number;
-}
-
-export interface IssueContext {
-  dealId: string;
-  opportunityId: string;
-  psaProjectId?: string;
-  erpCustomerId: string;
-  erpSalesOrderId?: string;
-  customer: Customer;
-  seller: LegalEntity;
-  /** Where the customer invoice lives: the ERP (default) or the billing system (Stripe). */
-  system: 'erp' | 'stripe';
-  billingCustomerId?: string;
-  netDays: number;
 }
 
 export interface PostedInvoice {

@@ -5,6 +5,7 @@ import type { TaxPort } from '../connectors/tax/tax.port';
 import type { Db } from '../db';
 import { AuditRepository, type AuditLinkInput } from '../db/audit';
 import { activityBoundary, entityAddress } from './boundary';
+import type { CreditAuditItem } from '../contract';
 
 export interface CreditActivityDeps {
   db: Db;
@@ -40,18 +41,6 @@ export interface PostedCreditMemo {
   /** Tax reversed per credit memo line (0 for lines of untaxed invoice lines). */
   taxByLine: Record<string, number>;
   taxMinor: number;
-}
-
-/** What the audit trail keeps of one credit memo line's source item. */
-export interface CreditAuditItem {
-  creditLineId: string;
-  invoiceLineId: string;
-  sourceId: string;
-  sourceKind: string;
-  billingEventId: string | null;
-  contractLineId: string;
-  quoteLineId: string | null;
-  amountMinor: number;
 }
 
 /** The ERP transaction number of a credit memo: its deterministic id (like invoices). */

@@ -7,22 +7,13 @@ import { IdentityRepository } from '../db/identity';
 import type { Catalog } from './deal/catalog';
 import { MappingError, contractFromQuote, projectFromContract } from './deal/mapping';
 import { activityBoundary } from './boundary';
+import type { DealSnapshot } from '../contract';
 
 export interface DealActivityDeps {
   db: Db;
   logger: Logger;
   catalog: Catalog;
   connectors: Connectors;
-}
-
-/** Everything later steps need, read once from the CRM and mapped to canonical form. */
-export interface DealSnapshot {
-  quote: Quote;
-  contract: Contract;
-  customer: Customer;
-  contractingEntity: LegalEntity;
-  /** Legal entities whose people deliver the work (intercompany when one differs from the contracting entity). */
-  deliveringEntityIds: string[];
 }
 
 /** CRM stage names the deal's stages are reported as. */

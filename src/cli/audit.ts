@@ -11,8 +11,8 @@ import { AuditRepository, type AuditTrail } from '../db/audit';
 import { NETSUITE_VENDOR } from '../sandbox/netsuite/netsuite.sandbox';
 import { startSandbox } from '../sandbox/server';
 import { dataConverterFrom } from '../worker';
-import { getDealStateQuery, type DealView } from '../workflows/deal.messages';
-import { getDeliveryStateQuery, type DeliveryView } from '../workflows/delivery.messages';
+import { getDealStateQuery, type DealView } from '../contract';
+import { getDeliveryStateQuery, type DeliveryView } from '../contract';
 import { sandboxConnectorsConfig } from './dev-secrets';
 import { REPO_ROOT } from './toolchain';
 

@@ -15,7 +15,7 @@ import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, ins
 import { withSandboxVendors } from './dev-secrets';
 import { DEFAULT_SWEEP_EVERY, ensureSweepSchedule } from './sweep';
 import { loadDevServerSettings, startDevServer, type RunningDevServer } from './temporal-dev';
-import { SWEEP_SCHEDULE_ID } from '../workflows/sweep.workflow';
+import { SWEEP_SCHEDULE_ID } from '../contract';
 import { REPO_ROOT } from './toolchain';
 
 export interface Stack {

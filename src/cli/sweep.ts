@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { Command } from 'commander';
-import { SWEEP_SCHEDULE_ID, SWEEP_WORKFLOW_TYPE, type SweepInput, type SweepSummary } from '../workflows/sweep.workflow';
+import { SWEEP_SCHEDULE_ID, SWEEP_WORKFLOW_TYPE, type SweepInput, type SweepSummary } from '../contract';
 
 export { SWEEP_SCHEDULE_ID };
 export const DEFAULT_SWEEP_EVERY = '15 minutes';

@@ -42,7 +42,7 @@ export interface Decision {
   detail: string | undefined;
 }
 
-export interface DeliveryBatch {
+export interface Deliveries {
   timeEntries?: readonly TimeEntry[];
   expenses?: readonly Expense[];
   milestones?: readonly MilestoneCompletion[];
@@ -625,7 +625,7 @@ export interface BillingRun {
  * Classify and value every delivered item of one contract version on the run
  * date `asOf`. Pure: same inputs, same decisions, whatever the input order.
  */
-export const classifyDeliveries = (cc: CompiledContract, batch: DeliveryBatch, asOf: string, state: BillingState = {}, projectId?: string): BillingRun => {
+export const classifyDeliveries = (cc: CompiledContract, batch: Deliveries, asOf: string, state: BillingState = {}, projectId?: string): BillingRun => {
   const clock = runClock(asOf);
   const out: Decision[] = [];
   const pending: number[] = [];

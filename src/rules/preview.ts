@@ -1,5 +1,5 @@
 import type { BillingClass, BillingEvent, Contract, Customer, Invoice, LegalEntity, Money, Project, SourceKind } from '../canonical';
-import { classTotals, classifyDeliveries, type BillingState, type Decision, type DeliveryBatch } from './billability';
+import { classTotals, classifyDeliveries, type BillingState, type Decision, type Deliveries } from './billability';
 import { compileContract, type CompiledContract } from './compile';
 import { groupDecisions, invoiceKeyOf, materializeInvoices } from './grouping';
 import { intercompanyCharges, type IntercompanyResult } from './intercompany';
@@ -29,7 +29,7 @@ export interface PreviewInput {
   contract: Contract;
   ruleSet: RuleSet;
   project?: Pick<Project, 'id' | 'phases'>;
-  batch: DeliveryBatch;
+  batch: Deliveries;
   /** Run date: the rules never read a clock. */
   asOf: string;
   state?: BillingState;

@@ -3,7 +3,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../db';
-import { dealWorkflowId } from '../workflows/deal.messages';
+import { dealWorkflowId } from '../contract';
 import { createKeyring, type AccessPolicy, type OperatorApiKey } from './auth';
 import { DEFAULT_CODEC_CORS_ORIGINS, registerCodecRoutes } from './codec.routes';
 import { registerDashboardRoutes } from './dashboard.routes';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DEAL_STAGES } from '../workflows/deal.stages';
+import { DEAL_STAGES } from '../contract';
 import { requireScope, type AccessPolicy } from './auth';
 import type { DealGateway, DealListQuery, DealSummary } from './deal-gateway';
 import { HttpProblem, parseInput } from './errors';

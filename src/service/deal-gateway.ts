@@ -1,13 +1,7 @@
 import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
-import type {
-  ClosedWonEvent,
-  getDealStateQuery,
-  OperatorAction,
-  resolveExceptionUpdate,
-  SignatureEvent,
-} from '../workflows/deal.messages';
-import type { DealStage } from '../workflows/deal.stages';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from './delivery.messages';
+import type { ClosedWonEvent, getDealStateQuery, OperatorAction, resolveExceptionUpdate, SignatureEvent } from '../contract';
+import type { DealStage } from '../contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from '../contract';
 
 /** The deal's state as the workflow's query answers it. */
 export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DEAL_STAGES, isTerminal, type DealStage } from '../workflows/deal.stages';
+import { DEAL_STAGES, isTerminal, type DealStage } from '../contract';
 import type { DealSummary } from './deal-gateway';
 
 /** Outcome label of a webhook delivery, one per way a delivery can end. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction } from '../workflows/deal.messages';
+import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction } from '../contract';
 import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
 import { HttpProblem, parseInput as parse } from './errors';

@@ -6,18 +6,10 @@ import {
   type WorkflowClient,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import {
-  closedWonSignal,
-  contractSignatureSignal,
-  DEAL_WORKFLOW_TYPE,
-  dealWorkflowId,
-  getDealStateQuery,
-  resolveExceptionUpdate,
-  type DealInput,
-} from '../workflows/deal.messages';
-import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../workflows/search-attributes';
+import { closedWonSignal, contractSignatureSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealInput } from '../contract';
+import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
 import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, paymentSignal } from './delivery.messages';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, paymentSignal } from '../contract';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though

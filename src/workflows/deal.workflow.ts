@@ -12,20 +12,12 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { DealSnapshot } from '../activities/deal.activities';
-import {
-  closedWonSignal,
-  contractSignatureSignal,
-  getDealStateQuery,
-  resolveExceptionUpdate,
-  type DealInput,
-  type DealView,
-  type OperatorAction,
-  type SignatureEvent,
-} from './deal.messages';
-import { assertTransition, type DealStage } from './deal.stages';
+import type { DealSnapshot } from '../contract';
+import { closedWonSignal, contractSignatureSignal, getDealStateQuery, resolveExceptionUpdate, type DealInput, type DealView, type OperatorAction, type SignatureEvent } from '../contract';
+import { assertTransition } from './deal.stages';
+import type { DealStage } from '../contract';
 import { installDeliveryHandlers, runDelivery } from './delivery';
-import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from './search-attributes';
+import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
 import { kpis } from './sinks';
 
 /** Retryable failures (timeouts, 5xx, 429) are retried with backoff by Temporal; after these attempts the deal parks. */

@@ -11,11 +11,12 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { applyAmendmentChanges, CanonicalError, contractLineIssues, type AmendmentChange, type Contract, type Expense, type Invoice, type MilestoneCompletion, type Project, type RevenueScheduleLine, type TimeEntry } from '../canonical';
+import { applyAmendmentChanges, CanonicalError, contractLineIssues, type AmendmentChange, type Contract, type Invoice, type Project, type RevenueScheduleLine, type TimeEntry } from '../canonical';
 import type { Activities } from '../activities';
-import type { AuditEvent, BillingActivities, BillingSetup, IssueContext } from '../activities/billing.activities';
-import type { CreditAuditItem } from '../activities/credit.activities';
-import type { DealSnapshot } from '../activities/deal.activities';
+import type { BillingActivities } from '../activities/billing.activities';
+import type { AuditEvent, BillingSetup, IssueContext } from '../contract';
+import type { CreditAuditItem } from '../contract';
+import type { DealSnapshot } from '../contract';
 import { classifyDeliveries, type Decision } from '../rules/billability';
 import { compileContract, type CompiledContract } from '../rules/compile';
 import { CreditError, creditInvoiceLines } from '../rules/credit';
@@ -25,34 +26,14 @@ import { intercompanyCharges } from '../rules/intercompany';
 import { toBillingEvents } from '../rules/preview';
 import { revenueSchedule } from '../rules/revenue';
 import { customerJurisdiction, decideTax } from '../rules/tax';
-import type { DealView } from './deal.messages';
-import type { DealStage } from './deal.stages';
+import type { DealView } from '../contract';
+import type { DealStage } from '../contract';
 import { kpis } from './sinks';
-import {
-  amendContractUpdate,
-  creditInvoiceUpdate,
-  decideInvoiceUpdate,
-  deliveryBatchSignal,
-  getDeliveryStateQuery,
-  MIN_DEMO_DAY_MS,
-  paymentSignal,
-  writeOffInvoiceUpdate,
-  type AmendContractRequest,
-  type AmendContractResult,
-  type AmendmentRecord,
-  type AttentionItem,
-  type ClosingSummary,
-  type CreditInvoiceRequest,
-  type CreditMemoSummary,
-  type DeliveryBatch,
-  type DemoClock,
-  type DemoOptions,
-  type DeliveryView,
-  type InvoiceSummary,
-  type PaymentEvent,
-  type ReportedItem,
-} from './delivery.messages';
-import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices, type IssueRequest, type IssueResult } from './invoice-run.workflow';
+import { amendContractUpdate, creditInvoiceUpdate, decideInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, MIN_DEMO_DAY_MS, paymentSignal, writeOffInvoiceUpdate, type AmendContractRequest, type AmendContractResult, type AmendmentRecord, type AttentionItem, type ClosingSummary, type CreditInvoiceRequest, type CreditMemoSummary, type DeliveryBatch, type DemoClock, type DemoOptions, type DeliveryView, type InvoiceSummary, type PaymentEvent, type ReportedItem } from '../contract';
+import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices } from './invoice-run.workflow';
+import type { IssueRequest, IssueResult } from '../contract';
+import { initialEngagementState, type DeliveryCarry, type DeliveryInbox, type EngagementState, type RateTerms, type CreditBasis } from '../engagement/state';
+import type { DeliveryOptions } from '../contract';
 
 export const DEFAULT_OVERDUE_GRACE_DAYS = 10;
 export const DEFAULT_APPROVAL_TIMEOUT_DAYS = 5;
@@ -62,111 +43,6 @@ export const DEFAULT_CHILD_RUN_THRESHOLD = 25;
 export const DEFAULT_MAX_HISTORY_EVENTS = 5_000;
 const RECENT_BATCHES = 200;
 const NON_BILLABLE_TASK = 'Q2C-NOT-BILLABLE-IN-PSA';
-
-export interface DeliveryOptions {
-  /** Invoices with a subtotal above this (minor units) wait for an operator's approval. */
-  approvalAboveMinor?: number;
-  approvalTimeoutDays?: number;
-  overdueGraceDays?: number;
-  childRunThreshold?: number;
-  maxHistoryEvents?: number;
-  /** Where customer invoices are issued; 'stripe' needs a billing customer id. */
-  invoiceSystem?: 'erp' | 'stripe';
-  billingCustomerId?: string;
-  /** Demo mode: the business calendar runs accelerated (see BusinessClock). Never for a real deal. */
-  demo?: DemoOptions;
-}
-
-/** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
-export interface DeliveryInbox {
-  batches: DeliveryBatch[];
-  payments: PaymentEvent[];
-  recentBatchIds: string[];
-}
-
-interface Draft {
-  invoice: Invoice;
-  taxableLineIds: string[];
-  events: AuditEvent[];
-  approval: 'NOT_REQUIRED' | 'REQUIRED' | 'APPROVED' | 'REJECTED';
-  requestedOn: string;
-  failed?: { code: string; message: string };
-}
-
-/** Everything the delivery part carries across continue-as-new (no history of past runs). */
-export interface EngagementState {
-  seen: string[];
-  pending: { time: TimeEntry[]; expenses: Expense[]; milestones: MilestoneCompletion[] };
-  processedIds: string[];
-  billedByLine: Record<string, number>;
-  drawnByLine: Record<string, number>;
-  totals: { BILLABLE: number; CAPPED: number; EXCLUDED: number; delivered: number };
-  deferredMinor: number;
-  held: ReportedItem[];
-  excluded: ReportedItem[];
-  issuedKeys: string[];
-  drafts: Draft[];
-  invoices: InvoiceSummary[];
-  payments: { seen: string[]; refundedByCharge: Record<string, number>; unmatched: PaymentEvent[] };
-  statusSyncs: string[];
-  revenue: { pending: RevenueScheduleLine[]; ids: string[]; postedThrough: string | null; recognisedByLine: Record<string, number>; byMonth: Record<string, number> };
-  intercompanyMinor: number;
-  attention: AttentionItem[];
-  runSeq: number;
-  lastRunOn: string | null;
-  immediate: boolean;
-  continuedAsNew: number;
-  /** Demo mode only: the real and business instants the accelerated calendar starts from (kept across continue-as-new). */
-  demoAnchor?: { realStartMs: number; businessStartMs: number };
-  /** The current contract version once an amendment changed it (absent: the snapshot's). */
-  contract?: Contract;
-  /** Applied amendments, oldest first. */
-  amendments?: AmendmentRecord[];
-  /** Rate terms replaced by amendments, per line: work dated before `until` is rated with them. */
-  rateHistory?: Record<string, RateTerms[]>;
-  /** Lines whose cap an amendment changed: held over-cap parts there are released as the cap admits them. */
-  capAmendedLines?: string[];
-  /** The over-cap parts of time entries, kept so a raised cap can bill them later. */
-  overCap?: OverCapPart[];
-  /** Posted invoices as issued (lines with their source items and billing events): what a credit memo reverses. */
-  creditBasis?: Record<string, CreditBasis>;
-  /** Issued credit memos, oldest first. */
-  creditMemos?: CreditMemoSummary[];
-}
-
-/** A line's rate terms before an amendment changed them. */
-interface RateTerms {
-  until: string;
-  rateCardRef?: string;
-  discountBp: number;
-}
-
-/** The part of a time entry held over a not-to-exceed cap, with what it needs to be invoiced later. */
-interface OverCapPart {
-  sourceId: string;
-  kind: Decision['kind'];
-  contractLineId: string;
-  projectId: string;
-  serviceDate: string;
-  amountMinor: number;
-  minutes: number;
-  lineKey: string;
-  lineDescription: string;
-}
-
-/** A posted invoice as the credit rules need it. */
-interface CreditBasis {
-  invoice: Invoice;
-  events: AuditEvent[];
-  /** Source items already credited, per invoice line. */
-  credited: Record<string, string[]>;
-  taxCreditedMinor: number;
-}
-
-export interface DeliveryCarry {
-  state: EngagementState;
-  inbox: DeliveryInbox;
-}
 
 /** What the deal workflow hands to its delivery part. */
 export interface DeliveryContext {
@@ -200,30 +76,6 @@ export function installDeliveryHandlers(resume?: DeliveryCarry): DeliveryInbox {
   });
   return inbox;
 }
-
-export const initialEngagementState = (): EngagementState => ({
-  seen: [],
-  pending: { time: [], expenses: [], milestones: [] },
-  processedIds: [],
-  billedByLine: {},
-  drawnByLine: {},
-  totals: { BILLABLE: 0, CAPPED: 0, EXCLUDED: 0, delivered: 0 },
-  deferredMinor: 0,
-  held: [],
-  excluded: [],
-  issuedKeys: [],
-  drafts: [],
-  invoices: [],
-  payments: { seen: [], refundedByCharge: {}, unmatched: [] },
-  statusSyncs: [],
-  revenue: { pending: [], ids: [], postedThrough: null, recognisedByLine: {}, byMonth: {} },
-  intercompanyMinor: 0,
-  attention: [],
-  runSeq: 0,
-  lastRunOn: null,
-  immediate: false,
-  continuedAsNew: 0,
-});
 
 // ---------------------------------------------------------------- calendar
 

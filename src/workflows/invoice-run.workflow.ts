@@ -1,8 +1,9 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Invoice } from '../canonical';
-import type { AuditEvent, BillingActivities, IssueContext } from '../activities/billing.activities';
+import type { BillingActivities } from '../activities/billing.activities';
+import type { IssueContext, IssueRequest, IssueResult } from '../contract';
 
-import { ERP_TASK_QUEUE } from './task-queues';
+import { ERP_TASK_QUEUE } from '../contract/task-queues';
 
 export { ERP_TASK_QUEUE };
 
@@ -10,24 +11,6 @@ export const BILLING_RETRY: ActivityOptions['retry'] = { initialInterval: '2 sec
 export const BILLING_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: BILLING_RETRY };
 /** A queue-wide rate limit may hold ERP tasks back for a while at month end: schedule-to-close is generous. */
 export const ERP_OPTIONS: ActivityOptions = { ...BILLING_OPTIONS, taskQueue: ERP_TASK_QUEUE, scheduleToCloseTimeout: '6 hours' };
-
-export interface IssueRequest {
-  invoice: Invoice;
-  taxableLineIds: string[];
-  events: AuditEvent[];
-}
-
-export interface IssueResult {
-  invoiceId: string;
-  ok: boolean;
-  number?: string;
-  externalId?: string;
-  system?: 'erp' | 'stripe';
-  taxMinor?: number;
-  /** Failure type (e.g. 'ERP.CUSTOMER_INVALID') when the invoice could not be posted. */
-  errorCode?: string;
-  errorMessage?: string;
-}
 
 export interface InvoiceRunInput {
   ctx: IssueContext;

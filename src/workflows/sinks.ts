@@ -1,5 +1,5 @@
 import { proxySinks, type Sinks } from '@temporalio/workflow';
-import type { DealStage } from './deal.stages';
+import type { DealStage } from '../contract';
 
 /**
  * The business KPIs workflow code reports (src/service/metrics.ts `createBusinessKpis`

@@ -1,9 +1,7 @@
 import { ActivityFailure, ApplicationFailure, log, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { SweepActivities, SweepDealResult } from '../activities/sweep.activities';
+import type { SweepInput, SweepSummary } from '../contract';
 
-/** The Temporal Schedule that runs the sweep; also the prefix of its runs' workflow ids. */
-export const SWEEP_SCHEDULE_ID = 'q2c-psa-sweep';
-export const SWEEP_WORKFLOW_TYPE = 'reconciliationSweepWorkflow';
 /** Deals per sweepDeals activity: keeps the sweep's history small (1,000 deals = 50 activities). */
 export const DEFAULT_SWEEP_GROUP_SIZE = 20;
 /** sweepDeals activities in flight at once; the PSA connector's rate limit paces the reads. */
@@ -13,29 +11,6 @@ export const SWEEP_RETRY: ActivityOptions['retry'] = { initialInterval: '5 secon
 /** A group reads up to 20 projects; the heartbeat after each deal (and each signal) proves progress. */
 export const SWEEP_GROUP_OPTIONS: ActivityOptions = { startToCloseTimeout: '20 minutes', heartbeatTimeout: '2 minutes', retry: SWEEP_RETRY };
 export const SWEEP_LIST_OPTIONS: ActivityOptions = { startToCloseTimeout: '1 minute', retry: SWEEP_RETRY };
-
-export interface SweepInput {
-  /** Only these opportunities (default: every deal with a PSA project). */
-  opportunityIds?: string[];
-  groupSize?: number;
-  parallelism?: number;
-  /** Items per delivery signal. */
-  chunkSize?: number;
-}
-
-export interface SweepSummary {
-  deals: number;
-  fed: number;
-  time: number;
-  expenses: number;
-  /** Milestone completions and acceptances read from the PSA. */
-  milestones: number;
-  batches: number;
-  /** Deals whose workflow is closed or absent: nothing is delivered to them. */
-  skipped: Array<{ opportunityId: string; status: 'closed' | 'missing' }>;
-  /** Deals the sweep could not read; their watermark stays, the next sweep tries again. */
-  failed: Array<{ opportunityId: string; code: string; message: string }>;
-}
 
 const lists = proxyActivities<SweepActivities>(SWEEP_LIST_OPTIONS);
 const groups = proxyActivities<SweepActivities>(SWEEP_GROUP_OPTIONS);

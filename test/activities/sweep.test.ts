@@ -9,7 +9,7 @@ import { bearerTokenAuth, HttpClient, staticSecret } from '../../src/connectors/
 import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { identityMap, syncWatermarks } from '../../src/db/schema';
-import type { DeliveryBatch } from '../../src/workflows/delivery.messages';
+import type { DeliveryBatch } from '../../src/contract';
 import { sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 

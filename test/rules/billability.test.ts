@@ -1,8 +1,8 @@
-import { classTotals, classifyDeliveries, compileContract, RuleSet, type DeliveryBatch, type BillingState } from '../../src/rules';
+import { classTotals, classifyDeliveries, compileContract, RuleSet, type Deliveries, type BillingState } from '../../src/rules';
 import { compiled, contract, ex, mc, project, rows, ruleSet, te, usd } from './fixtures';
 
 const ASOF = '2025-04-01';
-const run = (batch: DeliveryBatch, state: BillingState = {}, asOf = ASOF, cc = compiled()) =>
+const run = (batch: Deliveries, state: BillingState = {}, asOf = ASOF, cc = compiled()) =>
   classifyDeliveries(cc, batch, asOf, { scheduledCharges: false, ...state }, 'P1').decisions;
 
 describe('time and materials', () => {

@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTemporalDealGateway, dealVisibilityQuery } from '../../src/service/temporal-deal-gateway';
 import type { DealListQuery, DealSummary } from '../../src/service/deal-gateway';
-import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../../src/workflows/search-attributes';
+import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../../src/contract';
 import { createDevServerEnv } from '../support/temporal';
 
 // No worker polls this queue: the executions only need to exist (and carry search attributes) to be listed.

@@ -7,10 +7,10 @@ import { createConnectors } from '../../src/connectors';
 import type { Db } from '../../src/db';
 import { RuleSetRepository, ensureDefaultRuleSets } from '../../src/db/rulesets';
 import { kpiSinks } from '../../src/worker';
-import { ERP_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { ERP_TASK_QUEUE } from '../../src/contract';
 import { testLogger } from './logger';
 import { workflowBundle } from './temporal';
-import { getDealStateQuery, type DealView } from '../../src/workflows/deal.messages';
+import { getDealStateQuery, type DealView } from '../../src/contract';
 
 export { DEFAULT_LINES, patchSalesforce, seedClosedWonDeal } from '../../src/sandbox/salesforce/seed';
 

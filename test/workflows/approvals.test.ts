@@ -1,16 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { DbHandle } from '../../src/db';
-import {
-  decideInvoiceUpdate,
-  deliveryBatchSignal,
-  getDeliveryStateQuery,
-  paymentSignal,
-  writeOffInvoiceUpdate,
-  type DeliveryItem,
-  type InvoiceDecision,
-  type WriteOffRequest,
-} from '../../src/workflows/delivery.messages';
+import { decideInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, writeOffInvoiceUpdate, type DeliveryItem, type InvoiceDecision, type WriteOffRequest } from '../../src/contract';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';

@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DbHandle } from '../../src/db';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { dealWorkflow } from '../../src/workflows';
-import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/workflows/deal.messages';
+import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/contract';
 import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, startDealWorkers, untilDeal as until } from '../support/deal';
 import { maybeRecordHistory } from '../support/histories';
 import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';

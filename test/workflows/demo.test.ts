@@ -13,7 +13,7 @@ import { buildService } from '../../src/service/app';
 import { parseOperatorKeys } from '../../src/service/auth';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { kpiSinks } from '../../src/worker';
-import { demoBusinessDate, demoBusinessMs, demoRealMs, type DemoClock } from '../../src/workflows/delivery.messages';
+import { demoBusinessDate, demoBusinessMs, demoRealMs, type DemoClock } from '../../src/contract';
 import { sandboxActivityDeps, startDealWorkers } from '../support/deal';
 import { testLogger } from '../support/logger';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';

@@ -2,7 +2,7 @@ import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DbHandle } from '../../src/db';
 import { addDays } from '../../src/rules/dates';
-import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryItem } from '../../src/workflows/delivery.messages';
+import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryItem } from '../../src/contract';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';

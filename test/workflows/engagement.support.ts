@@ -1,10 +1,11 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Customer, Quote } from '../../src/canonical';
-import { createBillingActivities, type ResourceInfo } from '../../src/activities/billing.activities';
+import { createBillingActivities } from '../../src/activities/billing.activities';
+import type { ResourceInfo } from '../../src/contract';
 import { loadCatalog } from '../../src/activities/deal/catalog';
 import { contractFromQuote } from '../../src/activities/deal/mapping';
-import type { DealSnapshot } from '../../src/activities/deal.activities';
+import type { DealSnapshot } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
 import type { CrmPort, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
 import { NetSuiteAdapter, classifyNetSuite } from '../../src/connectors/erp/netsuite.adapter';

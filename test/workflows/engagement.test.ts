@@ -2,7 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
-import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryBatch, type DeliveryItem, type PaymentEvent } from '../../src/workflows/delivery.messages';
+import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryBatch, type DeliveryItem, type PaymentEvent } from '../../src/contract';
 import type { TestSandbox } from '../support/sandbox';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { engagementTestWorkflow } from './engagement.workflows';

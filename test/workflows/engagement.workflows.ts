@@ -1,9 +1,11 @@
 // Workflow code for the engagement tests: the deal's delivery part driven directly
 // with a fixed snapshot (part 1 is covered by its own tests). Bundled on its own.
 import { continueAsNew } from '@temporalio/workflow';
-import type { DealSnapshot } from '../../src/activities/deal.activities';
-import type { DealView } from '../../src/workflows/deal.messages';
-import { installDeliveryHandlers, runDelivery, type DeliveryCarry, type DeliveryOptions } from '../../src/workflows/delivery';
+import type { DealSnapshot } from '../../src/contract';
+import type { DealView } from '../../src/contract';
+import { installDeliveryHandlers, runDelivery } from '../../src/workflows/delivery';
+import type { DeliveryCarry } from '../../src/engagement/state';
+import type { DeliveryOptions } from '../../src/contract';
 
 export { invoiceRunWorkflow } from '../../src/workflows/invoice-run.workflow';
 

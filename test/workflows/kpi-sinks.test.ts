@@ -4,7 +4,7 @@ import type { DbHandle } from '../../src/db';
 import { createMetrics, type Metrics } from '../../src/service/metrics';
 import { createWorker, defaultMaxCachedWorkflows } from '../../src/worker';
 import { dealWorkflow } from '../../src/workflows';
-import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/workflows/deal.messages';
+import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/contract';
 import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, untilDeal as until } from '../support/deal';
 import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';

@@ -10,16 +10,7 @@ import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
-import {
-  amendContractUpdate,
-  creditInvoiceUpdate,
-  deliveryBatchSignal,
-  getDeliveryStateQuery,
-  paymentSignal,
-  type AmendContractRequest,
-  type CreditInvoiceRequest,
-  type DeliveryItem,
-} from '../../src/workflows/delivery.messages';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type AmendContractRequest, type CreditInvoiceRequest, type DeliveryItem } from '../../src/contract';
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { testLogger } from '../support/logger';

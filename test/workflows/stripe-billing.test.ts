@@ -5,7 +5,7 @@ import { openDb, type DbHandle } from '../../src/db';
 import { AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { STRIPE_SANDBOX, STRIPE_VENDOR } from '../../src/sandbox/stripe/stripe.sandbox';
-import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/workflows/delivery.messages';
+import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/contract';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { createTimeSkippingEnv } from '../support/temporal';

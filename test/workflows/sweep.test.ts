@@ -7,9 +7,9 @@ import { bearerTokenAuth, HttpClient, staticSecret } from '../../src/connectors/
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { identityMap, syncWatermarks } from '../../src/db/schema';
 import { dealWorkflow, reconciliationSweepWorkflow } from '../../src/workflows';
-import { contractSignatureSignal, dealWorkflowId, getDealStateQuery, type DealView } from '../../src/workflows/deal.messages';
-import { deliveryBatchSignal, getDeliveryStateQuery, type DeliveryView } from '../../src/workflows/delivery.messages';
-import type { SweepSummary } from '../../src/workflows/sweep.workflow';
+import { contractSignatureSignal, dealWorkflowId, getDealStateQuery, type DealView } from '../../src/contract';
+import { deliveryBatchSignal, getDeliveryStateQuery, type DeliveryView } from '../../src/contract';
+import type { SweepSummary } from '../../src/contract';
 import { sandboxActivityDeps, seedClosedWonDeal, startDealWorkers } from '../support/deal';
 import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';

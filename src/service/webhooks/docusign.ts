@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { verifyDocuSignConnect } from '../../connectors/clm/docusign.connect';
 // The envelope text custom field the CLM connector writes the opportunity id into.
 import { FIELD_OPPORTUNITY } from '../../connectors/clm/docusign.mapper';
-import type { SignatureEvent } from '../../workflows/deal.messages';
+import type { SignatureEvent } from '../../contract';
 import { eventTypeOf, IsoInstant, parseOrThrow } from './parse';
 import type { WebhookSource } from './source';
 

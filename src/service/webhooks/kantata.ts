@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DeliveryBatch, DeliveryItem } from '../delivery.messages';
+import type { DeliveryBatch, DeliveryItem } from '../../contract';
 import { IsoDate, IsoInstant, parseOrThrow, VendorId } from './parse';
 import { unknownEventType } from '../errors';
 import { verifyQ2cSignature } from './signature';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ClosedWonEvent } from '../../workflows/deal.messages';
+import type { ClosedWonEvent } from '../../contract';
 import { eventTypeOf, IsoDate, IsoInstant, parseOrThrow } from './parse';
 import { verifyQ2cSignature } from './signature';
 import type { WebhookSource } from './source';

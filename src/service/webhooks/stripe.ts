@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
-import type { PaymentEvent } from '../delivery.messages';
+import type { PaymentEvent } from '../../contract';
 import { eventTypeOf, parseOrThrow } from './parse';
 import { headerValue, type VerifyResult } from './signature';
 import type { WebhookSource } from './source';

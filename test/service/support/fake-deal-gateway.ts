@@ -1,5 +1,5 @@
-import type { ClosedWonEvent, OperatorAction, SignatureEvent } from '../../../src/workflows/deal.messages';
-import { dealWorkflowId } from '../../../src/workflows/deal.messages';
+import type { ClosedWonEvent, OperatorAction, SignatureEvent } from '../../../src/contract';
+import { dealWorkflowId } from '../../../src/contract';
 import {
   ActionRejectedError,
   DealNotFoundError,
@@ -9,7 +9,7 @@ import {
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from '../../../src/service/delivery.messages';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from '../../../src/contract';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }

@@ -1,13 +1,13 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AmendmentChange } from '../canonical';
+import type { AmendmentChange, Contract, Customer, Invoice, LegalEntity, Project, Quote } from '../canonical';
+import type { RuleSet } from '../rules/ruleset';
 
 /*
- * The deal's delivery-to-cash messages (issue 6): what the webhook intake and the
- * sweep send (batched delivery items, payments) and what operators do while the
- * deal is IN_DELIVERY (approve or reject an invoice, write off a balance).
- * deal.messages.ts re-exports this module; src/service/delivery.messages.ts too.
+ * The engagement's vocabulary: what the webhook intake and the sweep deliver
+ * (batched items, payments), what operators ask for while the deal is in
+ * delivery, what the deal shows, and the inputs of the commands the core asks
+ * its shell to carry out. Types only: the service, the CLI, the activities and
+ * the workflows share them through src/contract without importing any code.
  */
-
 /** Approved time from the PSA. Minutes are an integer: 7.5 h = 450. */
 export interface DeliveredTimeEntry {
   kind: 'timeEntry';
@@ -82,9 +82,6 @@ export interface PaymentEvent {
   invoiceNumber?: string;
 }
 
-export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
-export const paymentSignal = defineSignal<[PaymentEvent]>('payment');
-
 /** An invoice's life as the deal tracks it (amounts in minor units of the contract currency). */
 export interface InvoiceSummary {
   id: string;
@@ -155,10 +152,6 @@ export interface ClosingSummary {
 
 // ---------------------------------------------------------------- demo mode
 
-const DAY_MS = 86_400_000;
-/** The shortest business day demo mode accepts: a timer and a workflow task must fit in it. */
-export const MIN_DEMO_DAY_MS = 20;
-
 /**
  * Demo mode (DeliveryOptions.demo, passed through DealInput.delivery): the deal's
  * business calendar runs accelerated from the contract start, one business day
@@ -180,23 +173,6 @@ export interface DemoClock {
   businessStart: string;
   /** The contracting entity's zone: business dates are local dates there. */
   timeZone: string;
-}
-
-/** The business instant at real instant `realMs`: businessStart + (realMs − realStart) × (1 day / dayMs). */
-export function demoBusinessMs(clock: DemoClock, realMs: number): number {
-  return Date.parse(clock.businessStart) + Math.floor((realMs - Date.parse(clock.realStart)) * (DAY_MS / clock.dayMs));
-}
-
-/** The real instant at which business instant `businessMs` is reached. */
-export function demoRealMs(clock: DemoClock, businessMs: number): number {
-  return Date.parse(clock.realStart) + Math.ceil((businessMs - Date.parse(clock.businessStart)) / (DAY_MS / clock.dayMs));
-}
-
-/** The business date (YYYY-MM-DD in the clock's zone) at real instant `realMs`. */
-export function demoBusinessDate(clock: DemoClock, realMs: number): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: clock.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(demoBusinessMs(clock, realMs));
-  const get = (t: string) => parts.find((p) => p.type === t)!.value;
-  return `${get('year')}-${get('month')}-${get('day')}`;
 }
 
 /** The delivery part of the deal's state. */
@@ -231,8 +207,6 @@ export interface DeliveryView {
   summary?: ClosingSummary;
 }
 
-export const getDeliveryStateQuery = defineQuery<DeliveryView>('getDeliveryState');
-
 export interface InvoiceDecision {
   invoiceId: string;
   decision: 'approve' | 'reject';
@@ -240,7 +214,6 @@ export interface InvoiceDecision {
   reason?: string;
 }
 /** Approve or reject an invoice held at the approval checkpoint; the validator rejects unknown or decided invoices. */
-export const decideInvoiceUpdate = defineUpdate<InvoiceSummary, [InvoiceDecision]>('decideInvoice');
 
 export interface WriteOffRequest {
   invoiceId: string;
@@ -248,7 +221,6 @@ export interface WriteOffRequest {
   reason: string;
 }
 /** Writes off an invoice's open balance (the deal can then close without it being paid). */
-export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffRequest]>('writeOffInvoice');
 
 // ---------------------------------------------------------------- contract amendment
 
@@ -297,7 +269,6 @@ export interface AmendContractResult {
 }
 
 /** Amends the contract in delivery; the validator refuses a stale base version, unknown lines and invalid values. */
-export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContractRequest]>('amendContract');
 
 // ---------------------------------------------------------------- credit memo
 
@@ -336,4 +307,102 @@ export interface CreditMemoSummary {
 }
 
 /** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */
-export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');
+
+// ---------------------------------------------------------------- the deal as delivery sees it
+
+/** Everything later steps need, read once from the CRM and mapped to canonical form. */
+export interface DealSnapshot {
+  quote: Quote;
+  contract: Contract;
+  customer: Customer;
+  contractingEntity: LegalEntity;
+  /** Legal entities whose people deliver the work (intercompany when one differs from the contracting entity). */
+  deliveringEntityIds: string[];
+}
+
+export interface DeliveryOptions {
+  /** Invoices with a subtotal above this (minor units) wait for an operator's approval. */
+  approvalAboveMinor?: number;
+  approvalTimeoutDays?: number;
+  overdueGraceDays?: number;
+  childRunThreshold?: number;
+  maxHistoryEvents?: number;
+  /** Where customer invoices are issued; 'stripe' needs a billing customer id. */
+  invoiceSystem?: 'erp' | 'stripe';
+  billingCustomerId?: string;
+  /** Demo mode: the business calendar runs accelerated (see BusinessClock). Never for a real deal. */
+  demo?: DemoOptions;
+}
+
+/** Where a resource's time is delivered from: drives rate region and intercompany. */
+export interface ResourceInfo {
+  legalEntityId: string;
+  region?: string;
+  role?: string;
+}
+
+/** What the workflow needs once per run to turn PSA items into canonical ones and price them. */
+export interface BillingSetup {
+  ruleSet: RuleSet;
+  project: Pick<Project, 'id' | 'phases'>;
+  /** PSA id -> canonical id (tasks, milestones), when the PSA uses its own ids. */
+  psaIds: Record<string, string>;
+  entities: Record<string, LegalEntity>;
+  resources: Record<string, ResourceInfo>;
+}
+
+// ---------------------------------------------------------------- command inputs
+
+/** A billing event as the audit trail keeps it. */
+export interface AuditEvent {
+  id: string;
+  sourceId: string;
+  kind: string;
+  contractLineId: string;
+  quoteLineId: string;
+  amountMinor: number;
+}
+
+export interface IssueContext {
+  dealId: string;
+  opportunityId: string;
+  psaProjectId?: string;
+  erpCustomerId: string;
+  erpSalesOrderId?: string;
+  customer: Customer;
+  seller: LegalEntity;
+  /** Where the customer invoice lives: the ERP (default) or the billing system (Stripe). */
+  system: 'erp' | 'stripe';
+  billingCustomerId?: string;
+  netDays: number;
+}
+
+export interface IssueRequest {
+  invoice: Invoice;
+  taxableLineIds: string[];
+  events: AuditEvent[];
+}
+
+export interface IssueResult {
+  invoiceId: string;
+  ok: boolean;
+  number?: string;
+  externalId?: string;
+  system?: 'erp' | 'stripe';
+  taxMinor?: number;
+  /** Failure type (e.g. 'ERP.CUSTOMER_INVALID') when the invoice could not be posted. */
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/** What the audit trail keeps of one credit memo line's source item. */
+export interface CreditAuditItem {
+  creditLineId: string;
+  invoiceLineId: string;
+  sourceId: string;
+  sourceKind: string;
+  billingEventId: string | null;
+  contractLineId: string;
+  quoteLineId: string | null;
+  amountMinor: number;
+}

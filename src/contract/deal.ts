@@ -1,16 +1,11 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DealSnapshot } from '../activities/deal.activities';
-import type { DealStage } from './deal.stages';
-import type { DeliveryCarry, DeliveryOptions } from './delivery';
-import type { DeliveryView } from './delivery.messages';
-
-// Delivery-to-cash messages (signals deliveryBatch/payment, updates decideInvoice/writeOffInvoice, query getDeliveryState).
-export * from './delivery.messages';
+import type { DeliveryCarry } from '../engagement/state';
+import type { DealSnapshot, DeliveryOptions, DeliveryView } from '../engagement/model';
+import type { DealStage } from './stages';
 
 /**
- * The deal workflow's public contract: its id scheme, start input and messages.
- * The webhook service and the CLI import these; nothing else about the
- * workflow's internals is shared.
+ * The deal workflow's public contract: its id scheme, start input, events and
+ * view. The webhook service, the CLI and the tests import these; nothing about
+ * the workflow's internals is shared.
  */
 export const DEAL_WORKFLOW_TYPE = 'dealWorkflow';
 export const dealWorkflowId = (opportunityId: string): string => `deal-${opportunityId}`;
@@ -92,15 +87,9 @@ export interface DealView {
   delivery?: DeliveryView;
 }
 
-export const closedWonSignal = defineSignal<[ClosedWonEvent]>('closedWon');
-export const contractSignatureSignal = defineSignal<[SignatureEvent]>('contractSignature');
-export const getDealStateQuery = defineQuery<DealView>('getDealState');
 
 export type OperatorAction =
   | { action: 'retry'; note?: string }
   | { action: 'skip'; note?: string }
   | { action: 'link'; externalId: string; note?: string }
   | { action: 'cancel'; reason: string };
-
-/** Resolves the open exception; the validator rejects actions the current step does not allow. */
-export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('resolveException');

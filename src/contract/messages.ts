@@ -1,0 +1,36 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  AmendContractRequest,
+  AmendContractResult,
+  CreditInvoiceRequest,
+  CreditMemoSummary,
+  DeliveryBatch,
+  DeliveryView,
+  InvoiceDecision,
+  InvoiceSummary,
+  PaymentEvent,
+  WriteOffRequest,
+} from '../engagement/model';
+import type { ClosedWonEvent, DealView, OperatorAction, SignatureEvent } from './deal';
+
+// The deal workflow's messages: signals from the webhook intake and the sweep,
+// the state queries, and the operators' updates (each with a validator in the workflow).
+
+export const closedWonSignal = defineSignal<[ClosedWonEvent]>('closedWon');
+export const contractSignatureSignal = defineSignal<[SignatureEvent]>('contractSignature');
+export const getDealStateQuery = defineQuery<DealView>('getDealState');
+/** Resolves the open exception; the validator rejects actions the current step does not allow. */
+export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('resolveException');
+
+/** Many delivery items per signal: never one workflow task per time entry. */
+export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
+export const paymentSignal = defineSignal<[PaymentEvent]>('payment');
+export const getDeliveryStateQuery = defineQuery<DeliveryView>('getDeliveryState');
+/** Approve or reject an invoice held at the approval checkpoint; the validator rejects unknown or decided invoices. */
+export const decideInvoiceUpdate = defineUpdate<InvoiceSummary, [InvoiceDecision]>('decideInvoice');
+/** Writes off an invoice's open balance (the deal can then close without it being paid). */
+export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffRequest]>('writeOffInvoice');
+/** Amends the contract in delivery; the validator refuses a stale base version, unknown lines and invalid values. */
+export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContractRequest]>('amendContract');
+/** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */
+export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');

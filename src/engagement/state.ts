@@ -1,0 +1,118 @@
+import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
+import type { Decision } from '../rules/billability';
+import type { AmendmentRecord, AttentionItem, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
+
+/** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
+export interface DeliveryInbox {
+  batches: DeliveryBatch[];
+  payments: PaymentEvent[];
+  recentBatchIds: string[];
+}
+
+export interface Draft {
+  invoice: Invoice;
+  taxableLineIds: string[];
+  events: AuditEvent[];
+  approval: 'NOT_REQUIRED' | 'REQUIRED' | 'APPROVED' | 'REJECTED';
+  requestedOn: string;
+  failed?: { code: string; message: string };
+}
+
+/** Everything the delivery part carries across continue-as-new (no history of past runs). */
+export interface EngagementState {
+  seen: string[];
+  pending: { time: TimeEntry[]; expenses: Expense[]; milestones: MilestoneCompletion[] };
+  processedIds: string[];
+  billedByLine: Record<string, number>;
+  drawnByLine: Record<string, number>;
+  totals: { BILLABLE: number; CAPPED: number; EXCLUDED: number; delivered: number };
+  deferredMinor: number;
+  held: ReportedItem[];
+  excluded: ReportedItem[];
+  issuedKeys: string[];
+  drafts: Draft[];
+  invoices: InvoiceSummary[];
+  payments: { seen: string[]; refundedByCharge: Record<string, number>; unmatched: PaymentEvent[] };
+  statusSyncs: string[];
+  revenue: { pending: RevenueScheduleLine[]; ids: string[]; postedThrough: string | null; recognisedByLine: Record<string, number>; byMonth: Record<string, number> };
+  intercompanyMinor: number;
+  attention: AttentionItem[];
+  runSeq: number;
+  lastRunOn: string | null;
+  immediate: boolean;
+  continuedAsNew: number;
+  /** Demo mode only: the real and business instants the accelerated calendar starts from (kept across continue-as-new). */
+  demoAnchor?: { realStartMs: number; businessStartMs: number };
+  /** The current contract version once an amendment changed it (absent: the snapshot's). */
+  contract?: Contract;
+  /** Applied amendments, oldest first. */
+  amendments?: AmendmentRecord[];
+  /** Rate terms replaced by amendments, per line: work dated before `until` is rated with them. */
+  rateHistory?: Record<string, RateTerms[]>;
+  /** Lines whose cap an amendment changed: held over-cap parts there are released as the cap admits them. */
+  capAmendedLines?: string[];
+  /** The over-cap parts of time entries, kept so a raised cap can bill them later. */
+  overCap?: OverCapPart[];
+  /** Posted invoices as issued (lines with their source items and billing events): what a credit memo reverses. */
+  creditBasis?: Record<string, CreditBasis>;
+  /** Issued credit memos, oldest first. */
+  creditMemos?: CreditMemoSummary[];
+}
+
+/** A line's rate terms before an amendment changed them. */
+export interface RateTerms {
+  until: string;
+  rateCardRef?: string;
+  discountBp: number;
+}
+
+/** The part of a time entry held over a not-to-exceed cap, with what it needs to be invoiced later. */
+export interface OverCapPart {
+  sourceId: string;
+  kind: Decision['kind'];
+  contractLineId: string;
+  projectId: string;
+  serviceDate: string;
+  amountMinor: number;
+  minutes: number;
+  lineKey: string;
+  lineDescription: string;
+}
+
+/** A posted invoice as the credit rules need it. */
+export interface CreditBasis {
+  invoice: Invoice;
+  events: AuditEvent[];
+  /** Source items already credited, per invoice line. */
+  credited: Record<string, string[]>;
+  taxCreditedMinor: number;
+}
+
+export interface DeliveryCarry {
+  state: EngagementState;
+  inbox: DeliveryInbox;
+}
+
+export const initialEngagementState = (): EngagementState => ({
+  seen: [],
+  pending: { time: [], expenses: [], milestones: [] },
+  processedIds: [],
+  billedByLine: {},
+  drawnByLine: {},
+  totals: { BILLABLE: 0, CAPPED: 0, EXCLUDED: 0, delivered: 0 },
+  deferredMinor: 0,
+  held: [],
+  excluded: [],
+  issuedKeys: [],
+  drafts: [],
+  invoices: [],
+  payments: { seen: [], refundedByCharge: {}, unmatched: [] },
+  statusSyncs: [],
+  revenue: { pending: [], ids: [], postedThrough: null, recognisedByLine: {}, byMonth: {} },
+  intercompanyMinor: 0,
+  attention: [],
+  runSeq: 0,
+  lastRunOn: null,
+  immediate: false,
+  continuedAsNew: 0,
+});
