@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { DiscountBasisPoints, Id, Instant, IsoDate, RuleSetRef } from './common';
 import { Contract, ContractLine } from './contract';
 import { CanonicalError } from './errors';
+import type { Money } from './money';
+import { formatZodIssues } from './zod-issues';
 
 /**
  * The fields an UPDATE_LINE may set. The line's own defaults (description '',
@@ -34,6 +36,59 @@ export const AmendmentChange = z.discriminatedUnion('op', [
 ]);
 export type AmendmentChange = z.infer<typeof AmendmentChange>;
 
+type Path = (string | number)[];
+
+/** The amounts a line (or the fields an UPDATE_LINE sets) carries, each with its path in the line. */
+const lineAmounts = (l: Partial<ContractLine>): [Path, Money | undefined][] => [
+  [['allocatedValue'], l.allocatedValue],
+  [['fee'], l.fee],
+  [['cap', 'notToExceed'], l.cap?.notToExceed],
+  [['retainer', 'prepaid'], l.retainer?.prepaid],
+  [['subscription', 'amountPerPeriod'], l.subscription?.amountPerPeriod],
+  ...(l.milestones ?? []).map((m, i): [Path, Money | undefined] => [['milestones', i, 'amount'], m.amount]),
+];
+
+const changeAmounts = (ch: AmendmentChange): [Path, Money | undefined][] => {
+  switch (ch.op) {
+    case 'ADD_LINE':
+      return lineAmounts(ch.line).map(([p, m]) => [['line', ...p], m]);
+    case 'UPDATE_LINE':
+      return lineAmounts(ch.set).map(([p, m]) => [['set', ...p], m]);
+    default:
+      return [];
+  }
+};
+
+/**
+ * The changes of an amendment to a contract in `currency`: at least one
+ * AmendmentChange, and every amount they carry in that currency. Parsing
+ * returns them normalised (a cap's toleranceBp defaults to 0; keys the schema
+ * does not know are dropped). Runs in workflow code as well as in the service.
+ */
+export const amendmentChangesIn = (currency: string) =>
+  z
+    .array(
+      AmendmentChange.superRefine((ch, ctx) => {
+        for (const [path, m] of changeAmounts(ch)) {
+          if (m && m.currency !== currency) ctx.addIssue({ code: 'custom', message: `currency ${m.currency} differs from contract currency ${currency}`, path });
+        }
+      }),
+    )
+    .min(1);
+
+export type ParseAmendmentChangesResult = { ok: true; changes: AmendmentChange[] } | { ok: false; errors: string[] };
+
+/**
+ * Validate an amendment request's untrusted `changes` for a contract in
+ * `currency`. Every bad field is listed by its path from the request, e.g.
+ * 'changes.0.set.cap.notToExceed: currency EUR differs from contract currency USD'
+ * or 'changes.1.endDate: Invalid ISO date'.
+ */
+export const parseAmendmentChanges = (changes: unknown, currency: string): ParseAmendmentChangesResult => {
+  const r = z.object({ changes: amendmentChangesIn(currency) }).safeParse({ changes });
+  return r.success ? { ok: true, changes: r.data.changes } : { ok: false, errors: formatZodIssues(r.error) };
+};
+
 /** A versioned delta (change order) against one contract version. */
 export const Amendment = z.object({
   id: Id,
@@ -49,8 +104,8 @@ export type Amendment = z.infer<typeof Amendment>;
 
 /**
  * The amendment's changes applied to `contract`: version baseVersion + 1, not
- * validated as a whole (applyAmendment does that). For code that cannot run zod
- * parsing, e.g. workflow code, which checks the result with contractLineIssues.
+ * validated as a whole (applyAmendment does that with Contract.parse, which
+ * runs in workflow code too).
  */
 export const applyAmendmentChanges = (contract: Contract, amendment: Pick<Amendment, 'id' | 'contractId' | 'baseVersion' | 'changes'>): Contract => {
   if (amendment.contractId !== contract.id || amendment.baseVersion !== contract.version) {

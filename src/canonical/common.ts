@@ -1,11 +1,18 @@
-import { z } from 'zod';
+import { iso, z } from 'zod';
+
+// The ISO formats come from zod's `iso` export, never as `z.iso.*`: webpack (which
+// builds Temporal's workflow bundle) resolves a member two namespaces deep such
+// as `z.iso.date` in zod's top level, i.e. to `z.date` (the Date-object schema),
+// so every date string failed 'expected date, received string' in workflow code.
+// `z.coerce.number` likewise becomes `z.number`. test/canonical/sandbox.test.ts
+// parses the canonical schemas in the workflow sandbox.
 
 /** Business date, 'YYYY-MM-DD' (calendar-valid; no time, no zone). */
-export const IsoDate = z.iso.date();
+export const IsoDate = iso.date();
 export type IsoDate = z.infer<typeof IsoDate>;
 
 /** Instant: ISO-8601 date-time with 'Z' or an explicit offset. Local times are rejected. */
-export const Instant = z.iso.datetime({ offset: true });
+export const Instant = iso.datetime({ offset: true });
 export type Instant = z.infer<typeof Instant>;
 
 const isIanaZone = (tz: string): boolean => {
