@@ -1,14 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Project } from '../canonical';
 import { ConnectorError } from '../connectors/errors';
 import type { PsaExpense, PsaMilestoneEvent, PsaTimeEntry } from '../connectors/psa/psa.port';
-import { identityMap, syncWatermarks } from '../db/schema';
 import { dealWorkflowId } from '../contract';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../contract';
 import { IdentityRepository } from '../db/identity';
+import { WatermarkRepository } from '../db/watermarks';
 import { contractFromQuote, MappingError, projectFromContract } from './deal/mapping';
 import type { DealActivityDeps } from './deal.activities';
 
@@ -148,6 +147,7 @@ function dealFailure(err: unknown): SweepDealResult['error'] | undefined {
 export const createSweepActivities = (deps: SweepActivityDeps) => {
   const { psa, crm } = deps.connectors;
   const identities = new IdentityRepository(deps.db);
+  const watermarks = new WatermarkRepository(deps.db);
   const overlapMs = deps.sweep?.overlapMs ?? DEFAULT_SWEEP_OVERLAP_MS;
   const cacheMs = deps.sweep?.projectCacheMs ?? DEFAULT_PROJECT_CACHE_MS;
   const now = deps.sweep?.now ?? Date.now;
@@ -178,23 +178,8 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
 
   const readCursors = async (projectId: string): Promise<Record<SweepStream, string>> => {
     const streams = sweepStreams(projectId);
-    const rows = await deps.db
-      .select({ stream: syncWatermarks.stream, cursor: syncWatermarks.cursor })
-      .from(syncWatermarks)
-      .where(and(eq(syncWatermarks.source, SWEEP_SOURCE), inArray(syncWatermarks.stream, Object.values(streams))));
-    const of = (stream: string) => rows.find((r) => r.stream === stream)?.cursor ?? EPOCH;
-    return { time: of(streams.time), expenses: of(streams.expenses), milestones: of(streams.milestones) };
-  };
-
-  /** Moves a watermark forward only: an older, slower sweep finishing last cannot move it back. */
-  const advance = async (stream: string, cursor: string): Promise<void> => {
-    await deps.db
-      .insert(syncWatermarks)
-      .values({ source: SWEEP_SOURCE, stream, cursor })
-      .onConflictDoUpdate({
-        target: [syncWatermarks.source, syncWatermarks.stream],
-        set: { cursor: sql`greatest(${syncWatermarks.cursor}, excluded.cursor)`, updatedAt: sql`now()` },
-      });
+    const stored = await watermarks.cursors(SWEEP_SOURCE, Object.values(streams));
+    return { time: stored[streams.time] ?? EPOCH, expenses: stored[streams.expenses] ?? EPOCH, milestones: stored[streams.milestones] ?? EPOCH };
   };
 
   const windowFrom = (cursor: string, until: string): SweepWindow => ({
@@ -252,7 +237,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     }
     // Only now: everything up to `until` has reached the deal.
     const streams = sweepStreams(t.projectId);
-    for (const stream of order) await advance(streams[stream], read[stream].window.until);
+    for (const stream of order) await watermarks.advance(SWEEP_SOURCE, streams[stream], read[stream].window.until);
     const counts = { time: read.time.items.length, expenses: read.expenses.items.length, milestones: read.milestones.items.length };
     if (counts.time + counts.expenses + counts.milestones > 0) {
       deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, ...counts, batches }, 'sweep fed the deal');
@@ -263,18 +248,8 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
   return {
     /** Deals the sweep reads: every (opportunity, PSA project) the identity map holds, optionally only some opportunities. */
     async listSweepTargets(input: { opportunityIds?: string[] } = {}): Promise<SweepTarget[]> {
-      const rows = await deps.db
-        .select({ opportunityId: identityMap.canonicalId, projectId: identityMap.externalId })
-        .from(identityMap)
-        .where(
-          and(
-            eq(identityMap.kind, 'deal'),
-            eq(identityMap.system, 'kantata'),
-            ...(input.opportunityIds?.length ? [inArray(identityMap.canonicalId, input.opportunityIds)] : []),
-          ),
-        )
-        .orderBy(asc(identityMap.canonicalId), asc(identityMap.externalId));
-      return rows;
+      const links = await identities.links('deal', 'kantata', input.opportunityIds);
+      return links.map((l) => ({ opportunityId: l.canonicalId, projectId: l.externalId }));
     },
 
     /**

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './index';
 import { goldenRecords, identityMap } from './schema';
 
@@ -74,6 +74,18 @@ export class IdentityRepository {
   async externalIds(kind: string, canonicalId: string): Promise<Record<string, string>> {
     const rows = await this.db.select().from(identityMap).where(and(eq(identityMap.kind, kind), eq(identityMap.canonicalId, canonicalId)));
     return Object.fromEntries(rows.map((r) => [r.system, r.externalId]));
+  }
+
+  /**
+   * Every (canonical id, external id) pair of one kind in one system, in
+   * canonical then external id order; only those canonical ids when some are given.
+   */
+  async links(kind: string, system: string, canonicalIds?: readonly string[]): Promise<Array<{ canonicalId: string; externalId: string }>> {
+    return this.db
+      .select({ canonicalId: identityMap.canonicalId, externalId: identityMap.externalId })
+      .from(identityMap)
+      .where(and(eq(identityMap.kind, kind), eq(identityMap.system, system), ...(canonicalIds?.length ? [inArray(identityMap.canonicalId, [...canonicalIds])] : [])))
+      .orderBy(asc(identityMap.canonicalId), asc(identityMap.externalId));
   }
 
   /** Merges what `source` says about an object into its golden record under the survivorship rules. */

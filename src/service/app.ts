@@ -3,6 +3,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../db';
+import { InboxRepository } from '../db/inbox';
 import { dealWorkflowId } from '../contract';
 import { createKeyring, type AccessPolicy, type OperatorApiKey } from './auth';
 import { DEFAULT_CODEC_CORS_ORIGINS, registerCodecRoutes } from './codec.routes';
@@ -10,7 +11,6 @@ import { registerDashboardRoutes } from './dashboard.routes';
 import { DealNotFoundError, type DealGateway } from './deal-gateway';
 import { createDealLocator, type DealLocator } from './deal-locator';
 import { badRequest, HttpProblem, unauthorized, type SignatureFailure } from './errors';
-import { createInbox, type Inbox } from './inbox';
 import { createDealKpiRefresher, createMetrics, type Metrics, type WebhookOutcome } from './metrics';
 import { registerOperatorRoutes } from './operator.routes';
 import { docusignSource } from './webhooks/docusign';
@@ -95,7 +95,7 @@ declare module 'fastify' {
 export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? (() => new Date());
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const inbox = createInbox(deps.db, clock);
+  const inbox = new InboxRepository(deps.db, clock);
   const locator = deps.dealLocator ?? createDealLocator(deps.db);
   const metrics = deps.metrics ?? createMetrics({ defaultMetrics: deps.defaultMetrics });
   const access: AccessPolicy = { keyring: createKeyring(deps.secrets.operatorApiKeys), openOnLoopback: deps.openOnLoopback ?? false };
@@ -298,4 +298,4 @@ function toProblem(error: FastifyError, bodyLimit: number): HttpProblem {
   return new HttpProblem(500, 'INTERNAL', 'internal error');
 }
 
-export type { Inbox, Metrics };
+export type { Metrics };

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction } from '../contract';
+import type { InboxRepository } from '../db/inbox';
 import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
 import { HttpProblem, parseInput as parse } from './errors';
-import type { Inbox } from './inbox';
 
 const Note = z.string().max(2000).optional();
 
@@ -86,7 +86,7 @@ export function answer(reply: FastifyReply, err: unknown) {
 /** Operator API: scoped bearer keys, deal query and resolve, inbox inspection. */
 export function registerOperatorRoutes(
   app: FastifyInstance,
-  deps: { access: AccessPolicy; gateway: DealGateway; inbox: Inbox },
+  deps: { access: AccessPolicy; gateway: DealGateway; inbox: InboxRepository },
 ) {
   const requireScope = (scope: 'read' | 'operate') => guard(deps.access, scope);
 

@@ -38,3 +38,28 @@ describe('IdentityRepository', () => {
     expect(merged).toEqual({ name: 'Globex', currency: 'EUR' });
   });
 });
+
+describe('IdentityRepository.links', () => {
+  let handle: DbHandle;
+  beforeAll(async () => {
+    handle = await openDb({ dataDir: 'memory://' });
+  });
+  afterAll(() => handle.close());
+
+  it('lists one kind in one system as (canonical, external) pairs in canonical then external order, optionally for some canonical ids', async () => {
+    const ids = new IdentityRepository(handle.db);
+    await ids.link('deal', 'OPP-2', 'kantata', 'ws-2');
+    await ids.link('deal', 'OPP-1', 'kantata', 'ws-1b');
+    await ids.link('deal', 'OPP-1', 'kantata', 'ws-1a');
+    await ids.link('deal', 'OPP-1', 'docusign', 'env-1'); // another system
+    await ids.link('project', 'PRJ-OPP-1', 'kantata', 'ws-1a'); // another kind
+    expect(await ids.links('deal', 'kantata')).toEqual([
+      { canonicalId: 'OPP-1', externalId: 'ws-1a' },
+      { canonicalId: 'OPP-1', externalId: 'ws-1b' },
+      { canonicalId: 'OPP-2', externalId: 'ws-2' },
+    ]);
+    expect(await ids.links('deal', 'kantata', ['OPP-2', 'OPP-9'])).toEqual([{ canonicalId: 'OPP-2', externalId: 'ws-2' }]);
+    expect(await ids.links('deal', 'kantata', [])).toHaveLength(3); // none named: all
+    expect(await ids.links('deal', 'stripe')).toEqual([]);
+  });
+});

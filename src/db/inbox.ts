@@ -1,0 +1,112 @@
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import type { Db } from './index';
+import { webhookInbox } from './schema';
+
+export type InboxStatus = 'accepted' | 'duplicate' | 'rejected' | 'dispatched';
+export type InboxRow = typeof webhookInbox.$inferSelect;
+
+export interface InboxEntry {
+  source: string;
+  eventId: string;
+  eventType: string;
+  rawBody: string;
+  workflowId: string;
+  correlationId: string;
+}
+
+export type AcceptOutcome =
+  | { kind: 'accepted'; id: number }
+  /** The dispatch of an earlier delivery failed; this delivery has claimed the retry. */
+  | { kind: 'retry'; id: number }
+  | { kind: 'duplicate'; id: number; original: InboxRow };
+
+/**
+ * The webhook inbox: every delivery as received. The partial unique index on
+ * (source, event_id) over accepted/dispatched rows makes "store, then
+ * dispatch" exactly-once per event even under concurrent duplicate deliveries.
+ */
+export class InboxRepository {
+  constructor(
+    private readonly db: Db,
+    /** Stamps `dispatchedAt`: the service's clock. */
+    private readonly clock: () => Date,
+  ) {}
+
+  /**
+   * Stores an authenticated, valid event. The first delivery of an event id
+   * wins the insert and dispatches; later ones are recorded as 'duplicate'
+   * rows — unless the first one's dispatch failed, in which case exactly one
+   * later delivery atomically claims the retry.
+   */
+  async accept(entry: InboxEntry): Promise<AcceptOutcome> {
+    const inserted = await this.db
+      .insert(webhookInbox)
+      .values({ ...entry, status: 'accepted' })
+      .onConflictDoNothing()
+      .returning({ id: webhookInbox.id });
+    if (inserted[0]) return { kind: 'accepted', id: inserted[0].id };
+
+    const [original] = await this.db
+      .select()
+      .from(webhookInbox)
+      .where(and(eq(webhookInbox.source, entry.source), eq(webhookInbox.eventId, entry.eventId), sql`${webhookInbox.status} in ('accepted', 'dispatched')`))
+      .limit(1);
+    if (!original) throw new Error(`inbox: conflict on ${entry.source}/${entry.eventId} but no original row`);
+
+    if (original.status === 'accepted') {
+      const claimed = await this.db
+        .update(webhookInbox)
+        .set({ error: null, correlationId: entry.correlationId })
+        .where(and(eq(webhookInbox.id, original.id), eq(webhookInbox.status, 'accepted'), sql`${webhookInbox.error}->>'code' = 'DISPATCH_FAILED'`))
+        .returning({ id: webhookInbox.id });
+      if (claimed[0]) return { kind: 'retry', id: original.id };
+    }
+
+    const [dup] = await this.db
+      .insert(webhookInbox)
+      .values({ ...entry, workflowId: original.workflowId, status: 'duplicate' })
+      .returning({ id: webhookInbox.id });
+    return { kind: 'duplicate', id: dup!.id, original };
+  }
+
+  async markDispatched(id: number): Promise<void> {
+    await this.db.update(webhookInbox).set({ status: 'dispatched', dispatchedAt: this.clock(), error: null }).where(eq(webhookInbox.id, id));
+  }
+
+  /** Leaves the row 'accepted' with the error, so a redelivery of the event can claim the retry. */
+  async markDispatchFailed(id: number, error: Record<string, unknown>): Promise<void> {
+    await this.db.update(webhookInbox).set({ error: { ...error, code: 'DISPATCH_FAILED' } }).where(eq(webhookInbox.id, id));
+  }
+
+  /** An accepted event that turned out undeliverable (no such deal): out of the dedupe index. */
+  async markRejected(id: number, error: Record<string, unknown>): Promise<void> {
+    await this.db.update(webhookInbox).set({ status: 'rejected', error }).where(eq(webhookInbox.id, id));
+  }
+
+  /** A delivery that failed authentication or validation; kept for inspection (body only, never headers). */
+  async recordRejected(entry: { source: string; eventId?: string; eventType?: string; rawBody: string; correlationId: string; error: Record<string, unknown> }): Promise<number> {
+    const [row] = await this.db
+      .insert(webhookInbox)
+      .values({ ...entry, status: 'rejected' })
+      .returning({ id: webhookInbox.id });
+    return row!.id;
+  }
+
+  /** Newest first. */
+  async list(filter: { status?: InboxStatus; source?: string; limit: number }): Promise<InboxRow[]> {
+    const where: SQL[] = [];
+    if (filter.status) where.push(eq(webhookInbox.status, filter.status));
+    if (filter.source) where.push(eq(webhookInbox.source, filter.source));
+    return this.db
+      .select()
+      .from(webhookInbox)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(webhookInbox.id))
+      .limit(filter.limit);
+  }
+
+  /** The readiness probe: the database answers. */
+  async ping(): Promise<void> {
+    await this.db.execute(sql`select 1`);
+  }
+}
