@@ -1,7 +1,26 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Address, LegalEntity } from '../canonical';
-import { toApplicationFailure } from '../connectors/errors';
+import { ConnectorError } from '../connectors/errors';
 import { MappingError } from './deal/mapping';
+
+/**
+ * Maps a connector error to what an activity throws: the code becomes the
+ * failure type, `retryable` decides nonRetryable, and Retry-After becomes
+ * nextRetryDelay so Temporal's retry waits as long as the vendor asked.
+ * Anything that is not a ConnectorError is passed through unchanged (Temporal
+ * then retries it by the activity's policy).
+ */
+export function toApplicationFailure(err: unknown): unknown {
+  if (!(err instanceof ConnectorError)) return err;
+  return ApplicationFailure.create({
+    type: err.code,
+    message: err.message,
+    nonRetryable: !err.retryable,
+    details: [err.meta],
+    ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+    ...(err.cause instanceof Error ? { cause: err.cause } : {}),
+  });
+}
 
 /**
  * Runs an activity body and converts what it throws at the boundary: an

@@ -1,5 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
-
 /**
  * Every error a connector raises has one of these codes. The union is closed so
  * workflows can branch on `failure.cause.type` exhaustively; add a code here
@@ -116,7 +114,11 @@ export interface ConnectorErrorOptions {
   retryAfterMs?: number;
 }
 
-/** The single error type connectors throw; see ConnectorErrorCode and RETRYABLE. */
+/**
+ * The single error type connectors throw; see ConnectorErrorCode and RETRYABLE.
+ * Connectors know nothing of Temporal: the activity boundary
+ * (src/activities/boundary.ts) turns this into an ApplicationFailure.
+ */
 export class ConnectorError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
@@ -136,22 +138,3 @@ export class ConnectorError extends Error {
 }
 
 export const isConnectorError = (err: unknown): err is ConnectorError => err instanceof ConnectorError;
-
-/**
- * Maps a connector error to what an activity throws: the code becomes the
- * failure type, `retryable` decides nonRetryable, and Retry-After becomes
- * nextRetryDelay so Temporal's retry waits as long as the vendor asked.
- * Anything that is not a ConnectorError is passed through unchanged (Temporal
- * then retries it by the activity's policy).
- */
-export function toApplicationFailure(err: unknown): unknown {
-  if (!(err instanceof ConnectorError)) return err;
-  return ApplicationFailure.create({
-    type: err.code,
-    message: err.message,
-    nonRetryable: !err.retryable,
-    details: [err.meta],
-    ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
-    ...(err.cause instanceof Error ? { cause: err.cause } : {}),
-  });
-}

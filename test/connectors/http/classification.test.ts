@@ -1,5 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { ConnectorError, RETRYABLE, toApplicationFailure } from '../../../src/connectors/errors';
+import { RETRYABLE } from '../../../src/connectors/errors';
 import { classifyStatus, classifyTransportError, parseRetryAfter } from '../../../src/connectors/http';
 
 describe('classifyStatus', () => {
@@ -65,30 +64,5 @@ describe('RETRYABLE table', () => {
       'SALESFORCE.ROW_LOCK',
       'STRIPE.IDEMPOTENCY_IN_USE',
     ]);
-  });
-});
-
-describe('toApplicationFailure', () => {
-  test('non-retryable code becomes a nonRetryable failure with the code as type', () => {
-    const cause = new Error('socket');
-    const f = toApplicationFailure(new ConnectorError('HTTP.VALIDATION', 'bad field', { cause, meta: { system: 'kantata', status: 422 } }));
-    expect(f).toBeInstanceOf(ApplicationFailure);
-    const af = f as ApplicationFailure;
-    expect(af.type).toBe('HTTP.VALIDATION');
-    expect(af.nonRetryable).toBe(true);
-    expect(af.message).toBe('bad field');
-    expect(af.details).toEqual([{ system: 'kantata', status: 422 }]);
-    expect(af.cause).toBe(cause);
-    expect(af.nextRetryDelay).toBeUndefined();
-  });
-  test('rate limit keeps Retry-After as nextRetryDelay and stays retryable', () => {
-    const af = toApplicationFailure(new ConnectorError('HTTP.RATE_LIMITED', 'slow down', { retryAfterMs: 2500 })) as ApplicationFailure;
-    expect(af.type).toBe('HTTP.RATE_LIMITED');
-    expect(af.nonRetryable).toBe(false);
-    expect(af.nextRetryDelay).toBe(2500);
-  });
-  test('other errors pass through unchanged', () => {
-    const e = new TypeError('bug');
-    expect(toApplicationFailure(e)).toBe(e);
   });
 });
