@@ -7,7 +7,7 @@ const NODE_BUILTINS = ['fs', 'path', 'crypto', 'http', 'https', 'net', 'os', 'ch
 const LAYERS = ['**/connectors/**', '**/db/**', '**/db', '**/activities/**', '**/activities', '**/service/**', '**/sandbox/**', '**/cli/**', '**/worker', '**/config', '**/config/**'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.temporal/', '.q2c/', 'dist/', 'coverage/', 'src/db/migrations/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['node_modules/', '.temporal/', '.q2c/', 'dist/', 'coverage/', 'src/db/migrations/', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -45,23 +45,25 @@ export default tseslint.config(
     },
   },
   {
-    // The canonical model and the rules are pure: no I/O, no layers above them.
-    files: ['src/canonical/**/*.ts', 'src/rules/**/*.ts'],
+    // The canonical model, the rules and the engagement core are pure: no I/O,
+    // no clock, no Temporal, no layers above them (the layer order within them
+    // is checked by dependency-cruiser, .dependency-cruiser.cjs).
+    files: ['src/canonical/**/*.ts', 'src/rules/**/*.ts', 'src/engagement/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: NODE_BUILTINS.map((name) => ({ name, message: 'canonical and rules are pure: no Node built-ins' })),
+          paths: NODE_BUILTINS.map((name) => ({ name, message: 'canonical, rules and engagement are pure: no Node built-ins' })),
           patterns: [
-            { group: IO, message: 'canonical and rules do no I/O' },
-            { group: [...LAYERS, '**/workflows/**', '**/workflows', '@temporalio/*'], message: 'canonical and rules depend on nothing above them' },
+            { group: IO, message: 'canonical, rules and engagement do no I/O' },
+            { group: [...LAYERS, '**/workflows/**', '**/workflows', '@temporalio/*'], message: 'canonical, rules and engagement depend on nothing above them' },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'Date', message: 'rules take time as an argument; parse dates with pure helpers' }, { name: 'process', message: 'no environment in pure code' }],
+      'no-restricted-globals': ['error', { name: 'Date', message: 'pure code takes time as an argument; parse dates with pure helpers' }, { name: 'process', message: 'no environment in pure code' }],
       'no-restricted-properties': [
         'error',
-        { object: 'Math', property: 'random', message: 'rules are deterministic' },
+        { object: 'Math', property: 'random', message: 'pure code is deterministic' },
         { object: 'process', property: 'env', message: 'no environment in pure code' },
       ],
     },
