@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Contract, Customer, LegalEntity, Quote } from '../canonical';
 import type { Connectors } from '../connectors';
+import type { CrmOpportunity } from '../connectors/crm/crm.port';
 import type { Db } from '../db';
 import { IdentityRepository } from '../db/identity';
 import type { Catalog } from './deal/catalog';
@@ -23,30 +24,43 @@ const CRM_STAGE: Record<'IN_DELIVERY' | 'CANCELLED' | 'CLOSED', string> = {
   CLOSED: 'Closed Won - Complete',
 };
 
-export const createDealActivities = (deps: DealActivityDeps) => {
-  const { crm, clm, psa, erp, billing } = deps.connectors;
-  const identities = new IdentityRepository(deps.db);
+/**
+ * The deal as the CRM holds it now: the opportunity, its account as the
+ * canonical customer, the primary quote as a canonical quote and the contract
+ * mapped from them. `requireWon` refuses an opportunity the CRM does not count
+ * as won (loadDeal at the start of a deal); the PSA sweep reads deals already
+ * in delivery, whose stage q2c has moved on.
+ */
+export async function readDeal(deps: DealActivityDeps, opportunityId: string, options: { requireWon: boolean }): Promise<{ opportunity: CrmOpportunity; snapshot: DealSnapshot }> {
+  const { crm } = deps.connectors;
   const entity = (id: string): LegalEntity => {
     const found = deps.catalog.legalEntities.find((e) => e.id === id);
     if (!found) throw new MappingError('CATALOG.UNKNOWN_LEGAL_ENTITY', `unknown legal entity '${id}'`);
     return found;
   };
+  const opp = await crm.getOpportunity(opportunityId);
+  if (options.requireWon && !opp.isWon) throw ApplicationFailure.create({ type: 'CRM.OPPORTUNITY_NOT_WON', message: `opportunity ${opp.id} is ${opp.stage}`, nonRetryable: true });
+  const account = await crm.getAccount(opp.accountId);
+  const customerId = await new IdentityRepository(deps.db).canonicalIdFor('customer', 'salesforce', opp.accountId, `CUS-${opp.accountId}`);
+  const customer: Customer = { ...account, id: customerId, externalIds: { ...account.externalIds, salesforce: opp.accountId } };
+  const quote = await crm.getPrimaryQuote(opp.id, customerId);
+  const contractingEntity = entity(opp.soldLegalEntityId ?? customer.legalEntityId);
+  const deliveringEntityIds = [entity(opp.deliveryLegalEntityId ?? contractingEntity.id).id];
+  const contract = contractFromQuote({ quote, customer: { ...customer, legalEntityId: contractingEntity.id }, catalog: deps.catalog, startDate: opp.closeDate, poNumber: opp.poNumber ?? undefined });
+  return { opportunity: opp, snapshot: { quote, contract, customer, contractingEntity, deliveringEntityIds } };
+}
+
+export const createDealActivities = (deps: DealActivityDeps) => {
+  const { crm, clm, psa, erp, billing } = deps.connectors;
+  const identities = new IdentityRepository(deps.db);
 
   return {
     /** Reads the opportunity, its account and primary quote; maps them to a canonical quote and contract. */
     loadDeal: (input: { opportunityId: string; correlationId: string }): Promise<DealSnapshot> =>
       activityBoundary(async () => {
-        const opp = await crm.getOpportunity(input.opportunityId);
-        if (!opp.isWon) throw ApplicationFailure.create({ type: 'CRM.OPPORTUNITY_NOT_WON', message: `opportunity ${opp.id} is ${opp.stage}`, nonRetryable: true });
-        const account = await crm.getAccount(opp.accountId);
-        const customerId = await identities.canonicalIdFor('customer', 'salesforce', opp.accountId, `CUS-${opp.accountId}`);
-        const customer: Customer = { ...account, id: customerId, externalIds: { ...account.externalIds, salesforce: opp.accountId } };
-        const quote = await crm.getPrimaryQuote(opp.id, customerId);
-        const contractingEntity = entity(opp.soldLegalEntityId ?? customer.legalEntityId);
-        const deliveringEntityIds = [entity(opp.deliveryLegalEntityId ?? contractingEntity.id).id];
-        const contract = contractFromQuote({ quote, customer: { ...customer, legalEntityId: contractingEntity.id }, catalog: deps.catalog, startDate: opp.closeDate, poNumber: opp.poNumber ?? undefined });
-        deps.logger.info({ opportunityId: opp.id, correlationId: input.correlationId, contractId: contract.id, lines: contract.lines.length }, 'deal loaded');
-        return { quote, contract, customer, contractingEntity, deliveringEntityIds };
+        const { opportunity: opp, snapshot } = await readDeal(deps, input.opportunityId, { requireWon: true });
+        deps.logger.info({ opportunityId: opp.id, correlationId: input.correlationId, contractId: snapshot.contract.id, lines: snapshot.contract.lines.length }, 'deal loaded');
+        return snapshot;
       }),
 
     /**

@@ -8,8 +8,8 @@ import { dealWorkflowId } from '../contract';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../contract';
 import { IdentityRepository } from '../db/identity';
 import { WatermarkRepository } from '../db/watermarks';
-import { contractFromQuote, MappingError, projectFromContract } from './deal/mapping';
-import type { DealActivityDeps } from './deal.activities';
+import { MappingError, projectFromContract } from './deal/mapping';
+import { readDeal, type DealActivityDeps } from './deal.activities';
 
 /** Watermarks of the PSA sweep: `syncWatermarks.source`. */
 export const SWEEP_SOURCE = 'kantata';
@@ -145,7 +145,7 @@ function dealFailure(err: unknown): SweepDealResult['error'] | undefined {
  * activity results and signal events there).
  */
 export const createSweepActivities = (deps: SweepActivityDeps) => {
-  const { psa, crm } = deps.connectors;
+  const { psa } = deps.connectors;
   const identities = new IdentityRepository(deps.db);
   const watermarks = new WatermarkRepository(deps.db);
   const overlapMs = deps.sweep?.overlapMs ?? DEFAULT_SWEEP_OVERLAP_MS;
@@ -155,19 +155,14 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
 
   /**
    * The canonical project (to map PSA stories to contract lines), derived from
-   * the quote as part 1 derived it when provisioning. Unlike loadDeal this does
-   * not insist the opportunity is still at 'Closed Won': a deal in delivery has
-   * moved on to the delivery stages.
+   * the deal as loadDeal reads it and part 1 provisioned it. The opportunity
+   * need not be won any more: a deal in delivery has moved on to the delivery stages.
    */
   const projectOf = async (opportunityId: string): Promise<DealProject> => {
     const hit = projects.get(opportunityId);
     if (hit && now() - hit.at < cacheMs) return hit;
-    const opp = await crm.getOpportunity(opportunityId);
-    const account = await crm.getAccount(opp.accountId);
-    const customerId = await identities.canonicalIdFor('customer', 'salesforce', opp.accountId, `CUS-${opp.accountId}`);
-    const customer = { ...account, id: customerId, legalEntityId: opp.soldLegalEntityId ?? account.legalEntityId };
-    const quote = await crm.getPrimaryQuote(opp.id, customerId);
-    const contract = contractFromQuote({ quote, customer, catalog: deps.catalog, startDate: opp.closeDate, poNumber: opp.poNumber ?? undefined });
+    const { snapshot } = await readDeal(deps, opportunityId, { requireWon: false });
+    const { contract, quote, customer } = snapshot;
     const project = projectFromContract({ contract, quote, catalog: deps.catalog, customer });
     const lines = contract.lines;
     const expenseLine = lines.find((l) => l.billingModel === 'EXPENSES') ?? lines.find((l) => l.billingModel === 'TIME_AND_MATERIALS') ?? lines[0]!;

@@ -10,7 +10,7 @@ import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { identityMap, syncWatermarks } from '../../src/db/schema';
 import type { DeliveryBatch } from '../../src/contract';
-import { sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
+import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 
 jest.setTimeout(60_000);
@@ -235,6 +235,19 @@ test('closed and unknown deals are skipped unread; a vendor error fails its deal
   expect(signals.map((s) => s.workflowId)).toEqual([`deal-${good.opportunityId}`]);
   expect(await cursors(broken.projectId)).toEqual({});
   expect(await cursors('ws-closed')).toEqual({});
+});
+
+test('the project comes from the deal as loadDeal reads it, without insisting the opportunity is still won', async () => {
+  const deal = await provisionedDeal('SWL1');
+  const user = await consultant();
+  const a = await seed('time_entries', { workspace_id: deal.projectId, story_id: await deal.story(deal.t1), user_id: user, date_performed: '2026-10-05', time_in_minutes: 60, approved: true });
+  // The opportunity left the won stages (reopened by hand): loadDeal refuses it, the sweep still reads its deal in delivery.
+  await patchSalesforce(sandbox.url, 'Opportunity', deal.opportunityId, { StageName: 'Negotiation/Review' });
+  await expect(createDealActivities(sandboxActivityDeps(sandbox.url, db.db)).loadDeal({ opportunityId: deal.opportunityId, correlationId: 'SWL1' })).rejects.toMatchObject({ type: 'CRM.OPPORTUNITY_NOT_WON' });
+  const { client, signals } = recordingClient();
+  const [result] = await run(sweep(client).sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: deal.projectId }] });
+  expect([result!.status, result!.time]).toEqual(['fed', 1]);
+  expect(signals.flatMap((sg) => sg.batch.items.map((i) => i.sourceId))).toEqual([a]);
 });
 
 test('a retried attempt resumes after the last deal its heartbeat reported', async () => {
