@@ -18,6 +18,7 @@ import { assertTransition } from './deal.stages';
 import type { DealStage } from '../contract';
 import { installDeliveryHandlers, runDelivery } from './delivery';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
+import { failureCode, failureMessage } from './failures';
 import { kpis } from './sinks';
 
 /** Retryable failures (timeouts, 5xx, 429) are retried with backoff by Temporal; after these attempts the deal parks. */
@@ -61,19 +62,6 @@ const ALLOWED_ACTIONS: Record<StepName, OperatorAction['action'][]> = {
 
 /** Control flow for an operator's cancel: caught in dealWorkflow, never escapes it. */
 const DEAL_CANCELLED = 'DEAL.CANCELLED';
-
-/** The code a failure carries: the connector's ApplicationFailure type, or the timeout kind. */
-function failureCode(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.type) return cause.type;
-  if (cause && typeof cause === 'object' && 'timeoutType' in cause) return 'ACTIVITY.TIMEOUT';
-  return 'UNKNOWN';
-}
-
-function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-}
 
 /**
  * One workflow per opportunity (id `deal-<opportunityId>`): closed-won to a

@@ -1,9 +1,10 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Invoice } from '../canonical';
 import type { BillingActivities } from '../activities/billing.activities';
 import type { IssueContext, IssueRequest, IssueResult } from '../contract';
 
 import { ERP_TASK_QUEUE } from '../contract/task-queues';
+import { failureCode, failureMessage } from './failures';
 
 export { ERP_TASK_QUEUE };
 
@@ -17,12 +18,6 @@ export interface InvoiceRunInput {
   runId: string;
   requests: IssueRequest[];
 }
-
-const failureOf = (err: unknown): { code: string; message: string } => {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'UNKNOWN';
-  return { code, message: cause instanceof Error ? cause.message : String(cause) };
-};
 
 /**
  * Tax, post and write back each invoice, one after another (the ERP queue's
@@ -47,8 +42,7 @@ export async function issueInvoices(ctx: IssueContext, requests: readonly IssueR
       results.push({ invoiceId: invoice.id, ok: true, number: posted.number, externalId: posted.externalId, system: posted.system, taxMinor: t.taxMinor });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
-      const f = failureOf(err);
-      results.push({ invoiceId: req.invoice.id, ok: false, errorCode: f.code, errorMessage: f.message });
+      results.push({ invoiceId: req.invoice.id, ok: false, errorCode: failureCode(err), errorMessage: failureMessage(err) });
     }
   }
   return results;

@@ -1,0 +1,133 @@
+import { applyAmendmentChanges, CanonicalError, contractLineIssues, IsoDate, parseAmendmentChanges, type Contract } from '../canonical';
+import type { CompiledContract } from '../rules/compile';
+import { heldOverCap } from './caps';
+import { compiled, contractOf, type Deal } from './deal';
+import type { AmendContractRequest, AmendContractResult, AmendmentRecord } from './model';
+import { refuse } from './refusal';
+import type { EngagementState } from './state';
+
+/*
+ * Contract amendments while the deal is in delivery: versioned deltas against
+ * the current version. The validator and the handler both ask amendmentFor, so
+ * a refusal and an application can never disagree.
+ */
+
+/** What an amendment may change while the deal is in delivery (the PSA project and the rule set stay as provisioned). */
+const AMENDABLE_LINE_FIELDS = new Set(['cap', 'endDate', 'rateCardRef', 'discountBp', 'allocatedValue', 'description']);
+const AMENDABLE_TERMS = new Set(['endDate', 'poNumber']);
+
+const sameCap = (a: Contract['lines'][number], b: Contract['lines'][number]): boolean => JSON.stringify(a.cap) === JSON.stringify(b.cap);
+const rateChanged = (a: Contract['lines'][number], b: Contract['lines'][number]): boolean => a.rateCardRef !== b.rateCardRef || a.discountBp !== b.discountBp;
+
+/** The amendment this request id already applied, after checking the repeat asks for the same. */
+export function priorAmendment(s: EngagementState, req: AmendContractRequest): AmendmentRecord | undefined {
+  if (typeof req?.requestId !== 'string' || !req.requestId.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs a requestId');
+  const done = s.amendments?.find((a) => a.requestId === req.requestId);
+  if (done && (done.baseVersion !== req.baseVersion || JSON.stringify(done.changes) !== JSON.stringify(req.changes))) {
+    refuse('DEAL.REQUEST_ID_REUSED', `request ${req.requestId} already applied amendment ${done.id} with other content`);
+  }
+  return done;
+}
+
+/** Which operations delivery accepts, on which lines and fields (checked on the request as sent, before its values). */
+function checkScope(c: Contract, changes: readonly unknown[]): void {
+  changes.forEach((raw, i) => {
+    const ch = (typeof raw === 'object' && raw !== null ? raw : {}) as { op?: unknown; lineId?: unknown; set?: unknown };
+    const keys = typeof ch.set === 'object' && ch.set !== null ? Object.keys(ch.set) : [];
+    switch (ch.op) {
+      case 'UPDATE_LINE':
+      case 'END_LINE':
+        if (!c.lines.some((l) => l.id === ch.lineId)) refuse('DEAL.AMENDMENT_UNKNOWN_LINE', `changes.${i}.lineId: line ${String(ch.lineId)} is not on contract ${c.id}`);
+        if (ch.op === 'UPDATE_LINE') {
+          if (keys.length === 0) refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.set: nothing to change`);
+          for (const k of keys) if (!AMENDABLE_LINE_FIELDS.has(k)) refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}.set.${k}: cannot be amended while the deal is in delivery`);
+        }
+        break;
+      case 'SET_TERMS':
+        for (const k of keys) if (!AMENDABLE_TERMS.has(k)) refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}.set.${k}: cannot be amended while the deal is in delivery`);
+        break;
+      case 'ADD_LINE':
+        refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}: a line cannot be added in delivery (the PSA project has no tasks for it)`);
+        break;
+      default:
+        refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.op: unknown operation`);
+    }
+  });
+}
+
+/** The contract version the request makes of the current one, or a refusal naming what is wrong. */
+export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequest): Contract {
+  const c = contractOf(s, d);
+  if (!req.by?.trim() || !req.reason?.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs `by` and `reason`');
+  if (!IsoDate.safeParse(req.effectiveDate).success) refuse('DEAL.AMENDMENT_INVALID', 'effectiveDate: expected YYYY-MM-DD');
+  if (req.baseVersion !== c.version) refuse('DEAL.AMENDMENT_VERSION_CONFLICT', `amendment written against contract v${req.baseVersion}; contract ${c.id} is at v${c.version}`);
+  if (!Array.isArray(req.changes) || req.changes.length === 0) refuse('DEAL.AMENDMENT_INVALID', 'changes: at least one change is needed');
+  checkScope(c, req.changes);
+  // The canonical schema checks the values (paths as the service reports them) and defaults a cap's tolerance to 0.
+  const parsed = parseAmendmentChanges(req.changes, c.currency);
+  if (!parsed.ok) return refuse('DEAL.AMENDMENT_INVALID', parsed.errors.join('; '));
+  let next: Contract;
+  try {
+    next = applyAmendmentChanges(c, { id: `${c.id}-A${c.version + 1}`, contractId: c.id, baseVersion: req.baseVersion, changes: parsed.changes });
+  } catch (err) {
+    if (err instanceof CanonicalError) refuse(err.code === 'AMENDMENT.VERSION_MISMATCH' ? 'DEAL.AMENDMENT_VERSION_CONFLICT' : err.code === 'AMENDMENT.LINE_NOT_FOUND' ? 'DEAL.AMENDMENT_UNKNOWN_LINE' : 'DEAL.AMENDMENT_INVALID', err.message);
+    throw err;
+  }
+  if (next.startDate > next.endDate) refuse('DEAL.AMENDMENT_INVALID', `endDate: the contract would end (${next.endDate}) before it starts (${next.startDate})`);
+  next.lines.forEach((l, i) => {
+    const issues = contractLineIssues(l, next.currency);
+    if (issues.length > 0) refuse('DEAL.AMENDMENT_INVALID', `the amended contract is invalid: ${issues.map((x) => `lines.${i}.${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  });
+  let cc: CompiledContract;
+  try {
+    cc = compiled(d, next);
+  } catch (err) {
+    return refuse('DEAL.AMENDMENT_INVALID', err instanceof Error ? err.message : String(err));
+  }
+  for (const l of next.lines) {
+    const before = c.lines.find((x) => x.id === l.id)!;
+    const limit = cc.lines.get(l.id)?.capLimit ?? null;
+    const billed = s.billedByLine[l.id] ?? 0;
+    if (!sameCap(before, l) && limit !== null && limit < billed) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap with tolerance ${limit} is below the ${billed} already billed`);
+    const last = s.rateHistory?.[l.id]?.at(-1);
+    if (rateChanged(before, l) && last && req.effectiveDate < last.until) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: a rate change from ${req.effectiveDate} is earlier than the one from ${last.until}`);
+  }
+  return next;
+}
+
+export const amendmentRecord = (s: EngagementState, d: Deal, req: AmendContractRequest, next: Contract, today: string): AmendmentRecord => ({
+  id: `${contractOf(s, d).id}-A${next.version}`,
+  requestId: req.requestId,
+  by: req.by,
+  reason: req.reason,
+  effectiveDate: req.effectiveDate,
+  baseVersion: req.baseVersion,
+  version: next.version,
+  appliedOn: today,
+  changes: req.changes,
+});
+
+/**
+ * The deal moves to the new version (once the ERP has it): rate terms it
+ * replaces are kept for work dated before the effective date; a changed cap
+ * lets held over-cap time be billed on the next run.
+ */
+export function applyAmendment(s: EngagementState, d: Deal, req: AmendContractRequest, next: Contract, record: AmendmentRecord): AmendmentRecord {
+  const prev = contractOf(s, d);
+  for (const l of next.lines) {
+    const before = prev.lines.find((x) => x.id === l.id)!;
+    if (rateChanged(before, l)) {
+      ((s.rateHistory ??= {})[l.id] ??= []).push({ until: req.effectiveDate, ...(before.rateCardRef !== undefined ? { rateCardRef: before.rateCardRef } : {}), discountBp: before.discountBp });
+    }
+    if (!sameCap(before, l) && !(s.capAmendedLines ??= []).includes(l.id)) s.capAmendedLines.push(l.id);
+  }
+  s.contract = next;
+  (s.amendments ??= []).push(record);
+  return record;
+}
+
+export function amendmentResult(s: EngagementState, d: Deal, record: AmendmentRecord): AmendContractResult {
+  const contract = contractOf(s, d);
+  const lines = new Set(record.changes.flatMap((ch) => (ch.op === 'UPDATE_LINE' && ch.set.cap !== undefined ? [ch.lineId] : [])));
+  return { amendment: record, contractVersion: contract.version, ...heldOverCap(s, compiled(d, contract), lines) };
+}

@@ -1,0 +1,140 @@
+import type { CreditMemo } from '../canonical';
+import { CreditError, creditInvoiceLines } from '../rules/credit';
+import { isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
+import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceSummary } from './model';
+import { refuse } from './refusal';
+import type { CreditBasis, EngagementState } from './state';
+
+/*
+ * Credit memos against posted invoices: the operator names whole invoice lines
+ * or source items of a line; the memo reverses exactly what was invoiced for
+ * them. The validator and the handler both ask creditMemoFor.
+ */
+
+/** A credit the core has checked and priced: what the shell posts. */
+export interface CreditPlan {
+  inv: InvoiceSummary;
+  basis: CreditBasis;
+  memo: CreditMemo;
+}
+
+/** What the ERP returned for the credit memo. */
+export interface PostedCredit {
+  number: string;
+  externalId: string;
+  taxByLine: Record<string, number>;
+  taxMinor: number;
+}
+
+/** The credit memo this request id already issued, after checking the repeat asks for the same. */
+export function priorCredit(s: EngagementState, req: CreditInvoiceRequest): CreditMemoSummary | undefined {
+  if (typeof req?.requestId !== 'string' || !req.requestId.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs a requestId');
+  const done = s.creditMemos?.find((m) => m.requestId === req.requestId);
+  if (done && ((done.invoiceId !== req.invoiceId && done.invoiceNumber !== req.invoiceId) || JSON.stringify(done.request) !== JSON.stringify(req.lines))) {
+    refuse('DEAL.REQUEST_ID_REUSED', `request ${req.requestId} already issued credit memo ${done.number} with other content`);
+  }
+  return done;
+}
+
+/** The credit memo the request asks for, from the invoice as issued, or a refusal. */
+export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string): CreditPlan {
+  if (!req.by?.trim() || !req.note?.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs `by` and `note`');
+  if (!['DISPUTE', 'ERROR', 'CANCELLATION'].includes(req.reason)) refuse('DEAL.ACTION_INVALID', 'reason: DISPUTE, ERROR or CANCELLATION');
+  const inv = s.invoices.find((i) => i.id === req.invoiceId || i.number === req.invoiceId);
+  if (!inv || !isPosted(s, inv) || inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return refuse('DEAL.INVOICE_UNKNOWN', `no posted invoice ${req.invoiceId}`);
+  if (inv.system !== 'erp' || !inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} lives in ${inv.system}; credit memos are issued in the ERP`);
+  if (inv.status === 'WRITTEN_OFF') refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} is written off`);
+  const basis = s.creditBasis?.[inv.id];
+  if (!basis) return refuse('DEAL.CREDIT_BASIS_MISSING', `invoice ${inv.number} was issued before the deal kept credit bases; credit it in the ERP`);
+  if (!Array.isArray(req.lines) || req.lines.length === 0) refuse('DEAL.ACTION_INVALID', 'lines: name at least one invoice line');
+  const selections = req.lines.map((sel, i) => {
+    const line = basis.invoice.lines.find((l) => l.id === sel?.invoiceLineId);
+    if (!line) return refuse('DEAL.CREDIT_UNKNOWN_LINE', `lines.${i}.invoiceLineId: invoice ${inv.number} has no line ${sel?.invoiceLineId}`);
+    if (req.lines.findIndex((x) => x.invoiceLineId === sel.invoiceLineId) !== i) refuse('DEAL.ACTION_INVALID', `lines.${i}.invoiceLineId: ${sel.invoiceLineId} is named twice`);
+    const already = new Set(basis.credited[line.id] ?? []);
+    const named = sel.sourceItemIds;
+    if (named !== undefined) {
+      if (!Array.isArray(named) || named.length === 0) refuse('DEAL.ACTION_INVALID', `lines.${i}.sourceItemIds: name at least one item, or leave it out for the whole line`);
+      named.forEach((sid, j) => {
+        if (!line.sourceItemIds.includes(sid)) refuse('DEAL.CREDIT_SOURCE_NOT_ON_LINE', `lines.${i}.sourceItemIds.${j}: ${sid} is not on invoice line ${line.id}`);
+        if (already.has(sid)) refuse('DEAL.ALREADY_CREDITED', `lines.${i}.sourceItemIds.${j}: ${sid} on ${line.id} was credited before`);
+      });
+      if (new Set(named).size !== named.length) refuse('DEAL.ACTION_INVALID', `lines.${i}.sourceItemIds: an item is named twice`);
+    }
+    const ids = (named ?? line.sourceItemIds).filter((sid) => !already.has(sid));
+    if (ids.length === 0) refuse('DEAL.ALREADY_CREDITED', `lines.${i}: every item of ${line.id} was credited before`);
+    return { invoiceLineId: line.id, sourceItemIds: ids };
+  });
+  const amounts = new Map(basis.events.map((e) => [e.sourceId, e.amountMinor]));
+  let memo: CreditMemo;
+  try {
+    memo = creditInvoiceLines(basis.invoice, selections, amounts, { issueDate: today, reason: req.reason, memoKey: req.requestId });
+  } catch (err) {
+    if (err instanceof CreditError) return refuse(err.code.replace('RULES.', 'DEAL.'), err.message);
+    throw err;
+  }
+  if (memo.lines.length === 0) refuse('DEAL.NOTHING_TO_CREDIT', `the named items of invoice ${inv.number} were billed at 0`);
+  return { inv, basis, memo };
+}
+
+/** The ERP credit memo to post (tax reversed only up to what the invoice still carries). */
+export function creditMemoPosting(d: Deal, plan: CreditPlan) {
+  const { inv, basis, memo } = plan;
+  const taxableLines: Record<string, string> = {};
+  if (inv.taxMinor > 0) for (const l of basis.invoice.lines) if (l.taxable) taxableLines[l.id] = l.taxCode;
+  return {
+    dealId: d.dealId,
+    creditMemo: memo,
+    invoice: { id: inv.id, number: inv.number, externalId: inv.externalId!, taxCapMinor: inv.taxMinor - basis.taxCreditedMinor, taxableLines },
+    erpCustomerId: d.ids.erpCustomerId ?? '',
+    customer: d.snapshot.customer,
+    seller: d.snapshot.contractingEntity,
+  };
+}
+
+/** The posted credit memo in the deal's books; returns its summary and the audit trail to record. */
+export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequest, plan: CreditPlan, posted: PostedCredit) {
+  const { inv, basis, memo } = plan;
+  const summary: CreditMemoSummary = {
+    id: memo.id,
+    number: posted.number,
+    externalId: posted.externalId,
+    requestId: req.requestId,
+    invoiceId: inv.id,
+    invoiceNumber: inv.number,
+    issueDate: memo.issueDate,
+    reason: req.reason,
+    note: req.note,
+    by: req.by,
+    subtotalMinor: memo.total.amountMinor,
+    taxMinor: posted.taxMinor,
+    totalMinor: memo.total.amountMinor + posted.taxMinor,
+    lines: memo.lines.map((l) => ({ id: l.id, originalInvoiceLineId: l.originalInvoiceLineId, contractLineId: l.contractLineId, sourceItemIds: l.sourceItemIds, amountMinor: l.amount.amountMinor, taxMinor: posted.taxByLine[l.id] ?? 0 })),
+    request: req.lines,
+  };
+  for (const l of memo.lines) (basis.credited[l.originalInvoiceLineId] ??= []).push(...l.sourceItemIds);
+  basis.taxCreditedMinor += posted.taxMinor;
+  inv.creditedMinor = (inv.creditedMinor ?? 0) + summary.totalMinor;
+  inv.creditMemos = [...(inv.creditMemos ?? []), summary.number];
+  inv.status = statusFor(inv);
+  if (isSettled(inv)) resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
+  (s.creditMemos ??= []).push(summary);
+  s.statusSyncs.push(inv.id);
+  const events = new Map(basis.events.map((e) => [e.sourceId, e]));
+  const items: CreditAuditItem[] = memo.lines.flatMap((l) =>
+    l.sourceItemIds.map((sid) => {
+      const ev = events.get(sid);
+      return { creditLineId: l.id, invoiceLineId: l.originalInvoiceLineId, sourceId: sid, sourceKind: ev?.kind ?? 'UNKNOWN', billingEventId: ev?.id ?? null, contractLineId: l.contractLineId, quoteLineId: ev?.quoteLineId ?? null, amountMinor: ev?.amountMinor ?? 0 };
+    }),
+  );
+  const audit = {
+    dealId: d.dealId,
+    invoiceNumber: inv.number,
+    creditMemoNumber: summary.number,
+    currency: memo.currency,
+    items,
+    taxByLine: posted.taxByLine,
+    invoiceLineOf: Object.fromEntries(memo.lines.map((l) => [l.id, l.originalInvoiceLineId])),
+  };
+  return { summary, audit };
+}

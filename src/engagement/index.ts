@@ -1,0 +1,18 @@
+// The engagement core: the deal's delivery-to-cash behaviour as pure functions
+// over a plain, serialisable state. No I/O, no clock, no Temporal: the delivery
+// workflow receives messages, asks these functions, and runs the commands they
+// return as activities.
+export * from './amendments';
+export * from './calendar';
+export * from './cash';
+export * from './commands';
+export * from './credits';
+export * from './deal';
+export * from './intake';
+export * from './invoicing';
+export * from './issuing';
+export * from './refusal';
+export * from './revenue';
+export * from './state';
+export * from './view';
+export type * from './model';

@@ -1,0 +1,91 @@
+import type { Invoice } from '../canonical';
+import { revenueSchedule } from '../rules/revenue';
+import { outcome, type Outcome } from './commands';
+import { contractOf, invoiceById, raise, resolveAttention, statusFor, type Deal } from './deal';
+import type { IssueContext, IssueRequest, IssueResult } from './model';
+import { queueRevenue } from './revenue';
+import type { EngagementState } from './state';
+
+/** More invoices than this in one run go out through a child workflow. */
+export const DEFAULT_CHILD_RUN_THRESHOLD = 25;
+
+/** Drafts an operator rejected leave the books: never posted, their amounts no longer count against caps. */
+export function dropRejected(s: EngagementState): void {
+  for (const draft of s.drafts.filter((x) => x.approval === 'REJECTED')) {
+    const inv = invoiceById(s, draft.invoice.id)!;
+    inv.status = 'REJECTED';
+    for (const l of draft.invoice.lines) s.billedByLine[l.contractLineId] = (s.billedByLine[l.contractLineId] ?? 0) - l.amount.amountMinor;
+    resolveAttention(s, (a) => a.invoiceId === inv.id);
+  }
+  s.drafts = s.drafts.filter((x) => x.approval !== 'REJECTED');
+}
+
+/** What goes out now: drafts that need no approval or were approved (a failed one again on a later day). */
+export function readyToIssue(s: EngagementState, today: string): IssueRequest[] {
+  return s.drafts
+    .filter((x) => (x.approval === 'NOT_REQUIRED' || x.approval === 'APPROVED') && (!x.failed || x.requestedOn < today))
+    .map((x) => ({ invoice: x.invoice, taxableLineIds: x.taxableLineIds, events: x.events }));
+}
+
+/** Issue in a child workflow (its own history) when the run is large. */
+export const issuesInChild = (d: Deal, requests: readonly IssueRequest[]): boolean => requests.length > (d.options.childRunThreshold ?? DEFAULT_CHILD_RUN_THRESHOLD);
+
+export function issueContext(d: Deal): IssueContext {
+  const { snapshot, ids, options } = d;
+  return {
+    dealId: d.dealId,
+    opportunityId: d.opportunityId,
+    ...(ids.projectId ? { psaProjectId: ids.projectId } : {}),
+    erpCustomerId: ids.erpCustomerId ?? '',
+    ...(ids.erpContractId ? { erpSalesOrderId: ids.erpContractId } : {}),
+    customer: snapshot.customer,
+    seller: snapshot.contractingEntity,
+    system: options.invoiceSystem ?? 'erp',
+    ...(options.billingCustomerId ? { billingCustomerId: options.billingCustomerId } : {}),
+    netDays: snapshot.contract.paymentTerms.netDays,
+  };
+}
+
+/**
+ * The results of an issue run: a posted invoice takes its number, tax and
+ * status and queues its as-invoiced revenue; a failed one stays a draft, is
+ * tried again on a later day and raises POSTING_FAILED.
+ */
+export function invoicesIssued(s: EngagementState, d: Deal, results: readonly IssueResult[], today: string): Outcome {
+  const out = outcome();
+  const issued: Invoice[] = [];
+  for (const r of results) {
+    const draft = s.drafts.find((x) => x.invoice.id === r.invoiceId)!;
+    const inv = invoiceById(s, r.invoiceId)!;
+    if (!r.ok) {
+      draft.failed = { code: r.errorCode ?? 'UNKNOWN', message: r.errorMessage ?? '' };
+      draft.requestedOn = today; // retried on a later day; an operator may reject it meanwhile
+      raise(s, { id: `POSTING_FAILED:${inv.id}`, kind: 'POSTING_FAILED', invoiceId: inv.id, message: `${r.errorCode}: ${r.errorMessage}`, raisedOn: today }, out);
+      continue;
+    }
+    resolveAttention(s, (a) => a.kind === 'POSTING_FAILED' && a.invoiceId === inv.id);
+    inv.number = r.number!;
+    inv.externalId = r.externalId!;
+    inv.system = r.system!;
+    inv.taxMinor = r.taxMinor ?? 0;
+    inv.totalMinor = inv.subtotalMinor + inv.taxMinor;
+    inv.issueDate = draft.invoice.issueDate;
+    // An approved invoice left AWAITING_APPROVAL once posted, so its payments never matched.
+    if (inv.status === 'AWAITING_APPROVAL' && d.patched('approved-invoice-posted')) inv.status = 'POSTED';
+    inv.status = statusFor(inv);
+    out.notices.push({ kind: 'invoicePosted', issueDate: draft.invoice.issueDate });
+    issued.push(draft.invoice);
+    (s.creditBasis ??= {})[inv.id] = {
+      invoice: { ...draft.invoice, status: 'POSTED', tax: { amountMinor: inv.taxMinor, currency: draft.invoice.currency }, total: { amountMinor: inv.totalMinor, currency: draft.invoice.currency } },
+      events: draft.events,
+      credited: {},
+      taxCreditedMinor: 0,
+    };
+    s.drafts = s.drafts.filter((x) => x !== draft);
+  }
+  if (issued.length > 0) {
+    const rev = revenueSchedule({ contract: contractOf(s, d), decisions: [], invoices: issued, asOf: today });
+    queueRevenue(s, rev.lines.filter((l) => l.treatment === 'AS_INVOICED'));
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+import type { RevenueScheduleLine } from '../canonical';
+import { addDays, monthEnd, monthIndex, monthStart } from '../rules/dates';
+import { revenueSchedule } from '../rules/revenue';
+import { outcome, type Outcome } from './commands';
+import { contractOf, type Deal } from './deal';
+import type { EngagementState } from './state';
+
+/** Queues revenue lines once each (by id) until their month is posted. */
+export function queueRevenue(s: EngagementState, lines: readonly RevenueScheduleLine[]): void {
+  for (const l of lines) {
+    if (s.revenue.ids.includes(l.id)) continue;
+    s.revenue.ids.push(l.id);
+    s.revenue.pending.push(l);
+  }
+}
+
+const byDateThenId = (a: RevenueScheduleLine, b: RevenueScheduleLine): number => (a.recognitionDate < b.recognitionDate ? -1 : a.recognitionDate > b.recognitionDate ? 1 : a.id < b.id ? -1 : 1);
+
+/**
+ * Revenue per closed month (and at close, `final`, through today): one journal
+ * per recognition date. Revenue never exceeds a line's allocated value.
+ */
+export function revenueDue(s: EngagementState, d: Deal, today: string, final = false): Outcome {
+  const out = outcome();
+  const rv = s.revenue;
+  const contract = contractOf(s, d);
+  const lastClosedMonth = monthIndex(today) - 1;
+  const firstMonth = rv.postedThrough ? monthIndex(rv.postedThrough) + 1 : monthIndex(contract.startDate);
+  const periods: Array<{ start: string; end: string }> = [];
+  for (let mi = firstMonth; mi <= lastClosedMonth; mi++) periods.push({ start: monthStart(mi), end: monthEnd(mi) });
+  if (final) periods.push({ start: periods.length ? addDays(periods[periods.length - 1]!.end, 1) : rv.postedThrough ? addDays(rv.postedThrough, 1) : contract.startDate, end: today });
+  if (periods.length === 0) return out;
+  const ratable = revenueSchedule({ contract, decisions: [], invoices: [], asOf: contract.endDate }).lines.filter((l) => l.treatment === 'RATABLE_DAILY');
+  queueRevenue(s, ratable.filter((l) => l.recognitionDate <= periods[periods.length - 1]!.end));
+  const allocated = new Map(contract.lines.map((l) => [l.id, l.allocatedValue.amountMinor]));
+  for (const p of periods) {
+    const due = rv.pending.filter((l) => l.recognitionDate <= p.end).sort(byDateThenId);
+    rv.pending = rv.pending.filter((l) => l.recognitionDate > p.end);
+    const byDate = new Map<string, RevenueScheduleLine[]>();
+    for (const l of due) {
+      // Revenue never exceeds the line's allocated value: the excess is held back.
+      const room = (allocated.get(l.contractLineId) ?? 0) - (rv.recognisedByLine[l.contractLineId] ?? 0);
+      const amount = Math.min(l.amount.amountMinor, Math.max(0, room));
+      if (amount <= 0) continue;
+      rv.recognisedByLine[l.contractLineId] = (rv.recognisedByLine[l.contractLineId] ?? 0) + amount;
+      const month = l.recognitionDate.slice(0, 7);
+      rv.byMonth[month] = (rv.byMonth[month] ?? 0) + amount;
+      const list = byDate.get(l.recognitionDate) ?? [];
+      list.push({ ...l, amount: { ...l.amount, amountMinor: amount } });
+      byDate.set(l.recognitionDate, list);
+    }
+    for (const [date, lines] of [...byDate.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      out.commands.push({ kind: 'postRevenue', input: { dealId: d.dealId, key: `${date}:${lines.length}:${lines[0]!.id}`, lines, legalEntity: d.snapshot.contractingEntity } });
+    }
+    rv.postedThrough = p.end;
+  }
+  return out;
+}
