@@ -3,7 +3,6 @@ import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Project } from '../canonical';
 import { ConnectorError } from '../connectors/errors';
-import type { PsaExpense, PsaMilestoneEvent, PsaTimeEntry } from '../connectors/psa/psa.port';
 import { dealWorkflowId } from '../contract';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../contract';
 import { IdentityRepository } from '../db/identity';
@@ -71,53 +70,6 @@ export type SweepStream = keyof ReturnType<typeof sweepStreams>;
 /** `sweep:<project>:<stream>:<since>..<until>:<k>/<n>`: a retry reads a new window, so it never reuses an id for other content. */
 export const sweepBatchId = (projectId: string, stream: SweepStream, w: SweepWindow, k: number, n: number): string =>
   `sweep:${projectId}:${stream}:${w.since}..${w.until}:${k}/${n}`;
-
-/**
- * A PSA time entry as the deal's intake takes it, keyed by the PSA id as the
- * webhook relay keys it. Billable only when both the PSA entry and its task are.
- */
-export function timeItem(e: PsaTimeEntry, projectId: string, project: Project, approvedBy: string): DeliveryItem {
-  const task = project.phases.flatMap((p) => p.tasks).find((t) => t.id === e.taskId);
-  return {
-    kind: 'timeEntry',
-    sourceId: e.externalIds['kantata'] ?? e.id,
-    projectId,
-    taskId: e.taskId,
-    resourceId: e.resourceId ?? 'unassigned',
-    role: e.role,
-    workDate: e.workDate,
-    minutes: e.minutes,
-    billable: e.billable && (task?.billable ?? true),
-    ...(e.description ? { notes: e.description } : {}),
-    approvedAt: approvedBy,
-  };
-}
-
-export function expenseItem(x: PsaExpense, projectId: string, approvedBy: string): DeliveryItem {
-  return {
-    kind: 'expense',
-    sourceId: x.externalIds['kantata'] ?? x.id,
-    projectId,
-    resourceId: x.resourceId ?? 'unassigned',
-    category: x.category,
-    incurredOn: x.incurredOn,
-    amountMinor: x.amount.amountMinor,
-    currency: x.amount.currency,
-    // Not billable in the PSA: the deal reports it EXCLUDED; otherwise the rules' expense policy decides.
-    billable: x.billable,
-    ...(x.description ? { notes: x.description } : {}),
-    approvedAt: approvedBy,
-  };
-}
-
-/**
- * A milestone state as the webhook relay sends it: `sourceId` is the PSA's id
- * (Kantata story id), which the deal maps to the q2c milestone through its
- * psaIds, so a state the webhook already delivered is dropped as seen.
- */
-export function milestoneItem(e: PsaMilestoneEvent, projectId: string): DeliveryItem {
-  return { kind: 'milestone', sourceId: e.psaId, projectId, ...(e.title ? { title: e.title } : {}), status: e.status, at: e.at };
-}
 
 const chunk = <T>(xs: readonly T[], size: number): T[][] => {
   const out: T[][] = [];
@@ -201,16 +153,16 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
       const tw = windowFrom(cursors.time, until);
       const xw = windowFrom(cursors.expenses, until);
       const mw = windowFrom(cursors.milestones, until);
-      const time = await psa.listApprovedTime({ projectId: t.projectId, project, since: tw.since });
-      const expenses = await psa.listApprovedExpenses({ projectId: t.projectId, project, since: xw.since, expenseContractLineId });
-      const events = await psa.listMilestoneEvents({ projectId: t.projectId, since: mw.since, until });
+      // The same items the Kantata webhook relay delivers for these records (one mapping, in the PSA connector).
+      const time = await psa.listDeliveredTime({ projectId: t.projectId, project, since: tw.since, reportedAt: until });
+      const expenses = await psa.listDeliveredExpenses({ projectId: t.projectId, project, since: xw.since, reportedAt: until, expenseContractLineId });
+      const milestones = await psa.listDeliveredMilestones({ projectId: t.projectId, since: mw.since, until });
       // Milestones added in the PSA by hand carry no q2c reference: no contract line bills them (as time on tasks q2c did not create).
-      const known = events.filter((e) => e.milestoneId !== undefined);
-      if (known.length < events.length) deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, ignored: events.filter((e) => e.milestoneId === undefined).map((e) => e.psaId) }, 'sweep ignored milestones q2c did not create');
+      if (milestones.foreign.length > 0) deps.logger.info({ opportunityId: t.opportunityId, projectId: t.projectId, ignored: milestones.foreign }, 'sweep ignored milestones q2c did not create');
       read = {
-        time: { items: time.map((e) => timeItem(e, t.projectId, project, until)), window: tw },
-        expenses: { items: expenses.map((x) => expenseItem(x, t.projectId, until)), window: xw },
-        milestones: { items: known.map((e) => milestoneItem(e, t.projectId)), window: mw },
+        time: { items: time, window: tw },
+        expenses: { items: expenses, window: xw },
+        milestones: { items: milestones.items, window: mw },
       };
     } catch (err) {
       const error = dealFailure(err);

@@ -9,9 +9,10 @@ import { bearerTokenAuth, HttpClient, staticSecret } from '../../src/connectors/
 import { SANDBOX_KANTATA_TOKENS } from '../../src/sandbox/credentials';
 import { openDb, type Db, type DbHandle } from '../../src/db';
 import { identityMap, syncWatermarks } from '../../src/db/schema';
-import type { DeliveryBatch } from '../../src/contract';
+import type { DeliveryBatch, DeliveryItem } from '../../src/contract';
 import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal } from '../support/deal';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import { NOW, NOW_S, q2cHeaders, SECRETS, startHarness, type Harness } from '../service/support/harness';
 
 jest.setTimeout(60_000);
 /** The failures these tests provoke are expected: the SDK need not print them. */
@@ -49,6 +50,9 @@ afterAll(async () => {
   await sandbox?.close();
   await db?.close();
 });
+
+/** A Kantata record's last change, as its API returns it. */
+const updatedAt = async (kind: string, id: string): Promise<string> => String((await sandbox.store.get('kantata', kind, id))!.data['updated_at']);
 
 /** What people do in Kantata: log time and file expenses, approve them. */
 const seed = async (kind: string, data: Record<string, unknown>): Promise<string> => (await kantata.request<{ id: string }>({ method: 'POST', path: `/_sandbox/${kind}`, json: data })).body.id;
@@ -133,18 +137,21 @@ test('feeds approved time and expenses since the watermark in chunks, then moves
   expect(Date.parse(until)).toBeGreaterThanOrEqual(before);
   expect(first).toEqual({ opportunityId: deal.opportunityId, projectId: ws, status: 'fed', time: 3, expenses: 1, milestones: 0, batches: 3, window: { since: '1970-01-01T00:00:00.000Z', until } });
 
-  const entry = (sourceId: string, taskId: string, workDate: string, minutes: number, billable = true) => ({ kind: 'timeEntry', sourceId, projectId: ws, taskId, resourceId: user, role: 'consultant', workDate, minutes, billable, approvedAt: until });
+  // Items as the Kantata relay's webhooks give them: Kantata's ids (the deal maps story -> task), the entry's own
+  // billable flag (c is billable in Kantata; the deal excludes it because its task T2 is not), approved at the row's last change.
+  const [t1, t2] = [await deal.story(deal.t1), await deal.story(deal.t2)];
+  const entry = async (sourceId: string, taskId: string, workDate: string, minutes: number) => ({ kind: 'timeEntry', sourceId, projectId: ws, taskId, resourceId: user, role: 'consultant', workDate, minutes, billable: true, approvedAt: await updatedAt('time_entries', sourceId) });
   const window = `1970-01-01T00:00:00.000Z..${until}`;
   expect(signals).toEqual([
-    { workflowId: `deal-${deal.opportunityId}`, batch: { batchId: `sweep:${ws}:time:${window}:1/2`, source: 'sweep', receivedAt: until, items: [entry(a, deal.t1, '2026-10-05', 600), entry(b, deal.t1, '2026-10-06', 480)] } },
-    { workflowId: `deal-${deal.opportunityId}`, batch: { batchId: `sweep:${ws}:time:${window}:2/2`, source: 'sweep', receivedAt: until, items: [entry(c, deal.t2, '2026-10-07', 120, false)] } },
+    { workflowId: `deal-${deal.opportunityId}`, batch: { batchId: `sweep:${ws}:time:${window}:1/2`, source: 'sweep', receivedAt: until, items: [await entry(a, t1, '2026-10-05', 600), await entry(b, t1, '2026-10-06', 480)] } },
+    { workflowId: `deal-${deal.opportunityId}`, batch: { batchId: `sweep:${ws}:time:${window}:2/2`, source: 'sweep', receivedAt: until, items: [await entry(c, t2, '2026-10-07', 120)] } },
     {
       workflowId: `deal-${deal.opportunityId}`,
       batch: {
         batchId: `sweep:${ws}:expenses:${window}:1/1`,
         source: 'sweep',
         receivedAt: until,
-        items: [{ kind: 'expense', sourceId: x, projectId: ws, resourceId: user, category: 'TRAVEL', incurredOn: '2026-10-09', amountMinor: 42_000, currency: 'USD', billable: true, notes: 'Flight', approvedAt: until }],
+        items: [{ kind: 'expense', sourceId: x, projectId: ws, resourceId: user, category: 'TRAVEL', incurredOn: '2026-10-09', amountMinor: 42_000, currency: 'USD', billable: true, notes: 'Flight', approvedAt: await updatedAt('expenses', x) }],
       },
     },
   ]);
@@ -389,4 +396,75 @@ test('time and expenses marked non-billable in Kantata are fed as not billable',
     ['expense', dinner, false],
     ['expense', taxi, true],
   ]);
+});
+
+describe('the sweep and the webhook relay give the same items for the same Kantata records', () => {
+  type Row = Record<string, unknown> & { id: string };
+  /** Kantata's API as the relay reads it: the rows of one list call. */
+  const apiRows = async (path: string, key: string, query: Record<string, string>): Promise<Row[]> => {
+    const body = (await kantataApi.request<{ results: Array<{ id: string }> } & Record<string, Record<string, Row>>>({ method: 'GET', path, query: { ...query, per_page: 200 } })).body;
+    return body.results.map((r) => body[key]![r.id]!);
+  };
+  const byKey = (items: DeliveryItem[]) => [...items].sort((p, q) => (key(p) < key(q) ? -1 : 1));
+  const key = (i: DeliveryItem) => `${i.kind}|${i.sourceId}|${i.kind === 'milestone' ? i.status : ''}`;
+
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  test('time entries billable and not, expenses billable and not, milestones completed and accepted', async () => {
+    const deal = await provisionedDeal('SWP1', FIXED_FEE_LINES);
+    const user = await consultant();
+    const ws = deal.projectId;
+    const line = `CTR-${deal.opportunityId}-L1`;
+    const [t1, t2, m1, m2] = [await deal.story(deal.t1), await deal.story(deal.t2), await deal.story(`${line}-M1`), await deal.story(`${line}-M2`)];
+    const billed = await seed('time_entries', { workspace_id: ws, story_id: t1, user_id: user, date_performed: '2026-10-05', time_in_minutes: 450, approved: true, billable: true, notes: 'Workshop' });
+    const goodwill = await seed('time_entries', { workspace_id: ws, story_id: t1, user_id: user, date_performed: '2026-10-06', time_in_minutes: 90, approved: true, billable: false, notes: null });
+    const internal = await seed('time_entries', { workspace_id: ws, story_id: t2, user_id: user, date_performed: '2026-10-07', time_in_minutes: 120, approved: true, billable: true }); // its task is not billable
+    const taxi = await seed('expenses', { workspace_id: ws, user_id: user, date: '2026-10-06', category: 'TRAVEL', amount_in_cents: 3_500, currency: 'USD', approved: true, billable: true, notes: 'Airport' });
+    const dinner = await seed('expenses', { workspace_id: ws, user_id: user, date: '2026-10-05', category: 'MEALS', amount_in_cents: 8_000, currency: 'USD', approved: true, billable: false, notes: null });
+    await moveStory(m1, 'completed');
+    await moveStory(m1, 'accepted');
+    await moveStory(m2, 'completed');
+
+    // The pull path.
+    const { client, signals } = recordingClient();
+    const [swept] = await run(sweep(client).sweepDeals, { targets: [{ opportunityId: deal.opportunityId, projectId: ws }] });
+    expect([swept!.status, swept!.time, swept!.expenses, swept!.milestones]).toEqual(['fed', 3, 2, 3]);
+    const fromSweep = byKey(signals.flatMap((sg) => sg.batch.items));
+
+    // The push path: the relay forwards the same records as Kantata's API returns them, adding the user's role to time.
+    h = await startHarness(db);
+    h.gateway.running.set(`deal-${deal.opportunityId}`, { stage: 'IN_DELIVERY', correlationId: 'c-swp1' });
+    const relay = async (kind: string, items: Row[]) => {
+      const body = JSON.stringify({ eventId: `swp1-${kind}`, occurredAt: NOW.toISOString(), workspaceId: ws, opportunityId: deal.opportunityId, items });
+      const res = await h.inject({ method: 'POST', url: `/webhooks/kantata/${kind}`, payload: body, headers: q2cHeaders(body, SECRETS.kantata, NOW_S) });
+      expect([kind, res.statusCode]).toEqual([kind, 202]);
+    };
+    const time = await apiRows('/time_entries.json', 'time_entries', { workspace_id: ws, approved: 'true' });
+    await relay('time-entry-approved', time.map((r) => ({ ...r, role_name: 'consultant' })));
+    await relay('expense-approved', await apiRows('/expenses.json', 'expenses', { workspace_id: ws, approved: 'true' }));
+    const stories = await apiRows('/stories.json', 'stories', { workspace_id: ws, story_type: 'milestone' });
+    await relay('milestone-completed', stories.filter((s) => s.id === m1 || s.id === m2));
+    await relay('milestone-accepted', stories.filter((s) => s.id === m1));
+    const fromWebhook = byKey(h.gateway.calls.flatMap((c) => (c.method === 'signalDelivery' ? c.batch.items : [])));
+
+    expect(fromWebhook).toEqual(fromSweep);
+    // ... and they are these items: Kantata's ids, the entry's own billable flag, the times Kantata stamped.
+    const at = async (kind: string, id: string, field = 'updated_at') => String((await sandbox.store.get('kantata', kind, id))!.data[field]);
+    const te = async (sourceId: string, taskId: string, workDate: string, minutes: number, billable: boolean, notes?: string) => ({ kind: 'timeEntry', sourceId, projectId: ws, taskId, resourceId: user, role: 'consultant', workDate, minutes, billable, ...(notes ? { notes } : {}), approvedAt: await at('time_entries', sourceId) });
+    const ex = async (sourceId: string, category: string, incurredOn: string, amountMinor: number, billable: boolean, notes?: string) => ({ kind: 'expense', sourceId, projectId: ws, resourceId: user, category, incurredOn, amountMinor, currency: 'USD', billable, ...(notes ? { notes } : {}), approvedAt: await at('expenses', sourceId) });
+    const ms = async (sourceId: string, title: string, status: 'completed' | 'accepted') => ({ kind: 'milestone', sourceId, projectId: ws, title, status, at: await at('stories', sourceId, `${status}_at`) });
+    expect(fromSweep).toEqual(
+      byKey([
+        await te(billed, t1, '2026-10-05', 450, true, 'Workshop'),
+        await te(goodwill, t1, '2026-10-06', 90, false),
+        await te(internal, t2, '2026-10-07', 120, true),
+        await ex(taxi, 'TRAVEL', '2026-10-06', 3_500, true, 'Airport'),
+        await ex(dinner, 'MEALS', '2026-10-05', 8_000, false),
+        await ms(m1, 'Discovery sign-off', 'completed'),
+        await ms(m1, 'Discovery sign-off', 'accepted'),
+        await ms(m2, 'Build complete', 'completed'),
+      ] as DeliveryItem[]),
+    );
+  });
 });

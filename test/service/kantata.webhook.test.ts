@@ -71,6 +71,29 @@ describe('POST /webhooks/kantata/:kind', () => {
     ]);
   });
 
+  it("takes records as Kantata's API returns them: nulls for absent fields, and Kantata's own stamps for the item's time", async () => {
+    await post('time-entry-approved', {
+      ...timeEntries('kt-api-1'),
+      items: [{ id: 90003, workspace_id: 7001, story_id: null, user_id: 301, role_name: 'consultant', date_performed: '2025-03-28', time_in_minutes: 60, billable: true, approved: true, notes: null, created_at: '2025-03-28T17:00:00Z', updated_at: '2025-03-30T09:30:00+02:00' }],
+    });
+    await post('expense-approved', {
+      eventId: 'kt-api-2',
+      occurredAt: '2025-03-31T11:00:00Z',
+      workspaceId: '7001',
+      opportunityId: OPP,
+      items: [{ id: 'e-2', workspace_id: '7001', user_id: '301', date: '2025-03-27', category: 'Taxi', amount_in_cents: 2500, currency: 'USD', approved: true, billable: false, notes: null, updated_at: '2025-03-29T08:00:00Z' }],
+    });
+    const story = { id: 'ms-4', workspace_id: '7001', title: 'Go-live', story_type: 'milestone', state: 'accepted', description: 'q2c-ref:CTR-1-L1-M3', completed_at: '2025-03-20T10:00:00Z', accepted_at: '2025-03-25T15:00:00Z', updated_at: '2025-03-25T15:00:00Z' };
+    await post('milestone-completed', { eventId: 'kt-api-3', occurredAt: '2025-03-31T11:30:00Z', workspaceId: '7001', opportunityId: OPP, items: [story] });
+    await post('milestone-accepted', { eventId: 'kt-api-4', occurredAt: '2025-03-31T11:30:00Z', workspaceId: '7001', opportunityId: OPP, items: [story] });
+    expect(h.gateway.calls.map((c) => (c as { batch: { items: unknown[] } }).batch.items)).toEqual([
+      [{ kind: 'timeEntry', sourceId: '90003', projectId: '7001', resourceId: '301', role: 'consultant', workDate: '2025-03-28', minutes: 60, billable: true, approvedAt: '2025-03-30T07:30:00.000Z' }],
+      [{ kind: 'expense', sourceId: 'e-2', projectId: '7001', resourceId: '301', category: 'Taxi', incurredOn: '2025-03-27', amountMinor: 2500, currency: 'USD', billable: false, approvedAt: '2025-03-29T08:00:00.000Z' }],
+      [{ kind: 'milestone', sourceId: 'ms-4', projectId: '7001', title: 'Go-live', status: 'completed', at: '2025-03-20T10:00:00.000Z' }],
+      [{ kind: 'milestone', sourceId: 'ms-4', projectId: '7001', title: 'Go-live', status: 'accepted', at: '2025-03-25T15:00:00.000Z' }],
+    ]);
+  });
+
   it('finds the deal from the workspace through the identity map', async () => {
     await database.db.insert(schema.identityMap).values({ kind: 'deal', system: 'kantata', externalId: '7001', canonicalId: OPP });
     const { opportunityId: _o, ...payload } = timeEntries('kt-evt-map');

@@ -1,10 +1,25 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { collect, HttpClient, paginatePages, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
-import { refOf, refTag, toExpense, toMilestoneEvents, toTimeEntry } from './kantata.mapper';
+import type { DeliveredExpense, DeliveredTimeEntry } from '../../contract';
+import { deliveredExpense, deliveredMilestone, deliveredTimeEntry, refOf, refTag, timeRecordOf, toExpense, toMilestoneEvents, toTimeEntry } from './kantata.mapper';
 import { ConnectorError } from '../errors';
 import { CustomFieldValue, ExpenseRow, InvoiceRow, KantataEnvelope, KantataErrorBody, MilestoneStoryRow, Resource, Story, TimeEntryRow, Workspace } from './kantata.schemas';
-import type { CreateProjectInput, ListApprovedExpensesInput, ListApprovedInput, ListMilestoneEventsInput, PsaExpense, PsaMilestoneEvent, PsaPort, PsaProjectRef, PsaTimeEntry, RecordInvoiceInput } from './psa.port';
+import type {
+  CreateProjectInput,
+  DeliveredMilestones,
+  ListApprovedExpensesInput,
+  ListApprovedInput,
+  ListDeliveredExpensesInput,
+  ListDeliveredInput,
+  ListMilestoneEventsInput,
+  PsaExpense,
+  PsaMilestoneEvent,
+  PsaPort,
+  PsaProjectRef,
+  PsaTimeEntry,
+  RecordInvoiceInput,
+} from './psa.port';
 
 export interface KantataConfig {
   /** Page size for list calls (Kantata allows up to 200). */
@@ -161,7 +176,13 @@ export class KantataPsaAdapter implements PsaPort {
     return ids;
   }
 
-  async listApprovedTime({ projectId, project, since }: ListApprovedInput): Promise<PsaTimeEntry[]> {
+  /**
+   * Approved time rows changed since `since` that bill a contract line (on a
+   * task q2c created), each with its canonical entry valued by the user's
+   * custom fields (role, region, legal entity): a row that cannot be valued
+   * is an error, not a silent drop.
+   */
+  private async approvedTime({ projectId, project, since }: ListApprovedInput): Promise<Array<{ row: TimeEntryRow; entry: PsaTimeEntry }>> {
     const rows = await this.list('/time_entries.json', 'time_entries', TimeEntryRow, { workspace_id: projectId, approved: 'true', updated_after: since });
     if (rows.length === 0) return [];
     const storyToTask = await this.storyToTask(projectId);
@@ -173,12 +194,34 @@ export class KantataPsaAdapter implements PsaPort {
       fields[v.custom_field_name] = v.display_value ?? String(v.value ?? '');
       byUser.set(v.subject_id, fields);
     }
-    return rows.map((r) => toTimeEntry(r, project, storyToTask, byUser.get(r.user_id) ?? {})).filter((t): t is PsaTimeEntry => t !== undefined);
+    return rows.flatMap((row) => {
+      const entry = toTimeEntry(row, project, storyToTask, byUser.get(row.user_id) ?? {});
+      return entry ? [{ row, entry }] : [];
+    });
   }
 
-  async listApprovedExpenses({ projectId, project, since, expenseContractLineId }: ListApprovedExpensesInput): Promise<PsaExpense[]> {
+  async listApprovedTime(input: ListApprovedInput): Promise<PsaTimeEntry[]> {
+    return (await this.approvedTime(input)).map((t) => t.entry);
+  }
+
+  async listDeliveredTime(input: ListDeliveredInput): Promise<DeliveredTimeEntry[]> {
+    const ctx = { projectId: input.projectId, reportedAt: input.reportedAt };
+    return (await this.approvedTime(input)).map(({ row, entry }) => deliveredTimeEntry(timeRecordOf(row, entry), ctx));
+  }
+
+  /** Approved expense rows changed since `since`, each checked as a canonical expense on the expense line. */
+  private async approvedExpenses({ projectId, project, since, expenseContractLineId }: ListApprovedExpensesInput): Promise<Array<{ row: ExpenseRow; expense: PsaExpense }>> {
     const rows = await this.list('/expenses.json', 'expenses', ExpenseRow, { workspace_id: projectId, approved: 'true', updated_after: since });
-    return rows.map((r) => toExpense(r, project, expenseContractLineId));
+    return rows.map((row) => ({ row, expense: toExpense(row, project, expenseContractLineId) }));
+  }
+
+  async listApprovedExpenses(input: ListApprovedExpensesInput): Promise<PsaExpense[]> {
+    return (await this.approvedExpenses(input)).map((x) => x.expense);
+  }
+
+  async listDeliveredExpenses(input: ListDeliveredExpensesInput): Promise<DeliveredExpense[]> {
+    const ctx = { projectId: input.projectId, reportedAt: input.reportedAt };
+    return (await this.approvedExpenses(input)).map(({ row }) => deliveredExpense(row, ctx));
   }
 
   /**
@@ -187,17 +230,31 @@ export class KantataPsaAdapter implements PsaPort {
    * updated_before, paged like every list); type, state and window are checked
    * here too, so an ignored filter widens the read but never the result. A
    * story edited again after its completion reports that state again; the deal
-   * drops it as seen.
+   * drops it as seen. Each story's states, oldest first (a completion before
+   * an acceptance at the same instant).
    */
-  async listMilestoneEvents({ projectId, since, until }: ListMilestoneEventsInput): Promise<PsaMilestoneEvent[]> {
+  private async milestoneChanges({ projectId, since, until }: ListMilestoneEventsInput): Promise<Array<{ row: MilestoneStoryRow; event: PsaMilestoneEvent }>> {
     const rows = await this.list('/stories.json', 'stories', MilestoneStoryRow, { workspace_id: projectId, story_type: 'milestone', updated_after: since, updated_before: until });
     const [from, to] = [Date.parse(since), Date.parse(until)];
     const inWindow = (r: MilestoneStoryRow) => Date.parse(r.updated_at) >= from && Date.parse(r.updated_at) < to;
     const order = (e: PsaMilestoneEvent) => `${e.at}|${e.status === 'completed' ? 0 : 1}`;
     return rows
       .filter(inWindow)
-      .flatMap(toMilestoneEvents)
-      .sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+      .flatMap((row) => toMilestoneEvents(row).map((event) => ({ row, event })))
+      .sort((a, b) => (order(a.event) < order(b.event) ? -1 : order(a.event) > order(b.event) ? 1 : 0));
+  }
+
+  async listMilestoneEvents(input: ListMilestoneEventsInput): Promise<PsaMilestoneEvent[]> {
+    return (await this.milestoneChanges(input)).map((m) => m.event);
+  }
+
+  async listDeliveredMilestones(input: ListMilestoneEventsInput): Promise<DeliveredMilestones> {
+    const ctx = { projectId: input.projectId, reportedAt: input.until };
+    const states = await this.milestoneChanges(input);
+    return {
+      items: states.filter((m) => m.event.milestoneId !== undefined).map((m) => deliveredMilestone(m.row, m.event.status, ctx)),
+      foreign: states.filter((m) => m.event.milestoneId === undefined).map((m) => m.event.psaId),
+    };
   }
 
   async recordInvoice(i: RecordInvoiceInput): Promise<{ id: string; created: boolean }> {

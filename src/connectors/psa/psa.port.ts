@@ -1,4 +1,5 @@
 import type { Expense, Project, TimeEntry } from '../../canonical';
+import type { DeliveredExpense, DeliveredMilestone, DeliveredTimeEntry } from '../../contract';
 
 export interface PsaProjectRef {
   /** PSA id of the project (Kantata workspace). */
@@ -61,6 +62,24 @@ export interface PsaMilestoneEvent {
   at: string;
 }
 
+export interface ListDeliveredInput extends ListApprovedInput {
+  /** ISO instant the read reports at: the approval time of an item whose record keeps none. */
+  reportedAt: string;
+}
+
+export interface ListDeliveredExpensesInput extends ListDeliveredInput {
+  /** The contract line expenses are billed against (checked as listApprovedExpenses checks it). */
+  expenseContractLineId: string;
+}
+
+/** Milestone states as delivery items, and the PSA ids of the milestones among them q2c did not create. */
+export interface DeliveredMilestones {
+  /** Milestones q2c created, oldest change first. */
+  items: DeliveredMilestone[];
+  /** Milestones added in the PSA by hand (no q2c reference): no contract line bills them; one id per state. */
+  foreign: string[];
+}
+
 export interface RecordInvoiceInput {
   projectId: string;
   /** ERP invoice number; the PSA invoice carries it and is looked up by it first. */
@@ -100,5 +119,13 @@ export interface PsaPort {
    * deal, which dedupes on (kind, sourceId, status).
    */
   listMilestoneEvents(input: ListMilestoneEventsInput): Promise<PsaMilestoneEvent[]>;
+  /*
+   * The same reads as delivery items: exactly the items the PSA's webhook
+   * relay delivers for the same records (one mapping serves both), with the
+   * PSA's ids. Same selection and errors as the reads above.
+   */
+  listDeliveredTime(input: ListDeliveredInput): Promise<DeliveredTimeEntry[]>;
+  listDeliveredExpenses(input: ListDeliveredExpensesInput): Promise<DeliveredExpense[]>;
+  listDeliveredMilestones(input: ListMilestoneEventsInput): Promise<DeliveredMilestones>;
   recordInvoice(input: RecordInvoiceInput): Promise<{ id: string; created: boolean }>;
 }

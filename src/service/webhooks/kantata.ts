@@ -1,48 +1,14 @@
 import { z } from 'zod';
 import type { DeliveryBatch, DeliveryItem } from '../../contract';
-import { IsoDate, IsoInstant, parseOrThrow, VendorId } from './parse';
+import { deliveredExpense, deliveredMilestone, deliveredTimeEntry } from '../../connectors/psa/kantata.mapper';
+import { RelayExpense, RelayMilestone, RelayTimeEntry } from '../../connectors/psa/kantata.schemas';
+import { IsoInstant, parseOrThrow, VendorId } from './parse';
 import { unknownEventType } from '../errors';
 import { verifyQ2cSignature } from './signature';
 import type { WebhookSource } from './source';
 
 /** Items per delivery; a relay with more splits them over several events. */
 export const KANTATA_MAX_ITEMS = 1000;
-
-const Currency = z.string().regex(/^[A-Za-z]{3}$/, 'expected an ISO 4217 code').transform((c) => c.toUpperCase());
-
-/** Kantata time entry, with the fields named as Kantata's API returns them. */
-const KantataTimeEntry = z.object({
-  id: VendorId,
-  story_id: VendorId.optional(),
-  user_id: VendorId,
-  role_name: z.string().min(1).optional(),
-  date_performed: IsoDate,
-  time_in_minutes: z.number().int().positive().max(24 * 60),
-  billable: z.boolean(),
-  approved: z.literal(true),
-  notes: z.string().max(10_000).optional(),
-  approved_at: IsoInstant.optional(),
-});
-
-const KantataExpense = z.object({
-  id: VendorId,
-  user_id: VendorId,
-  date: IsoDate,
-  category: z.string().min(1).max(200),
-  amount_in_cents: z.number().int().nonnegative(),
-  currency: Currency,
-  billable: z.boolean(),
-  notes: z.string().max(10_000).optional(),
-  approved_at: IsoInstant.optional(),
-});
-
-/** A Kantata story of type milestone. */
-const KantataMilestone = z.object({
-  id: VendorId,
-  title: z.string().max(500).optional(),
-  story_type: z.literal('milestone'),
-  at: IsoInstant.optional(),
-});
 
 const envelope = <T extends z.ZodType>(item: T) =>
   z.object({
@@ -55,61 +21,32 @@ const envelope = <T extends z.ZodType>(item: T) =>
   });
 
 /**
- * Payloads of the Kantata relay, one per endpoint kind. The relay (Kantata
- * webhook subscription or the PSA sweep) forwards the approved records as
- * Kantata's API returns them, signed with the q2c relay scheme.
+ * Payloads of the Kantata relay, one per endpoint kind: the approved records
+ * as Kantata's API returns them (the PSA connector's relay schemas, which the
+ * sweep's reads map through the same functions), signed with the q2c relay scheme.
  */
 export const KantataPayloads = {
-  'time-entry-approved': envelope(KantataTimeEntry),
-  'expense-approved': envelope(KantataExpense),
-  'milestone-completed': envelope(KantataMilestone),
-  'milestone-accepted': envelope(KantataMilestone),
+  'time-entry-approved': envelope(RelayTimeEntry),
+  'expense-approved': envelope(RelayExpense),
+  'milestone-completed': envelope(RelayMilestone),
+  'milestone-accepted': envelope(RelayMilestone),
 } as const;
 type KantataEnvelope = Omit<z.infer<(typeof KantataPayloads)['time-entry-approved']>, 'items'> & { items: unknown[] };
 export type KantataKind = keyof typeof KantataPayloads;
 export const KANTATA_KINDS = Object.keys(KantataPayloads) as KantataKind[];
 
+/** The delivery items of one relay event; a record without its own time is stamped with the event's. */
 function toItems(kind: KantataKind, body: { workspaceId: string; occurredAt: string; items: unknown[] }): DeliveryItem[] {
-  const projectId = body.workspaceId;
+  const ctx = { projectId: body.workspaceId, reportedAt: body.occurredAt };
   switch (kind) {
     case 'time-entry-approved':
-      return (body.items as z.infer<typeof KantataTimeEntry>[]).map((t) => ({
-        kind: 'timeEntry',
-        sourceId: t.id,
-        projectId,
-        ...(t.story_id ? { taskId: t.story_id } : {}),
-        resourceId: t.user_id,
-        ...(t.role_name ? { role: t.role_name } : {}),
-        workDate: t.date_performed,
-        minutes: t.time_in_minutes,
-        billable: t.billable,
-        ...(t.notes ? { notes: t.notes } : {}),
-        approvedAt: t.approved_at ?? body.occurredAt,
-      }));
+      return (body.items as RelayTimeEntry[]).map((t) => deliveredTimeEntry(t, ctx));
     case 'expense-approved':
-      return (body.items as z.infer<typeof KantataExpense>[]).map((e) => ({
-        kind: 'expense',
-        sourceId: e.id,
-        projectId,
-        resourceId: e.user_id,
-        category: e.category,
-        incurredOn: e.date,
-        amountMinor: e.amount_in_cents,
-        currency: e.currency,
-        billable: e.billable,
-        ...(e.notes ? { notes: e.notes } : {}),
-        approvedAt: e.approved_at ?? body.occurredAt,
-      }));
+      return (body.items as RelayExpense[]).map((e) => deliveredExpense(e, ctx));
     case 'milestone-completed':
+      return (body.items as RelayMilestone[]).map((m) => deliveredMilestone(m, 'completed', ctx));
     case 'milestone-accepted':
-      return (body.items as z.infer<typeof KantataMilestone>[]).map((m) => ({
-        kind: 'milestone',
-        sourceId: m.id,
-        projectId,
-        ...(m.title ? { title: m.title } : {}),
-        status: kind === 'milestone-completed' ? 'completed' : 'accepted',
-        at: m.at ?? body.occurredAt,
-      }));
+      return (body.items as RelayMilestone[]).map((m) => deliveredMilestone(m, 'accepted', ctx));
   }
 }
 

@@ -254,3 +254,64 @@ test('milestone events: completed / accepted milestone stories changed in [since
   const res = await lead.request<{ count: number }>({ method: 'GET', path: '/stories.json', query: { workspace_id: ref.id, story_type: 'milestone', updated_after: since, updated_before: until } });
   expect(res.body.count).toBe(3);
 });
+
+test('the same reads as delivery items: Kantata ids, the entry and task billable flags, the role, approval at the last change', async () => {
+  const p = project('p13');
+  const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p13' });
+  const user = await seed('users', { full_name: 'Ana Consultant' });
+  for (const [name, value] of [['Role', 'Senior Consultant'], ['Region', 'EMEA'], ['Legal Entity', 'le-de']]) {
+    await seed('custom_field_values', { subject_type: 'User', subject_id: user, custom_field_name: name, value, display_value: value });
+  }
+  const [t1, t2, t3] = [ref.ids['p13-t1']!, ref.ids['p13-t2']!, ref.ids['p13-t3']!];
+  const te = (data: Record<string, unknown>) => seed('time_entries', { workspace_id: ref.id, user_id: user, approved: true, ...data });
+  const a = await te({ story_id: t1, date_performed: '2025-04-02', time_in_minutes: 450, billable: true, notes: 'Kick-off workshop' });
+  await te({ story_id: t3, date_performed: '2025-04-02', time_in_minutes: 60, billable: true }); // internal QA: no contract line, not read
+  const b = await te({ story_id: t2, date_performed: '2025-04-03', time_in_minutes: 30, billable: false, notes: null });
+  const c = await te({ story_id: t1, date_performed: '2025-04-04', time_in_minutes: 15 }); // no flag: its task's (billable)
+  const d = await te({ story_id: t2, date_performed: '2025-04-05', time_in_minutes: 90, billable: true, role_name: 'Architect', approved_at: '2025-04-06T09:00:00+02:00' });
+  const x = await seed('expenses', { workspace_id: ref.id, date: '2025-04-05', category: 'Travel', amount_in_cents: 23_450, currency: 'EUR', approved: true }); // no user, no flag
+  const updated = async (kind: string, id: string) => String((await sandbox.store.get('kantata', kind, id))!.data['updated_at']);
+  const reportedAt = '2025-04-30T00:00:00.000Z';
+
+  const common = { kind: 'timeEntry', projectId: ref.id, resourceId: user, role: 'Senior Consultant' };
+  expect(await psa.listDeliveredTime({ projectId: ref.id, project: p, since: '2000-01-01T00:00:00Z', reportedAt })).toEqual([
+    { ...common, sourceId: a, taskId: t1, workDate: '2025-04-02', minutes: 450, billable: true, notes: 'Kick-off workshop', approvedAt: await updated('time_entries', a) },
+    { ...common, sourceId: b, taskId: t2, workDate: '2025-04-03', minutes: 30, billable: false, approvedAt: await updated('time_entries', b) },
+    { ...common, sourceId: c, taskId: t1, workDate: '2025-04-04', minutes: 15, billable: true, approvedAt: await updated('time_entries', c) },
+    { ...common, sourceId: d, taskId: t2, workDate: '2025-04-05', minutes: 90, billable: true, role: 'Architect', approvedAt: '2025-04-06T07:00:00.000Z' },
+  ]);
+  expect(await psa.listDeliveredExpenses({ projectId: ref.id, project: p, since: '2000-01-01T00:00:00Z', reportedAt, expenseContractLineId: 'cl-exp' })).toEqual([
+    { kind: 'expense', sourceId: x, projectId: ref.id, resourceId: 'unassigned', category: 'Travel', incurredOn: '2025-04-05', amountMinor: 23_450, currency: 'EUR', billable: true, approvedAt: await updated('expenses', x) },
+  ]);
+
+  // A user without the custom fields cannot be valued: the same error as listApprovedTime.
+  const nobody = await seed('users', { full_name: 'No Fields' });
+  await te({ story_id: t1, user_id: nobody, date_performed: '2025-04-07', time_in_minutes: 60 });
+  const err = await failure(psa.listDeliveredTime({ projectId: ref.id, project: p, since: '2000-01-01T00:00:00Z', reportedAt }));
+  expect([err.code, err.retryable]).toEqual(['HTTP.UNEXPECTED_RESPONSE', false]);
+});
+
+test('milestone states as delivery items keyed by the story id; milestones q2c did not create are named, not delivered', async () => {
+  const p = project('p14');
+  const ref = await psa.createProject({ project: p, currency: 'USD', idempotencyKey: 'k-p14' });
+  const lead = new HttpClient({ system: 'kantata-lead', baseUrl: base, auth: bearerTokenAuth(staticSecret(SANDBOX_KANTATA_TOKENS[0])) });
+  const move = async (id: string, state: string) => {
+    await lead.request({ method: 'PUT', path: `/stories/${id}.json`, json: { story: { state } } });
+    await new Promise((r) => setTimeout(r, 5));
+  };
+  const extra = (await lead.request<{ results: Array<{ id: string }> }>({ method: 'POST', path: '/stories.json', json: { story: { workspace_id: ref.id, title: 'Extra sign-off', story_type: 'milestone' } } })).body.results[0]!.id;
+  const m1 = ref.ids['p14-m1']!;
+  const since = new Date(Date.now() - 1000).toISOString();
+  await move(m1, 'completed');
+  await move(extra, 'accepted');
+  await move(m1, 'accepted');
+  const until = new Date(Date.now() + 1000).toISOString();
+  const r1 = (await sandbox.store.get('kantata', 'stories', m1))!.data as { completed_at: string; accepted_at: string };
+  expect(await psa.listDeliveredMilestones({ projectId: ref.id, since, until })).toEqual({
+    items: [
+      { kind: 'milestone', sourceId: m1, projectId: ref.id, title: 'Blueprint signed off', status: 'completed', at: r1.completed_at },
+      { kind: 'milestone', sourceId: m1, projectId: ref.id, title: 'Blueprint signed off', status: 'accepted', at: r1.accepted_at },
+    ],
+    foreign: [extra],
+  });
+});
