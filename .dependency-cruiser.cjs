@@ -142,6 +142,17 @@ module.exports = {
       from: { path: '^src/sandbox/' },
       to: { path: '^src/(service|workflows|activities)/' },
     },
+
+    // db: tables are reached only through the repositories in src/db (rows -> plain or canonical objects).
+    {
+      name: 'no-db-tables-outside-db',
+      comment:
+        'Only src/db queries tables: elsewhere, call a repository in src/db (AuditRepository, IdentityRepository, InboxRepository, RuleSetRepository, WatermarkRepository) and take Db / openDb from src/db. ' +
+        'Not yet moved (listed by name so nothing else joins them): the sandbox store and webhook sender, and the service deal locator.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/db/', '^src/sandbox/(store|webhooks)\\.ts$', '^src/service/deal-locator\\.ts$'] },
+      to: { path: ['^src/db/schema\\.ts$', '(^|/)node_modules/drizzle-orm/'] },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
