@@ -5,7 +5,7 @@ import type { TaxPort } from '../connectors/tax/tax.port';
 import type { Db } from '../db';
 import { AuditRepository, type AuditLinkInput } from '../db/audit';
 import { activityBoundary, entityAddress } from './boundary';
-import type { CreditAuditItem } from '../contract';
+import type { CreditAuditItem, InvoiceItemLink } from '../contract';
 
 export interface CreditActivityDeps {
   db: Db;
@@ -114,6 +114,15 @@ export const createCreditActivities = (deps: CreditActivityDeps) => {
         });
         deps.logger.info({ dealId: input.dealId, creditMemoId: cm.id, invoice: invoice.number, subtotalMinor: cm.total.amountMinor, taxMinor, created: ref.created }, 'credit memo posted');
         return { creditMemoId: cm.id, number: ref.tranId ?? number, externalId: ref.id, taxByLine, taxMinor };
+      }),
+
+    /** The source items of a posted invoice's lines with their billing events and amounts, from its audit links: what a credit memo reverses. */
+    loadInvoiceItems: (input: { dealId: string; invoiceNumber: string }): Promise<InvoiceItemLink[]> =>
+      activityBoundary(async () => {
+        const links = await audit.forDocument(input.invoiceNumber, 'invoice');
+        return links
+          .filter((l) => l.dealId === input.dealId && l.sourceId !== null)
+          .map((l) => ({ invoiceLineId: l.documentLineId, sourceId: l.sourceId!, billingEventId: l.billingEventId, sourceKind: l.sourceKind ?? 'UNKNOWN', contractLineId: l.contractLineId ?? '', quoteLineId: l.quoteLineId, amountMinor: l.amountMinor }));
       }),
 
     /** Audit links: credit memo line -> invoice line it reverses -> source item (and the tax reversed per line). */

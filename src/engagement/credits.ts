@@ -1,7 +1,7 @@
 import type { CreditMemo } from '../canonical';
 import { CreditError, creditInvoiceLines } from '../rules/credit';
-import { isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
-import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceSummary } from './model';
+import { contractOf, isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
+import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
 import { refuse } from './refusal';
 import type { CreditBasis, EngagementState } from './state';
 
@@ -36,17 +36,46 @@ export function priorCredit(s: EngagementState, req: CreditInvoiceRequest): Cred
   return done;
 }
 
-/** The credit memo the request asks for, from the invoice as issued, or a refusal. */
-export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string): CreditPlan {
+/** The posted ERP invoice the request names, or a refusal (checks that need no source items). */
+export function creditableInvoice(s: EngagementState, req: CreditInvoiceRequest): InvoiceSummary {
   if (!req.by?.trim() || !req.note?.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs `by` and `note`');
   if (!['DISPUTE', 'ERROR', 'CANCELLATION'].includes(req.reason)) refuse('DEAL.ACTION_INVALID', 'reason: DISPUTE, ERROR or CANCELLATION');
   const inv = s.invoices.find((i) => i.id === req.invoiceId || i.number === req.invoiceId);
   if (!inv || !isPosted(s, inv) || inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return refuse('DEAL.INVOICE_UNKNOWN', `no posted invoice ${req.invoiceId}`);
   if (inv.system !== 'erp' || !inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} lives in ${inv.system}; credit memos are issued in the ERP`);
   if (inv.status === 'WRITTEN_OFF') refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} is written off`);
-  const basis = s.creditBasis?.[inv.id];
-  if (!basis) return refuse('DEAL.CREDIT_BASIS_MISSING', `invoice ${inv.number} was issued before the deal kept credit bases; credit it in the ERP`);
   if (!Array.isArray(req.lines) || req.lines.length === 0) refuse('DEAL.ACTION_INVALID', 'lines: name at least one invoice line');
+  req.lines.forEach((sel, i) => {
+    if (!inv.lines.some((l) => l.id === sel?.invoiceLineId)) refuse('DEAL.CREDIT_UNKNOWN_LINE', `lines.${i}.invoiceLineId: invoice ${inv.number} has no line ${sel?.invoiceLineId}`);
+  });
+  return inv;
+}
+
+/** The basis the state keeps for the invoice (runs from before 'credit-basis-from-audit'), if any. */
+export const keptCreditBasis = (s: EngagementState, inv: InvoiceSummary): CreditBasis | undefined => s.creditBasis?.[inv.id];
+
+/** The basis of a posted invoice derived from its audit links, its summary lines and the credit memos already issued against it. */
+export function creditBasisFrom(s: EngagementState, d: Deal, inv: InvoiceSummary, links: readonly InvoiceItemLink[]): CreditBasis {
+  const credited: Record<string, string[]> = {};
+  let taxCreditedMinor = 0;
+  for (const m of s.creditMemos ?? []) {
+    if (m.invoiceId !== inv.id) continue;
+    taxCreditedMinor += m.taxMinor;
+    for (const l of m.lines) (credited[l.originalInvoiceLineId] ??= []).push(...l.sourceItemIds);
+  }
+  const lines = inv.lines
+    .map((l) => ({ id: l.id, contractLineId: l.contractLineId, description: l.description ?? '', taxCode: l.taxCode ?? '', taxable: l.taxable ?? false, sourceItemIds: links.filter((x) => x.invoiceLineId === l.id).map((x) => x.sourceId) }))
+    .filter((l) => l.sourceItemIds.length > 0);
+  const events = links.flatMap((x) =>
+    x.billingEventId !== null && x.amountMinor !== null ? [{ id: x.billingEventId, sourceId: x.sourceId, kind: x.sourceKind, contractLineId: x.contractLineId, quoteLineId: x.quoteLineId ?? '', amountMinor: x.amountMinor }] : [],
+  );
+  const contract = contractOf(s, d);
+  return { invoice: { id: inv.id, customerId: contract.billToCustomerId, currency: contract.currency, lines }, events, credited, taxCreditedMinor };
+}
+
+/** The credit memo the request asks for, from the invoice as issued, or a refusal. */
+export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string, basis: CreditBasis): CreditPlan {
+  const inv = creditableInvoice(s, req);
   const selections = req.lines.map((sel, i) => {
     const line = basis.invoice.lines.find((l) => l.id === sel?.invoiceLineId);
     if (!line) return refuse('DEAL.CREDIT_UNKNOWN_LINE', `lines.${i}.invoiceLineId: invoice ${inv.number} has no line ${sel?.invoiceLineId}`);

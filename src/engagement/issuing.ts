@@ -70,17 +70,22 @@ export function invoicesIssued(s: EngagementState, d: Deal, results: readonly Is
     inv.taxMinor = r.taxMinor ?? 0;
     inv.totalMinor = inv.subtotalMinor + inv.taxMinor;
     inv.issueDate = draft.invoice.issueDate;
+    inv.lines = draft.invoice.lines.map((l) => ({ id: l.id, contractLineId: l.contractLineId, amountMinor: l.amount.amountMinor, description: l.description, taxCode: l.taxCode, taxable: l.taxable }));
     // An approved invoice left AWAITING_APPROVAL once posted, so its payments never matched.
     if (inv.status === 'AWAITING_APPROVAL' && d.patched('approved-invoice-posted')) inv.status = 'POSTED';
     inv.status = statusFor(inv);
     out.notices.push({ kind: 'invoicePosted', issueDate: draft.invoice.issueDate });
     issued.push(draft.invoice);
-    (s.creditBasis ??= {})[inv.id] = {
-      invoice: { ...draft.invoice, status: 'POSTED', tax: { amountMinor: inv.taxMinor, currency: draft.invoice.currency }, total: { amountMinor: inv.totalMinor, currency: draft.invoice.currency } },
-      events: draft.events,
-      credited: {},
-      taxCreditedMinor: 0,
-    };
+    // Newer runs derive a credit's basis from the audit trail when it is asked for: the state no longer grows by a copy of every invoice.
+    if (!d.patched('credit-basis-from-audit')) {
+      const asPosted: Invoice = { ...draft.invoice, status: 'POSTED', tax: { amountMinor: inv.taxMinor, currency: draft.invoice.currency }, total: { amountMinor: inv.totalMinor, currency: draft.invoice.currency } };
+      (s.creditBasis ??= {})[inv.id] = {
+        invoice: asPosted,
+        events: draft.events,
+        credited: {},
+        taxCreditedMinor: 0,
+      };
+    }
     s.drafts = s.drafts.filter((x) => x !== draft);
   }
   if (issued.length > 0) {

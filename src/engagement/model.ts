@@ -101,7 +101,8 @@ export interface InvoiceSummary {
   status: 'AWAITING_APPROVAL' | 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'OVERPAID' | 'WRITTEN_OFF' | 'REJECTED' | 'CREDITED';
   system: 'erp' | 'stripe';
   externalId?: string;
-  lines: Array<{ id: string; contractLineId: string; amountMinor: number }>;
+  /** Description, tax code and taxability as posted (set once posted; what a credit memo line repeats). */
+  lines: Array<{ id: string; contractLineId: string; amountMinor: number; description?: string; taxCode?: string; taxable?: boolean }>;
   /** Credited by credit memos, tax included (set once a credit memo names the invoice); the open balance is total - paid - written off - credited. */
   creditedMinor?: number;
   /** The credit memos against the invoice (their numbers). */
@@ -405,4 +406,15 @@ export interface CreditAuditItem {
   contractLineId: string;
   quoteLineId: string | null;
   amountMinor: number;
+}
+
+/** One source item of a posted invoice line, as the audit trail links them. */
+export interface InvoiceItemLink {
+  invoiceLineId: string;
+  sourceId: string;
+  billingEventId: string | null;
+  sourceKind: string;
+  contractLineId: string;
+  quoteLineId: string | null;
+  amountMinor: number | null;
 }

@@ -1,5 +1,6 @@
 import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
 import type { Decision } from '../rules/billability';
+import type { CreditableInvoice } from '../rules/credit';
 import type { AmendmentRecord, AttentionItem, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
@@ -53,7 +54,7 @@ export interface EngagementState {
   capAmendedLines?: string[];
   /** The over-cap parts of time entries, kept so a raised cap can bill them later. */
   overCap?: OverCapPart[];
-  /** Posted invoices as issued (lines with their source items and billing events): what a credit memo reverses. */
+  /** Posted invoices as issued (lines with their source items and billing events), kept only by runs from before 'credit-basis-from-audit'. */
   creditBasis?: Record<string, CreditBasis>;
   /** Issued credit memos, oldest first. */
   creditMemos?: CreditMemoSummary[];
@@ -79,9 +80,14 @@ export interface OverCapPart {
   lineDescription: string;
 }
 
-/** A posted invoice as the credit rules need it. */
+/**
+ * A posted invoice as the credit rules need it. Runs whose histories predate
+ * 'credit-basis-from-audit' keep one per posted invoice in `creditBasis`; newer
+ * runs derive it when a credit is asked for, from the invoice's audit links, its
+ * summary lines and the credit memos already issued.
+ */
 export interface CreditBasis {
-  invoice: Invoice;
+  invoice: CreditableInvoice;
   events: AuditEvent[];
   /** Source items already credited, per invoice line. */
   credited: Record<string, string[]>;

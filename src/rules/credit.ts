@@ -1,4 +1,4 @@
-import type { CreditMemo, CreditMemoLine, Invoice } from '../canonical';
+import type { CreditMemo, CreditMemoLine, Invoice, InvoiceLine } from '../canonical';
 import type { Decision } from './billability';
 import type { CompiledContract } from './compile';
 import { fnv1a64, groupDecisions, materializeInvoices } from './grouping';
@@ -22,6 +22,9 @@ export class CreditError extends Error {
   }
 }
 
+/** What a credit memo needs of the invoice it reverses. */
+export type CreditableInvoice = Pick<Invoice, 'id' | 'customerId' | 'currency'> & { lines: ReadonlyArray<Pick<InvoiceLine, 'id' | 'contractLineId' | 'description' | 'sourceItemIds' | 'taxCode' | 'taxable'>> };
+
 export interface CreditSelection {
   invoiceLineId: string;
   /** Items to reverse; all items of the line when omitted. */
@@ -34,7 +37,7 @@ export interface CreditSelection {
  * credit of a line is exact to the minor unit.
  */
 export const creditInvoiceLines = (
-  invoice: Invoice,
+  invoice: CreditableInvoice,
   selections: readonly CreditSelection[],
   amounts: ReadonlyMap<string, number>,
   opts: { issueDate: string; reason: CreditMemo['reason']; memoKey?: string },

@@ -68,7 +68,7 @@ const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
 /** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
 const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
-const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo'>>(BILLING_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems'>>(BILLING_OPTIONS);
 
 /** Runs one command of the core as its activity. */
 async function run(c: Command): Promise<void> {
@@ -292,7 +292,10 @@ class Shell {
 
   private validateCredit(req: CreditInvoiceRequest, today: string): void {
     if (core.priorCredit(this.s, req) || this.inflight.has(`credit:${req.requestId}`)) return;
-    core.creditMemoFor(this.s, req, today);
+    const inv = core.creditableInvoice(this.s, req);
+    // Source items are checked here when the state keeps the invoice's basis; otherwise by the handler, once it has read them.
+    const kept = core.keptCreditBasis(this.s, inv);
+    if (kept) core.creditMemoFor(this.s, req, today, kept);
   }
 
   /** Tax return and ERP credit memo, then the deal's books, then the audit trail. */
@@ -300,7 +303,14 @@ class Shell {
     const { s, d } = this;
     const done = s.creditMemos?.find((m) => m.requestId === req.requestId);
     if (done) return done;
-    const plan = refusing(() => core.creditMemoFor(s, req, today));
+    const inv = refusing(() => core.creditableInvoice(s, req));
+    let basis = core.keptCreditBasis(s, inv);
+    if (!basis) {
+      if (!patched('credit-basis-from-audit')) throw ApplicationFailure.nonRetryable(`invoice ${inv.number} has no credit basis`, 'DEAL.CREDIT_BASIS_MISSING');
+      basis = core.creditBasisFrom(s, d, inv, await operatorActs.loadInvoiceItems({ dealId: d.dealId, invoiceNumber: inv.number }));
+    }
+    const kept = basis;
+    const plan = refusing(() => core.creditMemoFor(s, req, today, kept));
     let posted: Awaited<ReturnType<typeof operatorErp.postCreditMemo>>;
     try {
       posted = await operatorErp.postCreditMemo(core.creditMemoPosting(d, plan));

@@ -229,7 +229,8 @@ describe('operator actions in delivery: contract amendment and credit memo', () 
         // Close on Jan 1, 2031. Invoiced 1,633,125 + 435,500 = 2,068,625; credited 979,875; collected 653,250 + 435,500 = 1,088,750
         // = invoiced - credited. TE-1 is not billed again; leakage 320,000 capped + 900,000 credited = 1,220,000.
         const view = await handle.result();
-        await maybeRecordHistory(handle, 'amended-cap-and-credit-memo', DELIVERY_HISTORIES_DIR);
+        // amended-cap-and-credit-memo.json was recorded before 'credit-basis-from-audit'; this name holds the run with the patch.
+        await maybeRecordHistory(handle, 'amended-cap-and-credit-memo-audit-basis', DELIVERY_HISTORIES_DIR);
         expect(view.stage).toBe('CLOSED');
         const summary = (await state()).summary!;
         expect(summary.totals).toEqual({ BILLABLE: 1_900_000, DEFERRED: 0, CAPPED: 320_000, EXCLUDED: 0, delivered: 2_220_000 });
