@@ -80,6 +80,21 @@ export class IdentityRepository {
    * Every (canonical id, external id) pair of one kind in one system, in
    * canonical then external id order; only those canonical ids when some are given.
    */
+  /** The canonical id of the first of `externalIds` linked in `system` (the caller lists the most specific first). */
+  async findCanonicalId(kind: string, system: string, externalIds: readonly string[]): Promise<string | undefined> {
+    const ids = externalIds.filter((id) => id.length > 0);
+    if (ids.length === 0) return undefined;
+    const rows = await this.db
+      .select({ externalId: identityMap.externalId, canonicalId: identityMap.canonicalId })
+      .from(identityMap)
+      .where(and(eq(identityMap.kind, kind), eq(identityMap.system, system), inArray(identityMap.externalId, ids)));
+    for (const id of ids) {
+      const hit = rows.find((r) => r.externalId === id);
+      if (hit) return hit.canonicalId;
+    }
+    return undefined;
+  }
+
   async links(kind: string, system: string, canonicalIds?: readonly string[]): Promise<Array<{ canonicalId: string; externalId: string }>> {
     return this.db
       .select({ canonicalId: identityMap.canonicalId, externalId: identityMap.externalId })

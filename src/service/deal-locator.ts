@@ -1,5 +1,5 @@
-import { and, eq, inArray } from 'drizzle-orm';
-import { schema, type Db } from '../db';
+import type { Db } from '../db';
+import { IdentityRepository } from '../db/identity';
 
 /**
  * Finds the opportunity a vendor record belongs to when the webhook itself does
@@ -14,26 +14,9 @@ export interface DealLocator {
 export const DEAL_IDENTITY_KIND = 'deal';
 
 export function createDealLocator(db: Db): DealLocator {
+  const identities = new IdentityRepository(db);
   return {
-    async opportunityFor(system, externalIds) {
-      const ids = externalIds.filter((id) => id.length > 0);
-      if (ids.length === 0) return undefined;
-      const rows = await db
-        .select({ externalId: schema.identityMap.externalId, canonicalId: schema.identityMap.canonicalId })
-        .from(schema.identityMap)
-        .where(
-          and(
-            eq(schema.identityMap.kind, DEAL_IDENTITY_KIND),
-            eq(schema.identityMap.system, system),
-            inArray(schema.identityMap.externalId, ids),
-          ),
-        );
-      // Prefer the first id given (the most specific one).
-      for (const id of ids) {
-        const hit = rows.find((r) => r.externalId === id);
-        if (hit) return hit.canonicalId;
-      }
-      return undefined;
-    },
+    // Prefer the first id given (the most specific one).
+    opportunityFor: (system, externalIds) => identities.findCanonicalId(DEAL_IDENTITY_KIND, system, externalIds),
   };
 }
