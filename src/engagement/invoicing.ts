@@ -11,7 +11,7 @@ import { outcome, type Outcome } from './commands';
 import { compiled, contractOf, type Deal } from './deal';
 import { markSeen, report } from './intake';
 import type { AuditEvent, InvoiceSummary, ReportedItem } from './model';
-import { queueRevenue } from './revenue';
+import { BREAKAGE_FROM_TOTAL, queueRevenue } from './revenue';
 import type { EngagementState, OverCapPart, RateTerms } from './state';
 import { releaseOverCap, releaseRoom } from './caps';
 
@@ -97,7 +97,9 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
 
   // Revenue that follows delivery (milestones, drawdown); AS_INVOICED follows issue.
   const rev = revenueSchedule({ contract, decisions: [...settled.filter((dec) => dec.billingClass === 'BILLABLE'), ...released], invoices: [], asOf: today });
-  queueRevenue(s, rev.lines.filter((l) => l.treatment === 'POINT_IN_TIME' || l.treatment === 'AS_DRAWN'));
+  // A run sees only its own drawdown: breakage counted here was prepaid minus this run's draw. It is now booked at expiry from the line's total (revenue.ts).
+  const breakageAtExpiry = rev.lines.some((l) => l.kind === 'BREAKAGE') && d.patched(BREAKAGE_FROM_TOTAL);
+  queueRevenue(s, rev.lines.filter((l) => (l.treatment === 'POINT_IN_TIME' || l.treatment === 'AS_DRAWN') && !(breakageAtExpiry && l.kind === 'BREAKAGE')));
 
   // Intercompany: time delivered by another entity, charged once when it settles.
   chargeIntercompany(s, d, contract, settledTime, out);

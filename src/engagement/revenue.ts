@@ -1,9 +1,23 @@
-import type { RevenueScheduleLine } from '../canonical';
+import type { Contract, RevenueScheduleLine } from '../canonical';
 import { addDays, monthEnd, monthIndex, monthStart } from '../rules/dates';
 import { revenueSchedule } from '../rules/revenue';
 import { outcome, type Outcome } from './commands';
 import { contractOf, type Deal } from './deal';
 import type { EngagementState } from './state';
+
+/** The change that books a retainer's breakage at expiry from everything drawn (runs before it counted one run's draw). */
+export const BREAKAGE_FROM_TOTAL = 'retainer-breakage-from-total';
+
+/** Unused prepayment of retainers expired by `through`: prepaid minus everything drawn, recognised on the expiry date. */
+function breakage(s: EngagementState, d: Deal, contract: Contract, through: string): RevenueScheduleLine[] {
+  const due = contract.lines.filter((l) => l.revenueTreatment === 'AS_DRAWN' && l.retainer && l.retainer.expiresOn <= through && !s.revenue.ids.includes(`REV-BREAKAGE-${l.id}`));
+  if (due.length === 0 || !d.patched(BREAKAGE_FROM_TOTAL)) return [];
+  return due.flatMap((l) => {
+    const amount = l.retainer!.prepaid.amountMinor - (s.drawnByLine[l.id] ?? 0);
+    if (amount <= 0) return [];
+    return [{ id: `REV-BREAKAGE-${l.id}`, contractId: contract.id, contractLineId: l.id, treatment: l.revenueTreatment, kind: 'BREAKAGE' as const, recognitionDate: l.retainer!.expiresOn, amount: { amountMinor: amount, currency: contract.currency }, sourceIds: [`RETAINER:${l.id}`] }];
+  });
+}
 
 /** Queues revenue lines once each (by id) until their month is posted. */
 export function queueRevenue(s: EngagementState, lines: readonly RevenueScheduleLine[]): void {
@@ -31,7 +45,9 @@ export function revenueDue(s: EngagementState, d: Deal, today: string, final = f
   if (final) periods.push({ start: periods.length ? addDays(periods[periods.length - 1]!.end, 1) : rv.postedThrough ? addDays(rv.postedThrough, 1) : contract.startDate, end: today });
   if (periods.length === 0) return out;
   const ratable = revenueSchedule({ contract, decisions: [], invoices: [], asOf: contract.endDate }).lines.filter((l) => l.treatment === 'RATABLE_DAILY');
-  queueRevenue(s, ratable.filter((l) => l.recognitionDate <= periods[periods.length - 1]!.end));
+  const through = periods[periods.length - 1]!.end;
+  queueRevenue(s, ratable.filter((l) => l.recognitionDate <= through));
+  queueRevenue(s, breakage(s, d, contract, through));
   const allocated = new Map(contract.lines.map((l) => [l.id, l.allocatedValue.amountMinor]));
   for (const p of periods) {
     const due = rv.pending.filter((l) => l.recognitionDate <= p.end).sort(byDateThenId);

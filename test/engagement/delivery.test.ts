@@ -401,13 +401,12 @@ describe('invoice runs (and test/workflows/engagement.long.test.ts)', () => {
     });
 
     /*
-     * BUG (src/engagement): a retainer's breakage. Prepaid $3,000.00, drawn $1,500.00 in January: at expiry (Dec 31)
-     * the unused $1,500.00 is breakage, so by the close the retainer's revenue is the prepayment, $3,000.00.
-     * The core recognises $1,500.00: invoiceRun passes revenueSchedule only the run's own decisions, and a run with
-     * nothing settled returns before revenue, so no run computes breakage; revenueDue(final) does not either.
-     * Marked `failing` so the suite stays green until the core is fixed; drop `.failing` then.
+     * A retainer's breakage. Prepaid $3,000.00, drawn $1,500.00 in January: at expiry (Dec 31) the unused $1,500.00
+     * is breakage, so by the close the retainer's revenue is the prepayment, $3,000.00. (Before
+     * 'retainer-breakage-from-total' the core recognised $1,500.00: invoiceRun passed revenueSchedule only the run's
+     * own decisions, and no run computed breakage.)
      */
-    it.failing('BUG: at close a retainer has recognised its whole prepayment: drawdown + breakage', () => {
+    it('at close a retainer has recognised its whole prepayment: drawdown + breakage', () => {
       const { e, L1 } = retainerDeal('BILL');
       e.deliver('2030-01-25', batch('jan', [time('1', `${L1}-T1`, '2030-01-10', 600)])); // 10 h = $1,500.00 drawn
       e.advance('2030-02-02');
@@ -420,11 +419,11 @@ describe('invoice runs (and test/workflows/engagement.long.test.ts)', () => {
     });
 
     /*
-     * BUG (same cause): when an item settles in a run on or after the expiry, that run's revenueSchedule computes
-     * breakage = prepaid - what *that run* drew: 300,000 - 15,000 = 285,000 instead of 300,000 - 165,000 = 135,000,
-     * and the retainer recognises $4,500.00 on a $3,000.00 prepayment.
+     * When an item settles in a run on or after the expiry, breakage is prepaid - everything drawn:
+     * 300,000 - 165,000 = 135,000 (before the patch: prepaid - what *that run* drew, 300,000 - 15,000 = 285,000,
+     * so the retainer recognised $4,500.00 on a $3,000.00 prepayment).
      */
-    it.failing('BUG: breakage counts everything drawn before the expiry, not only the last run', () => {
+    it('breakage counts everything drawn before the expiry, not only the last run', () => {
       const { e, L1 } = retainerDeal('BILL');
       e.deliver('2030-01-25', batch('jan', [time('1', `${L1}-T1`, '2030-01-10', 600)])); // $1,500.00 drawn in January
       e.advance('2030-02-02');
