@@ -75,7 +75,7 @@ export function accept(s: EngagementState, d: Deal, item: DeliveryItem): boolean
       role: item.role ?? res?.role ?? 'consultant',
       region: res?.region ?? entity?.taxJurisdiction.country ?? 'US',
       resourceLegalEntityId: entityId,
-      workDate: item.workDate,
+      workDate: item.workDate.length === 10 ? item.workDate : localDate(instantMs(item.workDate), d.tz),
       minutes: item.minutes,
       approved: true,
       overtime: false,

@@ -17,7 +17,8 @@ export interface DeliveredTimeEntry {
   taskId?: string;
   resourceId: string;
   role?: string;
-  workDate: string; // YYYY-MM-DD
+  /** YYYY-MM-DD, or an ISO-8601 instant with a zone, which the deal places in the contracting entity's local day. */
+  workDate: string;
   minutes: number;
   billable: boolean;
   notes?: string;

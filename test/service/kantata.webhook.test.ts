@@ -94,6 +94,17 @@ describe('POST /webhooks/kantata/:kind', () => {
     ]);
   });
 
+  it('takes a time-stamped entry as its instant (the deal places it in its local day) and refuses a stamp without a zone', async () => {
+    await post('time-entry-approved', {
+      ...timeEntries('kt-ts-1'),
+      items: [{ id: 90004, user_id: 301, date_performed: '2027-01-31T23:30:00-05:00', time_in_minutes: 60, billable: true, approved: true }],
+    });
+    expect(h.gateway.calls.map((c) => (c as { batch: { items: Array<{ workDate: string }> } }).batch.items.map((i) => i.workDate))).toEqual([['2027-02-01T04:30:00.000Z']]);
+    const res = await post('time-entry-approved', { ...timeEntries('kt-ts-2'), items: [{ id: 90005, user_id: 301, date_performed: '2027-01-31T23:30:00', time_in_minutes: 60, billable: true, approved: true }] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues.map((i: { path: string }) => i.path)).toEqual(['items.0.date_performed']);
+  });
+
   it('finds the deal from the workspace through the identity map', async () => {
     await database.db.insert(schema.identityMap).values({ kind: 'deal', system: 'kantata', externalId: '7001', canonicalId: OPP });
     const { opportunityId: _o, ...payload } = timeEntries('kt-evt-map');

@@ -90,7 +90,8 @@ export const RelayTimeEntry = z.object({
   story_id: RelayId.nullish(),
   user_id: RelayId,
   role_name: z.string().min(1).optional(),
-  date_performed: IsoDate,
+  /** The day worked, or the instant with its zone (a PSA that time-stamps entries): the deal places it in the contracting entity's local day. */
+  date_performed: z.union([IsoDate, RelayInstant], { error: 'expected YYYY-MM-DD or an ISO-8601 date-time with a zone' }),
   time_in_minutes: z.number().int().positive().max(24 * 60),
   billable: z.boolean(),
   approved: z.literal(true),
