@@ -9,15 +9,30 @@ import type { EngagementState } from './state';
 /** More invoices than this in one run go out through a child workflow. */
 export const DEFAULT_CHILD_RUN_THRESHOLD = 25;
 
-/** Drafts an operator rejected leave the books: never posted, their amounts no longer count against caps. */
-export function dropRejected(s: EngagementState): void {
+/** The change that stops a rejected invoice's items from being recognised (runs before it recognised them). */
+export const REJECTED_NOT_RECOGNISED = 'rejected-invoice-revenue';
+
+/**
+ * Drafts an operator rejected leave the books: never posted, their amounts no
+ * longer count against caps, and revenue queued for their items (a milestone's
+ * recognition) is withdrawn while its month is still open.
+ */
+export function dropRejected(s: EngagementState, d: Deal): Outcome {
+  const out = outcome();
   for (const draft of s.drafts.filter((x) => x.approval === 'REJECTED')) {
     const inv = invoiceById(s, draft.invoice.id)!;
     inv.status = 'REJECTED';
     for (const l of draft.invoice.lines) s.billedByLine[l.contractLineId] = (s.billedByLine[l.contractLineId] ?? 0) - l.amount.amountMinor;
     resolveAttention(s, (a) => a.invoiceId === inv.id);
+    const items = new Set(draft.invoice.lines.flatMap((l) => l.sourceItemIds));
+    const queued = s.revenue.pending.filter((l) => l.sourceIds.some((id) => items.has(id)));
+    if (queued.length > 0 && d.patched(REJECTED_NOT_RECOGNISED)) {
+      s.revenue.pending = s.revenue.pending.filter((l) => !queued.includes(l));
+      out.notices.push({ kind: 'warn', message: 'revenue of a rejected invoice withdrawn', fields: { invoiceId: inv.id, amountMinor: queued.reduce((a, l) => a + l.amount.amountMinor, 0) } });
+    }
   }
   s.drafts = s.drafts.filter((x) => x.approval !== 'REJECTED');
+  return out;
 }
 
 /** What goes out now: drafts that need no approval or were approved (a failed one again on a later day). */

@@ -195,7 +195,7 @@ class Shell {
   /** Taxes, posts and writes back every draft that may go out; a child workflow when there are many. */
   async issue(today: string): Promise<void> {
     const { s, d } = this;
-    core.dropRejected(s);
+    this.report(core.dropRejected(s, d).notices);
     const requests = core.readyToIssue(s, today);
     if (requests.length === 0) return;
     const ctx = core.issueContext(d);

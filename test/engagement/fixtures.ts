@@ -280,7 +280,7 @@ export class Shell {
 
   private issue(t: string): void {
     const { s, d } = this;
-    dropRejected(s);
+    this.execute(dropRejected(s, d));
     const requests = readyToIssue(s, t);
     if (requests.length === 0) return;
     const results: IssueResult[] = requests.map((request) => {

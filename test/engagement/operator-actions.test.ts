@@ -97,6 +97,10 @@ describe('approvals and write-offs (test/workflows/approvals.test.ts)', () => {
       // The contract ends Dec 31; with M1 written off, M2 rejected and M3 paid, the deal closes on Jan 1.
       const summary = e.runToClose('2031-01-02');
       expect(summary.closedOn).toBe('2031-01-01');
+      // Revenue: M1 $30,000.00 (January) and M3 $20,000.00 (June); the rejected M2's $50,000.00 queued for February is
+      // withdrawn when it is rejected (Feb 6, before February is posted): recognised 30,000 + 20,000 = $50,000.00.
+      expect(deliveryView(e.s, e.d, e.today).recognisedByMonth).toEqual({ '2030-01': 3_000_000, '2030-06': 2_000_000 });
+      expect(summary.recognisedMinor).toBe(5_000_000);
       expect(summary.invoices.map((i) => [i.totalMinor, i.paidMinor, i.status])).toEqual([
         [3_266_250, 3_000_000, 'WRITTEN_OFF'],
         [5_000_000, 0, 'REJECTED'], // reported, never posted
