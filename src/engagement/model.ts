@@ -124,7 +124,9 @@ export interface ReportedItem {
 /** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
 export interface AttentionItem {
   id: string;
-  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED';
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD';
+  /** REVENUE_HELD: the contract line whose allocation is full. */
+  contractLineId?: string;
   invoiceId?: string;
   message: string;
   raisedOn: string;
@@ -196,6 +198,8 @@ export interface DeliveryView {
   /** Revenue posted per recognition month ('YYYY-MM'). */
   recognisedByMonth: Record<string, number>;
   revenuePostedThrough: string | null;
+  /** Revenue the lines' allocated values had no room for, per line (present once any is held). */
+  revenueHeldByLine?: Record<string, number>;
   intercompanyMinor: number;
   unappliedMinor: number;
   runs: number;

@@ -2,7 +2,7 @@ import type { Contract, RevenueScheduleLine } from '../canonical';
 import { addDays, monthEnd, monthIndex, monthStart } from '../rules/dates';
 import { revenueSchedule } from '../rules/revenue';
 import { outcome, type Outcome } from './commands';
-import { contractOf, type Deal } from './deal';
+import { contractOf, raise, resolveAttention, type Deal } from './deal';
 import type { EngagementState } from './state';
 
 /** The change that books a retainer's breakage at expiry from everything drawn (runs before it counted one run's draw). */
@@ -17,6 +17,25 @@ function breakage(s: EngagementState, d: Deal, contract: Contract, through: stri
     if (amount <= 0) return [];
     return [{ id: `REV-BREAKAGE-${l.id}`, contractId: contract.id, contractLineId: l.id, treatment: l.revenueTreatment, kind: 'BREAKAGE' as const, recognitionDate: l.retainer!.expiresOn, amount: { amountMinor: amount, currency: contract.currency }, sourceIds: [`RETAINER:${l.id}`] }];
   });
+}
+
+/** The change that holds revenue a line's allocation has no room for (runs before it dropped it). */
+export const REVENUE_HELD = 'revenue-held-not-dropped';
+
+/** Held revenue the lines now have room for (an amendment raised their allocated value), recognised at `date`. */
+function releaseHeld(s: EngagementState, contract: Contract, allocated: ReadonlyMap<string, number>, date: string): RevenueScheduleLine[] {
+  const held = s.revenue.held;
+  if (!held) return [];
+  const out: RevenueScheduleLine[] = [];
+  for (const lineId of Object.keys(held).sort()) {
+    const room = (allocated.get(lineId) ?? 0) - (s.revenue.recognisedByLine[lineId] ?? 0);
+    const take = Math.min(held[lineId]!, Math.max(0, room));
+    if (take <= 0) continue;
+    held[lineId]! -= take;
+    const line = contract.lines.find((l) => l.id === lineId)!;
+    out.push({ id: `REV-RELEASE-${lineId}-${date}`, contractId: contract.id, contractLineId: lineId, treatment: line.revenueTreatment, kind: 'RECOGNITION', recognitionDate: date, amount: { amountMinor: take, currency: contract.currency }, sourceIds: [`HELD:${lineId}`] });
+  }
+  return out;
 }
 
 /** Queues revenue lines once each (by id) until their month is posted. */
@@ -50,13 +69,19 @@ export function revenueDue(s: EngagementState, d: Deal, today: string, final = f
   queueRevenue(s, breakage(s, d, contract, through));
   const allocated = new Map(contract.lines.map((l) => [l.id, l.allocatedValue.amountMinor]));
   for (const p of periods) {
-    const due = rv.pending.filter((l) => l.recognitionDate <= p.end).sort(byDateThenId);
+    const due = [...releaseHeld(s, contract, allocated, p.end), ...rv.pending.filter((l) => l.recognitionDate <= p.end).sort(byDateThenId)];
     rv.pending = rv.pending.filter((l) => l.recognitionDate > p.end);
     const byDate = new Map<string, RevenueScheduleLine[]>();
     for (const l of due) {
-      // Revenue never exceeds the line's allocated value: the excess is held back.
+      // Revenue never exceeds the line's allocated value: the excess is held until an amendment makes room.
       const room = (allocated.get(l.contractLineId) ?? 0) - (rv.recognisedByLine[l.contractLineId] ?? 0);
       const amount = Math.min(l.amount.amountMinor, Math.max(0, room));
+      const excess = l.amount.amountMinor - amount;
+      if (excess > 0 && d.patched(REVENUE_HELD)) {
+        const held = (rv.held ??= {});
+        held[l.contractLineId] = (held[l.contractLineId] ?? 0) + excess;
+        raise(s, { id: `REVENUE_HELD:${l.contractLineId}`, kind: 'REVENUE_HELD', contractLineId: l.contractLineId, message: `line ${l.contractLineId}: ${held[l.contractLineId]} minor units of revenue above its allocated value ${allocated.get(l.contractLineId) ?? 0} are held until an amendment makes room`, raisedOn: today }, out);
+      }
       if (amount <= 0) continue;
       rv.recognisedByLine[l.contractLineId] = (rv.recognisedByLine[l.contractLineId] ?? 0) + amount;
       const month = l.recognitionDate.slice(0, 7);
@@ -69,6 +94,14 @@ export function revenueDue(s: EngagementState, d: Deal, today: string, final = f
       out.commands.push({ kind: 'postRevenue', input: { dealId: d.dealId, key: `${date}:${lines.length}:${lines[0]!.id}`, lines, legalEntity: d.snapshot.contractingEntity } });
     }
     rv.postedThrough = p.end;
+  }
+  if (rv.held) {
+    for (const [lineId, amount] of Object.entries(rv.held)) {
+      if (amount > 0) continue;
+      delete rv.held[lineId];
+      resolveAttention(s, (a) => a.id === `REVENUE_HELD:${lineId}`);
+    }
+    if (Object.keys(rv.held).length === 0) delete rv.held;
   }
   return out;
 }

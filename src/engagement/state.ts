@@ -35,7 +35,15 @@ export interface EngagementState {
   invoices: InvoiceSummary[];
   payments: { seen: string[]; refundedByCharge: Record<string, number>; unmatched: PaymentEvent[] };
   statusSyncs: string[];
-  revenue: { pending: RevenueScheduleLine[]; ids: string[]; postedThrough: string | null; recognisedByLine: Record<string, number>; byMonth: Record<string, number> };
+  revenue: {
+    pending: RevenueScheduleLine[];
+    ids: string[];
+    postedThrough: string | null;
+    recognisedByLine: Record<string, number>;
+    byMonth: Record<string, number>;
+    /** Revenue per line that its allocated value had no room for: held (an attention item) until an amendment makes room. */
+    held?: Record<string, number>;
+  };
   intercompanyMinor: number;
   attention: AttentionItem[];
   runSeq: number;

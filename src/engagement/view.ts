@@ -56,6 +56,7 @@ export function deliveryView(s: EngagementState, d: Deal, asOf: string, demo?: D
     recognisedMinor: recognised(s),
     recognisedByMonth: s.revenue.byMonth,
     revenuePostedThrough: s.revenue.postedThrough,
+    ...(s.revenue.held ? { revenueHeldByLine: s.revenue.held } : {}),
     intercompanyMinor: s.intercompanyMinor,
     unappliedMinor: s.payments.unmatched.reduce((a, p) => a + (p.kind === 'charge.refunded' ? 0 : p.amountMinor), 0) + s.invoices.reduce((a, i) => a + Math.max(0, i.paidMinor - (i.totalMinor - (i.creditedMinor ?? 0))), 0),
     runs: s.runSeq,
