@@ -1,6 +1,6 @@
 import type { Contract, Invoice, TimeEntry } from '../canonical';
-import { classifyDeliveries, type Decision } from '../rules/billability';
-import type { CompiledContract } from '../rules/compile';
+import { classifyDeliveries, periodClosed, type Decision } from '../rules/billability';
+import { runClock, type CompiledContract } from '../rules/compile';
 import { dateKey } from '../rules/dates';
 import { groupDecisions, materializeInvoices, type InvoiceGrouping } from '../rules/grouping';
 import { intercompanyCharges } from '../rules/intercompany';
@@ -38,7 +38,8 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
   if (
     pending.time.length + pending.expenses.length + pending.milestones.length === 0 &&
     !contract.lines.some((l) => l.billingModel === 'SUBSCRIPTION' || l.billingModel === 'RETAINER') &&
-    !hasReleasable(s, d)
+    !hasReleasable(s, d) &&
+    !s.releasing?.length
   ) {
     s.deferredMinor = 0;
     return out;
@@ -46,7 +47,7 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
   s.runSeq += 1;
   const cc = compiled(d, contract);
   // Held over-cap parts an amended cap now admits come first: they are older than anything pending.
-  const released = releaseOverCap(s, cc);
+  const released = billReleased(s, d, cc, releaseOverCap(s, cc), today);
   const run = classify(s, d, cc, today);
   const deferred = new Set<string>();
   let deferredMinor = 0;
@@ -105,6 +106,41 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
   chargeIntercompany(s, d, contract, settledTime, out);
   return out;
 }
+
+/** The change that bills released over-cap time on its line's next regular invoice (runs before it issued a late invoice for the old period). */
+export const RELEASED_ON_NEXT_INVOICE = 'released-time-on-next-invoice';
+
+/**
+ * Released over-cap parts join their line's next regular invoice: each is
+ * billable from the day the amendment that raised its line's cap was applied,
+ * waits until the period holding that day closes, and is then grouped on that
+ * period's invoice (the day it was worked is kept in the billing event's detail).
+ */
+function billReleased(s: EngagementState, d: Deal, cc: CompiledContract, released: Decision[], today: string): Decision[] {
+  if (released.length > 0) {
+    if (!d.patched(RELEASED_ON_NEXT_INVOICE)) return released;
+    (s.releasing ??= []).push(...released.map((dec) => ({ ...dec, billOn: capRaisedOn(s, dec.contractLineId) ?? today })));
+  }
+  if (!s.releasing?.length) return [];
+  const clock = runClock(today);
+  const due: Decision[] = [];
+  const waiting: Array<Decision & { billOn: string }> = [];
+  for (const r of s.releasing) {
+    const cl = cc.lines.get(r.contractLineId);
+    if (cl && !periodClosed(cc, cl, r.billOn, clock)) waiting.push(r);
+    else {
+      const { billOn, ...dec } = r;
+      due.push({ ...dec, serviceDate: billOn, detail: `${dec.detail ?? ''}; worked ${dec.serviceDate}`.replace(/^; /, '') });
+    }
+  }
+  if (waiting.length > 0) s.releasing = waiting;
+  else delete s.releasing;
+  return due;
+}
+
+/** The day the latest amendment changing the line's cap was applied. */
+const capRaisedOn = (s: EngagementState, lineId: string): string | undefined =>
+  [...(s.amendments ?? [])].reverse().find((a) => a.changes.some((ch) => ch.op === 'UPDATE_LINE' && ch.lineId === lineId && ch.set.cap !== undefined))?.appliedOn;
 
 /** A settled milestone's later completion or acceptance webhooks change nothing. */
 function markSettledMilestone(s: EngagementState, psaId: string): void {

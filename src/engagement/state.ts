@@ -60,6 +60,8 @@ export interface EngagementState {
   rateHistory?: Record<string, RateTerms[]>;
   /** Lines whose cap an amendment changed: held over-cap parts there are released as the cap admits them. */
   capAmendedLines?: string[];
+  /** Over-cap parts an amended cap released, waiting for their line's next regular invoice (the period holding `billOn`). */
+  releasing?: Array<Decision & { billOn: string }>;
   /** The over-cap parts of time entries, kept so a raised cap can bill them later. */
   overCap?: OverCapPart[];
   /** Posted invoices as issued (lines with their source items and billing events), kept only by runs from before 'credit-basis-from-audit'. */

@@ -90,7 +90,7 @@ const make = (
 });
 
 /** Is the invoice period holding `date` closed on the run date? (IMMEDIATE / ON_MILESTONE: as soon as the date has passed or is today.) */
-const periodClosed = (cc: CompiledContract, cl: CompiledLine, date: string, clock: RunClock): boolean => {
+export const periodClosed = (cc: CompiledContract, cl: CompiledLine, date: string, clock: RunClock): boolean => {
   switch (cl.line.invoiceSchedule) {
     case 'MONTHLY':
       return monthIndex(date) < clock.asOfMonth;

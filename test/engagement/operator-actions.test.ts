@@ -262,12 +262,13 @@ describe('amendments and a credit (test/workflows/operator-actions.test.ts)', ()
       expect(e.s.held.map((h) => [h.sourceId, h.amountMinor]).sort()).toEqual([['TE-2', 150_000], ['TE-3', 300_000], ['TE-4', 150_000]]); // released at the next run, not before
 
       // Mar 1, the next invoice run: the held parts go first (they are older), so TE-5 finds the cap full.
-      //   TE-2 150,000 (600 min) + TE-3 250,000 (floor(1,200 x 250,000 / 300,000) = 1,000 min) = 400,000 on a late January invoice;
+      //   TE-2 150,000 (600 min) + TE-3 250,000 (floor(1,200 x 250,000 / 300,000) = 1,000 min) = 400,000, billable from the
+      //   amendment (Feb 10), so on the line's next regular invoice: February's, issued Mar 1 (no late January invoice);
       //   tax 400,000 x 8.875 % = 35,500; TE-5 120,000 CAPPED.
       e.advance('2030-03-02');
       const mar1 = e.issuedOn('2030-03-01');
-      expect([mar1.subtotalMinor, mar1.taxMinor, mar1.totalMinor, mar1.period]).toEqual([400_000, 35_500, 435_500, { start: '2030-01-01', end: '2030-01-31' }]);
-      expect(mar1.invoiceKey.endsWith(`|MONTHLY:2030-01|R${e.s.runSeq}`)).toBe(true);
+      expect([mar1.subtotalMinor, mar1.taxMinor, mar1.totalMinor, mar1.period]).toEqual([400_000, 35_500, 435_500, { start: '2030-02-01', end: '2030-02-28' }]);
+      expect(mar1.invoiceKey.endsWith('|MONTHLY:2030-02')).toBe(true);
       expect(e.s.invoices).toHaveLength(2);
       const mar1Request = e.issued.find((x) => x.request.invoice.id === mar1.id)!.request;
       expect(mar1Request.invoice.lines.map((l) => [l.amount.amountMinor, l.quantity, l.sourceItemIds])).toEqual([[400_000, { value: 1_600, unit: 'MINUTE' }, ['TE-2', 'TE-3']]]);
@@ -386,16 +387,17 @@ describe('amendments and a credit (test/workflows/operator-actions.test.ts)', ()
       expect(e.s.rateHistory).toEqual({ [L1]: [{ until: '2030-02-15', rateCardRef: 'RC-STD', discountBp: 0 }] });
       e.deliver('2030-02-25', batch('feb', [time('5', T1, '2030-02-05', 480), time('6', T1, '2030-02-20', 480)]));
       e.advance('2030-03-02');
-      // Mar 1: held January parts first (at the rates they were valued at: $6,000.00), then
-      // TE-5 8 h x $150.00 = $1,200.00 (dated before Feb 15: old terms) and TE-6 8 h x $150.00 x 90 % = $1,080.00.
+      // Mar 1: held January parts first (at the rates they were valued at: $6,000.00), released by the Feb 10 amendment onto
+      // the line's next regular invoice (February's), on the $150.00 line with TE-5 8 h x $150.00 = $1,200.00 (dated before
+      // Feb 15: old terms); TE-6 8 h x $150.00 x 90 % = $1,080.00 on the discounted line.
       const feb = e.invoice((i) => i.period.start === '2030-02-01');
       const febRequest = e.issued.find((x) => x.request.invoice.id === feb.id)!.request;
       expect(febRequest.invoice.lines.map((l) => [l.amount.amountMinor, l.sourceItemIds]).sort()).toEqual([
         [108_000, ['TE-6']],
-        [120_000, ['TE-5']],
+        [720_000, ['TE-2', 'TE-3', 'TE-4', 'TE-5']], // 600,000 + 120,000
       ]);
-      expect(feb.subtotalMinor).toBe(228_000); // 120,000 + 108,000
-      expect(e.issued.map((x) => x.request.invoice.subtotal.amountMinor)).toEqual([1_500_000, 600_000, 228_000]);
+      expect(feb.subtotalMinor).toBe(828_000); // 600,000 + 120,000 + 108,000
+      expect(e.issued.map((x) => x.request.invoice.subtotal.amountMinor)).toEqual([1_500_000, 828_000]);
       // Work already invoiced is not re-rated: the January invoice is as issued, and no credit memo exists.
       expect(e.invoice((i) => i.id === jan.id)).toEqual(jan);
       expect(e.s.creditMemos).toBeUndefined();

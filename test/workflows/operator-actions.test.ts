@@ -155,12 +155,14 @@ describe('operator actions in delivery: contract amendment and credit memo', () 
         expect((await sb.store.getByExternalId<Record<string, unknown>>('netsuite', 'salesOrder', soKey))!.data['custbody_q2c_contract_version']).toBe(2);
 
         // Mar 1, the next invoice run: the held parts go first (they are older), so TE-5 finds the cap full.
-        //   TE-2 150,000 (600 min) + TE-3 250,000 (floor(1,200 x 250,000 / 300,000) = 1,000 min) = 400,000 on a late January invoice;
+        //   TE-2 150,000 (600 min) + TE-3 250,000 (floor(1,200 x 250,000 / 300,000) = 1,000 min) = 400,000, billable from the
+        //   amendment (Feb 10): on the line's next regular invoice, February's (issued Mar 1), not a late January one;
         //   tax 400,000 x 8.875 % = 35,500; TE-5 120,000 CAPPED.
         await until('2030-03-02T15:00:00Z');
         s = await state();
         const mar1 = s.invoices.find((i) => i.issueDate === '2030-03-01')!;
-        expect([mar1.subtotalMinor, mar1.taxMinor, mar1.totalMinor, mar1.period]).toEqual([400_000, 35_500, 435_500, { start: '2030-01-01', end: '2030-01-31' }]);
+        expect([mar1.subtotalMinor, mar1.taxMinor, mar1.totalMinor, mar1.period]).toEqual([400_000, 35_500, 435_500, { start: '2030-02-01', end: '2030-02-28' }]);
+        expect(mar1.invoiceKey.endsWith('|MONTHLY:2030-02')).toBe(true);
         expect(s.invoices).toHaveLength(2);
         expect(s.held.map((h) => [h.sourceId, h.amountMinor]).sort()).toEqual([
           ['TE-3', 50_000],
@@ -229,8 +231,9 @@ describe('operator actions in delivery: contract amendment and credit memo', () 
         // Close on Jan 1, 2031. Invoiced 1,633,125 + 435,500 = 2,068,625; credited 979,875; collected 653,250 + 435,500 = 1,088,750
         // = invoiced - credited. TE-1 is not billed again; leakage 320,000 capped + 900,000 credited = 1,220,000.
         const view = await handle.result();
-        // amended-cap-and-credit-memo.json was recorded before 'credit-basis-from-audit'; this name holds the run with the patch.
-        await maybeRecordHistory(handle, 'amended-cap-and-credit-memo-audit-basis', DELIVERY_HISTORIES_DIR);
+        // Recorded runs of this test: amended-cap-and-credit-memo.json before 'credit-basis-from-audit',
+        // amended-cap-and-credit-memo-audit-basis.json before 'released-time-on-next-invoice', and this one.
+        await maybeRecordHistory(handle, 'amended-cap-released-on-next-invoice', DELIVERY_HISTORIES_DIR);
         expect(view.stage).toBe('CLOSED');
         const summary = (await state()).summary!;
         expect(summary.totals).toEqual({ BILLABLE: 1_900_000, DEFERRED: 0, CAPPED: 320_000, EXCLUDED: 0, delivered: 2_220_000 });
