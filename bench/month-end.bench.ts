@@ -61,7 +61,7 @@ import defaultRuleSet from '../src/rules/rulesets/default.json';
 import { AVALARA_VENDOR } from '../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../src/sandbox/netsuite/netsuite.sandbox';
 import { startSandbox } from '../src/sandbox/server';
-import { kpiSinks, WORKFLOWS_PATH } from '../src/worker';
+import { kpiSinks, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../src/worker';
 import { dealWorkflowId, type DealInput } from '../src/contract';
 import { initialEngagementState } from '../src/engagement/state';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../src/contract';
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   const client = env.client;
   const native = env.nativeConnection;
   const noop = () => {};
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...WORKFLOW_BUNDLER_OPTIONS, logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
   const main = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle, activities, sinks: kpiSinks(), maxCachedWorkflows: Math.max(2_000, DEALS * 2) });
   const mainRun = main.run();
 

@@ -1,5 +1,5 @@
 import v8 from 'node:v8';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type BundleOptions, type InjectedSinks, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { Client, Connection, type WorkflowClient } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createLogger } from './logger';
@@ -15,6 +15,15 @@ import type { KpiRecorder, KpiSinks } from './workflows/sinks';
 import { ERP_TASK_QUEUE } from './contract';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+/**
+ * How the workflow code is bundled (every bundle: the worker's, the tests', the benches').
+ * preloadModules: src/workflows/preload.ts and what it imports are evaluated once per
+ * workflow thread, before any workflow, and shared by all the workflows of that thread
+ * (reuseV8Context); every other module of the bundle is evaluated again for each workflow
+ * run and kept with it while it is cached.
+ */
+export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: [require.resolve('./workflows/preload')] } satisfies Pick<BundleOptions, 'preloadModules'>;
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -33,15 +42,19 @@ export interface CreateWorkerOptions {
   maxCachedWorkflows?: number;
 }
 
-/** What one cached deal workflow held in the month-end bench (~5 GB RSS for 1,000 cached deals, BENCHMARKS.md). */
-export const CACHED_WORKFLOW_MIB = 5;
+/**
+ * Memory budgeted per cached deal workflow: the month-end profile measures ~135 KiB of
+ * workflow-thread heap and ~0.6 MiB of process RSS per cached deal (BENCHMARKS.md,
+ * "Engagement state"); 1 MiB leaves room for long deals' larger state.
+ */
+export const CACHED_WORKFLOW_MIB = 1;
 /** The share of the V8 heap the workflow cache may take; the rest is activities, connectors and the SDK. */
 export const WORKFLOW_CACHE_HEAP_SHARE = 0.5;
 
 /**
- * The workflow cache sized from this process's V8 heap limit: half the heap at the
- * measured ~5 MiB per cached deal (a 4 GiB heap gives 414). The SDK's own default
- * assumes ~1.7 MiB per workflow (600 per GiB) and let the bench's worker reach ~5 GB.
+ * The workflow cache sized from this process's V8 heap limit: half the heap at
+ * CACHED_WORKFLOW_MIB per cached deal (a 4 GiB heap gives 2,048). The SDK's own default
+ * assumes ~1.7 MiB per workflow (600 per GiB).
  * A workflow evicted from the cache is not lost: its next task replays its history.
  */
 export function defaultMaxCachedWorkflows(heapLimitBytes = v8.getHeapStatistics().heap_size_limit): number {
@@ -75,7 +88,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     // reuseV8Context stays on (the SDK's default since 1.9): one V8 context per workflow thread, far less memory per cached workflow.
     maxCachedWorkflows: opts.maxCachedWorkflows ?? defaultMaxCachedWorkflows(),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS }),
   });
 }
 

@@ -66,7 +66,7 @@ export const configSchema = z.object({
   ERP_ACTIVITIES_PER_SECOND: optional(z.coerce.number().positive()).default(5),
   /**
    * Workflows the worker keeps cached (0 disables the cache: every task replays the history).
-   * Unset: half the V8 heap at ~5 MiB per cached deal (src/worker.ts defaultMaxCachedWorkflows).
+   * Unset: half the V8 heap at 1 MiB per cached deal (src/worker.ts defaultMaxCachedWorkflows).
    */
   WORKER_MAX_CACHED_WORKFLOWS: optional(z.coerce.number().int().min(0)),
   TEMPORAL_CLI: optional(z.string()),

@@ -1,4 +1,8 @@
-import { applyAmendmentChanges, CanonicalError, contractLineIssues, IsoDate, parseAmendmentChanges, type Contract } from '../canonical';
+import type { Contract } from '../canonical';
+import type * as AmendmentSchemas from '../canonical/amendment';
+import type * as CommonSchemas from '../canonical/common';
+import type * as ContractSchemas from '../canonical/contract';
+import { CanonicalError } from '../canonical/errors';
 import type { CompiledContract } from '../rules/compile';
 import { heldOverCap } from './caps';
 import { compiled, contractOf, type Deal } from './deal';
@@ -15,6 +19,35 @@ import type { EngagementState } from './state';
 /** What an amendment may change while the deal is in delivery (the PSA project and the rule set stay as provisioned). */
 const AMENDABLE_LINE_FIELDS = new Set(['cap', 'endDate', 'rateCardRef', 'discountBp', 'allocatedValue', 'description']);
 const AMENDABLE_TERMS = new Set(['endDate', 'poNumber']);
+
+/**
+ * The canonical schemas (and with them zod) that the amendment checks use, loaded on the
+ * first amendment rather than with this module. In a worker this module is evaluated once per
+ * workflow thread and shared (src/workflows/preload.ts); the schemas cannot be shared that way
+ * (the SDK freezes what shared modules export, and zod writes to its schema objects), and
+ * evaluated with every deal workflow they cost about 1.3 MiB of heap per cached deal
+ * (BENCHMARKS.md) although only an amendment uses them. Once loaded they serve every later
+ * amendment. Pure modules: loading them only defines them, so when they load does not change
+ * what a workflow does or the commands it sends.
+ */
+interface Schemas {
+  applyAmendmentChanges: typeof AmendmentSchemas.applyAmendmentChanges;
+  parseAmendmentChanges: typeof AmendmentSchemas.parseAmendmentChanges;
+  contractLineIssues: typeof ContractSchemas.contractLineIssues;
+  IsoDate: typeof CommonSchemas.IsoDate;
+}
+let loaded: Schemas | undefined;
+const schemas = (): Schemas => {
+  if (loaded === undefined) {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, see above */
+    const { applyAmendmentChanges, parseAmendmentChanges } = require('../canonical/amendment') as typeof AmendmentSchemas;
+    const { contractLineIssues } = require('../canonical/contract') as typeof ContractSchemas;
+    const { IsoDate } = require('../canonical/common') as typeof CommonSchemas;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    loaded = { applyAmendmentChanges, parseAmendmentChanges, contractLineIssues, IsoDate };
+  }
+  return loaded;
+};
 
 const sameCap = (a: Contract['lines'][number], b: Contract['lines'][number]): boolean => JSON.stringify(a.cap) === JSON.stringify(b.cap);
 const rateChanged = (a: Contract['lines'][number], b: Contract['lines'][number]): boolean => a.rateCardRef !== b.rateCardRef || a.discountBp !== b.discountBp;
@@ -58,6 +91,7 @@ function checkScope(c: Contract, changes: readonly unknown[]): void {
 /** The contract version the request makes of the current one, or a refusal naming what is wrong. */
 export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequest): Contract {
   const c = contractOf(s, d);
+  const { applyAmendmentChanges, contractLineIssues, IsoDate, parseAmendmentChanges } = schemas();
   if (!req.by?.trim() || !req.reason?.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs `by` and `reason`');
   if (!IsoDate.safeParse(req.effectiveDate).success) refuse('DEAL.AMENDMENT_INVALID', 'effectiveDate: expected YYYY-MM-DD');
   if (req.baseVersion !== c.version) refuse('DEAL.AMENDMENT_VERSION_CONFLICT', `amendment written against contract v${req.baseVersion}; contract ${c.id} is at v${c.version}`);

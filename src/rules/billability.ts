@@ -1,7 +1,5 @@
-import {
-  applyBasisPoints, convert, formatMoney, mulDiv, type BillingClass, type Expense, type FxRate, type MilestoneCompletion,
-  type SourceKind, type TimeEntry,
-} from '../canonical';
+import type { BillingClass, Expense, FxRate, MilestoneCompletion, SourceKind, TimeEntry } from '../canonical';
+import { applyBasisPoints, convert, formatMoney, mulDiv } from '../canonical/money-math';
 import type { CompiledContract, CompiledLine, RunClock } from './compile';
 import type { RateSlot } from './rates';
 import { runClock } from './compile';
@@ -136,7 +134,12 @@ const divHalf = (p: number, cc: CompiledContract): number => {
   return q % 2 === 0 ? q : q + 1;
 };
 
-/** Scratch for duplicateFlags, grown as needed and reused (zeroed after use): no allocation per batch. */
+/**
+ * Scratch for duplicateFlags, grown as needed and reused: no allocation per batch. One copy
+ * serves every workflow of a worker thread (src/workflows/preload.ts), so each call sets
+ * what it reads (the bitmap is zeroed before use): a call cut short, e.g. by the SDK's
+ * isolate timeout, leaves nothing that a later call sees.
+ */
 let idNumbers = new Int32Array(1024);
 let idBits = new Uint8Array(1024);
 let dupFlags = new Uint8Array(1024);
@@ -154,7 +157,7 @@ let dupFlags = new Uint8Array(1024);
 const duplicateFlags = (entries: readonly TimeEntry[]): Uint8Array | undefined => {
   const n = entries.length;
   if (n === 0) return undefined;
-  if (idNumbers.length < n) {
+  if (idNumbers.length < n || dupFlags.length < n) {
     idNumbers = new Int32Array(n * 2);
     dupFlags = new Uint8Array(n * 2);
   }
@@ -182,6 +185,7 @@ const duplicateFlags = (entries: readonly TimeEntry[]): Uint8Array | undefined =
   const bytes = ((max - min) >> 3) + 1;
   if (bytes > 4 * n + 128) return undefined;
   if (idBits.length < bytes) idBits = new Uint8Array(bytes * 2);
+  idBits.fill(0, 0, bytes);
   for (let i = 0; i < n; i++) {
     const o = idNumbers[i]! - min;
     const bit = 1 << (o & 7);
@@ -189,7 +193,6 @@ const duplicateFlags = (entries: readonly TimeEntry[]): Uint8Array | undefined =
     dupFlags[i] = (byte & bit) !== 0 ? 1 : 0;
     idBits[o >> 3] = byte | bit;
   }
-  idBits.fill(0, 0, bytes);
   return dupFlags;
 };
 

@@ -1,7 +1,8 @@
-import { currencyRule, mulDiv, type Contract, type ContractLine, type Project, type RoundingMode } from '../canonical';
-import { allocate } from '../canonical';
+import type { Contract, ContractLine, Project } from '../canonical';
+import { allocate, currencyRule, mulDiv, type RoundingMode } from '../canonical/money-math';
+import { RuleSetError, assertPinned } from './pinning';
 import { rateIndexFor, type RateIndex, type SlotTable } from './rates';
-import { RuleSetError, assertPinned, type RuleSet, type ExpenseTreatment } from './ruleset';
+import type { RuleSet, ExpenseTreatment } from './ruleset';
 import { dateKey, dayNumber, monthIndex } from './dates';
 
 export interface CompiledLine {

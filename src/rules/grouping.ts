@@ -219,12 +219,20 @@ const addRef = (gid: number, kid: number, ref: number): void => {
 
 const growTable = (): void => {
   const old = { gid: tGid, kid: tKid, ref: tRef, used: tUsed, count: tCount };
-  tableSize *= 2;
-  tGid = new Int32Array(tableSize);
-  tKid = new Int32Array(tableSize);
-  tStamp = new Int32Array(tableSize);
-  tRef = new Int32Array(tableSize);
-  tUsed = new Int32Array(tableSize >> 1);
+  // Allocated first, then swapped in: the table stays consistent if a call is cut short
+  // (one table serves every workflow of a worker thread, src/workflows/preload.ts).
+  const size = tableSize * 2;
+  const gid = new Int32Array(size);
+  const kid = new Int32Array(size);
+  const stamps = new Int32Array(size);
+  const ref = new Int32Array(size);
+  const used = new Int32Array(size >> 1);
+  tableSize = size;
+  tGid = gid;
+  tKid = kid;
+  tStamp = stamps;
+  tRef = ref;
+  tUsed = used;
   tCount = 0;
   for (let i = 0; i < old.count; i++) {
     const h = old.used[i]!;

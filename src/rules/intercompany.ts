@@ -1,4 +1,5 @@
-import { currencyRule, mulDiv, type TimeEntry } from '../canonical';
+import type { TimeEntry } from '../canonical';
+import { currencyRule, mulDiv } from '../canonical/money-math';
 import { monthIndex, monthStart, monthEnd } from './dates';
 import { compileRateCard, rateMinutes } from './rates';
 import type { RuleSet } from './ruleset';

@@ -1,4 +1,4 @@
-import { currencyRule, divRound, formatMoney, mulDiv, type RoundingMode } from '../canonical';
+import { currencyRule, divRound, formatMoney, mulDiv, type RoundingMode } from '../canonical/money-math';
 import type { RateCard, RateRow } from './ruleset';
 import { dateKey } from './dates';
 

@@ -1,4 +1,5 @@
-import { allocate, type Contract, type ContractLine, type Invoice, type RevenueScheduleLine } from '../canonical';
+import type { Contract, ContractLine, Invoice, RevenueScheduleLine } from '../canonical';
+import { allocate } from '../canonical/money-math';
 import type { Decision } from './billability';
 import { daysInclusive, maxDate, minDate, monthEnd, monthIndex, monthStart } from './dates';
 import { fnv1a64 } from './grouping';

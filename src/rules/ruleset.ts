@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BasisPoints, CurrencyCode, Id, IsoDate, NonNegativeMoney, formatZodIssues, type Contract } from '../canonical';
+import { BasisPoints, CurrencyCode, Id, IsoDate, NonNegativeMoney, formatZodIssues } from '../canonical';
 
 const RoleOrAny = z.string().min(1); // '*' matches any role / region
 
@@ -78,22 +78,5 @@ export const parseRuleSet = (data: unknown): ParseRuleSetResult => {
   return r.success ? { ok: true, ruleSet: r.data } : { ok: false, errors: formatZodIssues(r.error) };
 };
 
-export class RuleSetError extends Error {
-  constructor(
-    readonly code: 'RULES.RULESET_NOT_PINNED' | 'RULES.RATE_CARD_MISSING' | 'RULES.CURRENCY_MISMATCH' | 'RULES.RULESET_INVALID',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RuleSetError';
-  }
-}
-
-/** The contract version pins its rule set: billing with any other set is refused. */
-export const assertPinned = (contract: Pick<Contract, 'id' | 'version' | 'ruleSet'>, ruleSet: Pick<RuleSet, 'id' | 'version'>): void => {
-  if (contract.ruleSet.id !== ruleSet.id || contract.ruleSet.version !== ruleSet.version) {
-    throw new RuleSetError(
-      'RULES.RULESET_NOT_PINNED',
-      `contract ${contract.id} v${contract.version} is pinned to rule set ${contract.ruleSet.id}@${contract.ruleSet.version}, got ${ruleSet.id}@${ruleSet.version}`,
-    );
-  }
-};
+// The errors and the pin check are in pinning.ts (no zod).
+export { RuleSetError, assertPinned } from './pinning';

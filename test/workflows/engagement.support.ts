@@ -14,7 +14,7 @@ import { HttpClient, basicAuth, staticSecret } from '../../src/connectors/http';
 import type { PsaPort, RecordInvoiceInput } from '../../src/connectors/psa/psa.port';
 import { AvalaraAdapter, classifyAvalara } from '../../src/connectors/tax/avalara.adapter';
 import { openDb, type Db, type DbHandle } from '../../src/db';
-import { kpiSinks } from '../../src/worker';
+import { kpiSinks, WORKFLOW_BUNDLER_OPTIONS } from '../../src/worker';
 import type { KpiRecorder } from '../../src/workflows/sinks';
 import { RuleSet } from '../../src/rules/ruleset';
 import { AVALARA_SANDBOX, AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
@@ -32,7 +32,7 @@ export const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function engagementBundle(): Promise<WorkflowBundleWithSourceMap> {
   const noop = () => {};
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./engagement.workflows'), logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./engagement.workflows'), ...WORKFLOW_BUNDLER_OPTIONS, logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
   return bundle;
 }
 

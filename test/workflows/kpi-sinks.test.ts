@@ -106,7 +106,8 @@ describe('deal KPIs through the worker sink', () => {
 
 test('the default workflow cache is half the V8 heap at ~5 MiB per cached deal, never under 10', () => {
   const GiB = 2 ** 30;
-  expect(defaultMaxCachedWorkflows(4 * GiB)).toBe(409);
-  expect(defaultMaxCachedWorkflows(8 * GiB)).toBe(819);
-  expect(defaultMaxCachedWorkflows(64 * 2 ** 20)).toBe(10);
+  expect(defaultMaxCachedWorkflows(4 * GiB)).toBe(2_048); // 4,096 MiB x 0.5 / 1 MiB
+  expect(defaultMaxCachedWorkflows(8 * GiB)).toBe(4_096);
+  expect(defaultMaxCachedWorkflows(64 * 2 ** 20)).toBe(32); // 64 MiB x 0.5 / 1 MiB
+  expect(defaultMaxCachedWorkflows(8 * 2 ** 20)).toBe(10); // never below 10
 });
