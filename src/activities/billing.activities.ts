@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Customer, FxRate, Invoice, LegalEntity, RevenueScheduleLine } from '../canonical';
+import type { Customer, FxRate, Invoice, LegalEntity } from '../canonical';
 import type { BillingPort } from '../connectors/billing/billing.port';
 import type { CrmPort } from '../connectors/crm/crm.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
@@ -14,6 +14,7 @@ import { projectFromContract } from './deal/mapping';
 import type { DealSnapshot } from '../contract';
 import { activityBoundary, entityAddress } from './boundary';
 import type { AuditEvent, BillingSetup, IssueContext, ResourceInfo } from '../contract';
+import type { IntercompanyPosting, InvoiceStatusSync, PaymentRecord, RevenueJournal } from '../engagement/commands';
 
 export interface BillingActivityDeps {
   db: Db;
@@ -178,19 +179,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       }),
 
     /** A payment or refund applied to an invoice: audit link and the status back to the CRM. */
-    recordPayment: (input: {
-      dealId: string;
-      opportunityId: string;
-      invoiceNumber: string;
-      eventId: string;
-      kind: string;
-      appliedMinor: number;
-      currency: string;
-      status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID';
-      totalMinor: number;
-      paidMinor: number;
-      dueDate: string;
-    }): Promise<void> =>
+    recordPayment: (input: PaymentRecord): Promise<void> =>
       activityBoundary(async () => {
         await audit.record([
           {
@@ -211,7 +200,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       }),
 
     /** One revenue journal per recognition date, idempotent on deal + date + lines. */
-    postRevenue: (input: { dealId: string; key: string; lines: RevenueScheduleLine[]; legalEntity: LegalEntity }): Promise<{ journalId: string }> =>
+    postRevenue: (input: RevenueJournal): Promise<{ journalId: string }> =>
       activityBoundary(async () => {
         const ref = await erp.postRevenueLines({ lines: input.lines, legalEntity: input.legalEntity, idempotencyKey: `${input.dealId}:revenue:${input.key}`, memo: `Revenue ${input.dealId} ${input.key}` });
         return { journalId: ref.id };
@@ -226,17 +215,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
      * currency; the other side is converted at the ERP's dated rate, which is
      * returned. Audit links tie the journal to the time entries it charges.
      */
-    postIntercompany: (input: {
-      dealId: string;
-      key: string;
-      contractId: string;
-      from: LegalEntity;
-      to: LegalEntity;
-      periodEnd: string;
-      currency: string;
-      amountMinor: number;
-      sources: Array<{ sourceId: string; amountMinor: number }>;
-    }): Promise<PostedIntercompany> =>
+    postIntercompany: (input: IntercompanyPosting): Promise<PostedIntercompany> =>
       activityBoundary(async () => {
         const documentNumber = `IC-${input.key}`;
         const ref = await erp.postIntercompanyJournal({
@@ -272,7 +251,7 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       }),
 
     /** Invoice status (write-off, rejection) back to the CRM. */
-    syncInvoiceStatus: (input: { opportunityId: string; invoiceNumber: string; status: 'POSTED' | 'PARTIALLY_PAID' | 'PAID' | 'VOID'; totalMinor: number; paidMinor: number; currency: string; dueDate: string }): Promise<void> =>
+    syncInvoiceStatus: (input: InvoiceStatusSync): Promise<void> =>
       activityBoundary(async () => {
         await recordInvoiceStatus(input);
       }),

@@ -7,9 +7,8 @@
  * nextWake, and an issue step whose results (numbers, tax) the test chooses.
  * No Temporal, no server, no clock.
  */
-import type { Customer, Quote } from '../../src/canonical';
-import { loadCatalog } from '../../src/activities/deal/catalog';
-import { contractFromQuote, projectFromContract } from '../../src/activities/deal/mapping';
+import type { Quote } from '../../src/canonical';
+import { projectFromContract } from '../../src/activities/deal/mapping';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
 import {
@@ -71,29 +70,11 @@ import {
   type ResourceInfo,
   type WriteOffRequest,
 } from '../../src/engagement';
+import { catalog, customer, snapshotFor, usd } from '../support/deal-fixture';
 
-export const catalog = loadCatalog();
+export { catalog, customer, snapshotFor, usd };
+
 export const ruleSet = RuleSet.parse(defaultRuleSet);
-export const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
-
-// ---------------------------------------------------------------- the deal (as test/workflows/engagement.support.ts builds it)
-
-export const customer: Customer = {
-  id: 'CUS-ENG',
-  name: 'Initech LLC',
-  billTo: { address: { line1: '350 5th Ave', city: 'New York', region: 'NY', postalCode: '10118', country: 'US' }, email: 'ap@initech.example' },
-  legalEntityId: 'LE-US',
-  parentId: null,
-  externalIds: {},
-  status: 'ACTIVE',
-};
-
-export function snapshotFor(opportunityId: string, quoteLines: Quote['lines'], startDate: string): DealSnapshot {
-  const quote: Quote = { id: `Q-${opportunityId}`, opportunityId, customerId: customer.id, currency: 'USD', approvalStatus: 'APPROVED', externalIds: {}, lines: quoteLines };
-  const contract = contractFromQuote({ quote, customer, catalog, startDate });
-  const entity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-  return { quote, contract: { ...contract, status: 'ACTIVE' }, customer, contractingEntity: entity, deliveringEntityIds: ['LE-US'] };
-}
 
 type QuoteLine = Quote['lines'][number];
 const quoteLine = (id: string, servicePackage: string, description: string, quantity: number, unit: QuoteLine['unit'], priceMinor: number): QuoteLine => ({

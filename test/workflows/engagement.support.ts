@@ -1,11 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { Customer, Quote } from '../../src/canonical';
 import { createBillingActivities } from '../../src/activities/billing.activities';
 import type { ResourceInfo } from '../../src/contract';
-import { loadCatalog } from '../../src/activities/deal/catalog';
-import { contractFromQuote } from '../../src/activities/deal/mapping';
-import type { DealSnapshot } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
 import type { CrmPort, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
 import { NetSuiteAdapter, classifyNetSuite } from '../../src/connectors/erp/netsuite.adapter';
@@ -25,32 +21,16 @@ import { NETSUITE_SANDBOX } from '../../src/sandbox/netsuite/netsuite.credential
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
 import { testLogger } from '../support/logger';
+import { catalog, customer, snapshotFor, usd } from '../support/deal-fixture';
 
-export const catalog = loadCatalog();
-export const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
+export { catalog, customer, snapshotFor, usd };
+
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function engagementBundle(): Promise<WorkflowBundleWithSourceMap> {
   const noop = () => {};
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./engagement.workflows'), ...WORKFLOW_BUNDLER_OPTIONS, logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
   return bundle;
-}
-
-export const customer: Customer = {
-  id: 'CUS-ENG',
-  name: 'Initech LLC',
-  billTo: { address: { line1: '350 5th Ave', city: 'New York', region: 'NY', postalCode: '10118', country: 'US' }, email: 'ap@initech.example' },
-  legalEntityId: 'LE-US',
-  parentId: null,
-  externalIds: {},
-  status: 'ACTIVE',
-};
-
-export function snapshotFor(opportunityId: string, quoteLines: Quote['lines'], startDate: string): DealSnapshot {
-  const quote: Quote = { id: `Q-${opportunityId}`, opportunityId, customerId: customer.id, currency: 'USD', approvalStatus: 'APPROVED', externalIds: {}, lines: quoteLines };
-  const contract = contractFromQuote({ quote, customer, catalog, startDate });
-  const entity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-  return { quote, contract: { ...contract, status: 'ACTIVE' }, customer, contractingEntity: entity, deliveringEntityIds: ['LE-US'] };
 }
 
 /** In-memory CRM and PSA write-back targets (their adapters are tested against their own sandboxes). */
