@@ -20,8 +20,8 @@ type OverCapLines = Map<string, { lineKey: string; lineDescription: string }>;
 /** Is an invoice run due today (a period boundary passed, or an IMMEDIATE / milestone item arrived)? */
 export const runDue = (s: EngagementState, today: string): boolean => s.immediate || s.lastRunOn !== today;
 
-/** Held over-cap parts an amended cap now admits. */
-export const hasReleasable = (s: EngagementState, d: Deal): boolean => !!s.capAmendedLines?.length && !!s.overCap?.length && releaseRoom(s, compiled(d, contractOf(s, d))).size > 0;
+/** Held over-cap parts an amended cap now admits (`cc`: the contract compiled, asked for only when parts are held). */
+const hasReleasable = (s: EngagementState, cc: () => CompiledContract): boolean => !!s.capAmendedLines?.length && !!s.overCap?.length && releaseRoom(s, cc()).size > 0;
 
 /**
  * The invoice run: classifies every unbilled item, books what is capped or
@@ -35,17 +35,20 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
   s.immediate = false;
   s.lastRunOn = today;
   const { pending } = s;
+  // Compiled once per run, and not at all on the (daily) runs with nothing to bill.
+  let compiledOnce: CompiledContract | undefined;
+  const compiledContract = (): CompiledContract => (compiledOnce ??= compiled(d, contract));
   if (
     pending.time.length + pending.expenses.length + pending.milestones.length === 0 &&
     !contract.lines.some((l) => l.billingModel === 'SUBSCRIPTION' || l.billingModel === 'RETAINER') &&
-    !hasReleasable(s, d) &&
+    !hasReleasable(s, compiledContract) &&
     !s.releasing?.length
   ) {
     s.deferredMinor = 0;
     return out;
   }
   s.runSeq += 1;
-  const cc = compiled(d, contract);
+  const cc = compiledContract();
   // Held over-cap parts an amended cap now admits come first: they are older than anything pending.
   const released = billReleased(s, d, cc, releaseOverCap(s, cc), today);
   const run = classify(s, d, cc, today);
