@@ -3,6 +3,7 @@ import { CreditError, creditInvoiceLines } from '../rules/credit';
 import { contractOf, isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
 import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
 import { refuse } from './refusal';
+import { reverseCreditedRevenue } from './revenue';
 import type { CreditBasis, EngagementState } from './state';
 
 /*
@@ -149,6 +150,7 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
   if (isSettled(inv)) resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
   (s.creditMemos ??= []).push(summary);
   s.statusSyncs.push(inv.id);
+  reverseCreditedRevenue(s, d, summary);
   const events = new Map(basis.events.map((e) => [e.sourceId, e]));
   const items: CreditAuditItem[] = memo.lines.flatMap((l) =>
     l.sourceItemIds.map((sid) => {

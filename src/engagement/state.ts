@@ -43,6 +43,8 @@ export interface EngagementState {
     byMonth: Record<string, number>;
     /** Revenue per line that its allocated value had no room for: held (an attention item) until an amendment makes room. */
     held?: Record<string, number>;
+    /** Retainer prepayment credited by credit memos, per line: not revenue, it lowers the breakage at expiry. */
+    prepaidCreditedByLine?: Record<string, number>;
   };
   intercompanyMinor: number;
   attention: AttentionItem[];
