@@ -9,6 +9,7 @@ import type {
   InvoiceDecision,
   InvoiceSummary,
   PaymentEvent,
+  RevenueWaterfall,
   WriteOffRequest,
 } from '../engagement/model';
 import type { ClosedWonEvent, DealView, OperatorAction, SignatureEvent } from './deal';
@@ -26,6 +27,8 @@ export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
 export const paymentSignal = defineSignal<[PaymentEvent]>('payment');
 export const getDeliveryStateQuery = defineQuery<DeliveryView>('getDeliveryState');
+/** The contract's revenue waterfall by month, as of the deal's business date (answered once the deal is in delivery). */
+export const getRevenueWaterfallQuery = defineQuery<RevenueWaterfall>('getRevenueWaterfall');
 /** Approve or reject an invoice held at the approval checkpoint; the validator rejects unknown or decided invoices. */
 export const decideInvoiceUpdate = defineUpdate<InvoiceSummary, [InvoiceDecision]>('decideInvoice');
 /** Writes off an invoice's open balance (the deal can then close without it being paid). */

@@ -15,4 +15,5 @@ export * from './refusal';
 export * from './revenue';
 export * from './state';
 export * from './view';
+export * from './waterfall';
 export type * from './model';

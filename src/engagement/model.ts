@@ -132,6 +132,44 @@ export interface AttentionItem {
   raisedOn: string;
 }
 
+/** One calendar month of a contract's revenue waterfall; money in minor units of the contract currency, tax excluded. */
+export interface RevenueWaterfallMonth {
+  /** YYYY-MM. */
+  month: string;
+  /** POSTED: its revenue journal is in the ERP; OPEN: not yet posted, on or before today; SCHEDULED: after today. */
+  status: 'POSTED' | 'OPEN' | 'SCHEDULED';
+  /** Invoices issued in the month (subtotals). */
+  billedMinor: number;
+  /** Credit memos issued in the month (subtotals). */
+  creditedMinor: number;
+  /** Revenue posted for the month, net of reversals (POSTED months only). */
+  recognisedMinor: number;
+  /** Revenue queued or scheduled for a month not yet posted (a projection). */
+  scheduledMinor: number;
+  /** At month end: net billed above recognised (deferred revenue, a contract liability). */
+  billedNotRecognisedMinor: number;
+  /** At month end: recognised above net billed (a contract asset). */
+  unbilledMinor: number;
+  /** At month end: the contract's allocated value not yet recognised. */
+  deferredMinor: number;
+}
+
+/** The revenue waterfall of a deal's contract, month by month (the `getRevenueWaterfall` query). */
+export interface RevenueWaterfall {
+  dealId: string;
+  contractId: string;
+  contractVersion: number;
+  currency: string;
+  asOf: string;
+  revenuePostedThrough: string | null;
+  /** The sum of the lines' allocated values (the transaction price). */
+  contractValueMinor: number;
+  /** Revenue billed above a line's allocated value, held until an amendment makes room. */
+  heldMinor: number;
+  months: RevenueWaterfallMonth[];
+  totals: { billedMinor: number; creditedMinor: number; recognisedMinor: number; scheduledMinor: number };
+}
+
 export interface ClosingSummary {
   closedOn: string;
   currency: string;

@@ -7,6 +7,7 @@ import {
   decideInvoiceUpdate,
   deliveryBatchSignal,
   getDeliveryStateQuery,
+  getRevenueWaterfallQuery,
   paymentSignal,
   writeOffInvoiceUpdate,
   type AmendContractRequest,
@@ -227,6 +228,7 @@ class Shell {
   installOperatorHandlers(today: () => string): void {
     const { s, d } = this;
     setHandler(getDeliveryStateQuery, () => core.deliveryView(s, d, today(), this.clock.demo));
+    setHandler(getRevenueWaterfallQuery, () => core.revenueWaterfall(s, d, today()));
     setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amend(req, today())), { validator: (req) => refusing(() => this.validateAmendment(req)) });
     setHandler(creditInvoiceUpdate, (req) => this.once(`credit:${req.requestId}`, () => this.credit(req, today())), { validator: (req) => refusing(() => this.validateCredit(req, today())) });
     setHandler(

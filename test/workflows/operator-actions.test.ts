@@ -10,7 +10,7 @@ import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
-import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type AmendContractRequest, type CreditInvoiceRequest, type DeliveryItem } from '../../src/contract';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, getRevenueWaterfallQuery, paymentSignal, type AmendContractRequest, type CreditInvoiceRequest, type DeliveryItem } from '../../src/contract';
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { testLogger } from '../support/logger';
@@ -260,6 +260,16 @@ describe('operator actions in delivery: contract amendment and credit memo', () 
           ['2030-03-05', '4000', 9_000, 0],
           ['2030-03-05', '2500', 0, 9_000],
         ]);
+        // The waterfall (the workflow's query, answered after the close too): contract value 1,900,000 after the amendment.
+        // Feb: billed 1,500,000 = recognised -> no balance, deferred 1,900,000 - 1,500,000 = 400,000. Mar: billed 400,000,
+        // credited 900,000, recognised 400,000 - 900,000 = -500,000; net billed 1,000,000 = recognised 1,000,000; deferred 900,000.
+        const w = await handle.query(getRevenueWaterfallQuery);
+        expect([w.contractVersion, w.contractValueMinor, w.months.length, w.months.every((m) => m.status === 'POSTED')]).toEqual([2, 1_900_000, 13, true]);
+        expect(w.months.slice(1, 3).map((m) => [m.month, m.billedMinor, m.creditedMinor, m.recognisedMinor, m.billedNotRecognisedMinor, m.unbilledMinor, m.deferredMinor])).toEqual([
+          ['2030-02', 1_500_000, 0, 1_500_000, 0, 0, 400_000],
+          ['2030-03', 400_000, 900_000, -500_000, 0, 0, 900_000],
+        ]);
+        expect(w.totals).toEqual({ billedMinor: 1_900_000, creditedMinor: 900_000, recognisedMinor: 1_000_000, scheduledMinor: 0 });
       }),
     );
   }, 300_000);
