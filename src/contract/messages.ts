@@ -10,6 +10,8 @@ import type {
   InvoiceSummary,
   PaymentEvent,
   RevenueWaterfall,
+  TerminateContractRequest,
+  TerminateContractResult,
   WriteOffRequest,
 } from '../engagement/model';
 import type { ClosedWonEvent, DealView, OperatorAction, SignatureEvent } from './deal';
@@ -37,3 +39,5 @@ export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffReque
 export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContractRequest]>('amendContract');
 /** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */
 export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');
+/** Terminates the contract from an effective date (once per deal, idempotent per request id; the validator refuses a second one). */
+export const terminateContractUpdate = defineUpdate<TerminateContractResult, [TerminateContractRequest]>('terminateContract');

@@ -93,6 +93,7 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
   const c = contractOf(s, d);
   const { applyAmendmentChanges, contractLineIssues, IsoDate, parseAmendmentChanges } = schemas();
   if (!req.by?.trim() || !req.reason?.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs `by` and `reason`');
+  if (s.termination) refuse('DEAL.TERMINATED', `the contract was terminated from ${s.termination.effectiveDate}; it takes no amendments`);
   if (!IsoDate.safeParse(req.effectiveDate).success) refuse('DEAL.AMENDMENT_INVALID', 'effectiveDate: expected YYYY-MM-DD');
   if (req.baseVersion !== c.version) refuse('DEAL.AMENDMENT_VERSION_CONFLICT', `amendment written against contract v${req.baseVersion}; contract ${c.id} is at v${c.version}`);
   if (!Array.isArray(req.changes) || req.changes.length === 0) refuse('DEAL.AMENDMENT_INVALID', 'changes: at least one change is needed');

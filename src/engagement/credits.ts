@@ -75,7 +75,7 @@ export function creditBasisFrom(s: EngagementState, d: Deal, inv: InvoiceSummary
 }
 
 /** The credit memo the request asks for, from the invoice as issued, or a refusal. */
-export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string, basis: CreditBasis): CreditPlan {
+export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string, basis: CreditBasis, amountOf?: ReadonlyMap<string, number>): CreditPlan {
   const inv = creditableInvoice(s, req);
   const selections = req.lines.map((sel, i) => {
     const line = basis.invoice.lines.find((l) => l.id === sel?.invoiceLineId);
@@ -95,7 +95,8 @@ export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, tod
     if (ids.length === 0) refuse('DEAL.ALREADY_CREDITED', `lines.${i}: every item of ${line.id} was credited before`);
     return { invoiceLineId: line.id, sourceItemIds: ids };
   });
-  const amounts = new Map(basis.events.map((e) => [e.sourceId, e.amountMinor]));
+  // A refund may credit less than an item was billed at (a retainer's unused part): `amountOf` says how much.
+  const amounts = new Map(basis.events.map((e) => [e.sourceId, Math.min(e.amountMinor, amountOf?.get(e.sourceId) ?? e.amountMinor)]));
   let memo: CreditMemo;
   try {
     memo = creditInvoiceLines(basis.invoice, selections, amounts, { issueDate: today, reason: req.reason, memoKey: req.requestId });

@@ -190,6 +190,8 @@ export interface ClosingSummary {
   credited?: { memos: number; subtotalMinor: number; taxMinor: number; totalMinor: number };
   recognisedMinor: number;
   intercompanyMinor: number;
+  /** The termination's effective date, when the contract was terminated. */
+  terminatedOn?: string;
 }
 
 // ---------------------------------------------------------------- demo mode
@@ -248,6 +250,8 @@ export interface DeliveryView {
   amendments?: AmendmentRecord[];
   /** Issued credit memos, oldest first (present once there is one). */
   creditMemos?: CreditMemoSummary[];
+  /** Set once the contract was terminated. */
+  termination?: TerminationRecord;
   summary?: ClosingSummary;
 }
 
@@ -287,6 +291,41 @@ export interface AmendContractRequest {
 }
 
 /** One applied amendment, as the deal keeps it. */
+/**
+ * Terminates the contract from an effective date (`POST /deals/:id/termination`): once per deal, idempotent per
+ * request id. Items dated after the date are excluded; what is due up to it is billed at the lines' next regular
+ * invoice; a refundable retainer's unused prepayment is credited; the PSA project is closed; the deal closes once
+ * its invoices are settled.
+ */
+export interface TerminateContractRequest {
+  requestId: string;
+  by: string;
+  reason: string;
+  /** The contract's last day, YYYY-MM-DD in the contracting entity's calendar. */
+  effectiveDate: string;
+}
+
+export interface TerminationRecord {
+  requestId: string;
+  by: string;
+  reason: string;
+  effectiveDate: string;
+  appliedOn: string;
+  /** The contract version the termination produced. */
+  version: number;
+  /** The ERP sales order the last version was posted to. */
+  erpContractId?: string;
+  /** Credit memos refunding refundable retainers' unused prepayment. */
+  refunds: Array<{ contractLineId: string; amountMinor: number; creditMemoNumber: string }>;
+  /** Whether the PSA project was closed (a failure is logged and left to the operator). */
+  psaProjectClosed?: boolean;
+}
+
+export interface TerminateContractResult {
+  termination: TerminationRecord;
+  contractVersion: number;
+}
+
 export interface AmendmentRecord {
   /** `<contractId>-A<version>`. */
   id: string;

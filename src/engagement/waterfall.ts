@@ -26,7 +26,8 @@ const add = (m: Map<number, number>, mi: number, amount: number): void => {
  * credit memos, tax excluded) and cumulative recognised:
  *  - billed, not recognised (deferred revenue, a contract liability): the excess of billed over recognised;
  *  - unbilled (a contract asset): the excess of recognised over billed;
- *  - deferred: the contract's allocated value not yet recognised (what the remaining obligations will earn).
+ *  - deferred: the contract's allocated value not yet recognised (what the remaining obligations will earn;
+ *    nothing from the month a termination takes effect).
  */
 export function revenueWaterfall(s: EngagementState, d: Deal, asOf: string): RevenueWaterfall {
   const contract = contractOf(s, d);
@@ -52,6 +53,8 @@ export function revenueWaterfall(s: EngagementState, d: Deal, asOf: string): Rev
   const postedThrough = rv.postedThrough ? monthIndex(rv.postedThrough) : monthIndex(contract.startDate) - 1;
   const first = monthIndex(contract.startDate);
   const last = Math.max(monthIndex(contract.endDate), monthIndex(asOf), ...[billed, credited, recognised, scheduled].flatMap((m) => [...m.keys()]));
+  // A terminated contract has nothing left to earn from its last month on.
+  const endedFrom = s.termination ? monthIndex(s.termination.effectiveDate) : Infinity;
   const months: RevenueWaterfallMonth[] = [];
   let cumBilled = 0;
   let cumRecognised = 0;
@@ -71,7 +74,7 @@ export function revenueWaterfall(s: EngagementState, d: Deal, asOf: string): Rev
       ...row,
       billedNotRecognisedMinor: Math.max(0, cumBilled - cumRecognised),
       unbilledMinor: Math.max(0, cumRecognised - cumBilled),
-      deferredMinor: Math.max(0, contractValueMinor - cumRecognised),
+      deferredMinor: mi >= endedFrom ? 0 : Math.max(0, contractValueMinor - cumRecognised),
     });
   }
   const sum = (f: (m: RevenueWaterfallMonth) => number) => months.reduce((a, m) => a + f(m), 0);
