@@ -123,8 +123,12 @@ export function creditMemoPosting(d: Deal, plan: CreditPlan) {
   };
 }
 
-/** The posted credit memo in the deal's books; returns its summary and the audit trail to record. */
-export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequest, plan: CreditPlan, posted: PostedCredit) {
+/**
+ * The posted credit memo in the deal's books; returns its summary and the audit trail to record.
+ * A termination's refunds pass `reversesRevenue` false: the terminated contract version already
+ * says what the lines earn.
+ */
+export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequest, plan: CreditPlan, posted: PostedCredit, reversesRevenue = true) {
   const { inv, basis, memo } = plan;
   const summary: CreditMemoSummary = {
     id: memo.id,
@@ -151,7 +155,7 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
   if (isSettled(inv)) resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
   (s.creditMemos ??= []).push(summary);
   s.statusSyncs.push(inv.id);
-  reverseCreditedRevenue(s, d, summary);
+  if (reversesRevenue) reverseCreditedRevenue(s, d, summary);
   const events = new Map(basis.events.map((e) => [e.sourceId, e]));
   const items: CreditAuditItem[] = memo.lines.flatMap((l) =>
     l.sourceItemIds.map((sid) => {

@@ -1,6 +1,6 @@
 import type { Contract, ContractLine, RevenueScheduleLine } from '../canonical';
-import { mulDiv } from '../canonical/money-math';
-import { dayNumber, daysInclusive, fromDayNumber } from '../rules/dates';
+import { currencyRule, mulDiv } from '../canonical/money-math';
+import { addDays, addMonths, dayNumber, daysInclusive, fromDayNumber } from '../rules/dates';
 import { revenueSchedule } from '../rules/revenue';
 import { contractOf, isPosted, type Deal } from './deal';
 import type { CreditInvoiceRequest, InvoiceSummary, TerminateContractRequest, TerminationRecord } from './model';
@@ -30,21 +30,51 @@ export function priorTermination(s: EngagementState, req: TerminateContractReque
   return done;
 }
 
-/** The revenue a ratable line's days up to `end` earn of its allocated value (half-even, in the line's currency). */
+/** The revenue a ratable line's days up to `end` earn of its allocated value (half-even); a subscription earns what its periods bill. */
 const earnedThrough = (line: ContractLine, end: string): number => mulDiv([line.allocatedValue.amountMinor, daysInclusive(line.startDate, end)], daysInclusive(line.startDate, line.endDate));
 
-/** A refundable retainer's unused prepayment, to credit on the prepayment invoice. */
-export interface RetainerRefund {
+/** What a termination credits: a refundable retainer's unused prepayment, or the part of a subscription period billed in advance after the date. */
+export interface TerminationRefund {
   contractLineId: string;
-  /** The retainer's source item on the prepayment invoice. */
+  /** The billed item it credits part of (the retainer's prepayment, the subscription period). */
   sourceId: string;
   amountMinor: number;
+}
+
+const PERIOD_MONTHS = { MONTHLY: 1, QUARTERLY: 3, ANNUAL: 12 } as const;
+
+/**
+ * A subscription line cut on `eff`: what its periods up to the date come to
+ * (the last one prorated by days, as the billing rules prorate a short period),
+ * and the refund of a period billed in advance beyond the date.
+ */
+function subscriptionCut(s: EngagementState, l: ContractLine, eff: string, rounding: ReturnType<typeof currencyRule>['rounding'], inErp: boolean): { earned: number; refund?: TerminationRefund } {
+  const sub = l.subscription!;
+  const k = PERIOD_MONTHS[sub.period];
+  const amount = sub.amountPerPeriod.amountMinor;
+  const part = (start: string, end: string, fullEnd: string) => (end === fullEnd ? amount : mulDiv([amount, daysInclusive(start, end)], daysInclusive(start, fullEnd), rounding));
+  let earned = 0;
+  for (let i = 0; ; i++) {
+    const start = addMonths(l.startDate, i * k);
+    if (start > eff) return { earned };
+    const fullEnd = addDays(addMonths(l.startDate, (i + 1) * k), -1);
+    const end = fullEnd <= l.endDate ? fullEnd : l.endDate;
+    if (end <= eff) {
+      earned += part(start, end, fullEnd);
+      continue;
+    }
+    const kept = part(start, eff, fullEnd);
+    earned += kept;
+    const sourceId = `SUB:${l.id}:${start}`;
+    const billed = part(start, end, fullEnd);
+    return inErp && sub.timing === 'IN_ADVANCE' && s.processedIds.includes(sourceId) && billed > kept ? { earned, refund: { contractLineId: l.id, sourceId, amountMinor: billed - kept } } : { earned };
+  }
 }
 
 /** What a termination does to the contract: its last version, and the retainer prepayment to refund. */
 export interface TerminationPlan {
   next: Contract;
-  refunds: RetainerRefund[];
+  refunds: TerminationRefund[];
 }
 
 /**
@@ -63,7 +93,7 @@ export function terminationFor(s: EngagementState, d: Deal, req: TerminateContra
   // Work already invoiced for a period after the date must be credited first: a termination never un-bills silently.
   const after = s.invoices.find((i) => isPosted(s, i) && i.status !== 'REJECTED' && i.status !== 'CREDITED' && i.period.start > eff);
   if (after) refuse('DEAL.TERMINATION_INVALID', `invoice ${after.number} bills ${after.period.start}..${after.period.end}, after ${eff}: credit it before terminating from that date`);
-  const refunds: RetainerRefund[] = [];
+  const refunds: TerminationRefund[] = [];
   const lines = c.lines
     .filter((l) => l.startDate <= eff)
     .map((l): ContractLine => {
@@ -76,10 +106,16 @@ export function terminationFor(s: EngagementState, d: Deal, req: TerminateContra
         }
       }
       if (l.endDate <= eff) return line;
+      let earned = l.revenueTreatment === 'RATABLE_DAILY' ? earnedThrough(l, eff) : undefined;
+      if (l.billingModel === 'SUBSCRIPTION' && l.subscription) {
+        const cut = subscriptionCut(s, l, eff, currencyRule(c.currency).rounding, !d.stripeSubscriptions);
+        earned = cut.earned;
+        if (cut.refund) refunds.push(cut.refund);
+      }
       return {
         ...line,
         endDate: eff,
-        ...(l.revenueTreatment === 'RATABLE_DAILY' ? { allocatedValue: { ...l.allocatedValue, amountMinor: earnedThrough(l, eff) } } : {}),
+        ...(earned !== undefined ? { allocatedValue: { ...l.allocatedValue, amountMinor: earned } } : {}),
         ...(line.retainer && line.retainer.expiresOn > eff ? { retainer: { ...line.retainer, expiresOn: eff } } : {}),
       };
     });
@@ -121,15 +157,15 @@ export function applyTermination(s: EngagementState, d: Deal, next: Contract, re
 }
 
 /** Posted invoices that may carry a retainer's prepayment, oldest first: those with a line for it. */
-export const prepaymentCandidates = (s: EngagementState, refund: RetainerRefund): InvoiceSummary[] =>
+export const prepaymentCandidates = (s: EngagementState, refund: TerminationRefund): InvoiceSummary[] =>
   s.invoices.filter((i) => isPosted(s, i) && i.system === 'erp' && i.status !== 'REJECTED' && i.lines.some((l) => l.contractLineId === refund.contractLineId));
 
 /** The credit request that refunds a retainer's unused prepayment (its amount is the refund's, not the item's). */
-export const refundRequest = (record: TerminationRecord, inv: InvoiceSummary, invoiceLineId: string, refund: RetainerRefund): CreditInvoiceRequest => ({
-  requestId: `${record.requestId}:refund:${refund.contractLineId}`,
+export const refundRequest = (record: TerminationRecord, inv: InvoiceSummary, invoiceLineId: string, refund: TerminationRefund): CreditInvoiceRequest => ({
+  requestId: `${record.requestId}:refund:${refund.sourceId}`,
   invoiceId: inv.id,
   by: record.by,
   reason: 'CANCELLATION',
-  note: `unused retainer prepayment refunded on termination from ${record.effectiveDate}`,
+  note: refund.sourceId.startsWith('SUB:') ? `subscription billed in advance beyond the termination on ${record.effectiveDate}` : `unused retainer prepayment refunded on termination from ${record.effectiveDate}`,
   lines: [{ invoiceLineId, sourceItemIds: [refund.sourceId] }],
 });

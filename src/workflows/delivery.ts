@@ -313,7 +313,7 @@ class Shell {
         if (!line) continue;
         const creq = core.refundRequest(record, inv, line.id, refund);
         const plan = refusing(() => core.creditMemoFor(s, creq, today, basis, new Map([[refund.sourceId, refund.amountMinor]])));
-        const memo = await this.postCredit(creq, plan);
+        const memo = await this.postCredit(creq, plan, false);
         record.refunds.push({ contractLineId: refund.contractLineId, amountMinor: memo.subtotalMinor, creditMemoNumber: memo.number });
         break;
       }
@@ -356,7 +356,7 @@ class Shell {
 
   /** The credit the request asks for, from the invoice as issued. */
   private async credit(req: CreditInvoiceRequest, today: string): Promise<CreditMemoSummary> {
-    const { s, d } = this;
+    const { s } = this;
     const done = s.creditMemos?.find((m) => m.requestId === req.requestId);
     if (done) return done;
     const inv = refusing(() => core.creditableInvoice(s, req));
@@ -373,7 +373,7 @@ class Shell {
   }
 
   /** Tax return and ERP credit memo, then the deal's books, then the audit trail. */
-  private async postCredit(req: CreditInvoiceRequest, plan: CreditPlan): Promise<CreditMemoSummary> {
+  private async postCredit(req: CreditInvoiceRequest, plan: CreditPlan, reversesRevenue = true): Promise<CreditMemoSummary> {
     const { s, d } = this;
     let posted: Awaited<ReturnType<typeof operatorErp.postCreditMemo>>;
     try {
@@ -381,7 +381,7 @@ class Shell {
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`credit memo ${plan.memo.id} could not be posted: ${failureMessage(err)}`, 'DEAL.CREDIT_POSTING_FAILED');
     }
-    const { summary, audit } = core.creditPosted(s, d, req, plan, posted);
+    const { summary, audit } = core.creditPosted(s, d, req, plan, posted, reversesRevenue);
     try {
       await operatorActs.recordCreditMemo(audit);
     } catch (err) {

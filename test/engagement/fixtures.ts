@@ -356,7 +356,7 @@ export class Shell {
         const line = basis.invoice.lines.find((l) => l.sourceItemIds.includes(refund.sourceId));
         if (!line) continue;
         const creq = refundRequest(record, inv, line.id, refund);
-        const memo = this.postCredit(creq, creditMemoFor(s, creq, this.today, basis, new Map([[refund.sourceId, refund.amountMinor]])));
+        const memo = this.postCredit(creq, creditMemoFor(s, creq, this.today, basis, new Map([[refund.sourceId, refund.amountMinor]])), false);
         record.refunds.push({ contractLineId: refund.contractLineId, amountMinor: memo.subtotalMinor, creditMemoNumber: memo.number });
         break;
       }
@@ -375,7 +375,7 @@ export class Shell {
     return creditBasisFrom(s, d, inv, this.audit.get(inv.number) ?? []);
   }
 
-  private postCredit(req: CreditInvoiceRequest, plan: CreditPlan): CreditMemoSummary {
+  private postCredit(req: CreditInvoiceRequest, plan: CreditPlan, reversesRevenue = true): CreditMemoSummary {
     const { s, d } = this;
     const posting = creditMemoPosting(d, plan);
     this.creditPostings.push(posting);
@@ -389,7 +389,7 @@ export class Shell {
     }
     this.memoSeq += 1;
     const posted = { number: `CM-${this.memoSeq}`, externalId: `ns-cm-${this.memoSeq}`, taxByLine, taxMinor: Object.values(taxByLine).reduce((a, b) => a + b, 0) };
-    const { summary } = creditPosted(s, d, req, plan, posted);
+    const { summary } = creditPosted(s, d, req, plan, posted, reversesRevenue);
     if (hasWork(s)) this.pass();
     return summary;
   }

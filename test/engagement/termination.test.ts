@@ -109,3 +109,47 @@ describe('termination', () => {
     expect(e.terminate(terminate('2030-02-28')).contractVersion).toBe(2);
   });
 });
+
+describe('termination of a subscription', () => {
+  /*
+   * A subscription built by hand: the advisory line as SUBSCRIPTION, $1,000.00 a month in advance, revenue ratable
+   * over 2030 (allocated $12,000.00). Jan, Feb and Mar are billed on Jan 2, Feb 1 and Mar 1 (100,000 + 8,875 tax each);
+   * ratable revenue posts Jan 101,918 and Feb 92,054 (365 days, largest remainder).
+   * Mar 10: terminated from Mar 15. The periods up to it come to 100,000 + 100,000 + 100,000 x 15 / 31 days
+   * (48,387.1 -> 48,387) = 248,387: the line's revenue from now on. March was billed in full, so its unused
+   * 100,000 - 48,387 = 51,613 is credited (+ 51,613 x 8.875 % = 4,580.7 -> 4,581 tax = 56,194). The rest of the
+   * revenue, 248,387 - 101,918 - 92,054 = 54,415, is one line on Mar 15. No period after March is billed.
+   */
+  it('stops the charges, credits the part of the period billed in advance after the date, and recognises what the periods earned', () => {
+    const base = snapshotFor('OPP-TERM-S', [advisory('QL-1')], '2030-01-01');
+    const snapshot: DealSnapshot = {
+      ...base,
+      contract: {
+        ...base.contract,
+        lines: base.contract.lines.map((l) => {
+          const { cap: _cap, rateCardRef: _rc, ...rest } = l;
+          return { ...rest, billingModel: 'SUBSCRIPTION' as const, revenueTreatment: 'RATABLE_DAILY' as const, allocatedValue: usd(1_200_000), subscription: { amountPerPeriod: usd(100_000), period: 'MONTHLY' as const, timing: 'IN_ADVANCE' as const } };
+        }),
+      },
+    };
+    const L1 = 'CTR-OPP-TERM-S-L1';
+    const e = new Shell(dealFor({ opportunityId: 'OPP-TERM-S', snapshot }), '2030-01-02');
+    e.advance('2030-03-10');
+    expect(e.s.invoices.map((i) => [i.issueDate, i.subtotalMinor])).toEqual([['2030-01-02', 100_000], ['2030-02-01', 100_000], ['2030-03-01', 100_000]]);
+    expect(e.s.revenue.byMonth).toEqual({ '2030-01': 101_918, '2030-02': 92_054 });
+
+    const { termination } = e.terminate(terminate('2030-03-15'));
+    expect(termination.refunds).toEqual([{ contractLineId: L1, amountMinor: 51_613, creditMemoNumber: 'CM-1' }]);
+    const memo = e.s.creditMemos![0]!;
+    expect([memo.invoiceNumber, memo.subtotalMinor, memo.taxMinor, memo.totalMinor, memo.lines[0]!.sourceItemIds]).toEqual([e.s.invoices[2]!.number, 51_613, 4_581, 56_194, [`SUB:${L1}:2030-03-01`]]);
+    expect(e.s.contract!.lines[0]!.allocatedValue).toEqual(usd(248_387));
+
+    for (const inv of e.s.invoices) e.payments('2030-03-20', pay(`p-${inv.number}`, { invoiceNumber: inv.number }, inv.totalMinor - (inv.creditedMinor ?? 0)));
+    const summary = e.runToClose('2030-06-01');
+    expect(e.s.invoices).toHaveLength(3); // nothing billed after March
+    expect(summary.closedOn).toBe('2030-03-20');
+    expect(e.s.revenue.byMonth).toEqual({ '2030-01': 101_918, '2030-02': 92_054, '2030-03': 54_415 });
+    // Recognised 248,387 = billed 300,000 - credited 51,613.
+    expect(summary.recognisedMinor).toBe(248_387);
+  });
+});
