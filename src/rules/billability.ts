@@ -47,7 +47,7 @@ export interface Deliveries {
 }
 
 export interface BillingState {
-  /** Amount already billed per contract line in earlier runs (counts against caps). */
+  /** Cap consumption per contract line from earlier runs: what was billed there, less expenses when the line's cap excludes them (countsAgainstCap). */
   billedByLine?: Readonly<Record<string, number>>;
   /** Retainer balance already drawn per line in earlier runs. */
   drawnByLine?: Readonly<Record<string, number>>;
@@ -597,8 +597,11 @@ const applyBalances = (cc: CompiledContract, out: Decision[], pending: number[],
       let remaining = cl.capLimit - (state.billedByLine?.[lineId] ?? 0);
       const capText = `cap ${fmt(cl.line.cap!.notToExceed.amountMinor)} + ${cl.line.cap!.toleranceBp} bp tolerance = ${fmt(cl.capLimit)}`;
       let nothingLeft: string | undefined;
+      const excludesExpenses = cl.capExcludesExpenses;
       for (const d of queue) {
         if (d.billingClass !== 'BILLABLE' || d.lineKey === undefined || d.kind === 'RETAINER') continue;
+        // expenses billed outside a cap that excludes them: neither held nor counted
+        if (excludesExpenses && d.kind === 'EXPENSE') continue;
         if (d.amountMinor <= remaining) {
           remaining -= d.amountMinor;
           continue;

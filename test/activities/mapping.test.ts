@@ -69,6 +69,13 @@ describe('contractFromQuote', () => {
     expect(contract.contractingLegalEntityId).toBe('LE-US');
   });
 
+  it("carries the package's cap term for expenses onto the T&M cap; a package without it leaves the term unset (expenses count)", () => {
+    const pkg = catalog.servicePackages.ADVISORY_TM!;
+    const excl = { ...catalog, servicePackages: { ...catalog.servicePackages, ADVISORY_TM: { ...pkg, capIncludesExpenses: false } } };
+    expect(contractFromQuote({ quote, customer, catalog: excl, startDate: '2026-01-15' }).lines[1]!.cap).toEqual({ notToExceed: usd(3_000_000), toleranceBp: 0, includesExpenses: false });
+    expect(contract.lines[1]!.cap).not.toHaveProperty('includesExpenses');
+  });
+
   it('rejects a package the catalog does not know, naming the line', () => {
     const bad = { ...quote, lines: [{ ...quote.lines[0]!, servicePackage: 'MYSTERY' }] };
     expect(() => contractFromQuote({ quote: bad, customer, catalog, startDate: '2026-01-15' })).toThrow(

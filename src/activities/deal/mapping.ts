@@ -88,7 +88,7 @@ export function contractFromQuote(args: {
         return { ...base, fee: value, milestones };
       }
       case 'TIME_AND_MATERIALS':
-        return { ...base, rateCardRef: pkg.rateCardRef, ...(pkg.capAtQuotedValue ? { cap: { notToExceed: value, toleranceBp: 0 } } : {}) };
+        return { ...base, rateCardRef: pkg.rateCardRef, ...(pkg.capAtQuotedValue ? { cap: { notToExceed: value, toleranceBp: 0, ...(pkg.capIncludesExpenses !== undefined ? { includesExpenses: pkg.capIncludesExpenses } : {}) } } : {}) };
       case 'RETAINER':
         return { ...base, rateCardRef: pkg.rateCardRef, retainer: { prepaid: value, expiresOn: period.endDate, overage: 'BILL' } };
       case 'SUBSCRIPTION':
