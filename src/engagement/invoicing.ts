@@ -135,7 +135,8 @@ function billReleased(s: EngagementState, d: Deal, cc: CompiledContract, release
     if (cl && !periodClosed(cc, cl, r.billOn, clock)) waiting.push(r);
     else {
       const { billOn, ...dec } = r;
-      due.push({ ...dec, serviceDate: billOn, detail: `${dec.detail ?? ''}; worked ${dec.serviceDate}`.replace(/^; /, '') });
+      // the invoice line reports the day worked as its service period (parts released before that field existed: their serviceDate)
+      due.push({ ...dec, serviceDate: billOn, periodStart: dec.periodStart ?? dec.serviceDate, periodEnd: dec.periodEnd ?? dec.serviceDate, detail: `${dec.detail ?? ''}; worked ${dec.serviceDate}`.replace(/^; /, '') });
     }
   }
   if (waiting.length > 0) s.releasing = waiting;

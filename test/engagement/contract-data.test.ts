@@ -61,3 +61,34 @@ describe('cap.includesExpenses in the engagement', () => {
     expect(refusalOf(() => amendmentFor(e.s, e.d, { ...req, changes: [{ op: 'UPDATE_LINE', lineId: LINE, set: { cap: { notToExceed: usd(2_000_000), toleranceBp: 0, includesExpenses: true } } }] }))).toBe('DEAL.AMENDMENT_INVALID');
   });
 });
+
+describe('service periods on the invoices the deal issues', () => {
+  /*
+   * Cap 10,000.00 (expenses count; none here). January: 60 h (9,000.00) on Jan 2..11 and 10 h (1,500.00)
+   * on Jan 14: 1,000.00 of it billed, 500.00 held over the cap. Feb 1 invoices January.
+   * Feb 10 the cap is raised to 20,000.00: the held 500.00 is billable from Feb 10 and joins
+   * February's invoice (Mar 1) with 1 h (150.00) worked Feb 5, on the same invoice line.
+   */
+  it("released over-cap time carries the day it was worked, not the day it was released", () => {
+    const snapshot = snapshotFor('OPP-REL', [advisory('QL-1', 100)], '2030-01-01');
+    const line = `CTR-OPP-REL-L1`;
+    snapshot.contract = { ...snapshot.contract, lines: snapshot.contract.lines.map((l) => ({ ...l, cap: { notToExceed: usd(1_000_000), toleranceBp: 0 } })) };
+    const r = new Shell(dealFor({ opportunityId: 'OPP-REL', snapshot }), '2030-01-02');
+    const task = `${line}-T1`;
+    const days = ['02', '03', '04', '07', '08', '09', '10', '11'];
+    r.deliver('2030-01-20', batch('jan', [...days.map((dd, i) => time(`${i + 1}`, task, `2030-01-${dd}`, 450)), time('9', task, '2030-01-14', 600)]));
+    r.advance('2030-02-01');
+    const jan = r.issued[0]!.request.invoice;
+    expect(jan.lines.map((l) => [l.amount.amountMinor, l.servicePeriod])).toEqual([[1_000_000, { start: '2030-01-02', end: '2030-01-14' }]]);
+    r.advance('2030-02-10');
+    r.amend({ requestId: 'raise', by: 'ops', reason: 'more hours', baseVersion: 1, effectiveDate: '2030-02-10', changes: [{ op: 'UPDATE_LINE', lineId: line, set: { cap: { notToExceed: usd(2_000_000), toleranceBp: 0 } } }] });
+    r.deliver('2030-02-12', batch('feb', [time('10', task, '2030-02-05', 60)]));
+    r.advance('2030-03-01');
+    const feb = r.issued[1]!.request.invoice;
+    // 50,000 released (worked Jan 14) + 15,000 (Feb 5) on February's invoice
+    expect([feb.period, feb.lines.map((l) => [l.amount.amountMinor, l.sourceItemIds, l.servicePeriod])]).toEqual([
+      { start: '2030-02-01', end: '2030-02-28' },
+      [[65_000, ['TE-10', 'TE-9'], { start: '2030-01-14', end: '2030-02-05' }]],
+    ]);
+  });
+});
