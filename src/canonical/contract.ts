@@ -16,6 +16,13 @@ export type RevenueTreatment = z.infer<typeof RevenueTreatment>;
 export const Cap = z.object({
   notToExceed: NonNegativeMoney,
   toleranceBp: BasisPoints.default(0),
+  /**
+   * Do expenses billed on the capped line count against the cap? Absent means
+   * true (as before this term existed). false: expenses are billed outside the
+   * cap and do not consume it. Optional without a default, so contracts written
+   * before the term parse to exactly what they were.
+   */
+  includesExpenses: z.boolean().optional(),
 });
 export type Cap = z.infer<typeof Cap>;
 

@@ -121,6 +121,10 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
   }
   for (const l of next.lines) {
     const before = c.lines.find((x) => x.id === l.id)!;
+    // the cap's consumption (billedByLine) is kept under the term in force: it cannot change once billing runs under it
+    if ((before.cap?.includesExpenses ?? true) !== (l.cap?.includesExpenses ?? true)) {
+      refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap.includesExpenses cannot change in delivery (expenses ${before.cap?.includesExpenses === false ? 'do not count' : 'count'} against the cap)`);
+    }
     const limit = cc.lines.get(l.id)?.capLimit ?? null;
     const billed = s.billedByLine[l.id] ?? 0;
     if (!sameCap(before, l) && limit !== null && limit < billed) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap with tolerance ${limit} is below the ${billed} already billed`);
