@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction } from '../contract';
+import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, TerminateContractRequest } from '../contract';
 import type { InboxRepository } from '../db/inbox';
 import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway } from './deal-gateway';
@@ -66,6 +66,14 @@ export const CreditInvoiceBody = z.object({
     .min(1)
     .max(500),
 }) satisfies z.ZodType<CreditInvoiceRequest>;
+
+/** Body of POST /deals/:id/termination; mirrors TerminateContractRequest. */
+export const TerminateContractBody = z.object({
+  requestId: RequestId,
+  by: Text,
+  reason: Text,
+  effectiveDate: z.iso.date(),
+}) satisfies z.ZodType<TerminateContractRequest>;
 
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
 
@@ -138,6 +146,17 @@ export function registerOperatorRoutes(
       const credit = parse(CreditInvoiceBody, request.body ?? {}, 'credit request');
       request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: credit.requestId, invoiceId: credit.invoiceId }, 'operator credits invoice');
       return await deps.gateway.creditInvoice(id, credit);
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.post('/deals/:id/termination', { preHandler: requireScope('operate') }, async (request, reply) => {
+    try {
+      const { id } = parse(DealParams, request.params, 'deal id');
+      const termination = parse(TerminateContractBody, request.body ?? {}, 'termination');
+      request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: termination.requestId, effectiveDate: termination.effectiveDate }, 'operator terminates contract');
+      return await deps.gateway.terminateContract(id, termination);
     } catch (err) {
       return answer(reply, err);
     }

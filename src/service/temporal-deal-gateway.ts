@@ -10,7 +10,7 @@ import {
 import { closedWonSignal, contractSignatureSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealInput } from '../contract';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal } from '../contract';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, terminateContractUpdate } from '../contract';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though
@@ -93,6 +93,12 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
     async creditInvoice(opportunityId, request) {
       const workflowId = dealWorkflowId(opportunityId);
       const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(creditInvoiceUpdate, { args: [request], updateId: `credit:${request.requestId}` }));
+      return { workflowId, result };
+    },
+
+    async terminateContract(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(terminateContractUpdate, { args: [request], updateId: `terminate:${request.requestId}` }));
       return { workflowId, result };
     },
 

@@ -127,3 +127,31 @@ describe('operator API: revenue waterfall', () => {
     expect((await get('not an id')).statusCode).toBe(400);
   });
 });
+
+describe('operator API: termination', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  const termination = { requestId: 'term-1', by: 'ops@firm.example', reason: 'customer ends the engagement', effectiveDate: '2030-02-15' };
+  const post = (body: unknown, headers: Record<string, string> = operate, id = OPP) => h.inject({ method: 'POST', url: `/deals/${id}/termination`, headers, payload: JSON.stringify(body) });
+
+  it('POST /deals/:id/termination runs the update; bad input is 400 with field paths; refusals are 409 with their code', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const ok = await post(termination);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ workflowId: WORKFLOW_ID, result: { contractVersion: 2, termination: { requestId: 'term-1', effectiveDate: '2030-02-15' } } });
+    expect(h.gateway.calls).toEqual([{ method: 'terminateContract', workflowId: WORKFLOW_ID, request: termination }]);
+
+    const bad = await post({ requestId: 'a b', by: '', effectiveDate: '2030-02-30' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'BAD_REQUEST', message: 'invalid termination' });
+    expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['by', 'effectiveDate', 'reason', 'requestId']);
+
+    h.gateway.refusals.push({ reason: 'DEAL.ALREADY_TERMINATED', message: 'the contract was terminated from 2030-02-15 by request term-1' });
+    const again = await post({ ...termination, requestId: 'term-2' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ error: 'ACTION_REJECTED', reason: 'DEAL.ALREADY_TERMINATED' });
+    expect((await post(termination, read)).statusCode).toBe(403);
+    expect((await post(termination, operate, 'NOPE-1')).statusCode).toBe(404);
+    expect(h.gateway.calls).toHaveLength(1);
+  });
+});

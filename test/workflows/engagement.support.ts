@@ -38,6 +38,7 @@ export function recordingPorts() {
   const crmStatus = new Map<string, InvoiceStatusInput>();
   const stages: string[] = [];
   const psaInvoices = new Map<string, RecordInvoiceInput>();
+  const closedProjects: Array<{ projectId: string; reason: string }> = [];
   const crm = {
     recordInvoiceStatus: async (input: InvoiceStatusInput) => {
       crmStatus.set(input.invoiceNumber, input);
@@ -53,9 +54,12 @@ export function recordingPorts() {
       psaInvoices.set(input.invoiceNumber, input);
       return { id: input.invoiceNumber, created };
     },
+    closeProject: async (projectId: string, reason: string) => {
+      closedProjects.push({ projectId, reason });
+    },
   } as unknown as PsaPort;
   const billing = {} as BillingPort;
-  return { crm, psa, billing, crmStatus, stages, psaInvoices };
+  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects };
 }
 
 export function netsuite(sandboxUrl: string): NetSuiteAdapter {

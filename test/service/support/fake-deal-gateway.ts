@@ -10,7 +10,7 @@ import {
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall } from '../../../src/contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult } from '../../../src/contract';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
@@ -19,7 +19,8 @@ export type GatewayCall =
   | { method: 'signalPayment'; workflowId: string; event: PaymentEvent }
   | { method: 'resolveException'; workflowId: string; action: OperatorAction }
   | { method: 'amendContract'; workflowId: string; request: AmendContractRequest }
-  | { method: 'creditInvoice'; workflowId: string; request: CreditInvoiceRequest };
+  | { method: 'creditInvoice'; workflowId: string; request: CreditInvoiceRequest }
+  | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -119,6 +120,14 @@ export class FakeDealGateway implements DealGateway {
       id: 'CM-1', number: 'CM-1', externalId: '1', requestId: request.requestId, invoiceId: request.invoiceId, invoiceNumber: request.invoiceId, issueDate: '2025-03-31', reason: request.reason, note: request.note, by: request.by,
       subtotalMinor: 0, taxMinor: 0, totalMinor: 0, lines: [], request: request.lines,
     };
+    return { workflowId, result };
+  }
+
+  async terminateContract(opportunityId: string, request: TerminateContractRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'terminateContract', workflowId, request });
+    const result: TerminateContractResult = { termination: { requestId: request.requestId, by: request.by, reason: request.reason, effectiveDate: request.effectiveDate, appliedOn: request.effectiveDate, version: 2, refunds: [] }, contractVersion: 2 };
     return { workflowId, result };
   }
 
