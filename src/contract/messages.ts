@@ -11,6 +11,7 @@ import type {
   PaymentEvent,
   WriteOffRequest,
 } from '../engagement/model';
+import type { DealBillingBasis } from '../engagement/ruleset-impact';
 import type { ClosedWonEvent, DealView, OperatorAction, SignatureEvent } from './deal';
 
 // The deal workflow's messages: signals from the webhook intake and the sweep,
@@ -34,3 +35,8 @@ export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffReque
 export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContractRequest]>('amendContract');
 /** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */
 export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');
+/**
+ * Read-only, for the rule-set preview: the deal's current contract version, its snapshot and
+ * billing setup (without the rule-set body), to price its delivered items again under another version.
+ */
+export const getBillingBasisQuery = defineQuery<DealBillingBasis>('getBillingBasis');
