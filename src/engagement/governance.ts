@@ -1,5 +1,6 @@
+import { fromDayNumber } from '../rules/dates';
 import type { RuleSet } from '../rules/ruleset';
-import { localMidnight } from './calendar';
+import { instantMs, localMidnight } from './calendar';
 import { refuse } from './refusal';
 
 /*
@@ -109,7 +110,13 @@ export interface RuleSetProposalView {
   expiredAt?: string;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+/** ms since the epoch as an ISO-8601 UTC instant ('2026-03-01T05:00:00.000Z'), without the Date global. */
+const iso = (ms: number): string => {
+  const day = Math.floor(ms / DAY_MS);
+  const t = ms - day * DAY_MS;
+  return `${fromDayNumber(day)}T${pad(Math.floor(t / 3_600_000), 2)}:${pad(Math.floor(t / 60_000) % 60, 2)}:${pad(Math.floor(t / 1000) % 60, 2)}.${pad(t % 1000, 3)}Z`;
+};
 const samePerson = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -144,13 +151,13 @@ export function openProposal(input: RuleSetProposalInput, nowMs: number): RuleSe
   };
 }
 
-export const isExpired = (p: RuleSetProposalView, nowMs: number): boolean => p.status === 'PROPOSED' && nowMs >= Date.parse(p.expiresAt);
+export const isExpired = (p: RuleSetProposalView, nowMs: number): boolean => p.status === 'PROPOSED' && nowMs >= instantMs(p.expiresAt);
 
 /** How long the proposal may still wait for a decision. */
-export const msUntilExpiry = (p: RuleSetProposalView, nowMs: number): number => Math.max(0, Date.parse(p.expiresAt) - nowMs);
+export const msUntilExpiry = (p: RuleSetProposalView, nowMs: number): number => Math.max(0, instantMs(p.expiresAt) - nowMs);
 
 /** How long an approved proposal waits for its effective date (0 when that has passed). */
-export const msUntilActivation = (p: RuleSetProposalView, nowMs: number): number => Math.max(0, Date.parse(p.activatesAt) - nowMs);
+export const msUntilActivation = (p: RuleSetProposalView, nowMs: number): number => Math.max(0, instantMs(p.activatesAt) - nowMs);
 
 function checkOpen(p: RuleSetProposalView, req: ProposalDecisionRequest, nowMs: number, what: string): void {
   if (req.by.trim() === '') refuse('RULESET.DECIDER_MISSING', `${what} needs the name of who decides`);
