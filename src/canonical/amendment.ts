@@ -130,7 +130,10 @@ export const applyAmendmentChanges = (contract: Contract, amendment: Pick<Amendm
         break;
       case 'UPDATE_LINE': {
         const i = find(ch.lineId);
-        const defined = Object.fromEntries(Object.entries(ch.set).filter(([, v]) => v !== undefined));
+        const defined: Partial<ContractLine> = Object.fromEntries(Object.entries(ch.set).filter(([, v]) => v !== undefined));
+        // a new cap that does not name includesExpenses keeps the line's term (only lines that have one are touched)
+        const keep = lines[i]!.cap?.includesExpenses;
+        if (defined.cap && defined.cap.includesExpenses === undefined && keep !== undefined) defined.cap = { ...defined.cap, includesExpenses: keep };
         lines[i] = { ...lines[i]!, ...defined };
         break;
       }

@@ -16,6 +16,13 @@ export type RevenueTreatment = z.infer<typeof RevenueTreatment>;
 export const Cap = z.object({
   notToExceed: NonNegativeMoney,
   toleranceBp: BasisPoints.default(0),
+  /**
+   * Do expenses billed on the capped line count against the cap? Absent means
+   * true (as before this term existed). false: expenses are billed outside the
+   * cap and do not consume it. Optional without a default, so contracts written
+   * before the term parse to exactly what they were.
+   */
+  includesExpenses: z.boolean().optional(),
 });
 export type Cap = z.infer<typeof Cap>;
 
@@ -39,6 +46,8 @@ export const RetainerTerms = z.object({
   expiresOn: IsoDate,
   /** BILL: work beyond the balance is billed at rates; CAP: it is CAPPED. */
   overage: z.enum(['BILL', 'CAP']).default('BILL'),
+  /** On termination the unused balance is credited to the customer (absent: not refundable, it is breakage on the termination date). */
+  refundable: z.boolean().optional(),
 });
 export type RetainerTerms = z.infer<typeof RetainerTerms>;
 
@@ -77,7 +86,7 @@ export const ContractLine = z.object({
 });
 export type ContractLine = z.infer<typeof ContractLine>;
 
-export const ContractStatus = z.enum(['DRAFT', 'SENT', 'SIGNED', 'ACTIVE', 'CANCELLED', 'EXPIRED', 'CLOSED']);
+export const ContractStatus = z.enum(['DRAFT', 'SENT', 'SIGNED', 'ACTIVE', 'TERMINATED', 'CANCELLED', 'EXPIRED', 'CLOSED']);
 export type ContractStatus = z.infer<typeof ContractStatus>;
 
 type LineIssue = { message: string; path: (string | number)[] };

@@ -15,6 +15,8 @@ export const InvoiceLine = z.object({
   sourceItemIds: z.array(Id).min(1),
   taxCode: z.string().min(1),
   taxable: z.boolean(),
+  /** First and last service date of the items this line bills (absent on invoices drafted before the field existed). */
+  servicePeriod: DateRange.optional(),
 });
 export type InvoiceLine = z.infer<typeof InvoiceLine>;
 

@@ -21,6 +21,13 @@ export const QuoteLine = z.object({
   netPrice: NonNegativeMoney,
   discountBp: DiscountBasisPoints.default(0),
   approvalStatus: ApprovalStatus.default('NOT_REQUIRED'),
+  /**
+   * The line's own service period (CPQ quote line start/end dates). Absent: the
+   * contract's term. The contract line takes these dates; they must lie within
+   * the contract term (checked when the contract is built from the quote).
+   */
+  serviceStart: IsoDate.optional(),
+  serviceEnd: IsoDate.optional(),
   externalIds: ExternalIds.default({}),
 });
 export type QuoteLine = z.infer<typeof QuoteLine>;
@@ -43,6 +50,9 @@ export const Quote = z
         if (l[f].currency !== q.currency) {
           ctx.addIssue({ code: 'custom', message: `currency ${l[f].currency} differs from quote currency ${q.currency}`, path: ['lines', i, f, 'currency'] });
         }
+      }
+      if (l.serviceStart !== undefined && l.serviceEnd !== undefined && l.serviceStart > l.serviceEnd) {
+        ctx.addIssue({ code: 'custom', message: `service end ${l.serviceEnd} is before service start ${l.serviceStart}`, path: ['lines', i, 'serviceEnd'] });
       }
       if (l.netPrice.amountMinor > l.listPrice.amountMinor) {
         ctx.addIssue({ code: 'custom', message: 'net price exceeds list price', path: ['lines', i, 'netPrice', 'amountMinor'] });

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -10,9 +9,9 @@ import { openDb, type Db } from '../db';
 import { AuditRepository, type AuditTrail } from '../db/audit';
 import { NETSUITE_VENDOR } from '../sandbox/netsuite/netsuite.sandbox';
 import { startSandbox } from '../sandbox/server';
-import { dataConverterFrom } from '../worker';
 import { getDealStateQuery, type DealView } from '../contract';
 import { getDeliveryStateQuery, type DeliveryView } from '../contract';
+import { withDealClient } from './deal-client';
 import { sandboxConnectorsConfig } from './dev-secrets';
 import { REPO_ROOT } from './toolchain';
 
@@ -183,17 +182,8 @@ export function auditCommandDeps(loadConfig: () => Config, logger: Logger): Audi
       };
       return { listInvoices: async (erpCustomerId: string) => (await (port ??= resolve())).listInvoices(erpCustomerId) } as unknown as ErpPort;
     },
-    dealInvoices: async (dealId) => {
-      const config = cfg();
-      let connection: Connection;
-      try {
-        connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY, connectTimeout: '3s' });
-      } catch (err) {
-        throw new Error(`reconcile reads deal ${dealId} from Temporal at ${config.TEMPORAL_ADDRESS}, which does not answer (${(err as Error).message}): start the stack, or \`npm run temporal\` for the dev server's kept history`);
-      }
-      try {
-        const dataConverter = dataConverterFrom(config);
-        const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
+    dealInvoices: (dealId) =>
+      withDealClient(cfg(), `reconcile of ${dealId}`, async (client) => {
         const handle = client.workflow.getHandle(dealId);
         const { status } = await handle.describe();
         let view: DealView;
@@ -206,9 +196,6 @@ export function auditCommandDeps(loadConfig: () => Config, logger: Logger): Audi
           delivery = view.delivery;
         }
         return (delivery?.invoices ?? []).map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, ...(view.ids.erpCustomerId ? { erpCustomerId: view.ids.erpCustomerId } : {}) }));
-      } finally {
-        await connection.close();
-      }
-    },
+      }),
   };
 }

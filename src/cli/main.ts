@@ -6,6 +6,10 @@ import { openDb } from '../db';
 import { ensureDevSecrets, withSandboxVendors } from './dev-secrets';
 import { registerRuleSetCommands } from './ruleset';
 import { registerSweepCommands } from './sweep';
+import { withDealClient } from './deal-client';
+import { registerRevenueCommands } from './revenue';
+import { getRevenueWaterfallQuery } from '../contract';
+import { QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
 import { Client, Connection } from '@temporalio/client';
 import { auditCommandDeps, registerAuditCommands } from './audit';
 import { SAMPLE_DAY_MS, describeSample, inspectSample, runSampleDeal } from './sample';
@@ -90,6 +94,23 @@ registerSweepCommands(program, {
 // audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
 registerAuditCommands(program, auditCommandDeps(() => loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), createLogger({ level: 'error', service: 'q2c-cli' })));
 
+/** A failure the CLI states in one sentence. */
+class CliError extends Error {}
+
+registerRevenueCommands(program, {
+  waterfall: (dealId) =>
+    withDealClient(loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), `the revenue waterfall of ${dealId}`, (client) =>
+      client.workflow
+        .getHandle(dealId)
+        .query(getRevenueWaterfallQuery)
+        .catch((err: unknown) => {
+          if (err instanceof QueryNotRegisteredError) throw new CliError(`deal ${dealId} has not reached delivery: no revenue waterfall yet`);
+          if (err instanceof WorkflowNotFoundError) throw new CliError(`no deal ${dealId}`);
+          throw err;
+        }),
+    ),
+});
+
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -99,7 +120,7 @@ function waitForSignal(): Promise<void> {
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Known failures are one clear sentence; anything else keeps its stack trace.
-  if (err instanceof ConfigError || err instanceof SettingsError || err instanceof ToolchainError) {
+  if (err instanceof ConfigError || err instanceof SettingsError || err instanceof ToolchainError || err instanceof CliError) {
     console.error(`q2c: ${err.message}`);
   } else if (err instanceof Error && /already in use|did not listen|exited with/.test(err.message)) {
     console.error(`q2c: ${err.message}`);

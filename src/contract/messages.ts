@@ -9,6 +9,9 @@ import type {
   InvoiceDecision,
   InvoiceSummary,
   PaymentEvent,
+  RevenueWaterfall,
+  TerminateContractRequest,
+  TerminateContractResult,
   WriteOffRequest,
 } from '../engagement/model';
 import type { DealBillingBasis } from '../engagement/ruleset-impact';
@@ -27,6 +30,8 @@ export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
 export const paymentSignal = defineSignal<[PaymentEvent]>('payment');
 export const getDeliveryStateQuery = defineQuery<DeliveryView>('getDeliveryState');
+/** The contract's revenue waterfall by month, as of the deal's business date (answered once the deal is in delivery). */
+export const getRevenueWaterfallQuery = defineQuery<RevenueWaterfall>('getRevenueWaterfall');
 /** Approve or reject an invoice held at the approval checkpoint; the validator rejects unknown or decided invoices. */
 export const decideInvoiceUpdate = defineUpdate<InvoiceSummary, [InvoiceDecision]>('decideInvoice');
 /** Writes off an invoice's open balance (the deal can then close without it being paid). */
@@ -35,6 +40,8 @@ export const writeOffInvoiceUpdate = defineUpdate<InvoiceSummary, [WriteOffReque
 export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContractRequest]>('amendContract');
 /** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */
 export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');
+/** Terminates the contract from an effective date (once per deal, idempotent per request id; the validator refuses a second one). */
+export const terminateContractUpdate = defineUpdate<TerminateContractResult, [TerminateContractRequest]>('terminateContract');
 /**
  * Read-only, for the rule-set preview: the deal's current contract version, its snapshot and
  * billing setup (without the rule-set body), to price its delivered items again under another version.

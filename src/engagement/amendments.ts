@@ -93,6 +93,7 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
   const c = contractOf(s, d);
   const { applyAmendmentChanges, contractLineIssues, IsoDate, parseAmendmentChanges } = schemas();
   if (!req.by?.trim() || !req.reason?.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs `by` and `reason`');
+  if (s.termination) refuse('DEAL.TERMINATED', `the contract was terminated from ${s.termination.effectiveDate}; it takes no amendments`);
   if (!IsoDate.safeParse(req.effectiveDate).success) refuse('DEAL.AMENDMENT_INVALID', 'effectiveDate: expected YYYY-MM-DD');
   if (req.baseVersion !== c.version) refuse('DEAL.AMENDMENT_VERSION_CONFLICT', `amendment written against contract v${req.baseVersion}; contract ${c.id} is at v${c.version}`);
   if (!Array.isArray(req.changes) || req.changes.length === 0) refuse('DEAL.AMENDMENT_INVALID', 'changes: at least one change is needed');
@@ -120,6 +121,10 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
   }
   for (const l of next.lines) {
     const before = c.lines.find((x) => x.id === l.id)!;
+    // the cap's consumption (billedByLine) is kept under the term in force: it cannot change once billing runs under it
+    if ((before.cap?.includesExpenses ?? true) !== (l.cap?.includesExpenses ?? true)) {
+      refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap.includesExpenses cannot change in delivery (expenses ${before.cap?.includesExpenses === false ? 'do not count' : 'count'} against the cap)`);
+    }
     const limit = cc.lines.get(l.id)?.capLimit ?? null;
     const billed = s.billedByLine[l.id] ?? 0;
     if (!sameCap(before, l) && limit !== null && limit < billed) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap with tolerance ${limit} is below the ${billed} already billed`);

@@ -54,6 +54,9 @@ export function releaseOverCap(s: EngagementState, cc: CompiledContract): Decisi
         lineKey: p.lineKey,
         lineDescription: p.lineDescription,
         milestoneId: undefined,
+        // the day it was worked: billReleased may move serviceDate to the day it became billable
+        periodStart: p.serviceDate,
+        periodEnd: p.serviceDate,
         detail: `held over the cap; ${fmt(take)} of ${fmt(p.amountMinor)} admitted by contract v${cc.contract.version}`,
       });
       p.amountMinor -= take;

@@ -3,6 +3,7 @@ import { CreditError, creditInvoiceLines } from '../rules/credit';
 import { contractOf, isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
 import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
 import { refuse } from './refusal';
+import { reverseCreditedRevenue } from './revenue';
 import type { CreditBasis, EngagementState } from './state';
 
 /*
@@ -74,7 +75,7 @@ export function creditBasisFrom(s: EngagementState, d: Deal, inv: InvoiceSummary
 }
 
 /** The credit memo the request asks for, from the invoice as issued, or a refusal. */
-export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string, basis: CreditBasis): CreditPlan {
+export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, today: string, basis: CreditBasis, amountOf?: ReadonlyMap<string, number>): CreditPlan {
   const inv = creditableInvoice(s, req);
   const selections = req.lines.map((sel, i) => {
     const line = basis.invoice.lines.find((l) => l.id === sel?.invoiceLineId);
@@ -94,7 +95,8 @@ export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, tod
     if (ids.length === 0) refuse('DEAL.ALREADY_CREDITED', `lines.${i}: every item of ${line.id} was credited before`);
     return { invoiceLineId: line.id, sourceItemIds: ids };
   });
-  const amounts = new Map(basis.events.map((e) => [e.sourceId, e.amountMinor]));
+  // A refund may credit less than an item was billed at (a retainer's unused part): `amountOf` says how much.
+  const amounts = new Map(basis.events.map((e) => [e.sourceId, Math.min(e.amountMinor, amountOf?.get(e.sourceId) ?? e.amountMinor)]));
   let memo: CreditMemo;
   try {
     memo = creditInvoiceLines(basis.invoice, selections, amounts, { issueDate: today, reason: req.reason, memoKey: req.requestId });
@@ -121,8 +123,12 @@ export function creditMemoPosting(d: Deal, plan: CreditPlan) {
   };
 }
 
-/** The posted credit memo in the deal's books; returns its summary and the audit trail to record. */
-export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequest, plan: CreditPlan, posted: PostedCredit) {
+/**
+ * The posted credit memo in the deal's books; returns its summary and the audit trail to record.
+ * A termination's refunds pass `reversesRevenue` false: the terminated contract version already
+ * says what the lines earn.
+ */
+export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequest, plan: CreditPlan, posted: PostedCredit, reversesRevenue = true) {
   const { inv, basis, memo } = plan;
   const summary: CreditMemoSummary = {
     id: memo.id,
@@ -149,6 +155,7 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
   if (isSettled(inv)) resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
   (s.creditMemos ??= []).push(summary);
   s.statusSyncs.push(inv.id);
+  if (reversesRevenue) reverseCreditedRevenue(s, d, summary);
   const events = new Map(basis.events.map((e) => [e.sourceId, e]));
   const items: CreditAuditItem[] = memo.lines.flatMap((l) =>
     l.sourceItemIds.map((sid) => {

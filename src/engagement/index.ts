@@ -14,5 +14,7 @@ export * from './issuing';
 export * from './refusal';
 export * from './revenue';
 export * from './state';
+export * from './termination';
 export * from './view';
+export * from './waterfall';
 export type * from './model';

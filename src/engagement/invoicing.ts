@@ -1,6 +1,6 @@
 import type { Contract, Invoice, TimeEntry } from '../canonical';
 import { classifyDeliveries, periodClosed, type Decision } from '../rules/billability';
-import { runClock, type CompiledContract } from '../rules/compile';
+import { countsAgainstCap, runClock, type CompiledContract } from '../rules/compile';
 import { dateKey } from '../rules/dates';
 import { groupDecisions, materializeInvoices, type InvoiceGrouping } from '../rules/grouping';
 import { intercompanyCharges } from '../rules/intercompany';
@@ -83,7 +83,9 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
     // Subscriptions are invoiced by the billing system's own schedule (part 1 created it).
     if (dec.kind === 'SUBSCRIPTION' && d.stripeSubscriptions) continue;
     invoiced.push(dec);
-    s.billedByLine[dec.contractLineId] = (s.billedByLine[dec.contractLineId] ?? 0) + dec.amountMinor;
+    // billedByLine is the cap's consumption: expenses a line's cap excludes do not count
+    const cl = cc.lines.get(dec.contractLineId);
+    if (cl === undefined || countsAgainstCap(cl, dec.kind)) s.billedByLine[dec.contractLineId] = (s.billedByLine[dec.contractLineId] ?? 0) + dec.amountMinor;
   }
   const settledIds = new Set(settled.map((dec) => dec.sourceId));
   const settledTime = pending.time.filter((e) => settledIds.has(e.id));
@@ -133,7 +135,8 @@ function billReleased(s: EngagementState, d: Deal, cc: CompiledContract, release
     if (cl && !periodClosed(cc, cl, r.billOn, clock)) waiting.push(r);
     else {
       const { billOn, ...dec } = r;
-      due.push({ ...dec, serviceDate: billOn, detail: `${dec.detail ?? ''}; worked ${dec.serviceDate}`.replace(/^; /, '') });
+      // the invoice line reports the day worked as its service period (parts released before that field existed: their serviceDate)
+      due.push({ ...dec, serviceDate: billOn, periodStart: dec.periodStart ?? dec.serviceDate, periodEnd: dec.periodEnd ?? dec.serviceDate, detail: `${dec.detail ?? ''}; worked ${dec.serviceDate}`.replace(/^; /, '') });
     }
   }
   if (waiting.length > 0) s.releasing = waiting;

@@ -22,7 +22,14 @@ export function dropRejected(s: EngagementState, d: Deal): Outcome {
   for (const draft of s.drafts.filter((x) => x.approval === 'REJECTED')) {
     const inv = invoiceById(s, draft.invoice.id)!;
     inv.status = 'REJECTED';
-    for (const l of draft.invoice.lines) s.billedByLine[l.contractLineId] = (s.billedByLine[l.contractLineId] ?? 0) - l.amount.amountMinor;
+    const contract = contractOf(s, d);
+    for (const l of draft.invoice.lines) {
+      // what never counted against the cap is not given back to it: expenses on a line whose cap excludes them
+      // (an invoice line bills one kind of item; its billing events say which)
+      const excludes = contract.lines.find((x) => x.id === l.contractLineId)?.cap?.includesExpenses === false;
+      if (excludes && draft.events.some((ev) => ev.sourceId === l.sourceItemIds[0] && ev.kind === 'EXPENSE')) continue;
+      s.billedByLine[l.contractLineId] = (s.billedByLine[l.contractLineId] ?? 0) - l.amount.amountMinor;
+    }
     resolveAttention(s, (a) => a.invoiceId === inv.id);
     const items = new Set(draft.invoice.lines.flatMap((l) => l.sourceItemIds));
     const queued = s.revenue.pending.filter((l) => l.sourceIds.some((id) => items.has(id)));

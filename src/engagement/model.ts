@@ -132,6 +132,44 @@ export interface AttentionItem {
   raisedOn: string;
 }
 
+/** One calendar month of a contract's revenue waterfall; money in minor units of the contract currency, tax excluded. */
+export interface RevenueWaterfallMonth {
+  /** YYYY-MM. */
+  month: string;
+  /** POSTED: its revenue journal is in the ERP; OPEN: not yet posted, on or before today; SCHEDULED: after today. */
+  status: 'POSTED' | 'OPEN' | 'SCHEDULED';
+  /** Invoices issued in the month (subtotals). */
+  billedMinor: number;
+  /** Credit memos issued in the month (subtotals). */
+  creditedMinor: number;
+  /** Revenue posted for the month, net of reversals (POSTED months only). */
+  recognisedMinor: number;
+  /** Revenue queued or scheduled for a month not yet posted (a projection). */
+  scheduledMinor: number;
+  /** At month end: net billed above recognised (deferred revenue, a contract liability). */
+  billedNotRecognisedMinor: number;
+  /** At month end: recognised above net billed (a contract asset). */
+  unbilledMinor: number;
+  /** At month end: the contract's allocated value not yet recognised. */
+  deferredMinor: number;
+}
+
+/** The revenue waterfall of a deal's contract, month by month (the `getRevenueWaterfall` query). */
+export interface RevenueWaterfall {
+  dealId: string;
+  contractId: string;
+  contractVersion: number;
+  currency: string;
+  asOf: string;
+  revenuePostedThrough: string | null;
+  /** The sum of the lines' allocated values (the transaction price). */
+  contractValueMinor: number;
+  /** Revenue billed above a line's allocated value, held until an amendment makes room. */
+  heldMinor: number;
+  months: RevenueWaterfallMonth[];
+  totals: { billedMinor: number; creditedMinor: number; recognisedMinor: number; scheduledMinor: number };
+}
+
 export interface ClosingSummary {
   closedOn: string;
   currency: string;
@@ -152,6 +190,8 @@ export interface ClosingSummary {
   credited?: { memos: number; subtotalMinor: number; taxMinor: number; totalMinor: number };
   recognisedMinor: number;
   intercompanyMinor: number;
+  /** The termination's effective date, when the contract was terminated. */
+  terminatedOn?: string;
 }
 
 // ---------------------------------------------------------------- demo mode
@@ -210,6 +250,8 @@ export interface DeliveryView {
   amendments?: AmendmentRecord[];
   /** Issued credit memos, oldest first (present once there is one). */
   creditMemos?: CreditMemoSummary[];
+  /** Set once the contract was terminated. */
+  termination?: TerminationRecord;
   summary?: ClosingSummary;
 }
 
@@ -249,6 +291,41 @@ export interface AmendContractRequest {
 }
 
 /** One applied amendment, as the deal keeps it. */
+/**
+ * Terminates the contract from an effective date (`POST /deals/:id/termination`): once per deal, idempotent per
+ * request id. Items dated after the date are excluded; what is due up to it is billed at the lines' next regular
+ * invoice; a refundable retainer's unused prepayment is credited; the PSA project is closed; the deal closes once
+ * its invoices are settled.
+ */
+export interface TerminateContractRequest {
+  requestId: string;
+  by: string;
+  reason: string;
+  /** The contract's last day, YYYY-MM-DD in the contracting entity's calendar. */
+  effectiveDate: string;
+}
+
+export interface TerminationRecord {
+  requestId: string;
+  by: string;
+  reason: string;
+  effectiveDate: string;
+  appliedOn: string;
+  /** The contract version the termination produced. */
+  version: number;
+  /** The ERP sales order the last version was posted to. */
+  erpContractId?: string;
+  /** Credit memos refunding refundable retainers' unused prepayment. */
+  refunds: Array<{ contractLineId: string; amountMinor: number; creditMemoNumber: string }>;
+  /** Whether the PSA project was closed (a failure is logged and left to the operator). */
+  psaProjectClosed?: boolean;
+}
+
+export interface TerminateContractResult {
+  termination: TerminationRecord;
+  contractVersion: number;
+}
+
 export interface AmendmentRecord {
   /** `<contractId>-A<version>`. */
   id: string;

@@ -1,4 +1,5 @@
 import type { Contract, RevenueScheduleLine } from '../canonical';
+import type { CreditMemoSummary } from './model';
 import { addDays, monthEnd, monthIndex, monthStart } from '../rules/dates';
 import { revenueSchedule } from '../rules/revenue';
 import { outcome, type Outcome } from './commands';
@@ -13,7 +14,7 @@ function breakage(s: EngagementState, d: Deal, contract: Contract, through: stri
   const due = contract.lines.filter((l) => l.revenueTreatment === 'AS_DRAWN' && l.retainer && l.retainer.expiresOn <= through && !s.revenue.ids.includes(`REV-BREAKAGE-${l.id}`));
   if (due.length === 0 || !d.patched(BREAKAGE_FROM_TOTAL)) return [];
   return due.flatMap((l) => {
-    const amount = l.retainer!.prepaid.amountMinor - (s.drawnByLine[l.id] ?? 0);
+    const amount = l.retainer!.prepaid.amountMinor - (s.revenue.prepaidCreditedByLine?.[l.id] ?? 0) - (s.drawnByLine[l.id] ?? 0);
     if (amount <= 0) return [];
     return [{ id: `REV-BREAKAGE-${l.id}`, contractId: contract.id, contractLineId: l.id, treatment: l.revenueTreatment, kind: 'BREAKAGE' as const, recognitionDate: l.retainer!.expiresOn, amount: { amountMinor: amount, currency: contract.currency }, sourceIds: [`RETAINER:${l.id}`] }];
   });
@@ -36,6 +37,62 @@ function releaseHeld(s: EngagementState, contract: Contract, allocated: Readonly
     out.push({ id: `REV-RELEASE-${lineId}-${date}`, contractId: contract.id, contractLineId: lineId, treatment: line.revenueTreatment, kind: 'RECOGNITION', recognitionDate: date, amount: { amountMinor: take, currency: contract.currency }, sourceIds: [`HELD:${lineId}`] });
   }
   return out;
+}
+
+/** The change that reverses a credit memo's recognised revenue on its date (runs before it left revenue as it was). */
+export const CREDIT_REVERSES_REVENUE = 'credit-reverses-revenue';
+
+/**
+ * A credit memo takes back the revenue of what it credits, on the credit's
+ * date: one REVERSAL line (a negative amount) per credit line, queued with the
+ * rest and posted with its month. A credited retainer prepayment is not
+ * revenue (revenue follows the drawdowns): it lowers the breakage booked at
+ * expiry instead. How a reversal meets held revenue is revenueDue's concern.
+ */
+export function reverseCreditedRevenue(s: EngagementState, d: Deal, memo: CreditMemoSummary): void {
+  if (!d.patched(CREDIT_REVERSES_REVENUE)) return;
+  const contract = contractOf(s, d);
+  const reversals: RevenueScheduleLine[] = [];
+  for (const cl of memo.lines) {
+    const line = contract.lines.find((l) => l.id === cl.contractLineId);
+    if (!line || cl.amountMinor <= 0) continue;
+    if (line.revenueTreatment === 'AS_DRAWN' && cl.sourceItemIds.every((id) => id === `RETAINER:${line.id}`)) {
+      const credited = (s.revenue.prepaidCreditedByLine ??= {});
+      credited[line.id] = (credited[line.id] ?? 0) + cl.amountMinor;
+      continue;
+    }
+    reversals.push({
+      id: `REV-CREDIT-${memo.id}-${cl.id}`,
+      contractId: contract.id,
+      contractLineId: line.id,
+      treatment: line.revenueTreatment,
+      kind: 'REVERSAL',
+      recognitionDate: memo.issueDate,
+      amount: { amountMinor: -cl.amountMinor, currency: contract.currency },
+      sourceIds: [cl.id, ...cl.sourceItemIds],
+    });
+  }
+  queueRevenue(s, reversals);
+}
+
+/**
+ * A reversal first takes back revenue still held for its line (billed above
+ * the allocation, never recognised), then what was recognised: the part
+ * returned is posted (negative) and lowers the line's and the month's
+ * recognised revenue.
+ */
+function reversed(s: EngagementState, l: RevenueScheduleLine): number {
+  const rv = s.revenue;
+  let back = -l.amount.amountMinor;
+  const held = rv.held?.[l.contractLineId] ?? 0;
+  const fromHeld = Math.min(held, back);
+  if (fromHeld > 0) rv.held![l.contractLineId] = held - fromHeld;
+  back -= fromHeld;
+  if (back <= 0) return 0;
+  rv.recognisedByLine[l.contractLineId] = (rv.recognisedByLine[l.contractLineId] ?? 0) - back;
+  const month = l.recognitionDate.slice(0, 7);
+  rv.byMonth[month] = (rv.byMonth[month] ?? 0) - back;
+  return -back;
 }
 
 /** Queues revenue lines once each (by id) until their month is posted. */
@@ -73,6 +130,11 @@ export function revenueDue(s: EngagementState, d: Deal, today: string, final = f
     rv.pending = rv.pending.filter((l) => l.recognitionDate > p.end);
     const byDate = new Map<string, RevenueScheduleLine[]>();
     for (const l of due) {
+      if (l.amount.amountMinor < 0) {
+        const amount = reversed(s, l);
+        if (amount < 0) byDate.set(l.recognitionDate, [...(byDate.get(l.recognitionDate) ?? []), { ...l, amount: { ...l.amount, amountMinor: amount } }]);
+        continue;
+      }
       // Revenue never exceeds the line's allocated value: the excess is held until an amendment makes room.
       const room = (allocated.get(l.contractLineId) ?? 0) - (rv.recognisedByLine[l.contractLineId] ?? 0);
       const amount = Math.min(l.amount.amountMinor, Math.max(0, room));

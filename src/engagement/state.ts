@@ -1,7 +1,7 @@
 import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
 import type { Decision } from '../rules/billability';
 import type { CreditableInvoice } from '../rules/credit';
-import type { AmendmentRecord, AttentionItem, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
+import type { AmendmentRecord, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
 export interface DeliveryInbox {
@@ -43,6 +43,8 @@ export interface EngagementState {
     byMonth: Record<string, number>;
     /** Revenue per line that its allocated value had no room for: held (an attention item) until an amendment makes room. */
     held?: Record<string, number>;
+    /** Retainer prepayment credited by credit memos, per line: not revenue, it lowers the breakage at expiry. */
+    prepaidCreditedByLine?: Record<string, number>;
   };
   intercompanyMinor: number;
   attention: AttentionItem[];
@@ -68,6 +70,8 @@ export interface EngagementState {
   creditBasis?: Record<string, CreditBasis>;
   /** Issued credit memos, oldest first. */
   creditMemos?: CreditMemoSummary[];
+  /** The termination, once the contract was terminated (the contract is then its last version). */
+  termination?: TerminationRecord;
 }
 
 /** A line's rate terms before an amendment changed them. */

@@ -65,6 +65,7 @@ export function deliveryView(s: EngagementState, d: Deal, asOf: string, demo?: D
     contractVersion: contract.version,
     ...(s.amendments?.length ? { amendments: s.amendments } : {}),
     ...(s.creditMemos?.length ? { creditMemos: s.creditMemos } : {}),
+    ...(s.termination ? { termination: s.termination } : {}),
   };
 }
 
@@ -91,6 +92,7 @@ export function closingSummary(s: EngagementState, d: Deal, today: string): Clos
     ...(credited ? { credited } : {}),
     recognisedMinor: recognised(s),
     intercompanyMinor: s.intercompanyMinor,
+    ...(s.termination ? { terminatedOn: s.termination.effectiveDate } : {}),
   };
 }
 

@@ -38,6 +38,14 @@ export interface Decision {
   milestoneId: string | undefined;
   /** Specific detail for the explanation (cap figures, FX rate used ...). */
   detail: string | undefined;
+  /**
+   * The service period the item covers when it is not the one day `serviceDate`: a
+   * subscription period, a retainer's term, the day released over-cap time was worked
+   * (its serviceDate is then the day it became billable). Invoice lines report
+   * min/max of these (or of serviceDate) as their servicePeriod.
+   */
+  periodStart: string | undefined;
+  periodEnd: string | undefined;
 }
 
 export interface Deliveries {
@@ -47,7 +55,7 @@ export interface Deliveries {
 }
 
 export interface BillingState {
-  /** Amount already billed per contract line in earlier runs (counts against caps). */
+  /** Cap consumption per contract line from earlier runs: what was billed there, less expenses when the line's cap excludes them (countsAgainstCap). */
   billedByLine?: Readonly<Record<string, number>>;
   /** Retainer balance already drawn per line in earlier runs. */
   drawnByLine?: Readonly<Record<string, number>>;
@@ -85,6 +93,8 @@ const make = (
   // always present so every decision has the same hidden class (monomorphic hot path)
   milestoneId: undefined,
   detail: undefined,
+  periodStart: undefined,
+  periodEnd: undefined,
 });
 
 /** Is the invoice period holding `date` closed on the run date? (IMMEDIATE / ON_MILESTONE: as soon as the date has passed or is today.) */
@@ -437,6 +447,8 @@ export const scheduledCharges = (cc: CompiledContract, clock: RunClock, projectI
         const billable = code === 'BILLABLE.SUBSCRIPTION_PERIOD';
         const d = make(sourceId, 'SUBSCRIPTION', line.id, projectId, serviceDate, code, amount, 0, billable ? `${line.id}|SUBSCRIPTION` : undefined, billable ? `Subscription ${start} to ${end}` : '');
         d.detail = `period ${start}..${end}`;
+        d.periodStart = start;
+        d.periodEnd = end;
         out.push(d);
         if (cl.orderDependent && billable) pending.push(out.length - 1);
       }
@@ -448,7 +460,10 @@ export const scheduledCharges = (cc: CompiledContract, clock: RunClock, projectI
       const code: ReasonCode = cc.contract.poRequired && cl.poNumber === null ? 'DEFERRED.AWAITING_PO' : 'BILLABLE.RETAINER_FEE';
       const billable = code === 'BILLABLE.RETAINER_FEE';
       // the prepayment is invoiced; it does not count against the cap (drawdown overage does)
-      out.push(make(sourceId, 'RETAINER', line.id, projectId, line.startDate, code, line.retainer.prepaid.amountMinor, 0, billable ? `${line.id}|RETAINER` : undefined, billable ? `Retainer prepayment until ${line.retainer.expiresOn}` : ''));
+      const d = make(sourceId, 'RETAINER', line.id, projectId, line.startDate, code, line.retainer.prepaid.amountMinor, 0, billable ? `${line.id}|RETAINER` : undefined, billable ? `Retainer prepayment until ${line.retainer.expiresOn}` : '');
+      d.periodStart = line.startDate;
+      d.periodEnd = line.retainer.expiresOn;
+      out.push(d);
     }
   }
 };
@@ -522,6 +537,8 @@ const splitOff = (d: Decision, keep: number, restCode: ReasonCode, keepCode: Rea
   const invoicedRest = restCode === 'BILLABLE.RETAINER_OVERAGE';
   const r = make(d.sourceId, d.kind, d.contractLineId, d.projectId, d.serviceDate, restCode, rest, restMinutes, invoicedRest ? d.lineKey ?? `${d.contractLineId}|OVERAGE` : undefined, invoicedRest ? d.lineDescription : '');
   r.detail = detail;
+  r.periodStart = d.periodStart;
+  r.periodEnd = d.periodEnd;
   d.amountMinor = keep;
   d.minutes -= restMinutes;
   if (keepCode !== undefined) {
@@ -597,8 +614,11 @@ const applyBalances = (cc: CompiledContract, out: Decision[], pending: number[],
       let remaining = cl.capLimit - (state.billedByLine?.[lineId] ?? 0);
       const capText = `cap ${fmt(cl.line.cap!.notToExceed.amountMinor)} + ${cl.line.cap!.toleranceBp} bp tolerance = ${fmt(cl.capLimit)}`;
       let nothingLeft: string | undefined;
+      const excludesExpenses = cl.capExcludesExpenses;
       for (const d of queue) {
         if (d.billingClass !== 'BILLABLE' || d.lineKey === undefined || d.kind === 'RETAINER') continue;
+        // expenses billed outside a cap that excludes them: neither held nor counted
+        if (excludesExpenses && d.kind === 'EXPENSE') continue;
         if (d.amountMinor <= remaining) {
           remaining -= d.amountMinor;
           continue;

@@ -13,6 +13,8 @@ export interface CompiledLine {
   readonly poNumber: string | null;
   /** Not-to-exceed plus tolerance (tolerance rounded down so the cap is never exceeded). */
   readonly capLimit: number | null;
+  /** The cap's term `includesExpenses: false`: expenses on this line neither count against the cap nor are held by it. */
+  readonly capExcludesExpenses: boolean;
   /** Items on this line must be processed in (date, id) order: caps and retainer balances depend on it. */
   readonly orderDependent: boolean;
   /** Milestone fee per milestone id (percent milestones split the fee by largest remainder). */
@@ -53,6 +55,13 @@ export interface RunClock {
   /** dateKey(asOf). */
   readonly asOfKey: number;
 }
+
+/**
+ * Does a billed item of this kind consume its line's cap? Everything billed on
+ * the line does, except expenses when the cap's term excludes them. The
+ * engagement keeps its per-line cap consumption (`billedByLine`) with it.
+ */
+export const countsAgainstCap = (cl: Pick<CompiledLine, 'capExcludesExpenses'>, kind: string): boolean => !(cl.capExcludesExpenses && kind === 'EXPENSE');
 
 export const runClock = (asOf: string): RunClock => ({ asOf, asOfDay: dayNumber(asOf), asOfMonth: monthIndex(asOf), asOfKey: dateKey(asOf) });
 
@@ -95,6 +104,7 @@ export const compileContract = (contract: Contract, ruleSet: RuleSet, project?: 
       slots: rates?.slotTable(line.discountBp),
       poNumber: line.poNumber ?? contract.poNumber ?? null,
       capLimit,
+      capExcludesExpenses: line.cap?.includesExpenses === false,
       orderDependent: capLimit !== null || line.billingModel === 'RETAINER',
       milestoneAmounts: milestoneAmounts(line),
       keyPrefix: new Map(),

@@ -92,6 +92,9 @@ interface LineAcc {
   amountMinor: number;
   minutes: number;
   sourceIds: string[];
+  /** Earliest and latest service date of the line's items ('' before the first). */
+  serviceStart: string;
+  serviceEnd: string;
   /** Scratch for groupDecisions: source ids counted, then written, in the call stamped `mark`. */
   n: number;
   mark: number;
@@ -334,7 +337,7 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
     else {
       const fullKeys = lastCaches.fullKeys;
       const fullKey = fullKeys[kid] ?? (fullKeys[kid] = `${d.contractLineId}|${d.lineKey}`);
-      la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, n: 0, mark: 0 };
+      la = { lineKey: fullKey, decisionKey: d.lineKey, contractLineId: d.contractLineId, description: d.lineDescription, kind: d.kind, amountMinor: 0, minutes: 0, sourceIds: EMPTY, serviceStart: '', serviceEnd: '', n: 0, mark: 0 };
       lg.inv.lines.push(la);
       ref = registered.push(la) - 1;
       addRef(lg.gid, kid, ref);
@@ -347,6 +350,10 @@ const group = (cc: CompiledContract, decisions: readonly Decision[], into?: Invo
     la.n += 1;
     la.amountMinor += d.amountMinor;
     la.minutes += d.minutes;
+    const from = d.periodStart ?? d.serviceDate;
+    const to = d.periodEnd ?? d.serviceDate;
+    if (la.serviceStart === '' || from < la.serviceStart) la.serviceStart = from;
+    if (to > la.serviceEnd) la.serviceEnd = to;
     accIndex[i] = ref;
   }
   // pass 2: exact-size source id arrays, filled in decision order (as the pushes did)
@@ -427,6 +434,7 @@ export const materializeInvoices = (cc: CompiledContract, grouping: InvoiceGroup
         sourceItemIds: la.sourceIds.sort(),
         taxCode: cl.line.taxCode,
         taxable: opts.taxable ? opts.taxable(cl.line.taxCode) : true,
+        servicePeriod: { start: la.serviceStart, end: la.serviceEnd },
       };
       if (la.kind === 'TIME') line.quantity = { value: la.minutes, unit: 'MINUTE' };
       return line;

@@ -38,13 +38,24 @@ export interface IntercompanyResult {
  * Cost-plus intercompany charges for approved time delivered by another legal
  * entity than the contracting one: cost = minutes x hourly cost / 60, charge =
  * cost + cost x markupBp / 10000 (each rounded half-even), monthly per entity pair.
+ * The hourly cost is the delivering entity's own card (in its currency) where
+ * the rule set has one, else the shared card; the markup is the pair's
+ * (delivering, contracting) where listed, else the single markup.
  * The customer-facing classification does not matter: the delivering entity
  * did the work either way.
  */
 export const intercompanyCharges = (ruleSet: RuleSet, contractingLegalEntityId: string, entries: readonly TimeEntry[]): IntercompanyResult => {
-  const cost = compileRateCard(ruleSet.intercompany.costCard);
-  const rounding = currencyRule(cost.currency).rounding;
-  const markupBp = ruleSet.intercompany.markupBp;
+  const ic = ruleSet.intercompany;
+  const cards = new Map<string, ReturnType<typeof compileRateCard>>();
+  const costFor = (entityId: string): ReturnType<typeof compileRateCard> => {
+    const own = ic.costCardsByEntity !== undefined && Object.prototype.hasOwnProperty.call(ic.costCardsByEntity, entityId) ? ic.costCardsByEntity[entityId]! : undefined;
+    const key = own ? entityId : '';
+    let c = cards.get(key);
+    if (c === undefined) cards.set(key, (c = compileRateCard(own ?? ic.costCard)));
+    return c;
+  };
+  const markupFor = (entityId: string): number =>
+    ic.markups?.find((m) => m.deliveringLegalEntityId === entityId && m.sellingLegalEntityId === contractingLegalEntityId)?.markupBp ?? ic.markupBp;
   const seen = new Set<string>();
   const charges: IntercompanyCharge[] = [];
   const missingCost: string[] = [];
@@ -53,6 +64,9 @@ export const intercompanyCharges = (ruleSet: RuleSet, contractingLegalEntityId: 
   for (const e of sorted) {
     if (!e.approved || e.resourceLegalEntityId === contractingLegalEntityId || seen.has(e.id)) continue;
     seen.add(e.id);
+    const cost = costFor(e.resourceLegalEntityId);
+    const rounding = currencyRule(cost.currency).rounding;
+    const markupBp = markupFor(e.resourceLegalEntityId);
     const row = cost.lookup(e.role, e.region, e.workDate);
     if (!row) {
       missingCost.push(e.id);

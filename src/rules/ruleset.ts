@@ -55,10 +55,17 @@ export const RuleSet = z
     }),
     taxCodes: z.record(z.string().min(1), TaxCodeRule),
     intercompany: z.object({
-      /** Cost-plus: the delivering entity charges cost x (1 + markupBp / 10000). */
+      /** Cost-plus: the delivering entity charges cost x (1 + markupBp / 10000). The markup of entity pairs not in `markups`. */
       markupBp: BasisPoints,
-      /** Card of hourly costs per role and region. */
+      /** Card of hourly costs per role and region: the cost of delivering entities not in `costCardsByEntity`. */
       costCard: RateCard,
+      /**
+       * Hourly costs of one delivering legal entity (its id -> card). The card's currency is that
+       * entity's functional currency: the charge is made, and booked, in it.
+       */
+      costCardsByEntity: z.record(Id, RateCard).optional(),
+      /** Markup per (delivering entity, selling = contracting entity) pair. */
+      markups: z.array(z.object({ deliveringLegalEntityId: Id, sellingLegalEntityId: Id, markupBp: BasisPoints })).optional(),
     }),
   })
   .superRefine((rs, ctx) => {
@@ -66,6 +73,13 @@ export const RuleSet = z
     rs.rateCards.forEach((c, i) => {
       if (ids.has(c.id)) ctx.addIssue({ code: 'custom', message: `duplicate rate card id ${c.id}`, path: ['rateCards', i, 'id'] });
       ids.add(c.id);
+    });
+    const pairs = new Set<string>();
+    rs.intercompany.markups?.forEach((m, i) => {
+      const pair = `${m.deliveringLegalEntityId} -> ${m.sellingLegalEntityId}`;
+      if (pairs.has(pair)) ctx.addIssue({ code: 'custom', message: `duplicate markup for ${pair}`, path: ['intercompany', 'markups', i] });
+      if (m.deliveringLegalEntityId === m.sellingLegalEntityId) ctx.addIssue({ code: 'custom', message: `${pair}: an entity does not charge itself`, path: ['intercompany', 'markups', i, 'sellingLegalEntityId'] });
+      pairs.add(pair);
     });
   });
 export type RuleSet = z.infer<typeof RuleSet>;

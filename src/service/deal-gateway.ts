@@ -1,7 +1,7 @@
 import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
 import type { ClosedWonEvent, getDealStateQuery, OperatorAction, resolveExceptionUpdate, SignatureEvent } from '../contract';
 import type { DealStage } from '../contract';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from '../contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall } from '../contract';
 
 /** The deal's state as the workflow's query answers it. */
 export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;
@@ -57,6 +57,8 @@ export interface DealGateway {
   amendContract(opportunityId: string, request: AmendContractRequest): Promise<{ workflowId: string; result: AmendContractResult }>;
   /** Runs the credit-invoice update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */
   creditInvoice(opportunityId: string, request: CreditInvoiceRequest): Promise<{ workflowId: string; result: CreditMemoSummary }>;
+  /** The contract's revenue waterfall by month; throws DealNotFoundError, or DealNotInDeliveryError before the deal bills. */
+  revenueWaterfall(opportunityId: string): Promise<{ workflowId: string; waterfall: RevenueWaterfall }>;
   /** Deals from the visibility store (custom search attributes), in its order: open deals first, then by close time. */
   listDeals(query: DealListQuery): Promise<DealSummary[]>;
 }
@@ -67,6 +69,15 @@ export class DealNotFoundError extends Error {
   constructor(readonly workflowId: string, options?: { cause?: unknown }) {
     super(`no deal workflow '${workflowId}'`, options);
     this.name = 'DealNotFoundError';
+  }
+}
+
+/** The deal exists but has not reached delivery, so it has nothing billed or recognised to show yet. */
+export class DealNotInDeliveryError extends Error {
+  readonly code = 'DEAL_NOT_IN_DELIVERY';
+  constructor(readonly workflowId: string, options?: { cause?: unknown }) {
+    super(`deal '${workflowId}' has not reached delivery: no revenue waterfall yet`, options);
+    this.name = 'DealNotInDeliveryError';
   }
 }
 

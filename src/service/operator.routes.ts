@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction } from '../contract';
 import type { InboxRepository } from '../db/inbox';
 import { requireScope as guard, type AccessPolicy } from './auth';
-import { ActionRejectedError, DealNotFoundError, type DealGateway } from './deal-gateway';
+import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway } from './deal-gateway';
 import { HttpProblem, parseInput as parse } from './errors';
 
 const Note = z.string().max(2000).optional();
@@ -79,6 +79,7 @@ export const InboxQuery = z.object({
 export function answer(reply: FastifyReply, err: unknown) {
   if (err instanceof HttpProblem) return reply.code(err.status).send(err.body);
   if (err instanceof DealNotFoundError) return reply.code(404).send({ error: 'DEAL_NOT_FOUND', message: err.message, workflowId: err.workflowId });
+  if (err instanceof DealNotInDeliveryError) return reply.code(409).send({ error: 'DEAL_NOT_IN_DELIVERY', message: err.message, workflowId: err.workflowId });
   if (err instanceof ActionRejectedError) return reply.code(409).send({ error: 'ACTION_REJECTED', message: err.message, workflowId: err.workflowId, ...(err.reason ? { reason: err.reason } : {}) });
   throw err;
 }
@@ -95,6 +96,15 @@ export function registerOperatorRoutes(
     try {
       const { id } = parse(DealParams, request.params, 'deal id');
       return await deps.gateway.queryDeal(id);
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.get('/deals/:id/revenue-waterfall', { preHandler: requireScope('read') }, async (request, reply) => {
+    try {
+      const { id } = parse(DealParams, request.params, 'deal id');
+      return await deps.gateway.revenueWaterfall(id);
     } catch (err) {
       return answer(reply, err);
     }

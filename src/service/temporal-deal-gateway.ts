@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  QueryNotRegisteredError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -8,8 +9,8 @@ import {
 } from '@temporalio/client';
 import { closedWonSignal, contractSignatureSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealInput } from '../contract';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
-import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, paymentSignal } from '../contract';
+import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal } from '../contract';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though
@@ -137,6 +138,17 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
       const workflowId = dealWorkflowId(opportunityId);
       await onExisting(workflowId, () => client.getHandle(workflowId).signal(paymentSignal, ev));
       return { workflowId };
+    },
+
+    async revenueWaterfall(opportunityId) {
+      const workflowId = dealWorkflowId(opportunityId);
+      try {
+        return { workflowId, waterfall: await onExisting(workflowId, () => client.getHandle(workflowId).query(getRevenueWaterfallQuery)) };
+      } catch (err) {
+        // The query is registered when the deal enters delivery.
+        if (err instanceof QueryNotRegisteredError) throw new DealNotInDeliveryError(workflowId, { cause: err });
+        throw err;
+      }
     },
 
     async queryDeal(opportunityId) {

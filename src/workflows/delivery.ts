@@ -8,7 +8,9 @@ import {
   deliveryBatchSignal,
   getBillingBasisQuery,
   getDeliveryStateQuery,
+  getRevenueWaterfallQuery,
   paymentSignal,
+  terminateContractUpdate,
   writeOffInvoiceUpdate,
   type AmendContractRequest,
   type AmendContractResult,
@@ -19,11 +21,14 @@ import {
   type DeliveryOptions,
   type DeliveryView,
   type IssueResult,
+  type TerminateContractRequest,
+  type TerminateContractResult,
 } from '../contract';
 import * as core from '../engagement';
-import { initialEngagementState, Refusal, type Command, type Deal, type DeliveryCarry, type DeliveryInbox, type EngagementState, type Notice, type Outcome } from '../engagement';
+import { initialEngagementState, Refusal, type Command, type CreditBasis, type CreditPlan, type Deal, type DeliveryCarry, type DeliveryInbox, type EngagementState, type InvoiceSummary, type Notice, type Outcome } from '../engagement';
 import { clockFor, type BusinessClock } from './business-clock';
 import type { DealStage } from '../contract';
+import type { Contract } from '../canonical';
 import { failureMessage } from './failures';
 import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices } from './invoice-run.workflow';
 import { kpis } from './sinks';
@@ -69,7 +74,7 @@ const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
 /** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
 const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
-const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems'>>(BILLING_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject'>>(BILLING_OPTIONS);
 
 /** Runs one command of the core as its activity. */
 async function run(c: Command): Promise<void> {
@@ -228,10 +233,12 @@ class Shell {
   installOperatorHandlers(today: () => string): void {
     const { s, d } = this;
     setHandler(getDeliveryStateQuery, () => core.deliveryView(s, d, today(), this.clock.demo));
+    setHandler(getRevenueWaterfallQuery, () => core.revenueWaterfall(s, d, today()));
     // A query adds nothing to the history: running deals answer it as soon as their code has it.
     setHandler(getBillingBasisQuery, () => core.billingBasis(s, d, today()));
     setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amend(req, today())), { validator: (req) => refusing(() => this.validateAmendment(req)) });
     setHandler(creditInvoiceUpdate, (req) => this.once(`credit:${req.requestId}`, () => this.credit(req, today())), { validator: (req) => refusing(() => this.validateCredit(req, today())) });
+    setHandler(terminateContractUpdate, (req) => this.once(`terminate:${req.requestId}`, () => this.terminate(req, today())), { validator: (req) => refusing(() => this.validateTermination(req)) });
     setHandler(
       decideInvoiceUpdate,
       (req) => {
@@ -267,8 +274,64 @@ class Shell {
 
   private validateAmendment(req: AmendContractRequest): void {
     if (core.priorAmendment(this.s, req) || this.inflight.has(`amend:${req.requestId}`)) return;
-    if ([...this.inflight.keys()].some((k) => k.startsWith('amend:'))) core.refuse('DEAL.ACTION_IN_PROGRESS', 'another amendment is being applied');
+    if ([...this.inflight.keys()].some((k) => k.startsWith('amend:') || k.startsWith('terminate:'))) core.refuse('DEAL.ACTION_IN_PROGRESS', 'another amendment or a termination is being applied');
     core.amendmentFor(this.s, this.d, req);
+  }
+
+  /** Posts a contract version to the ERP (the same sales order, moved to the version); its id, or none when the deal has no ERP customer. */
+  private async postVersion(next: Contract, failure: { what: string; code: string }): Promise<string | undefined> {
+    const erpCustomerId = this.d.ids.erpCustomerId;
+    if (!erpCustomerId) return undefined;
+    try {
+      return (await operatorErp.postErpContract({ idempotencyKey: this.ctx.key('erp-contract'), contract: next, erpCustomerId, legalEntity: this.d.snapshot.contractingEntity })).erpContractId;
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`${failure.what} could not be posted to the ERP: ${failureMessage(err)}`, failure.code);
+    }
+  }
+
+  private validateTermination(req: TerminateContractRequest): void {
+    if (core.priorTermination(this.s, req) || this.inflight.has(`terminate:${req.requestId}`)) return;
+    if ([...this.inflight.keys()].some((k) => k.startsWith('amend:') || k.startsWith('terminate:'))) core.refuse('DEAL.ACTION_IN_PROGRESS', 'an amendment or a termination is being applied');
+    core.terminationFor(this.s, this.d, req);
+  }
+
+  /**
+   * The ERP gets the last version first; then the deal moves to it, refundable
+   * retainers' unused prepayment is credited, and the PSA project is closed.
+   */
+  private async terminate(req: TerminateContractRequest, today: string): Promise<TerminateContractResult> {
+    const { s, d } = this;
+    const done = core.priorTermination(s, req);
+    if (done) return { termination: done, contractVersion: core.contractOf(s, d).version };
+    const { next, refunds } = refusing(() => core.terminationFor(s, d, req));
+    const record = core.terminationRecord(req, next, today);
+    const erpContractId = await this.postVersion(next, { what: `the terminated contract v${next.version}`, code: 'DEAL.TERMINATION_ERP_FAILED' });
+    if (erpContractId) record.erpContractId = erpContractId;
+    core.applyTermination(s, d, next, record);
+    log.info('contract terminated', { effectiveDate: req.effectiveDate, version: next.version, by: req.by });
+    for (const refund of refunds) {
+      for (const inv of core.prepaymentCandidates(s, refund)) {
+        const basis = await this.basisOf(inv);
+        const line = basis.invoice.lines.find((l) => l.sourceItemIds.includes(refund.sourceId));
+        if (!line) continue;
+        const creq = core.refundRequest(record, inv, line.id, refund);
+        const plan = refusing(() => core.creditMemoFor(s, creq, today, basis, new Map([[refund.sourceId, refund.amountMinor]])));
+        const memo = await this.postCredit(creq, plan, false);
+        record.refunds.push({ contractLineId: refund.contractLineId, amountMinor: memo.subtotalMinor, creditMemoNumber: memo.number });
+        break;
+      }
+    }
+    const projectId = d.ids.projectId;
+    if (projectId) {
+      try {
+        await operatorActs.closeProject({ projectId, reason: `contract terminated from ${req.effectiveDate}: ${req.reason}` });
+        record.psaProjectClosed = true;
+      } catch (err) {
+        record.psaProjectClosed = false;
+        log.error('PSA project not closed on termination', { projectId, error: failureMessage(err) });
+      }
+    }
+    return { termination: record, contractVersion: next.version };
   }
 
   /** The ERP gets the new version first; the deal moves to it only once the ERP has it. */
@@ -278,15 +341,8 @@ class Shell {
     if (done) return core.amendmentResult(s, d, done);
     const next = refusing(() => core.amendmentFor(s, d, req));
     const record = core.amendmentRecord(s, d, req, next, today);
-    const erpCustomerId = d.ids.erpCustomerId;
-    if (erpCustomerId) {
-      try {
-        const ref = await operatorErp.postErpContract({ idempotencyKey: this.ctx.key('erp-contract'), contract: next, erpCustomerId, legalEntity: d.snapshot.contractingEntity });
-        record.erpContractId = ref.erpContractId;
-      } catch (err) {
-        throw ApplicationFailure.nonRetryable(`contract v${next.version} could not be posted to the ERP: ${failureMessage(err)}`, 'DEAL.AMENDMENT_ERP_FAILED');
-      }
-    }
+    const erpContractId = await this.postVersion(next, { what: `contract v${next.version}`, code: 'DEAL.AMENDMENT_ERP_FAILED' });
+    if (erpContractId) record.erpContractId = erpContractId;
     // Another amendment cannot have run meanwhile (the validator refuses one while this runs).
     core.applyAmendment(s, d, req, next, record);
     log.info('contract amended', { amendmentId: record.id, version: next.version, by: req.by });
@@ -301,26 +357,34 @@ class Shell {
     if (kept) core.creditMemoFor(this.s, req, today, kept);
   }
 
-  /** Tax return and ERP credit memo, then the deal's books, then the audit trail. */
+  /** The credit the request asks for, from the invoice as issued. */
   private async credit(req: CreditInvoiceRequest, today: string): Promise<CreditMemoSummary> {
-    const { s, d } = this;
+    const { s } = this;
     const done = s.creditMemos?.find((m) => m.requestId === req.requestId);
     if (done) return done;
     const inv = refusing(() => core.creditableInvoice(s, req));
-    let basis = core.keptCreditBasis(s, inv);
-    if (!basis) {
-      if (!patched('credit-basis-from-audit')) throw ApplicationFailure.nonRetryable(`invoice ${inv.number} has no credit basis`, 'DEAL.CREDIT_BASIS_MISSING');
-      basis = core.creditBasisFrom(s, d, inv, await operatorActs.loadInvoiceItems({ dealId: d.dealId, invoiceNumber: inv.number }));
-    }
-    const kept = basis;
-    const plan = refusing(() => core.creditMemoFor(s, req, today, kept));
+    const basis = await this.basisOf(inv);
+    return this.postCredit(req, refusing(() => core.creditMemoFor(s, req, today, basis)));
+  }
+
+  /** What the invoice was issued with: kept in the state by older runs, read from its audit links otherwise. */
+  private async basisOf(inv: InvoiceSummary): Promise<CreditBasis> {
+    const kept = core.keptCreditBasis(this.s, inv);
+    if (kept) return kept;
+    if (!patched('credit-basis-from-audit')) throw ApplicationFailure.nonRetryable(`invoice ${inv.number} has no credit basis`, 'DEAL.CREDIT_BASIS_MISSING');
+    return core.creditBasisFrom(this.s, this.d, inv, await operatorActs.loadInvoiceItems({ dealId: this.d.dealId, invoiceNumber: inv.number }));
+  }
+
+  /** Tax return and ERP credit memo, then the deal's books, then the audit trail. */
+  private async postCredit(req: CreditInvoiceRequest, plan: CreditPlan, reversesRevenue = true): Promise<CreditMemoSummary> {
+    const { s, d } = this;
     let posted: Awaited<ReturnType<typeof operatorErp.postCreditMemo>>;
     try {
       posted = await operatorErp.postCreditMemo(core.creditMemoPosting(d, plan));
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`credit memo ${plan.memo.id} could not be posted: ${failureMessage(err)}`, 'DEAL.CREDIT_POSTING_FAILED');
     }
-    const { summary, audit } = core.creditPosted(s, d, req, plan, posted);
+    const { summary, audit } = core.creditPosted(s, d, req, plan, posted, reversesRevenue);
     try {
       await operatorActs.recordCreditMemo(audit);
     } catch (err) {

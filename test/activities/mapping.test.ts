@@ -1,6 +1,10 @@
 import type { Customer, Quote } from '../../src/canonical';
 import { loadCatalog } from '../../src/activities/deal/catalog';
 import { MappingError, contractFromQuote, projectFromContract } from '../../src/activities/deal/mapping';
+import { RuleSet, classifyDeliveries, compileContract, revenueSchedule } from '../../src/rules';
+import defaultRuleSet from '../../src/rules/rulesets/default.json';
+
+const ruleSet = RuleSet.parse(defaultRuleSet);
 
 const catalog = loadCatalog();
 const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
@@ -65,10 +69,90 @@ describe('contractFromQuote', () => {
     expect(contract.contractingLegalEntityId).toBe('LE-US');
   });
 
+  it("carries the package's cap term for expenses onto the T&M cap; a package without it leaves the term unset (expenses count)", () => {
+    const pkg = catalog.servicePackages.ADVISORY_TM!;
+    const excl = { ...catalog, servicePackages: { ...catalog.servicePackages, ADVISORY_TM: { ...pkg, capIncludesExpenses: false } } };
+    expect(contractFromQuote({ quote, customer, catalog: excl, startDate: '2026-01-15' }).lines[1]!.cap).toEqual({ notToExceed: usd(3_000_000), toleranceBp: 0, includesExpenses: false });
+    expect(contract.lines[1]!.cap).not.toHaveProperty('includesExpenses');
+  });
+
   it('rejects a package the catalog does not know, naming the line', () => {
     const bad = { ...quote, lines: [{ ...quote.lines[0]!, servicePackage: 'MYSTERY' }] };
     expect(() => contractFromQuote({ quote: bad, customer, catalog, startDate: '2026-01-15' })).toThrow(
       new MappingError('CATALOG.UNKNOWN_SERVICE_PACKAGE', "quote line QL-1: unknown service package 'MYSTERY'"),
+    );
+  });
+});
+
+describe('contractFromQuote: per-line service periods from the quote lines', () => {
+  // Term from the close date 2026-01-15 for the longest monthly line (QL-3, 18 months): 2026-01-15..2027-07-14.
+  const phased: Quote = {
+    ...quote,
+    lines: [
+      quote.lines[0]!,
+      // T&M advisory only in the second and third quarters of 2026
+      { ...quote.lines[1]!, serviceStart: '2026-04-01', serviceEnd: '2026-09-30' },
+      // support starts later and runs to the end of the term (no end date on the quote line)
+      { ...quote.lines[2]!, serviceStart: '2026-02-01' },
+    ],
+  };
+  const contract = contractFromQuote({ quote: phased, customer, catalog, startDate: '2026-01-15' });
+
+  it("gives each contract line its quote line's dates, the contract's term where the quote line has none", () => {
+    expect(contract.lines.map((l) => [l.quoteLineId, l.startDate, l.endDate])).toEqual([
+      ['QL-1', '2026-01-15', '2027-07-14'],
+      ['QL-2', '2026-04-01', '2026-09-30'],
+      ['QL-3', '2026-02-01', '2027-07-14'],
+    ]);
+    expect([contract.startDate, contract.endDate]).toEqual(['2026-01-15', '2027-07-14']);
+  });
+
+  it("bills the subscription on its own line's schedule and dates the work window by the line", () => {
+    const cc = compileContract(contract, ruleSet);
+    const run = classifyDeliveries(cc, { timeEntries: [
+      // before the advisory line's own start (2026-04-01), inside the contract term: outside the line's dates
+      { id: 'TE-1', projectId: 'P', contractId: contract.id, contractLineId: 'CTR-OPP-1-L2', taskId: 'T', role: 'consultant', region: 'US', resourceLegalEntityId: 'LE-US', workDate: '2026-03-02', minutes: 60, approved: true, overtime: false, externalIds: {} },
+    ] }, '2026-03-15');
+    // support from 2026-02-01, monthly in advance at 2,000.00: periods 2026-02-01 and 2026-03-01 are due by 2026-03-15
+    // (with the contract's dates they would have been 2026-01-15, 2026-02-15 and 2026-03-15)
+    expect(run.decisions.filter((d) => d.kind === 'SUBSCRIPTION').map((d) => [d.sourceId, d.amountMinor, d.reasonCode])).toEqual([
+      ['SUB:CTR-OPP-1-L3:2026-02-01', 200_000, 'BILLABLE.SUBSCRIPTION_PERIOD'],
+      ['SUB:CTR-OPP-1-L3:2026-03-01', 200_000, 'BILLABLE.SUBSCRIPTION_PERIOD'],
+    ]);
+    expect(run.decisions.find((d) => d.sourceId === 'TE-1')?.reasonCode).toBe('EXCLUDED.OUTSIDE_CONTRACT_DATES');
+  });
+
+  it('recognises ratable revenue over the line\'s own days', () => {
+    // 3,600,000 over 2026-02-01..2027-07-14 = 529 days; nothing in January 2026 (the contract starts 2026-01-15)
+    const rev = revenueSchedule({ contract, decisions: [], invoices: [], asOf: '2027-07-14' }).lines.filter((l) => l.contractLineId === 'CTR-OPP-1-L3');
+    expect(rev[0]!.recognitionDate).toBe('2026-02-28');
+    expect(rev.reduce((a, l) => a + l.amount.amountMinor, 0)).toBe(3_600_000);
+    // 3,600,000 x days / 529: 28 d -> 190,548.20, 30 d -> 204,158.79, 31 d -> 210,964.08, 14 d -> 95,274.10.
+    // Floors: 2 x 190,548 + 6 x 204,158 + 9 x 210,964 + 95,274 = 3,599,994; the 6 minor units left go to the
+    // six 30-day months (largest remainder .79), so February stays 190,548 and April 2026 gets 204,159.
+    expect(rev.slice(0, 3).map((l) => [l.recognitionDate, l.amount.amountMinor])).toEqual([
+      ['2026-02-28', 190_548],
+      ['2026-03-31', 210_964],
+      ['2026-04-30', 204_159],
+    ]);
+    expect(rev.at(-1)!.recognitionDate).toBe('2027-07-14');
+    expect(rev.at(-1)!.amount.amountMinor).toBe(95_274);
+  });
+
+  it('refuses a service period outside the contract term, naming the quote line field', () => {
+    const early: Quote = { ...quote, lines: [{ ...quote.lines[1]!, serviceStart: '2026-01-01' }] };
+    // quote of one hourly line: the default 12-month term 2026-01-15..2027-01-14
+    expect(() => contractFromQuote({ quote: early, customer, catalog, startDate: '2026-01-15' })).toThrow(
+      new MappingError('CRM.QUOTE_LINE_DATES_INVALID', 'lines.0.serviceStart: quote line QL-2 starts 2026-01-01, before the contract term 2026-01-15..2027-01-14'),
+    );
+    const late: Quote = { ...quote, lines: [{ ...quote.lines[1]!, serviceStart: '2026-06-01', serviceEnd: '2027-01-15' }] };
+    expect(() => contractFromQuote({ quote: late, customer, catalog, startDate: '2026-01-15' })).toThrow(
+      new MappingError('CRM.QUOTE_LINE_DATES_INVALID', 'lines.0.serviceEnd: quote line QL-2 ends 2027-01-15, after the contract term 2026-01-15..2027-01-14'),
+    );
+    // only a start, after the term ends: its end would default to the term's end, before the start
+    const after: Quote = { ...quote, lines: [{ ...quote.lines[1]!, serviceStart: '2027-02-01' }] };
+    expect(() => contractFromQuote({ quote: after, customer, catalog, startDate: '2026-01-15' })).toThrow(
+      new MappingError('CRM.QUOTE_LINE_DATES_INVALID', 'lines.0.serviceStart: quote line QL-2 starts 2027-02-01, after the contract term 2026-01-15..2027-01-14'),
     );
   });
 });

@@ -16,6 +16,17 @@ import {
   amendmentRecord,
   amendmentResult,
   applyAmendment,
+  applyTermination,
+  contractOf,
+  prepaymentCandidates,
+  priorTermination,
+  refundRequest,
+  terminationFor,
+  terminationRecord,
+  type CreditBasis,
+  type CreditPlan,
+  type TerminateContractRequest,
+  type TerminateContractResult,
   applyPayments,
   canClose,
   checkDeadlines,
@@ -169,6 +180,8 @@ export class Shell {
   readonly audit = new Map<string, InvoiceItemLink[]>();
   /** Credit memo postings sent to the ERP, in order. */
   readonly creditPostings: Array<ReturnType<typeof creditMemoPosting>> = [];
+  /** PSA projects closed by a termination. */
+  readonly closedProjects: string[] = [];
   summary: ClosingSummary | undefined;
   /** Tax the "tax engine" returns for an invoice. */
   tax: (r: IssueRequest) => number = nyTax;
@@ -321,17 +334,49 @@ export class Shell {
 
   /** The ERP returns the tax on each credited taxable line (8.875 %), never more than the cap the core gives. */
   credit(req: CreditInvoiceRequest): CreditMemoSummary {
-    const { s, d } = this;
+    const { s } = this;
     const prior = priorCredit(s, req);
     if (prior) return prior;
     const inv = creditableInvoice(s, req);
-    // The state's own basis (runs from before 'credit-basis-from-audit'), else one derived from the audit trail.
-    let basis = keptCreditBasis(s, inv);
-    if (!basis) {
-      if (!d.patched('credit-basis-from-audit')) throw new Refusal('DEAL.CREDIT_BASIS_MISSING', `invoice ${inv.number} has no credit basis`);
-      basis = creditBasisFrom(s, d, inv, this.audit.get(inv.number) ?? []);
+    return this.postCredit(req, creditMemoFor(s, req, this.today, this.basisOf(inv)));
+  }
+
+  /** As the shell: the ERP takes the last version, refundable retainers are credited, the PSA project closed. */
+  terminate(req: TerminateContractRequest): TerminateContractResult {
+    const { s, d } = this;
+    const prior = priorTermination(s, req);
+    if (prior) return { termination: prior, contractVersion: contractOf(s, d).version };
+    const { next, refunds } = terminationFor(s, d, req);
+    const record = terminationRecord(req, next, this.today);
+    if (d.ids.erpContractId) record.erpContractId = d.ids.erpContractId;
+    applyTermination(s, d, next, record);
+    for (const refund of refunds) {
+      for (const inv of prepaymentCandidates(s, refund)) {
+        const basis = this.basisOf(inv);
+        const line = basis.invoice.lines.find((l) => l.sourceItemIds.includes(refund.sourceId));
+        if (!line) continue;
+        const creq = refundRequest(record, inv, line.id, refund);
+        const memo = this.postCredit(creq, creditMemoFor(s, creq, this.today, basis, new Map([[refund.sourceId, refund.amountMinor]])), false);
+        record.refunds.push({ contractLineId: refund.contractLineId, amountMinor: memo.subtotalMinor, creditMemoNumber: memo.number });
+        break;
+      }
     }
-    const plan = creditMemoFor(s, req, this.today, basis);
+    record.psaProjectClosed = true;
+    this.closedProjects.push(d.ids.projectId ?? '');
+    return { termination: record, contractVersion: next.version };
+  }
+
+  /** The state's own basis (runs from before 'credit-basis-from-audit'), else one derived from the audit trail. */
+  private basisOf(inv: InvoiceSummary): CreditBasis {
+    const { s, d } = this;
+    const kept = keptCreditBasis(s, inv);
+    if (kept) return kept;
+    if (!d.patched('credit-basis-from-audit')) throw new Refusal('DEAL.CREDIT_BASIS_MISSING', `invoice ${inv.number} has no credit basis`);
+    return creditBasisFrom(s, d, inv, this.audit.get(inv.number) ?? []);
+  }
+
+  private postCredit(req: CreditInvoiceRequest, plan: CreditPlan, reversesRevenue = true): CreditMemoSummary {
+    const { s, d } = this;
     const posting = creditMemoPosting(d, plan);
     this.creditPostings.push(posting);
     const taxByLine: Record<string, number> = {};
@@ -344,7 +389,7 @@ export class Shell {
     }
     this.memoSeq += 1;
     const posted = { number: `CM-${this.memoSeq}`, externalId: `ns-cm-${this.memoSeq}`, taxByLine, taxMinor: Object.values(taxByLine).reduce((a, b) => a + b, 0) };
-    const { summary } = creditPosted(s, d, req, plan, posted);
+    const { summary } = creditPosted(s, d, req, plan, posted, reversesRevenue);
     if (hasWork(s)) this.pass();
     return summary;
   }

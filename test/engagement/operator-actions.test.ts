@@ -324,6 +324,16 @@ describe('amendments and a credit (test/workflows/operator-actions.test.ts)', ()
       expect(summary.credited).toEqual({ memos: 1, subtotalMinor: 900_000, taxMinor: 79_875, totalMinor: 979_875 });
       expect(summary.leakage).toEqual({ cappedMinor: 320_000, excludedMinor: 0, rejectedMinor: 0, writtenOffMinor: 0, creditedMinor: 900_000, totalMinor: 1_220_000 });
       expect(e.issued).toHaveLength(2);
+      // Revenue as invoiced: 1,500,000 on Feb 1 (posted with February), 400,000 on Mar 1; the credit takes back TE-1's
+      // 900,000 on its date, Mar 5, in March's journal: March nets 400,000 - 900,000 = -500,000, and the line keeps
+      // 1,500,000 + 400,000 - 900,000 = 1,000,000 = billed 1,900,000 - credited 900,000.
+      expect(summary.recognisedMinor).toBe(1_000_000);
+      expect(e.s.revenue.byMonth).toEqual({ '2030-02': 1_500_000, '2030-03': -500_000 });
+      expect(e.commandsOf('postRevenue').flatMap((c) => c.lines.map((l) => [l.recognitionDate, l.kind, l.amount.amountMinor, l.sourceIds]))).toEqual([
+        ['2030-02-01', 'RECOGNITION', 1_500_000, [feb1.lines[0]!.id]],
+        ['2030-03-01', 'RECOGNITION', 400_000, [mar1.lines[0]!.id]],
+        ['2030-03-05', 'REVERSAL', -900_000, [memo.lines[0]!.id, 'TE-1']],
+      ]);
     });
 
     it('without an amendment the held over-cap time stays held at every later run', () => {

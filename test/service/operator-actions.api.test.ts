@@ -102,3 +102,28 @@ describe('operator API: contract amendments and credit memos', () => {
     expect(h.gateway.calls).toHaveLength(1);
   });
 });
+
+describe('operator API: revenue waterfall', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  const get = (id: string, headers: Record<string, string> = read) => h.inject({ method: 'GET', url: `/deals/${id}/revenue-waterfall`, headers });
+
+  it('GET /deals/:id/revenue-waterfall answers the deal\'s waterfall; 404 without a deal, 409 before delivery, 401 without a key', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'CONTRACT_SENT', correlationId: 'c1' });
+    const early = await get(OPP);
+    expect(early.statusCode).toBe(409);
+    expect(early.json()).toMatchObject({ error: 'DEAL_NOT_IN_DELIVERY', workflowId: WORKFLOW_ID });
+    const waterfall = {
+      dealId: WORKFLOW_ID, contractId: 'CTR-1', contractVersion: 1, currency: 'USD', asOf: '2030-03-10', revenuePostedThrough: '2030-02-28', contractValueMinor: 1_500_000, heldMinor: 0,
+      months: [{ month: '2030-02', status: 'POSTED' as const, billedMinor: 750_000, creditedMinor: 0, recognisedMinor: 750_000, scheduledMinor: 0, billedNotRecognisedMinor: 0, unbilledMinor: 0, deferredMinor: 750_000 }],
+      totals: { billedMinor: 750_000, creditedMinor: 0, recognisedMinor: 750_000, scheduledMinor: 0 },
+    };
+    h.gateway.waterfalls.set(WORKFLOW_ID, waterfall);
+    const ok = await get(OPP);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ workflowId: WORKFLOW_ID, waterfall });
+    expect((await get('NOPE-1')).statusCode).toBe(404);
+    expect((await get(OPP, {})).statusCode).toBe(401);
+    expect((await get('not an id')).statusCode).toBe(400);
+  });
+});

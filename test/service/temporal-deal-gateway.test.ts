@@ -1,6 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { ActionRejectedError, DealNotFoundError } from '../../src/service/deal-gateway';
+import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError } from '../../src/service/deal-gateway';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { createDevServerEnv } from '../support/temporal';
 import { stubStateQuery } from './fixtures/stub-deal.workflow';
@@ -54,6 +54,14 @@ describe('Temporal DealGateway (against the dev server, with a stub dealWorkflow
     expect(['c1', 'c2', 'c3']).toContain(s.input.correlationId);
     const first = await env.client.workflow.getHandle('deal-OPP-T1').describe();
     expect(first.runId).toBe(s.runId);
+  });
+
+  it('answers a revenue waterfall only for a deal in delivery: not found for no deal, not in delivery before it bills', async () => {
+    const g = gateway();
+    await expect(g.revenueWaterfall('OPP-NONE')).rejects.toBeInstanceOf(DealNotFoundError);
+    await g.startOrSignalClosedWon(ev('w1', 'OPP-WF'), { correlationId: 'c1' });
+    // The stub deal never reaches delivery, where the deal workflow registers the waterfall query.
+    await expect(g.revenueWaterfall('OPP-WF')).rejects.toBeInstanceOf(DealNotInDeliveryError);
   });
 
   it('never starts a deal again once it has closed (reuse policy REJECT_DUPLICATE)', async () => {

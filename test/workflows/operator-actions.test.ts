@@ -10,7 +10,7 @@ import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
-import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type AmendContractRequest, type CreditInvoiceRequest, type DeliveryItem } from '../../src/contract';
+import { amendContractUpdate, creditInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, getRevenueWaterfallQuery, paymentSignal, type AmendContractRequest, type CreditInvoiceRequest, type DeliveryItem } from '../../src/contract';
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { testLogger } from '../support/logger';
@@ -232,8 +232,9 @@ describe('operator actions in delivery: contract amendment and credit memo', () 
         // = invoiced - credited. TE-1 is not billed again; leakage 320,000 capped + 900,000 credited = 1,220,000.
         const view = await handle.result();
         // Recorded runs of this test: amended-cap-and-credit-memo.json before 'credit-basis-from-audit',
-        // amended-cap-and-credit-memo-audit-basis.json before 'released-time-on-next-invoice', and this one.
-        await maybeRecordHistory(handle, 'amended-cap-released-on-next-invoice', DELIVERY_HISTORIES_DIR);
+        // amended-cap-and-credit-memo-audit-basis.json before 'released-time-on-next-invoice',
+        // amended-cap-released-on-next-invoice.json before 'credit-reverses-revenue', and this one.
+        await maybeRecordHistory(handle, 'credit-reverses-revenue', DELIVERY_HISTORIES_DIR);
         expect(view.stage).toBe('CLOSED');
         const summary = (await state()).summary!;
         expect(summary.totals).toEqual({ BILLABLE: 1_900_000, DEFERRED: 0, CAPPED: 320_000, EXCLUDED: 0, delivered: 2_220_000 });
@@ -246,6 +247,29 @@ describe('operator actions in delivery: contract amendment and credit memo', () 
         expect(summary.leakage).toEqual({ cappedMinor: 320_000, excludedMinor: 0, rejectedMinor: 0, writtenOffMinor: 0, creditedMinor: 900_000, totalMinor: 1_220_000 });
         expect((await sb.store.list('netsuite', 'creditMemo', {})).items).toHaveLength(1);
         expect((await erp.listInvoices(erpCustomer.id)).length).toBe(2);
+        // Revenue as invoiced: 1,500,000 (Feb 1) + 400,000 (Mar 1) - 900,000 taken back by the credit on Mar 5
+        // = 1,000,000 = billed 1,900,000 - credited 900,000.
+        expect(summary.recognisedMinor).toBe(1_000_000);
+        // In the ERP the reversal is March's journal line: debit revenue (4000), credit deferred revenue (2500), $9,000.00.
+        const journals = (await sb.store.list<Record<string, unknown>>('netsuite', 'journalEntry', {})).items;
+        const reversal = journals
+          .flatMap((j) => (j.data['line'] as { items: Record<string, unknown>[] }).items.map((l) => ({ date: j.data['tranDate'], l })))
+          .filter(({ l }) => String(l['custcol_q2c_revenue_line_id']).startsWith(`REV-CREDIT-${memo.id}`))
+          .map(({ date, l }) => [date, (l['account'] as { id: string }).id, l['debit'] ?? 0, l['credit'] ?? 0]);
+        expect(reversal).toEqual([
+          ['2030-03-05', '4000', 9_000, 0],
+          ['2030-03-05', '2500', 0, 9_000],
+        ]);
+        // The waterfall (the workflow's query, answered after the close too): contract value 1,900,000 after the amendment.
+        // Feb: billed 1,500,000 = recognised -> no balance, deferred 1,900,000 - 1,500,000 = 400,000. Mar: billed 400,000,
+        // credited 900,000, recognised 400,000 - 900,000 = -500,000; net billed 1,000,000 = recognised 1,000,000; deferred 900,000.
+        const w = await handle.query(getRevenueWaterfallQuery);
+        expect([w.contractVersion, w.contractValueMinor, w.months.length, w.months.every((m) => m.status === 'POSTED')]).toEqual([2, 1_900_000, 13, true]);
+        expect(w.months.slice(1, 3).map((m) => [m.month, m.billedMinor, m.creditedMinor, m.recognisedMinor, m.billedNotRecognisedMinor, m.unbilledMinor, m.deferredMinor])).toEqual([
+          ['2030-02', 1_500_000, 0, 1_500_000, 0, 0, 400_000],
+          ['2030-03', 400_000, 900_000, -500_000, 0, 0, 900_000],
+        ]);
+        expect(w.totals).toEqual({ billedMinor: 1_900_000, creditedMinor: 900_000, recognisedMinor: 1_000_000, scheduledMinor: 0 });
       }),
     );
   }, 300_000);

@@ -28,6 +28,8 @@ export const ServicePackage = z.object({
   rateCardRef: z.string().min(1).optional(),
   /** T&M: the quoted value becomes the not-to-exceed cap. */
   capAtQuotedValue: z.boolean().default(false),
+  /** T&M cap: do expenses billed on the line count against it? Absent: yes (the contract term is left unset). */
+  capIncludesExpenses: z.boolean().optional(),
   subscriptionPeriod: z.enum(['MONTHLY', 'QUARTERLY', 'ANNUAL']).optional(),
   /** Packages without a template (expenses) add no project structure. */
   template: ProjectTemplate.optional(),

@@ -6,7 +6,7 @@ import type { Catalog, ServicePackage } from './catalog';
 export class MappingError extends Error {
   override name = 'MappingError';
   constructor(
-    readonly code: 'CATALOG.UNKNOWN_SERVICE_PACKAGE' | 'PSA.TEMPLATE_MISSING' | 'CATALOG.UNKNOWN_LEGAL_ENTITY',
+    readonly code: 'CATALOG.UNKNOWN_SERVICE_PACKAGE' | 'PSA.TEMPLATE_MISSING' | 'CATALOG.UNKNOWN_LEGAL_ENTITY' | 'CRM.QUOTE_LINE_DATES_INVALID',
     message: string,
   ) {
     super(message);
@@ -25,6 +25,23 @@ export function servicePackageOf(catalog: Catalog, line: QuoteLine): ServicePack
   const pkg = catalog.servicePackages[line.servicePackage];
   if (!pkg) throw new MappingError('CATALOG.UNKNOWN_SERVICE_PACKAGE', `quote line ${line.id}: unknown service package '${line.servicePackage}'`);
   return pkg;
+}
+
+/**
+ * A quote line's service period, defaulting to the contract term; a period that
+ * is not inside the term is refused with the quote line's field path.
+ */
+export function lineServicePeriod(q: QuoteLine, index: number, term: { startDate: string; endDate: string }): { startDate: string; endDate: string } {
+  const startDate = q.serviceStart ?? term.startDate;
+  const endDate = q.serviceEnd ?? term.endDate;
+  const bad = (field: 'serviceStart' | 'serviceEnd', why: string): never => {
+    throw new MappingError('CRM.QUOTE_LINE_DATES_INVALID', `lines.${index}.${field}: quote line ${q.id} ${why}`);
+  };
+  if (startDate < term.startDate) bad('serviceStart', `starts ${startDate}, before the contract term ${term.startDate}..${term.endDate}`);
+  if (startDate > term.endDate) bad('serviceStart', `starts ${startDate}, after the contract term ${term.startDate}..${term.endDate}`);
+  if (endDate > term.endDate) bad('serviceEnd', `ends ${endDate}, after the contract term ${term.startDate}..${term.endDate}`);
+  if (endDate < startDate) bad('serviceEnd', `ends ${endDate}, before its service start ${startDate}`);
+  return { startDate, endDate };
 }
 
 export const contractIdFor = (opportunityId: string): string => `CTR-${opportunityId}`;
@@ -50,13 +67,15 @@ export function contractFromQuote(args: {
     const pkg = servicePackageOf(catalog, q);
     const lineId = `${id}-L${i + 1}`;
     const value = { amountMinor: q.netPrice.amountMinor * q.quantity, currency: quote.currency };
+    // the line's own service period when the quote line carries one (revenue, schedules and date checks follow it)
+    const period = lineServicePeriod(q, i, { startDate, endDate });
     const base = {
       id: lineId,
       quoteLineId: q.id,
       description: q.description || q.servicePackage,
       billingModel: pkg.billingModel,
-      startDate,
-      endDate,
+      startDate: period.startDate,
+      endDate: period.endDate,
       taxCode: pkg.taxCode,
       revenueTreatment: pkg.revenueTreatment,
       invoiceSchedule: pkg.invoiceSchedule,
@@ -69,9 +88,9 @@ export function contractFromQuote(args: {
         return { ...base, fee: value, milestones };
       }
       case 'TIME_AND_MATERIALS':
-        return { ...base, rateCardRef: pkg.rateCardRef, ...(pkg.capAtQuotedValue ? { cap: { notToExceed: value, toleranceBp: 0 } } : {}) };
+        return { ...base, rateCardRef: pkg.rateCardRef, ...(pkg.capAtQuotedValue ? { cap: { notToExceed: value, toleranceBp: 0, ...(pkg.capIncludesExpenses !== undefined ? { includesExpenses: pkg.capIncludesExpenses } : {}) } } : {}) };
       case 'RETAINER':
-        return { ...base, rateCardRef: pkg.rateCardRef, retainer: { prepaid: value, expiresOn: endDate, overage: 'BILL' } };
+        return { ...base, rateCardRef: pkg.rateCardRef, retainer: { prepaid: value, expiresOn: period.endDate, overage: 'BILL' } };
       case 'SUBSCRIPTION':
         return { ...base, subscription: { amountPerPeriod: q.netPrice, period: pkg.subscriptionPeriod ?? 'MONTHLY', timing: 'IN_ADVANCE' } };
       case 'EXPENSES':

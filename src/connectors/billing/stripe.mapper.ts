@@ -34,6 +34,15 @@ export const toInvoiceParams = (inv: Invoice, customer: string, daysUntilDue: nu
   metadata: { q2c_invoice_id: inv.id, q2c_invoice_key: inv.invoiceKey, q2c_contract_id: inv.contractId },
 });
 
+/**
+ * A service period as Stripe's invoice item `period` (unix seconds, both ends inclusive): each date's
+ * 00:00 UTC, so the dates read back unchanged in UTC.
+ */
+export const stripePeriod = (p: { start: string; end: string }): { start: number; end: number } => ({
+  start: Date.UTC(+p.start.slice(0, 4), +p.start.slice(5, 7) - 1, +p.start.slice(8, 10)) / 1000,
+  end: Date.UTC(+p.end.slice(0, 4), +p.end.slice(5, 7) - 1, +p.end.slice(8, 10)) / 1000,
+});
+
 /** One invoice item per canonical line, plus one for tax already calculated by the tax connector. */
 export const toInvoiceItemParams = (inv: Invoice, customer: string, invoiceId: string): { key: string; params: Stripe.InvoiceItemCreateParams }[] => [
   ...inv.lines.map((l) => ({
@@ -44,6 +53,7 @@ export const toInvoiceItemParams = (inv: Invoice, customer: string, invoiceId: s
       amount: l.amount.amountMinor,
       currency: inv.currency.toLowerCase(),
       description: l.description,
+      ...(l.servicePeriod ? { period: stripePeriod(l.servicePeriod) } : {}),
       metadata: { q2c_invoice_line_id: l.id, q2c_contract_line_id: l.contractLineId, q2c_tax_code: l.taxCode },
     },
   })),

@@ -90,6 +90,8 @@ export function toQuote(q: QuoteRecord, lines: readonly QuoteLineRecord[], custo
       listPrice: jsonNumberToMoney(l.SBQQ__ListPrice__c, q.CurrencyIsoCode),
       netPrice: jsonNumberToMoney(l.SBQQ__NetPrice__c, q.CurrencyIsoCode),
       discountBp: Math.round((l.SBQQ__Discount__c ?? 0) * 100),
+      ...(l.SBQQ__StartDate__c ? { serviceStart: l.SBQQ__StartDate__c } : {}),
+      ...(l.SBQQ__EndDate__c ? { serviceEnd: l.SBQQ__EndDate__c } : {}),
       externalIds: { salesforce: l.Id },
     })),
     externalIds: { salesforce: q.Id },

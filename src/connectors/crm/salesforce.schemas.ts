@@ -77,9 +77,12 @@ export const QuoteLineRecord = z.looseObject({
   /** Additional discount in percent (10 = 10 %). */
   SBQQ__Discount__c: num,
   Q2C_Unit__c: str,
+  /** CPQ's per-line subscription/service dates ('YYYY-MM-DD'); null when the line runs for the quote's term. */
+  SBQQ__StartDate__c: str.optional(),
+  SBQQ__EndDate__c: str.optional(),
 });
 export type QuoteLineRecord = z.infer<typeof QuoteLineRecord>;
-export const QUOTE_LINE_FIELDS = ['Id', 'SBQQ__Quote__c', 'SBQQ__Number__c', 'SBQQ__ProductCode__c', 'SBQQ__Description__c', 'SBQQ__Quantity__c', 'SBQQ__ListPrice__c', 'SBQQ__NetPrice__c', 'SBQQ__Discount__c', 'Q2C_Unit__c'] as const;
+export const QUOTE_LINE_FIELDS = ['Id', 'SBQQ__Quote__c', 'SBQQ__Number__c', 'SBQQ__ProductCode__c', 'SBQQ__Description__c', 'SBQQ__Quantity__c', 'SBQQ__ListPrice__c', 'SBQQ__NetPrice__c', 'SBQQ__Discount__c', 'Q2C_Unit__c', 'SBQQ__StartDate__c', 'SBQQ__EndDate__c'] as const;
 
 export const queryResult = <T extends z.ZodType>(record: T) =>
   z.object({ totalSize: z.number(), done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(record) });

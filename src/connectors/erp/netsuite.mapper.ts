@@ -108,6 +108,7 @@ export const toInvoiceBody = (
       custcol_q2c_line_id: l.id,
       custcol_q2c_contract_line_id: l.contractLineId,
       custcol_q2c_tax_code: l.taxCode,
+      ...(l.servicePeriod ? { custcol_q2c_service_start: l.servicePeriod.start, custcol_q2c_service_end: l.servicePeriod.end } : {}),
     })),
   },
 });

@@ -160,6 +160,9 @@ export interface InvoiceLineBody {
   custcol_q2c_line_id: string;
   custcol_q2c_contract_line_id: string;
   custcol_q2c_tax_code?: string;
+  /** Transaction line custom columns (Date): first and last service date of what the line bills. */
+  custcol_q2c_service_start?: string;
+  custcol_q2c_service_end?: string;
 }
 
 export interface CreditMemoBody extends TransactionHeader {

@@ -25,7 +25,7 @@ export const SOBJECTS: Readonly<Record<string, SObjectDef>> = {
   Account: def('001', ['Name', 'BillingStreet', 'BillingCity', 'BillingState', 'BillingPostalCode', 'BillingCountryCode', 'ParentId', 'CurrencyIsoCode', 'Q2C_Legal_Entity__c', 'Q2C_Tax_Id__c', 'Q2C_Billing_Email__c', 'Q2C_Billing_Contact__c'], ['External_Id__c']),
   Opportunity: def('006', ['Name', 'AccountId', 'StageName', 'CloseDate', 'Amount', 'CurrencyIsoCode', 'IsClosed', 'IsWon', 'SBQQ__PrimaryQuote__c', 'Q2C_Project_Id__c', 'Q2C_Project_URL__c', 'Q2C_Sold_Entity__c', 'Q2C_Delivery_Entity__c', 'Q2C_PO_Number__c']),
   SBQQ__Quote__c: def('a0q', ['Name', 'SBQQ__Opportunity2__c', 'SBQQ__Account__c', 'SBQQ__Primary__c', 'SBQQ__Status__c', 'ApprovalStatus__c', 'SBQQ__ExpirationDate__c', 'CurrencyIsoCode']),
-  SBQQ__QuoteLine__c: def('a0r', ['SBQQ__Quote__c', 'SBQQ__Number__c', 'SBQQ__ProductCode__c', 'SBQQ__Description__c', 'SBQQ__Quantity__c', 'SBQQ__ListPrice__c', 'SBQQ__NetPrice__c', 'SBQQ__Discount__c', 'Q2C_Unit__c', 'CurrencyIsoCode']),
+  SBQQ__QuoteLine__c: def('a0r', ['SBQQ__Quote__c', 'SBQQ__Number__c', 'SBQQ__ProductCode__c', 'SBQQ__Description__c', 'SBQQ__Quantity__c', 'SBQQ__ListPrice__c', 'SBQQ__NetPrice__c', 'SBQQ__Discount__c', 'Q2C_Unit__c', 'SBQQ__StartDate__c', 'SBQQ__EndDate__c', 'CurrencyIsoCode']),
   Q2C_Invoice__c: def('a0i', ['Name', 'Opportunity__c', 'Status__c', 'Total__c', 'Amount_Paid__c', 'Due_Date__c', 'CurrencyIsoCode'], ['Invoice_Number__c']),
 };
 const READ_ONLY = new Set([...SYSTEM_FIELDS, 'IsClosed', 'IsWon']);

@@ -235,7 +235,7 @@ export const stripeSandbox: SandboxPlugin = async (app, ctx: SandboxContext) => 
       amount_remaining: Math.max(total - paid, 0),
       lines: {
         object: 'list',
-        data: items.map((i) => ({ id: `il_${String(i['id']).slice(3)}`, object: 'line_item', amount: i['amount'], currency: i['currency'], description: i['description'], metadata: i['metadata'], invoice_item: i['id'], quantity: 1 })),
+        data: items.map((i) => ({ id: `il_${String(i['id']).slice(3)}`, object: 'line_item', amount: i['amount'], currency: i['currency'], description: i['description'], metadata: i['metadata'], invoice_item: i['id'], period: i['period'], quantity: 1 })),
         has_more: false,
         url: `/v1/invoices/${String(inv['id'])}/lines`,
       },
@@ -298,7 +298,16 @@ export const stripeSandbox: SandboxPlugin = async (app, ctx: SandboxContext) => 
       if (inv.data['customer'] !== customer) throw invalid('invoice', 'The invoice belongs to another customer.');
       if (inv.data['currency'] !== currency.toLowerCase()) throw invalid('currency', 'The invoice item currency differs from the invoice currency.');
     }
-    const item = await insert('ii', () => ({ object: 'invoiceitem', customer, amount, currency: currency.toLowerCase(), description: str(f, 'description') ?? null, invoice, metadata: metadata(f), quantity: 1, date: now(), livemode: false }));
+    // period: both ends inclusive, end >= start; without one Stripe uses the creation time for both
+    const p = f['period'];
+    const pf = p && typeof p === 'object' && !Array.isArray(p) ? (p as Form) : undefined;
+    const ps = pf ? int(pf, 'start') : undefined;
+    const pe = pf ? int(pf, 'end') : undefined;
+    if (pf && (ps === undefined || pe === undefined)) throw missing(ps === undefined ? 'period[start]' : 'period[end]');
+    if (ps !== undefined && pe !== undefined && pe < ps) throw invalid('period[end]', 'The period end must be greater than or equal to the period start.');
+    const created = now();
+    const period = { start: ps ?? created, end: pe ?? created };
+    const item = await insert('ii', () => ({ object: 'invoiceitem', customer, amount, currency: currency.toLowerCase(), description: str(f, 'description') ?? null, invoice, metadata: metadata(f), period, quantity: 1, date: created, livemode: false }));
     if (invoice) {
       const inv = await recompute((await get('in', invoice)).data);
       await save('in', invoice, () => inv);

@@ -89,6 +89,19 @@ test('createInvoice: draft, one item per line plus tax, finalized; the whole cal
   expect((await records('invoice')).filter((i) => (i['metadata'] as Record<string, string>)['q2c_invoice_id'] === 'inv-1')).toHaveLength(1);
 });
 
+test("each invoice item carries its line's service period as Stripe's period (unix seconds, inclusive)", async () => {
+  const base = invoice('inv-sp');
+  const withPeriod = { ...base, lines: [{ ...base.lines[0]!, servicePeriod: { start: '2025-01-06', end: '2025-01-29' } }, { ...base.lines[1]!, servicePeriod: { start: '2025-01-01', end: '2025-01-31' } }] };
+  const inv = await adapter().createInvoice({ invoice: withPeriod, billingCustomerId: cus, idempotencyKey: 'deal-opp-1:stripe-invoice:inv-sp', daysUntilDue: 30, finalize: false });
+  const items = (await records('invoiceitem')).filter((i) => i['invoice'] === inv.id && (i['metadata'] as Record<string, string>)['q2c_invoice_line_id']);
+  // 2025-01-06T00:00:00Z = 1736121600, 2025-01-29T00:00:00Z = 1738108800 (+ 23 days x 86,400);
+  // 2025-01-01T00:00:00Z = 1735689600, 2025-01-31T00:00:00Z = 1738281600 (+ 30 x 86,400)
+  expect(items.map((i) => [(i['metadata'] as Record<string, string>)['q2c_invoice_line_id'], i['period']])).toEqual([
+    ['inv-sp-l1', { start: 1_736_121_600, end: 1_738_108_800 }],
+    ['inv-sp-l2', { start: 1_735_689_600, end: 1_738_281_600 }],
+  ]);
+});
+
 test('timeout after commit on an invoice item: the retry replays it, the invoice has each item once', async () => {
   sb.faults.add({ vendor: 'stripe', kind: 'timeout_after_commit', method: 'POST', path: '^/v1/invoiceitems$', delayMs: 1_500, times: 1 });
   const a = adapter({ timeoutMs: 600 });

@@ -146,6 +146,26 @@ test('a quote line the canonical model rejects is a non-retryable error naming t
   expect(err.message).toContain('lines.0.quantity');
 });
 
+test("CPQ's quote line start and end dates become the line's service period; start after end is refused with the field path", async () => {
+  const opp = await create('Opportunity', { Name: 'Phased', AccountId: accountId, StageName: 'Closed Won', CloseDate: '2025-03-31', CurrencyIsoCode: 'EUR' });
+  const q = await create('SBQQ__Quote__c', { SBQQ__Opportunity2__c: opp, SBQQ__Primary__c: true, CurrencyIsoCode: 'EUR' });
+  const line = { SBQQ__Quote__c: q, SBQQ__ProductCode__c: 'IMPL-STD', SBQQ__Quantity__c: 10, SBQQ__ListPrice__c: 100, SBQQ__NetPrice__c: 100 };
+  await create('SBQQ__QuoteLine__c', { ...line, SBQQ__Number__c: 1, SBQQ__StartDate__c: '2025-05-01', SBQQ__EndDate__c: '2025-08-31' });
+  await create('SBQQ__QuoteLine__c', { ...line, SBQQ__Number__c: 2 });
+  const quote = await crm.getPrimaryQuote(opp, 'cust-x');
+  expect(quote.lines.map((l) => [l.serviceStart, l.serviceEnd])).toEqual([
+    ['2025-05-01', '2025-08-31'],
+    [undefined, undefined], // no CPQ dates: the contract's term
+  ]);
+
+  const bad = await create('Opportunity', { Name: 'Backwards', AccountId: accountId, StageName: 'Closed Won', CloseDate: '2025-03-31', CurrencyIsoCode: 'EUR' });
+  const bq = await create('SBQQ__Quote__c', { SBQQ__Opportunity2__c: bad, SBQQ__Primary__c: true, CurrencyIsoCode: 'EUR' });
+  await create('SBQQ__QuoteLine__c', { ...line, SBQQ__Quote__c: bq, SBQQ__Number__c: 1, SBQQ__StartDate__c: '2025-09-01', SBQQ__EndDate__c: '2025-08-31' });
+  const err = await failure(crm.getPrimaryQuote(bad, 'cust-x'));
+  expect(err.code).toBe('HTTP.UNEXPECTED_RESPONSE');
+  expect(err.message).toContain('lines.0.serviceEnd: service end 2025-08-31 is before service start 2025-09-01');
+});
+
 test('no primary quote is HTTP.NOT_FOUND', async () => {
   const opp = await create('Opportunity', { Name: 'Bare', AccountId: accountId, StageName: 'Prospecting', CloseDate: '2025-06-30' });
   expect((await failure(crm.getPrimaryQuote(opp, 'c'))).code).toBe('HTTP.NOT_FOUND');

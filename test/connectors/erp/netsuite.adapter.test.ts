@@ -276,6 +276,19 @@ describe('transactions', () => {
     ]);
     expect(list[0]!.total.currency).toBe('USD');
   });
+
+  test("each invoice line's service period goes to its custcol_q2c_service_start / _end columns", async () => {
+    const { adapter } = make();
+    const base = invoice('inv-sp');
+    const withPeriod = { ...base, lines: [{ ...base.lines[0]!, servicePeriod: { start: '2025-01-06', end: '2025-01-29' } }, base.lines[1]!] };
+    const posted = await adapter.postInvoice({ invoice: withPeriod, erpCustomerId: customerId, legalEntity: US, idempotencyKey: 'deal-opp-1:invoice:inv-sp', tranId: 'INV-2025-0099' });
+    const inv = (await sb.store.get<Record<string, unknown>>('netsuite', 'invoice', posted.id))!;
+    const items = (inv.data['item'] as { items: Record<string, unknown>[] }).items;
+    expect(items.map((l) => [l['custcol_q2c_line_id'], l['custcol_q2c_service_start'], l['custcol_q2c_service_end']])).toEqual([
+      ['inv-sp-l1', '2025-01-06', '2025-01-29'],
+      ['inv-sp-l2', undefined, undefined], // a line without a service period (drafted before the field existed) sends none
+    ]);
+  });
 });
 
 describe('auth and governance', () => {

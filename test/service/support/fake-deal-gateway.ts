@@ -3,13 +3,14 @@ import { dealWorkflowId } from '../../../src/contract';
 import {
   ActionRejectedError,
   DealNotFoundError,
+  DealNotInDeliveryError,
   type DealGateway,
   type DealListQuery,
   type DealState,
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent } from '../../../src/contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall } from '../../../src/contract';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
@@ -119,6 +120,16 @@ export class FakeDealGateway implements DealGateway {
       subtotalMinor: 0, taxMinor: 0, totalMinor: 0, lines: [], request: request.lines,
     };
     return { workflowId, result };
+  }
+
+  /** Waterfalls the deals "hold", by workflow id; a running deal without one has not reached delivery. */
+  readonly waterfalls = new Map<string, RevenueWaterfall>();
+
+  async revenueWaterfall(opportunityId: string) {
+    const workflowId = this.requireDeal(opportunityId);
+    const waterfall = this.waterfalls.get(workflowId);
+    if (!waterfall) throw new DealNotInDeliveryError(workflowId);
+    return { workflowId, waterfall };
   }
 
   async listDeals(query: DealListQuery): Promise<DealSummary[]> {

@@ -1,0 +1,23 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config';
+import { dataConverterFrom } from '../worker';
+
+/**
+ * Runs `fn` with a Temporal client for reading deals (the payload codec
+ * configured, so encrypted state reads as plain), and closes the connection.
+ * A cluster that does not answer is one sentence naming what needed it.
+ */
+export async function withDealClient<T>(config: Config, purpose: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY, connectTimeout: '3s' });
+  } catch (err) {
+    throw new Error(`${purpose} reads from Temporal at ${config.TEMPORAL_ADDRESS}, which does not answer (${(err as Error).message}): start the stack, or \`npm run temporal\` for the dev server's kept history`);
+  }
+  try {
+    const dataConverter = dataConverterFrom(config);
+    return await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) }));
+  } finally {
+    await connection.close();
+  }
+}
