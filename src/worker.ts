@@ -122,6 +122,11 @@ export function activityDepsFrom(config: Config, db: Db, logger: Logger, tempora
     catalog: loadCatalog(),
     // The contract's pinned rule set, from the database (rule sets change without a redeploy).
     ruleSets: (ref) => new RuleSetRepository(db).getRuleSet(ref),
+    // A new deal pins the version in force (approved, activated by its proposal at its effective date).
+    activeRuleSet: async (id) => {
+      const rs = await new RuleSetRepository(db).latestApproved(id);
+      return rs && { id: rs.id, version: rs.version };
+    },
     connectors: createConnectors({ ...connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>), logger: logger.child({ component: 'connectors' }) }),
   };
 }

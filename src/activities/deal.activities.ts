@@ -15,6 +15,12 @@ export interface DealActivityDeps {
   logger: Logger;
   catalog: Catalog;
   connectors: Connectors;
+  /**
+   * The version of a rule set in force now (the highest approved one), which a new deal's
+   * contract pins instead of the catalog's; unset: the catalog's. Running deals keep the
+   * version their contract pinned when they started.
+   */
+  activeRuleSet?: (id: string) => Promise<{ id: string; version: number } | undefined>;
 }
 
 /** CRM stage names the deal's stages are reported as. */
@@ -58,8 +64,10 @@ export const createDealActivities = (deps: DealActivityDeps) => {
     /** Reads the opportunity, its account and primary quote; maps them to a canonical quote and contract. */
     loadDeal: (input: { opportunityId: string; correlationId: string }): Promise<DealSnapshot> =>
       activityBoundary(async () => {
-        const { opportunity: opp, snapshot } = await readDeal(deps, input.opportunityId, { requireWon: true });
-        deps.logger.info({ opportunityId: opp.id, correlationId: input.correlationId, contractId: snapshot.contract.id, lines: snapshot.contract.lines.length }, 'deal loaded');
+        const { opportunity: opp, snapshot: read } = await readDeal(deps, input.opportunityId, { requireWon: true });
+        const active = await deps.activeRuleSet?.(read.contract.ruleSet.id);
+        const snapshot: DealSnapshot = active ? { ...read, contract: { ...read.contract, ruleSet: active } } : read;
+        deps.logger.info({ opportunityId: opp.id, correlationId: input.correlationId, contractId: snapshot.contract.id, lines: snapshot.contract.lines.length, ruleSet: `${snapshot.contract.ruleSet.id}@${snapshot.contract.ruleSet.version}` }, 'deal loaded');
         return snapshot;
       }),
 

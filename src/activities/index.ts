@@ -1,6 +1,7 @@
 import { createBillingActivities, type BillingActivityDeps } from './billing.activities';
 import { createCreditActivities } from './credit.activities';
 import { createDealActivities, type DealActivityDeps } from './deal.activities';
+import { createGovernanceActivities } from './governance.activities';
 import { createSweepActivities, type SweepActivityDeps } from './sweep.activities';
 
 /** What the worker builds once and every activity closes over. */
@@ -15,6 +16,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createBillingActivities(deps),
   ...createCreditActivities(deps),
   ...createSweepActivities(deps),
+  ...createGovernanceActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -14,7 +14,8 @@ import { Client, Connection } from '@temporalio/client';
 import { auditCommandDeps, registerAuditCommands } from './audit';
 import { SAMPLE_DAY_MS, describeSample, inspectSample, runSampleDeal } from './sample';
 import { startStack } from './stack';
-import { runWorker } from '../worker';
+import { dataConverterFrom, runWorker } from '../worker';
+import { createTemporalGovernanceGateway } from '../service/ruleset-gateway';
 import { SettingsError, loadDevServerSettings, startDevServer } from './temporal-dev';
 import { REPO_ROOT, ToolchainError } from './toolchain';
 
@@ -71,7 +72,17 @@ const cliDb = () => {
   return openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite') });
 };
 
-registerRuleSetCommands(program, { openDb: cliDb });
+registerRuleSetCommands(program, {
+  openDb: cliDb,
+  governance: async () => {
+    // The dev stack's generated secrets include the payload keys the workers encrypt with.
+    const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
+    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
+    const dataConverter = dataConverterFrom(config);
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
+    return { gateway: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }), close: () => connection.close() };
+  },
+});
 registerSweepCommands(program, {
   taskQueue: loadConfig().TEMPORAL_TASK_QUEUE,
   client: async () => {

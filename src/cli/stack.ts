@@ -11,6 +11,7 @@ import { buildService } from '../service/app';
 import { serviceSecretsFrom } from '../service/main';
 import { createMetrics } from '../service/metrics';
 import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
+import { createTemporalGovernanceGateway } from '../service/ruleset-gateway';
 import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger } from '../worker';
 import { withSandboxVendors } from './dev-secrets';
 import { DEFAULT_SWEEP_EVERY, ensureSweepSchedule } from './sweep';
@@ -119,6 +120,7 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
   const service = await buildService({
     db: db.db,
     dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    governance: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger: logger.child({ component: 'service' }),
     secrets: serviceSecretsFrom(config),
     metrics,

@@ -10,3 +10,4 @@ export * from './stages';
 export * from './sweep';
 export * from './task-queues';
 export type * from '../engagement/model';
+export * from './governance';

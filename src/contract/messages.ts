@@ -14,6 +14,7 @@ import type {
   TerminateContractResult,
   WriteOffRequest,
 } from '../engagement/model';
+import type { DealBillingBasis } from '../engagement/ruleset-impact';
 import type { ClosedWonEvent, DealView, OperatorAction, SignatureEvent } from './deal';
 
 // The deal workflow's messages: signals from the webhook intake and the sweep,
@@ -41,3 +42,8 @@ export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContr
 export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');
 /** Terminates the contract from an effective date (once per deal, idempotent per request id; the validator refuses a second one). */
 export const terminateContractUpdate = defineUpdate<TerminateContractResult, [TerminateContractRequest]>('terminateContract');
+/**
+ * Read-only, for the rule-set preview: the deal's current contract version, its snapshot and
+ * billing setup (without the rule-set body), to price its delivered items again under another version.
+ */
+export const getBillingBasisQuery = defineQuery<DealBillingBasis>('getBillingBasis');

@@ -1,13 +1,22 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { and, asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import { parseRuleSet, parseRuleSetText, type RuleSet } from '../rules';
 import type { Db } from './index';
 import { ruleSets } from './schema';
 
-export type RuleSetStatus = 'draft' | 'approved' | 'retired';
+/**
+ * draft: stored, not in force (a proposal awaiting its decision); approved: in force, what new
+ * contracts pin; retired: no longer pinned by new contracts; rejected / expired: a proposal that
+ * was refused or never decided, kept for the record and never pinned.
+ */
+export type RuleSetStatus = 'draft' | 'approved' | 'retired' | 'rejected' | 'expired';
+export const RULESET_STATUSES: readonly RuleSetStatus[] = ['draft', 'approved', 'retired', 'rejected', 'expired'];
 
-export type RuleSetStoreErrorCode = 'RULESET.NOT_FOUND' | 'RULESET.INVALID' | 'RULESET.VERSION_CONFLICT';
+/** What the governance workflow records on a version: plain JSON, log-safe (names, dates, notes). */
+export type RuleSetGovernance = Record<string, unknown>;
+
+export type RuleSetStoreErrorCode = 'RULESET.NOT_FOUND' | 'RULESET.INVALID' | 'RULESET.VERSION_CONFLICT' | 'RULESET.STATUS_CONFLICT';
 
 /**
  * Rule-set storage failures. None is retryable: a missing pinned version, a body
@@ -32,6 +41,8 @@ export interface RuleSetSummary {
   status: RuleSetStatus;
   description: string;
   createdAt: Date;
+  /** Set for versions that went through a governance proposal. */
+  governance?: RuleSetGovernance;
 }
 
 export interface SaveRuleSetResult {
@@ -84,7 +95,7 @@ export class RuleSetRepository {
    * stored, so a read gives back exactly what was validated. Saving a version that
    * exists is a no-op when the body is the same and RULESET.VERSION_CONFLICT otherwise.
    */
-  async saveRuleSet(input: unknown, opts: { status?: RuleSetStatus } = {}): Promise<SaveRuleSetResult> {
+  async saveRuleSet(input: unknown, opts: { status?: RuleSetStatus; governance?: RuleSetGovernance } = {}): Promise<SaveRuleSetResult> {
     const parsed = parseRuleSet(input);
     if (!parsed.ok) {
       const ref = input as { id?: unknown; version?: unknown } | null;
@@ -96,7 +107,7 @@ export class RuleSetRepository {
     // Insert-or-nothing, then compare: safe when two loaders race on the same version.
     const inserted = await this.db
       .insert(ruleSets)
-      .values({ id: ruleSet.id, version: ruleSet.version, body: ruleSet, status })
+      .values({ id: ruleSet.id, version: ruleSet.version, body: ruleSet, status, ...(opts.governance ? { governance: opts.governance } : {}) })
       .onConflictDoNothing()
       .returning({ status: ruleSets.status });
     if (inserted.length === 1) return { created: true, ruleSet, status };
@@ -136,8 +147,40 @@ export class RuleSetRepository {
     const rows = await this.db.select().from(ruleSets).orderBy(asc(ruleSets.id), asc(ruleSets.version));
     return rows.map((r) => {
       const description = (r.body as { description?: unknown } | null)?.description;
-      return { id: r.id, version: r.version, status: r.status, description: typeof description === 'string' ? description : '', createdAt: r.createdAt };
+      return {
+        id: r.id,
+        version: r.version,
+        status: r.status,
+        description: typeof description === 'string' ? description : '',
+        createdAt: r.createdAt,
+        ...(r.governance ? { governance: r.governance } : {}),
+      };
     });
+  }
+
+  /** One version with its status and governance record; RULESET.NOT_FOUND when it is not stored. */
+  async getRecord(ref: { id: string; version: number }): Promise<{ ruleSet: RuleSet; status: RuleSetStatus; governance?: RuleSetGovernance; createdAt: Date }> {
+    const [row] = await this.db.select().from(ruleSets).where(and(eq(ruleSets.id, ref.id), eq(ruleSets.version, ref.version)));
+    if (!row) throw new RuleSetStoreError('RULESET.NOT_FOUND', `rule set ${ref.id}@${ref.version} is not in the database`, { id: ref.id, version: ref.version });
+    return { ruleSet: parseStored(ref.id, ref.version, row.body), status: row.status, createdAt: row.createdAt, ...(row.governance ? { governance: row.governance } : {}) };
+  }
+
+  /**
+   * Moves a version from one of `from` to `to`, recording `governance` with it. Repeating a
+   * transition that already happened is a no-op (changed: false), so a retried activity is
+   * harmless; a version in any other status is RULESET.STATUS_CONFLICT. The body never changes.
+   */
+  async transition(ref: { id: string; version: number }, t: { from: readonly RuleSetStatus[]; to: RuleSetStatus; governance?: RuleSetGovernance }): Promise<{ status: RuleSetStatus; changed: boolean }> {
+    const updated = await this.db
+      .update(ruleSets)
+      .set({ status: t.to, ...(t.governance ? { governance: t.governance } : {}) })
+      .where(and(eq(ruleSets.id, ref.id), eq(ruleSets.version, ref.version), inArray(ruleSets.status, [...t.from])))
+      .returning({ status: ruleSets.status });
+    if (updated.length === 1) return { status: t.to, changed: true };
+    const [row] = await this.db.select({ status: ruleSets.status }).from(ruleSets).where(and(eq(ruleSets.id, ref.id), eq(ruleSets.version, ref.version)));
+    if (!row) throw new RuleSetStoreError('RULESET.NOT_FOUND', `rule set ${ref.id}@${ref.version} is not in the database`, { id: ref.id, version: ref.version });
+    if (row.status === t.to) return { status: t.to, changed: false };
+    throw new RuleSetStoreError('RULESET.STATUS_CONFLICT', `rule set ${ref.id}@${ref.version} is ${row.status}; only ${t.from.join(' or ')} can become ${t.to}`, { id: ref.id, version: ref.version });
   }
 
   /** The highest approved version of `id` (what a new contract version pins), or undefined. */

@@ -77,7 +77,10 @@ export const ruleSets = pgTable(
     id: text('id').notNull(),
     version: integer('version').notNull(),
     body: jsonb('body').notNull(),
-    status: text('status', { enum: ['draft', 'approved', 'retired'] }).notNull().default('approved'),
+    /** draft: proposed, not in force; approved: what new contracts pin; rejected / expired: a proposal that changed nothing. */
+    status: text('status', { enum: ['draft', 'approved', 'retired', 'rejected', 'expired'] }).notNull().default('approved'),
+    /** The proposal a version went through (author, effective date, decisions); null for versions loaded directly. */
+    governance: jsonb('governance').$type<Record<string, unknown>>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.id, t.version] })],

@@ -2,6 +2,7 @@ import { addDays, monthIndex, monthStart } from '../rules/dates';
 import { localMidnight, weekStartOf } from './calendar';
 import { approvalDays, contractOf, graceDays, isPosted, isSettled, type Deal } from './deal';
 import type { ClosingSummary, DemoClock, DeliveryView, InvoiceSummary } from './model';
+import type { DealBillingBasis } from './ruleset-impact';
 import type { EngagementState } from './state';
 
 /*
@@ -105,4 +106,10 @@ export function demoDetails(s: EngagementState, d: Deal, demo: DemoClock, stage:
     `**Business date** ${today}${nextDate ? `, next step ${nextDate}` : ''}; contract ends ${contract.endDate}`,
     `**Stage** ${stage}; invoices ${inv.length} (${inv.filter(isSettled).length} settled); invoiced ${money(inv.reduce((a, i) => a + i.totalMinor, 0))}, collected ${money(inv.reduce((a, i) => a + i.paidMinor, 0))}`,
   ].join('\n\n');
+}
+
+/** What the deal's billing-basis query answers (read-only; the rule-set preview prices the deal's deliveries with it). */
+export function billingBasis(s: EngagementState, d: Deal, asOf: string): DealBillingBasis {
+  const { project, psaIds, entities, resources } = d.setup;
+  return { opportunityId: d.opportunityId, asOf, contract: contractOf(s, d), snapshot: d.snapshot, setup: { project, psaIds, entities, resources }, ids: d.ids };
 }

@@ -13,6 +13,8 @@ import { createDealLocator, type DealLocator } from './deal-locator';
 import { badRequest, HttpProblem, unauthorized, type SignatureFailure } from './errors';
 import { createDealKpiRefresher, createMetrics, type Metrics, type WebhookOutcome } from './metrics';
 import { registerOperatorRoutes } from './operator.routes';
+import type { RuleSetGovernanceGateway } from './ruleset-gateway';
+import { registerRuleSetRoutes } from './ruleset.routes';
 import { docusignSource } from './webhooks/docusign';
 import { kantataSource } from './webhooks/kantata';
 import { salesforceSource } from './webhooks/salesforce';
@@ -31,6 +33,8 @@ export interface ServiceSecrets {
 export interface ServiceDeps {
   db: Db;
   dealGateway: DealGateway;
+  /** The rule-set proposal workflows: enables POST /rulesets/proposals and its approval and rejection. */
+  governance?: RuleSetGovernanceGateway;
   logger: Logger;
   secrets: ServiceSecrets;
   clock?: () => Date;
@@ -175,6 +179,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   });
 
   registerOperatorRoutes(app, { access, gateway: deps.dealGateway, inbox });
+  registerRuleSetRoutes(app, { access, db: deps.db, ...(deps.governance ? { governance: deps.governance } : {}) });
   registerDashboardRoutes(app, {
     access,
     gateway: deps.dealGateway,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-export type Scope = 'read' | 'operate';
-export const SCOPES: readonly Scope[] = ['read', 'operate'];
+/** read: look; operate: act on deals and propose rule sets; approve: approve or reject rule-set proposals. */
+export type Scope = 'read' | 'operate' | 'approve';
+export const SCOPES: readonly Scope[] = ['read', 'operate', 'approve'];
 
 /** An operator API key. `name` identifies the holder in logs; the key itself is never logged. */
 export interface OperatorApiKey {
@@ -24,7 +25,7 @@ const digest = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /**
  * Looks keys up by their SHA-256 digest, so the comparison never runs over the
- * secret itself (no early-exit timing on a shared prefix). 'operate' implies 'read'.
+ * secret itself (no early-exit timing on a shared prefix). 'operate' and 'approve' imply 'read'.
  *
  * `Authorization: Bearer <key>` is the API form. `Basic` (any user name, the key
  * as password) exists for browsers: the dashboard's 401 makes the browser ask once
@@ -50,7 +51,7 @@ export function createKeyring(keys: readonly OperatorApiKey[]) {
     },
     allows(principal: Principal, scope: Scope): boolean {
       if (principal.via !== 'bearer' && scope !== 'read') return false;
-      return principal.scopes.includes(scope) || (scope === 'read' && principal.scopes.includes('operate'));
+      return principal.scopes.includes(scope) || (scope === 'read' && (principal.scopes.includes('operate') || principal.scopes.includes('approve')));
     },
   };
 }
@@ -124,7 +125,7 @@ export function parseOperatorKeys(spec: string | undefined): OperatorApiKey[] {
       const scopes = (scopeList ?? '').split('+').filter(Boolean);
       if (!name || !key || key.length < 16) problems.push(`entry ${i + 1}: expected name:scope[+scope]:key with a key of 16+ characters`);
       const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
-      if (scopes.length === 0 || bad.length) problems.push(`entry ${i + 1} (${name}): scopes must be read and/or operate`);
+      if (scopes.length === 0 || bad.length) problems.push(`entry ${i + 1} (${name}): scopes must be read, operate and/or approve`);
       return { name: name ?? '', key, scopes: scopes as Scope[] };
     });
   if (problems.length) throw new Error(`invalid operator API keys:\n  - ${problems.join('\n  - ')}`);

@@ -7,6 +7,7 @@ import { buildService, type ServiceSecrets } from './app';
 import { parseOperatorKeys, parseSecretList } from './auth';
 import { createLogger } from '../logger';
 import { createTemporalDealGateway } from './temporal-deal-gateway';
+import { createTemporalGovernanceGateway } from './ruleset-gateway';
 
 type ServiceEnv = Pick<
   Config,
@@ -61,6 +62,7 @@ export async function main(): Promise<void> {
   const app = await buildService({
     db: database.db,
     dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    governance: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger,
     secrets,
     defaultMetrics: true,

@@ -6,6 +6,7 @@ import {
   creditInvoiceUpdate,
   decideInvoiceUpdate,
   deliveryBatchSignal,
+  getBillingBasisQuery,
   getDeliveryStateQuery,
   getRevenueWaterfallQuery,
   paymentSignal,
@@ -233,6 +234,8 @@ class Shell {
     const { s, d } = this;
     setHandler(getDeliveryStateQuery, () => core.deliveryView(s, d, today(), this.clock.demo));
     setHandler(getRevenueWaterfallQuery, () => core.revenueWaterfall(s, d, today()));
+    // A query adds nothing to the history: running deals answer it as soon as their code has it.
+    setHandler(getBillingBasisQuery, () => core.billingBasis(s, d, today()));
     setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amend(req, today())), { validator: (req) => refusing(() => this.validateAmendment(req)) });
     setHandler(creditInvoiceUpdate, (req) => this.once(`credit:${req.requestId}`, () => this.credit(req, today())), { validator: (req) => refusing(() => this.validateCredit(req, today())) });
     setHandler(terminateContractUpdate, (req) => this.once(`terminate:${req.requestId}`, () => this.terminate(req, today())), { validator: (req) => refusing(() => this.validateTermination(req)) });

@@ -2,3 +2,4 @@
 export { dealWorkflow } from './deal.workflow';
 export { invoiceRunWorkflow } from './invoice-run.workflow';
 export { reconciliationSweepWorkflow } from './sweep.workflow';
+export { ruleSetProposalWorkflow } from './ruleset-proposal.workflow';

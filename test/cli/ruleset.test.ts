@@ -5,6 +5,10 @@ import { Command, CommanderError } from 'commander';
 import { registerRuleSetCommands } from '../../src/cli/ruleset';
 import { openDb, schema, type DbHandle } from '../../src/db';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
+import type { RuleSetProposalInput, RuleSetProposalView } from '../../src/contract';
+import * as gov from '../../src/engagement/governance';
+import { Refusal } from '../../src/engagement/refusal';
+import { ProposalNotFoundError, ProposalRefusedError, type RuleSetGovernanceGateway } from '../../src/service/ruleset-gateway';
 
 /** A q2c program as main.ts builds it, with output captured and exits turned into CommanderErrors. */
 const harness = (handle: DbHandle) => {
@@ -153,5 +157,90 @@ intercompany:
     expect(h.err()).toBe('show: RULESET.NOT_FOUND: no approved version of rule set nothing\n');
     expect(await h.run('show', 'small', 'x')).toBe(1);
     expect(h.err()).toBe("show: version must be a positive integer, got 'x'\n");
+  });
+});
+
+describe('q2c ruleset propose / proposal / approve / reject', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'q2c-ruleset-gov-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A program whose governance gateway is the pure core over an in-memory map. */
+  const withGovernance = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const started: RuleSetProposalInput[] = [];
+    const proposals = new Map<string, RuleSetProposalView>();
+    const T = Date.parse('2026-02-10T15:00:00Z');
+    const decide = (id: string, fn: (p: RuleSetProposalView) => void) => {
+      const p = proposals.get(id);
+      if (!p) throw new ProposalNotFoundError(id);
+      try {
+        fn(p);
+      } catch (e) {
+        if (e instanceof Refusal) throw new ProposalRefusedError(id, e.message, e.code);
+        throw e;
+      }
+      return p;
+    };
+    const gateway: RuleSetGovernanceGateway = {
+      propose: async (input) => {
+        started.push(input);
+        const p = { ...gov.openProposal(input, T), preview: { computedAt: '2026-02-10T15:00:00.000Z', deals: [], skipped: [], totals: {} } };
+        proposals.set(p.proposalId, p);
+        return { proposalId: p.proposalId };
+      },
+      getProposal: async (id) => decide(id, () => undefined),
+      approve: async (id, req) => decide(id, (p) => gov.approve(p, req, T)),
+      reject: async (id, req) => decide(id, (p) => gov.reject(p, req, T)),
+    };
+    const program = new Command('q2c').exitOverride().configureOutput({ writeOut: (s) => void out.push(s), writeErr: (s) => void err.push(s) });
+    registerRuleSetCommands(program, { openDb: async () => { throw new Error('not used'); }, governance: async () => ({ gateway, close: async () => undefined }) });
+    const run = async (...args: string[]): Promise<number> => {
+      out.length = 0;
+      err.length = 0;
+      try {
+        await program.parseAsync(['ruleset', ...args], { from: 'user' });
+        return 0;
+      } catch (e) {
+        if (e instanceof CommanderError) return e.exitCode;
+        throw e;
+      }
+    };
+    return { run, out: () => out.join(''), err: () => err.join(''), started };
+  };
+
+  it('a bad file names the file and every bad field, and proposes nothing; bad options are named', async () => {
+    const bad = { ...JSON.parse(JSON.stringify(defaultRuleSet)), version: 2 };
+    bad.rateCards[0].rates[0].hourlyRate = 165.5;
+    const p = path.join(dir, 'v2-bad.json');
+    writeFileSync(p, JSON.stringify(bad));
+    const g = withGovernance();
+    expect(await g.run('propose', p, '--by', 'alice', '--effective', '2026-03-01')).toBe(1);
+    expect(g.err()).toBe(`propose: ${p} is not a valid rule set (1 problem); nothing was proposed:\n  rateCards.0.rates.0.hourlyRate: Invalid input: expected int, received number\n`);
+    expect(await g.run('propose', p, '--by', 'alice', '--effective', '1 March', '--time-zone', 'Mars/Olympus', '--expires-in-days', '0')).toBe(1);
+    expect(g.err()).toBe("propose: --effective: expected YYYY-MM-DD, got '1 March'; --time-zone: expected an IANA time zone like America/New_York, got 'Mars/Olympus'; --expires-in-days: expected a whole number from 1 to 365, got '0'\n");
+    expect(g.started).toEqual([]);
+  });
+
+  it('propose, show, self-approval refused, approve by another', async () => {
+    const p = path.join(dir, 'v2.json');
+    writeFileSync(p, JSON.stringify({ ...defaultRuleSet, version: 2 }));
+    const g = withGovernance();
+    expect(await g.run('propose', p, '--by', 'alice', '--effective', '2026-03-01', '--time-zone', 'America/New_York', '--expires-in-days', '7')).toBe(0);
+    expect(g.out()).toBe('proposed default@2 as ruleset-proposal:default:v2 (by alice, effective 2026-03-01 America/New_York); see it with: q2c ruleset proposal ruleset-proposal:default:v2\n');
+    expect(g.started.map((i) => [i.by, i.effectiveDate, i.timeZone, i.expiresInDays])).toEqual([['alice', '2026-03-01', 'America/New_York', 7]]);
+    expect(await g.run('approve', 'ruleset-proposal:default:v2', '--by', 'alice')).toBe(1);
+    expect(g.err()).toBe('approve: RULESET.SELF_APPROVAL: alice proposed default@2 and cannot approve it: approval must come from someone other than the author\n');
+    expect(await g.run('approve', 'ruleset-proposal:default:v2', '--by', 'bob')).toBe(0);
+    expect(g.out()).toBe('approved: ruleset-proposal:default:v2 (default@2) by bob; status APPROVED, in force from 2026-03-01T05:00:00.000Z\n');
+    expect(await g.run('reject', 'ruleset-proposal:default:v2', '--by', 'carol')).toBe(1);
+    expect(g.err()).toContain('reject: RULESET.PROPOSAL_CLOSED');
+    expect(await g.run('proposal', 'ruleset-proposal:default:v2')).toBe(0);
+    expect(g.out().split('\n').slice(0, 2)).toEqual(['ruleset-proposal:default:v2  default@2  APPROVED', '  proposed by alice at 2026-02-10T15:00:00.000Z']);
+    expect(await g.run('proposal', 'ruleset-proposal:default:v9')).toBe(1);
+    expect(g.err()).toBe("proposal: PROPOSAL_NOT_FOUND: no rule-set proposal 'ruleset-proposal:default:v9'\n");
   });
 });

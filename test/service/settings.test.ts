@@ -36,7 +36,7 @@ describe('service settings', () => {
 
   it('lists every malformed operator key entry without echoing the keys', () => {
     expect(() => parseOperatorKeys('ops:admin:k_0123456789abcdef,short:read:abc')).toThrow(
-      'invalid operator API keys:\n  - entry 1 (ops): scopes must be read and/or operate\n  - entry 2: expected name:scope[+scope]:key with a key of 16+ characters',
+      'invalid operator API keys:\n  - entry 1 (ops): scopes must be read, operate and/or approve\n  - entry 2: expected name:scope[+scope]:key with a key of 16+ characters',
     );
   });
 
