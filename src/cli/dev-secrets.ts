@@ -17,8 +17,11 @@ const GENERATED: Record<string, () => string> = {
   // The vendor sandboxes sign their webhooks with their own fixed keys.
   Q2C_DOCUSIGN_CONNECT_KEYS: () => SANDBOX_DOCUSIGN_HMAC_KEYS.join(','),
   STRIPE_WEBHOOK_SECRET: () => STRIPE_SANDBOX.webhookSecret,
-  Q2C_OPERATOR_API_KEYS: () => `dev-operator:read+operate:${randomBytes(24).toString('hex')}`,
+  Q2C_OPERATOR_API_KEYS: () => `dev-operator:read+operate:${randomBytes(24).toString('hex')},${devController()}`,
 };
+
+/** A second dev key for approvals (an approver cannot approve their own rule-set proposal). */
+const devController = () => `dev-controller:approve:${randomBytes(24).toString('hex')}`;
 
 /**
  * Reads `<dataDir>/dev-secrets.json`, adding any secret it lacks. These are
@@ -33,6 +36,11 @@ export function ensureDevSecrets(dataDir: string): Record<string, string> {
       current[name] = make();
       changed = true;
     }
+  }
+  // Dev secrets written before the approve scope existed get the approver's key.
+  if (current.Q2C_OPERATOR_API_KEYS && !/:[a-z+]*approve[a-z+]*:/.test(current.Q2C_OPERATOR_API_KEYS)) {
+    current.Q2C_OPERATOR_API_KEYS += `,${devController()}`;
+    changed = true;
   }
   if (changed) {
     mkdirSync(dataDir, { recursive: true });

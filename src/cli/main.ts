@@ -8,6 +8,9 @@ import { registerRuleSetCommands } from './ruleset';
 import { registerSweepCommands } from './sweep';
 import { withDealClient } from './deal-client';
 import { registerRevenueCommands } from './revenue';
+import { registerDealCommands } from './deal';
+import { CliError } from './errors';
+import { parseOperatorKeys } from '../service/auth';
 import { getRevenueWaterfallQuery } from '../contract';
 import { QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
 import { Client, Connection } from '@temporalio/client';
@@ -94,9 +97,6 @@ registerSweepCommands(program, {
 // audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
 registerAuditCommands(program, auditCommandDeps(() => loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), createLogger({ level: 'error', service: 'q2c-cli' })));
 
-/** A failure the CLI states in one sentence. */
-class CliError extends Error {}
-
 registerRevenueCommands(program, {
   waterfall: (dealId) =>
     withDealClient(loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR))), `the revenue waterfall of ${dealId}`, (client) =>
@@ -109,6 +109,21 @@ registerRevenueCommands(program, {
           throw err;
         }),
     ),
+});
+
+registerDealCommands(program, {
+  serviceUrl: () => {
+    const config = loadConfig();
+    return config.Q2C_SERVICE_URL ?? `http://127.0.0.1:${config.SERVICE_PORT}`;
+  },
+  keyFor: (scope) => {
+    const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
+    if (config.Q2C_OPERATOR_KEY) return config.Q2C_OPERATOR_KEY;
+    // The dev stack's generated keys: one allowed the scope ('operate' and 'approve' imply 'read').
+    const key = parseOperatorKeys(config.Q2C_OPERATOR_API_KEYS).find((k) => k.scopes.includes(scope) || (scope === 'read' && k.scopes.length > 0));
+    if (!key) throw new CliError(`no operator key with the ${scope} scope: set Q2C_OPERATOR_KEY`);
+    return key.key;
+  },
 });
 
 function waitForSignal(): Promise<void> {

@@ -79,8 +79,11 @@ export const configSchema = z.object({
   Q2C_WEBHOOK_SECRET_KANTATA: optional(z.string()),
   Q2C_DOCUSIGN_CONNECT_KEYS: optional(z.string()),
   STRIPE_WEBHOOK_SECRET: optional(z.string()),
-  /** Operator API keys: `name:scope[+scope]:key`, comma-separated; scopes read | operate. */
+  /** Operator API keys: `name:scope[+scope]:key`, comma-separated; scopes read | operate | approve. */
   Q2C_OPERATOR_API_KEYS: optional(z.string()),
+  /** The CLI's operator commands (`q2c deal …`): the service's base URL (default: this machine's SERVICE_PORT) and the caller's key. */
+  Q2C_SERVICE_URL: optional(z.string().url()),
+  Q2C_OPERATOR_KEY: optional(z.string()),
   /** Base URL of the vendor sandboxes (src/sandbox); vendors without real settings use it. */
   Q2C_SANDBOX_URL: optional(z.string().url()),
   ...connectorEnv,

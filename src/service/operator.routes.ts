@@ -75,6 +75,12 @@ export const TerminateContractBody = z.object({
   effectiveDate: z.iso.date(),
 }) satisfies z.ZodType<TerminateContractRequest>;
 
+/** Body of POST /deals/:id/invoices/:invoiceId/decision; the decider is the key's holder. */
+export const InvoiceDecisionBody = z.object({ decision: z.enum(['approve', 'reject']), reason: z.string().trim().min(1).max(2000).optional() });
+/** Body of POST /deals/:id/invoices/:invoiceId/write-off; the key's holder writes it off. */
+export const WriteOffBody = z.object({ reason: Text });
+const InvoiceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id'), invoiceId: ItemId });
+
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
 
 export const InboxQuery = z.object({
@@ -97,7 +103,7 @@ export function registerOperatorRoutes(
   app: FastifyInstance,
   deps: { access: AccessPolicy; gateway: DealGateway; inbox: InboxRepository },
 ) {
-  const requireScope = (scope: 'read' | 'operate') => guard(deps.access, scope);
+  const requireScope = (scope: 'read' | 'operate' | 'approve') => guard(deps.access, scope);
 
 
   app.get('/deals/:id', { preHandler: requireScope('read') }, async (request, reply) => {
@@ -157,6 +163,31 @@ export function registerOperatorRoutes(
       const termination = parse(TerminateContractBody, request.body ?? {}, 'termination');
       request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: termination.requestId, effectiveDate: termination.effectiveDate }, 'operator terminates contract');
       return await deps.gateway.terminateContract(id, termination);
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  // Releasing held billing is an approver's decision, made in the approver's own name.
+  app.post('/deals/:id/invoices/:invoiceId/decision', { preHandler: requireScope('approve') }, async (request, reply) => {
+    try {
+      const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
+      const body = parse(InvoiceDecisionBody, request.body ?? {}, 'invoice decision');
+      const by = request.principal!.name;
+      request.log.info({ operator: by, opportunityId: id, invoiceId, decision: body.decision }, 'operator decides invoice');
+      return await deps.gateway.decideInvoice(id, { invoiceId, decision: body.decision, by, ...(body.reason ? { reason: body.reason } : {}) });
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.post('/deals/:id/invoices/:invoiceId/write-off', { preHandler: requireScope('approve') }, async (request, reply) => {
+    try {
+      const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
+      const body = parse(WriteOffBody, request.body ?? {}, 'write-off');
+      const by = request.principal!.name;
+      request.log.info({ operator: by, opportunityId: id, invoiceId }, 'operator writes off invoice');
+      return await deps.gateway.writeOffInvoice(id, { invoiceId, by, reason: body.reason });
     } catch (err) {
       return answer(reply, err);
     }

@@ -155,3 +155,34 @@ describe('operator API: termination', () => {
     expect(h.gateway.calls).toHaveLength(1);
   });
 });
+
+describe('operator API: invoice decisions and write-offs', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  const approve = { authorization: `Bearer ${SECRETS.operatorApprove}`, 'content-type': 'application/json' };
+  const post = (path: string, body: unknown, headers: Record<string, string> = approve) => h.inject({ method: 'POST', url: `/deals/${OPP}/invoices/${path}`, headers, payload: JSON.stringify(body) });
+
+  it('an approver approves, rejects and writes off in their own name; operate alone is 403; bad input 400 with field paths', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const ok = await post('INV-7/decision', { decision: 'approve' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ workflowId: WORKFLOW_ID, result: { id: 'INV-7' } });
+    expect(await post('INV-8/decision', { decision: 'reject', reason: 'wrong PO' }).then((r) => r.statusCode)).toBe(200);
+    expect(await post('INV-9/write-off', { reason: 'customer in liquidation' }).then((r) => r.statusCode)).toBe(200);
+    // The decider is the key's holder ('controller'), whatever the body says.
+    expect(h.gateway.calls).toEqual([
+      { method: 'decideInvoice', workflowId: WORKFLOW_ID, decision: { invoiceId: 'INV-7', decision: 'approve', by: 'controller' } },
+      { method: 'decideInvoice', workflowId: WORKFLOW_ID, decision: { invoiceId: 'INV-8', decision: 'reject', by: 'controller', reason: 'wrong PO' } },
+      { method: 'writeOffInvoice', workflowId: WORKFLOW_ID, request: { invoiceId: 'INV-9', by: 'controller', reason: 'customer in liquidation' } },
+    ]);
+
+    expect((await post('INV-7/decision', { decision: 'approve' }, operate)).statusCode).toBe(403);
+    const bad = await post('INV-7/decision', { decision: 'maybe', reason: '' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['decision', 'reason']);
+    expect((await post('INV-9/write-off', {})).json().issues.map((i: { path: string }) => i.path)).toEqual(['reason']);
+    h.gateway.refusals.push({ reason: 'DEAL.INVOICE_DECIDED', message: 'invoice INV-7 is not awaiting approval' });
+    expect((await post('INV-7/decision', { decision: 'approve' })).statusCode).toBe(409);
+    expect(h.gateway.calls).toHaveLength(3);
+  });
+});

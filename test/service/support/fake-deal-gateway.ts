@@ -10,7 +10,7 @@ import {
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult } from '../../../src/contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult, InvoiceDecision, InvoiceSummary, WriteOffRequest } from '../../../src/contract';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
@@ -20,7 +20,9 @@ export type GatewayCall =
   | { method: 'resolveException'; workflowId: string; action: OperatorAction }
   | { method: 'amendContract'; workflowId: string; request: AmendContractRequest }
   | { method: 'creditInvoice'; workflowId: string; request: CreditInvoiceRequest }
-  | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest };
+  | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest }
+  | { method: 'decideInvoice'; workflowId: string; decision: InvoiceDecision }
+  | { method: 'writeOffInvoice'; workflowId: string; request: WriteOffRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -129,6 +131,24 @@ export class FakeDealGateway implements DealGateway {
     this.calls.push({ method: 'terminateContract', workflowId, request });
     const result: TerminateContractResult = { termination: { requestId: request.requestId, by: request.by, reason: request.reason, effectiveDate: request.effectiveDate, appliedOn: request.effectiveDate, version: 2, refunds: [] }, contractVersion: 2 };
     return { workflowId, result };
+  }
+
+  private invoice(invoiceId: string, status: InvoiceSummary['status']): InvoiceSummary {
+    return { id: invoiceId, number: invoiceId, invoiceKey: invoiceId, issueDate: '2030-02-01', dueDate: '2030-03-03', period: { start: '2030-01-01', end: '2030-01-31' }, subtotalMinor: 0, taxMinor: 0, totalMinor: 0, paidMinor: 0, refundedMinor: 0, writtenOffMinor: 0, status, system: 'erp', lines: [] };
+  }
+
+  async decideInvoice(opportunityId: string, decision: InvoiceDecision) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'decideInvoice', workflowId, decision });
+    return { workflowId, result: this.invoice(decision.invoiceId, decision.decision === 'approve' ? 'AWAITING_APPROVAL' : 'REJECTED') };
+  }
+
+  async writeOffInvoice(opportunityId: string, request: WriteOffRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'writeOffInvoice', workflowId, request });
+    return { workflowId, result: this.invoice(request.invoiceId, 'WRITTEN_OFF') };
   }
 
   /** Waterfalls the deals "hold", by workflow id; a running deal without one has not reached delivery. */

@@ -24,6 +24,7 @@ export const SECRETS = {
   stripeNew: 'whsec_new_1111111111111111111111111111',
   operatorRead: 'op-read-key-aaaaaaaaaaaaaaaa',
   operatorOperate: 'op-operate-key-bbbbbbbbbbbbbbbb',
+  operatorApprove: 'op-approve-key-cccccccccccccccc',
 } as const;
 
 export const serviceSecrets: ServiceSecrets = {
@@ -34,6 +35,7 @@ export const serviceSecrets: ServiceSecrets = {
   operatorApiKeys: [
     { name: 'dashboard', key: SECRETS.operatorRead, scopes: ['read'] },
     { name: 'ops', key: SECRETS.operatorOperate, scopes: ['operate'] },
+    { name: 'controller', key: SECRETS.operatorApprove, scopes: ['approve'] },
   ],
 };
 
