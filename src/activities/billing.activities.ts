@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Customer, FxRate, Invoice, LegalEntity } from '../canonical';
+import type { Contract, Customer, FxRate, Invoice, LegalEntity } from '../canonical';
 import type { BillingPort } from '../connectors/billing/billing.port';
 import type { CrmPort } from '../connectors/crm/crm.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
@@ -10,8 +10,9 @@ import type { Db } from '../db';
 import { AuditRepository, type AuditLinkInput } from '../db/audit';
 import type { RuleSet } from '../rules/ruleset';
 import type { Catalog } from './deal/catalog';
+import { deliveredItemsInPsa } from './psa-deliveries';
 import { projectFromContract } from './deal/mapping';
-import type { DealSnapshot } from '../contract';
+import type { DealSnapshot, DeliveryItem } from '../contract';
 import { activityBoundary, entityAddress } from './boundary';
 import type { AuditEvent, BillingSetup, IssueContext, ResourceInfo } from '../contract';
 import type { IntercompanyPosting, InvoiceStatusSync, PaymentRecord, RevenueJournal } from '../engagement/commands';
@@ -257,6 +258,17 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
       }),
 
     /** The deal is complete: stage on the opportunity. */
+    /**
+     * The named delivered items as the PSA holds them now (a credit's rebill): the
+     * PSA's corrected hours or amounts, or nothing for an item it no longer holds.
+     */
+    loadDeliveredItems: (input: { snapshot: DealSnapshot; contract: Contract; projectId: string; until: string; items: Array<{ kind: DeliveryItem['kind']; sourceId: string }> }): Promise<DeliveryItem[]> =>
+      activityBoundary(async () => {
+        const wanted = new Set(input.items.map((i) => `${i.kind}:${i.sourceId}`));
+        const all = await deliveredItemsInPsa(psa, deps.catalog, input.snapshot, input.contract, input.projectId, input.until);
+        return all.filter((i) => wanted.has(`${i.kind}:${i.sourceId}`));
+      }),
+
     closeEngagement: (input: { opportunityId: string; dealId: string; summary: unknown }): Promise<void> =>
       activityBoundary(async () => {
         await crm.updateOpportunityStage(input.opportunityId, 'Closed Won - Complete');

@@ -9,9 +9,7 @@ import { dealImpact, deliveriesOf, impactOf } from '../engagement/ruleset-impact
 import type { RuleSet } from '../rules/ruleset';
 import { activityBoundary } from './boundary';
 import type { BillingActivityDeps } from './billing.activities';
-import { projectFromContract } from './deal/mapping';
-
-const EPOCH = new Date(0).toISOString();
+import { deliveredItemsInPsa } from './psa-deliveries';
 
 export interface GovernanceActivityDeps extends Pick<BillingActivityDeps, 'db' | 'logger' | 'catalog' | 'ruleSets'> {
   connectors: Pick<BillingActivityDeps['connectors'], 'psa'>;
@@ -35,17 +33,8 @@ export const createGovernanceActivities = (deps: GovernanceActivityDeps) => {
   const now = deps.now ?? Date.now;
 
   /** One deal's delivered items from the PSA (everything approved so far), as the webhook relay and the sweep deliver them. */
-  async function deliveredItems(basis: DealBillingBasis, projectId: string, until: string): Promise<DeliveryItem[]> {
-    const { psa } = deps.connectors;
-    const { contract, quote, customer } = basis.snapshot;
-    const project = projectFromContract({ contract, quote, catalog: deps.catalog, customer });
-    const lines = basis.contract.lines;
-    const expenseLine = lines.find((l) => l.billingModel === 'EXPENSES') ?? lines.find((l) => l.billingModel === 'TIME_AND_MATERIALS') ?? lines[0]!;
-    const time = await psa.listDeliveredTime({ projectId, project, since: EPOCH, reportedAt: until });
-    const expenses = await psa.listDeliveredExpenses({ projectId, project, since: EPOCH, reportedAt: until, expenseContractLineId: expenseLine.id });
-    const milestones = await psa.listDeliveredMilestones({ projectId, since: EPOCH, until });
-    return [...time, ...expenses, ...milestones.items];
-  }
+  const deliveredItems = (basis: DealBillingBasis, projectId: string, until: string): Promise<DeliveryItem[]> =>
+    deliveredItemsInPsa(deps.connectors.psa, deps.catalog, basis.snapshot, basis.contract, projectId, until);
 
   async function impactFor(client: WorkflowClient, target: { opportunityId: string; projectId: string }, proposed: RuleSet, until: string): Promise<DealImpact | SkippedDeal | undefined> {
     const handle = client.getHandle(dealWorkflowId(target.opportunityId));

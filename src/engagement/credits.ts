@@ -3,6 +3,8 @@ import { CreditError, creditInvoiceLines } from '../rules/credit';
 import { contractOf, isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
 import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
 import { refuse } from './refusal';
+import { accept } from './intake';
+import type { DeliveryItem } from './model';
 import { reverseCreditedRevenue } from './revenue';
 import type { CreditBasis, EngagementState } from './state';
 
@@ -41,6 +43,7 @@ export function priorCredit(s: EngagementState, req: CreditInvoiceRequest): Cred
 export function creditableInvoice(s: EngagementState, req: CreditInvoiceRequest): InvoiceSummary {
   if (!req.by?.trim() || !req.note?.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs `by` and `note`');
   if (!['DISPUTE', 'ERROR', 'CANCELLATION'].includes(req.reason)) refuse('DEAL.ACTION_INVALID', 'reason: DISPUTE, ERROR or CANCELLATION');
+  if (req.rebill !== undefined && typeof req.rebill !== 'boolean') refuse('DEAL.ACTION_INVALID', 'rebill: true or false');
   const inv = s.invoices.find((i) => i.id === req.invoiceId || i.number === req.invoiceId);
   if (!inv || !isPosted(s, inv) || inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return refuse('DEAL.INVOICE_UNKNOWN', `no posted invoice ${req.invoiceId}`);
   if (inv.system !== 'erp' || !inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} lives in ${inv.system}; credit memos are issued in the ERP`);
@@ -96,6 +99,12 @@ export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, tod
     return { invoiceLineId: line.id, sourceItemIds: ids };
   });
   // A refund may credit less than an item was billed at (a retainer's unused part): `amountOf` says how much.
+  if (req.rebill) {
+    selections.forEach((sel, i) => {
+      const other = sel.sourceItemIds.find((sid) => psaRefOf(sid) === undefined);
+      if (other) refuse('DEAL.REBILL_UNSUPPORTED', `lines.${i}: ${other} cannot be rebilled (only time entries and expenses are read again from the PSA)`);
+    });
+  }
   const amounts = new Map(basis.events.map((e) => [e.sourceId, Math.min(e.amountMinor, amountOf?.get(e.sourceId) ?? e.amountMinor)]));
   let memo: CreditMemo;
   try {
@@ -173,4 +182,49 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
     invoiceLineOf: Object.fromEntries(memo.lines.map((l) => [l.id, l.originalInvoiceLineId])),
   };
   return { summary, audit };
+}
+
+/** The PSA item a credited time entry or expense refers to (a rebilled one, `TE-<id>~R<n>`, too); undefined for other items. */
+export function psaRefOf(sourceId: string): { kind: 'timeEntry' | 'expense'; sourceId: string } | undefined {
+  const m = /^(TE|EX)-(.+?)(?:~R\d+)?$/.exec(sourceId);
+  return m ? { kind: m[1] === 'TE' ? 'timeEntry' : 'expense', sourceId: m[2]! } : undefined;
+}
+
+/** The PSA items a credit and rebill reads again. */
+export const rebillItems = (memo: CreditMemoSummary): Array<{ kind: 'timeEntry' | 'expense'; sourceId: string }> =>
+  memo.lines.flatMap((l) => l.sourceItemIds.flatMap((sid) => psaRefOf(sid) ?? []));
+
+/**
+ * A credit and rebill: each credited item the PSA still holds is taken again
+ * (a new round of the item, billed at the lines' next invoice with the PSA's
+ * current hours or amount, rated as of its date); what the credited items had
+ * been invoiced at leaves the cap's consumption and the billed totals, so the
+ * cap is recomputed from the net billed amount. An item the PSA no longer holds
+ * stays credited.
+ */
+export function rebill(s: EngagementState, d: Deal, memo: CreditMemoSummary, plan: CreditPlan, items: readonly DeliveryItem[]): CreditMemoSummary {
+  const invoiced = new Map(plan.basis.events.map((e) => [e.sourceId, e.amountMinor]));
+  const out = { items: [] as string[], missing: [] as string[], amountMinor: 0 };
+  for (const line of memo.lines) {
+    for (const sid of line.sourceItemIds) {
+      const ref = psaRefOf(sid);
+      const item = ref && items.find((i) => i.kind === ref.kind && i.sourceId === ref.sourceId);
+      if (!ref || !item) {
+        out.missing.push(sid);
+        continue;
+      }
+      const rounds = (s.rebillRounds ??= {});
+      rounds[ref.sourceId] = (rounds[ref.sourceId] ?? 0) + 1;
+      // A correction goes out at once, not at the next period's run.
+      if (accept(s, d, item, rounds[ref.sourceId])) s.immediate = true;
+      const amount = invoiced.get(sid) ?? 0;
+      s.billedByLine[line.contractLineId] = (s.billedByLine[line.contractLineId] ?? 0) - amount;
+      s.totals.BILLABLE -= amount;
+      s.totals.delivered -= amount;
+      out.items.push(sid);
+      out.amountMinor += amount;
+    }
+  }
+  memo.rebill = out;
+  return memo;
 }

@@ -55,18 +55,23 @@ export function receive(s: EngagementState, d: Deal, batches: readonly DeliveryB
   return changed;
 }
 
-/** One delivered item placed on the contract: a pending time entry, expense or milestone, or an excluded expense. */
-export function accept(s: EngagementState, d: Deal, item: DeliveryItem): boolean {
+/**
+ * One delivered item placed on the contract: a pending time entry, expense or
+ * milestone, or an excluded expense. A rebill takes an item again (`round` 1,
+ * 2 …) under its own id, `<id>~R<round>`; the PSA id it refers to stays.
+ */
+export function accept(s: EngagementState, d: Deal, item: DeliveryItem, round?: number): boolean {
   const c = contractOf(s, d);
   const projectId = d.setup.project.id;
+  const again = round ? `~R${round}` : '';
   if (item.kind === 'timeEntry') {
-    if (!markSeen(s, `T:${item.sourceId}`)) return false;
+    if (!markSeen(s, `T:${item.sourceId}${again}`)) return false;
     const taskId = item.taskId ? (d.setup.psaIds[item.taskId] ?? item.taskId) : undefined;
     const res = d.setup.resources[item.resourceId];
     const entityId = res?.legalEntityId ?? d.snapshot.deliveringEntityIds[0] ?? c.contractingLegalEntityId;
     const entity = d.setup.entities[entityId];
     const entry: TimeEntry = {
-      id: `TE-${item.sourceId}`,
+      id: `TE-${item.sourceId}${again}`,
       projectId,
       contractId: c.id,
       contractLineId: (taskId && d.taskLine.get(taskId)) || lineOfKind(s, d, ['TIME_AND_MATERIALS', 'RETAINER']),
@@ -86,16 +91,16 @@ export function accept(s: EngagementState, d: Deal, item: DeliveryItem): boolean
     return true;
   }
   if (item.kind === 'expense') {
-    if (!markSeen(s, `X:${item.sourceId}`)) return false;
+    if (!markSeen(s, `X:${item.sourceId}${again}`)) return false;
     const lineId = lineOfKind(s, d, ['EXPENSES', 'TIME_AND_MATERIALS']);
     if (!item.billable) {
       const amount = item.currency === c.currency ? item.amountMinor : 0;
-      report(s, 'EXCLUDED', { sourceId: `EX-${item.sourceId}`, kind: 'EXPENSE', contractLineId: lineId, serviceDate: item.incurredOn, reasonCode: 'EXCLUDED.NOT_BILLABLE_IN_PSA', amountMinor: amount, detail: `${item.category}, marked not billable in the PSA` });
+      report(s, 'EXCLUDED', { sourceId: `EX-${item.sourceId}${again}`, kind: 'EXPENSE', contractLineId: lineId, serviceDate: item.incurredOn, reasonCode: 'EXCLUDED.NOT_BILLABLE_IN_PSA', amountMinor: amount, detail: `${item.category}, marked not billable in the PSA` });
       return true;
     }
     const res = d.setup.resources[item.resourceId];
     s.pending.expenses.push({
-      id: `EX-${item.sourceId}`,
+      id: `EX-${item.sourceId}${again}`,
       projectId,
       contractId: c.id,
       contractLineId: lineId,

@@ -187,7 +187,7 @@ export interface ClosingSummary {
    * Present when credit memos were issued: what they reversed. Invoiced amounts stay as issued;
    * BILLABLE in `totals` is what was billed, and `credited.subtotalMinor` of it was reversed.
    */
-  credited?: { memos: number; subtotalMinor: number; taxMinor: number; totalMinor: number };
+  credited?: { memos: number; subtotalMinor: number; taxMinor: number; totalMinor: number; rebilledMinor?: number };
   recognisedMinor: number;
   intercompanyMinor: number;
   /** The termination's effective date, when the contract was terminated. */
@@ -366,6 +366,13 @@ export interface CreditInvoiceRequest {
   note: string;
   /** What to credit: whole invoice lines, or named source items of a line. */
   lines: Array<{ invoiceLineId: string; sourceItemIds?: string[] }>;
+  /**
+   * Credit and rebill: the credited time entries and expenses are read again from the PSA (its corrected
+   * hours or amounts) and billed anew at the lines' next invoice, rated as of their dates; what they had
+   * consumed of a cap is given back first. Absent or false: a plain credit (the items stay credited, and a
+   * cap keeps what they consumed).
+   */
+  rebill?: boolean;
 }
 
 export interface CreditMemoSummary {
@@ -387,6 +394,8 @@ export interface CreditMemoSummary {
   lines: Array<{ id: string; originalInvoiceLineId: string; contractLineId: string; sourceItemIds: string[]; amountMinor: number; taxMinor: number }>;
   /** The lines the operator asked for (a repeated request id must ask for the same). */
   request: CreditInvoiceRequest['lines'];
+  /** A credit and rebill: the items read again from the PSA and billed anew, those it no longer holds, and what the rebilled items had been invoiced at. */
+  rebill?: { items: string[]; missing: string[]; amountMinor: number };
 }
 
 /** Credits source items (or whole lines) of a posted invoice with a credit memo in the ERP. */

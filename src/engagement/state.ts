@@ -70,6 +70,8 @@ export interface EngagementState {
   creditBasis?: Record<string, CreditBasis>;
   /** Issued credit memos, oldest first. */
   creditMemos?: CreditMemoSummary[];
+  /** Rebill rounds per PSA item id: a rebilled item is taken again as `<id>~R<round>`. */
+  rebillRounds?: Record<string, number>;
   /** The termination, once the contract was terminated (the contract is then its last version). */
   termination?: TerminationRecord;
 }

@@ -76,8 +76,10 @@ export function closingSummary(s: EngagementState, d: Deal, today: string): Clos
   const writtenOffMinor = sum((i) => i.writtenOffMinor);
   // Credit memos: present only once there is one, so summaries of deals without credits keep their shape.
   const memos = s.creditMemos ?? [];
-  const credited = memos.length > 0 ? { memos: memos.length, subtotalMinor: memos.reduce((a, m) => a + m.subtotalMinor, 0), taxMinor: memos.reduce((a, m) => a + m.taxMinor, 0), totalMinor: memos.reduce((a, m) => a + m.totalMinor, 0) } : undefined;
-  const creditedNet = credited?.subtotalMinor ?? 0;
+  // What a credit and rebill billed again is not leakage: only what stayed credited is.
+  const rebilled = memos.reduce((a, m) => a + (m.rebill?.amountMinor ?? 0), 0);
+  const credited = memos.length > 0 ? { memos: memos.length, subtotalMinor: memos.reduce((a, m) => a + m.subtotalMinor, 0), taxMinor: memos.reduce((a, m) => a + m.taxMinor, 0), totalMinor: memos.reduce((a, m) => a + m.totalMinor, 0), ...(rebilled > 0 ? { rebilledMinor: rebilled } : {}) } : undefined;
+  const creditedNet = (credited?.subtotalMinor ?? 0) - rebilled;
   return {
     closedOn: today,
     currency: contractOf(s, d).currency,

@@ -74,7 +74,7 @@ const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
 /** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
 const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
-const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject'>>(BILLING_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'loadDeliveredItems'>>(BILLING_OPTIONS);
 
 /** Runs one command of the core as its activity. */
 async function run(c: Command): Promise<void> {
@@ -353,18 +353,35 @@ class Shell {
     if (core.priorCredit(this.s, req) || this.inflight.has(`credit:${req.requestId}`)) return;
     const inv = core.creditableInvoice(this.s, req);
     // Source items are checked here when the state keeps the invoice's basis; otherwise by the handler, once it has read them.
+    this.rebillProject(req);
     const kept = core.keptCreditBasis(this.s, inv);
     if (kept) core.creditMemoFor(this.s, req, today, kept);
   }
 
   /** The credit the request asks for, from the invoice as issued. */
   private async credit(req: CreditInvoiceRequest, today: string): Promise<CreditMemoSummary> {
-    const { s } = this;
+    const { s, d } = this;
     const done = s.creditMemos?.find((m) => m.requestId === req.requestId);
     if (done) return done;
     const inv = refusing(() => core.creditableInvoice(s, req));
+    const projectId = refusing(() => this.rebillProject(req));
     const basis = await this.basisOf(inv);
-    return this.postCredit(req, refusing(() => core.creditMemoFor(s, req, today, basis)));
+    const plan = refusing(() => core.creditMemoFor(s, req, today, basis));
+    const memo = await this.postCredit(req, plan);
+    if (!projectId) return memo;
+    // Credit and rebill: the credited items as the PSA holds them now, taken again.
+    const items = await operatorActs.loadDeliveredItems({ snapshot: d.snapshot, contract: core.contractOf(s, d), projectId, until: new Date(this.clock.now()).toISOString(), items: core.rebillItems(memo) });
+    core.rebill(s, d, memo, plan, items);
+    log.info('credited items rebilled', { creditMemoId: memo.id, rebilled: memo.rebill?.items.length ?? 0, missing: memo.rebill?.missing.length ?? 0 });
+    return memo;
+  }
+
+  /** The PSA project a credit and rebill reads the items from; undefined for a plain credit. */
+  private rebillProject(req: CreditInvoiceRequest): string | undefined {
+    if (!req.rebill) return undefined;
+    const projectId = this.d.ids.projectId;
+    if (!projectId) core.refuse('DEAL.REBILL_UNSUPPORTED', 'the deal has no PSA project to read the credited items again from');
+    return projectId;
   }
 
   /** What the invoice was issued with: kept in the state by older runs, read from its audit links otherwise. */

@@ -18,6 +18,8 @@ import {
   applyAmendment,
   applyTermination,
   contractOf,
+  rebill,
+  rebillItems,
   prepaymentCandidates,
   priorTermination,
   refundRequest,
@@ -180,6 +182,8 @@ export class Shell {
   readonly audit = new Map<string, InvoiceItemLink[]>();
   /** Credit memo postings sent to the ERP, in order. */
   readonly creditPostings: Array<ReturnType<typeof creditMemoPosting>> = [];
+  /** What the PSA holds now (a credit and rebill reads the credited items from it). */
+  psa: DeliveryItem[] = [];
   /** PSA projects closed by a termination. */
   readonly closedProjects: string[] = [];
   summary: ClosingSummary | undefined;
@@ -338,7 +342,19 @@ export class Shell {
     const prior = priorCredit(s, req);
     if (prior) return prior;
     const inv = creditableInvoice(s, req);
-    return this.postCredit(req, creditMemoFor(s, req, this.today, this.basisOf(inv)));
+    const plan = creditMemoFor(s, req, this.today, this.basisOf(inv));
+    const memo = this.postCredit(req, plan);
+    if (req.rebill) {
+      const wanted = new Set(rebillItems(memo).map((i) => `${i.kind}:${i.sourceId}`));
+      rebill(s, this.d, memo, plan, this.psa.filter((i) => wanted.has(`${i.kind}:${i.sourceId}`)));
+    }
+    this.wake();
+    return memo;
+  }
+
+  /** After an update: the workflow loops again at once when there is work (hasWork, or an immediate run). */
+  private wake(): void {
+    if (hasWork(this.s) || this.s.immediate) this.pass();
   }
 
   /** As the shell: the ERP takes the last version, refundable retainers are credited, the PSA project closed. */
@@ -363,6 +379,7 @@ export class Shell {
     }
     record.psaProjectClosed = true;
     this.closedProjects.push(d.ids.projectId ?? '');
+    this.wake();
     return { termination: record, contractVersion: next.version };
   }
 
@@ -389,9 +406,7 @@ export class Shell {
     }
     this.memoSeq += 1;
     const posted = { number: `CM-${this.memoSeq}`, externalId: `ns-cm-${this.memoSeq}`, taxByLine, taxMinor: Object.values(taxByLine).reduce((a, b) => a + b, 0) };
-    const { summary } = creditPosted(s, d, req, plan, posted, reversesRevenue);
-    if (hasWork(s)) this.pass();
-    return summary;
+    return creditPosted(s, d, req, plan, posted, reversesRevenue).summary;
   }
 
   // ------------------------------------------------------------ views for assertions
