@@ -5,10 +5,11 @@ import type * as ContractSchemas from '../canonical/contract';
 import { CanonicalError } from '../canonical/errors';
 import type { CompiledContract } from '../rules/compile';
 import { heldOverCap } from './caps';
-import { compiled, contractOf, type Deal } from './deal';
-import type { AmendContractRequest, AmendContractResult, AmendmentRecord } from './model';
+import { psaRefOf } from './credits';
+import { compiled, contractOf, isPosted, type Deal } from './deal';
+import type { AmendContractRequest, AmendContractResult, AmendmentRecord, CreditInvoiceRequest, DeliveryItem, InvoiceSummary } from './model';
 import { refuse } from './refusal';
-import type { EngagementState } from './state';
+import type { CreditBasis, EngagementState } from './state';
 
 /*
  * Contract amendments while the deal is in delivery: versioned deltas against
@@ -169,4 +170,49 @@ export function amendmentResult(s: EngagementState, d: Deal, record: AmendmentRe
   const contract = contractOf(s, d);
   const lines = new Set(record.changes.flatMap((ch) => (ch.op === 'UPDATE_LINE' && ch.set.cap !== undefined ? [ch.lineId] : [])));
   return { amendment: record, contractVersion: contract.version, ...heldOverCap(s, compiled(d, contract), lines) };
+}
+
+/** The change that re-rates invoiced work a rate change's past effective date reaches (credit and rebill). */
+export const RETROACTIVE_RERATE = 'retroactive-rerate';
+
+/** Lines whose rate terms the amendment changed. */
+export const reratedLines = (record: AmendmentRecord): string[] =>
+  [...new Set(record.changes.flatMap((ch) => (ch.op === 'UPDATE_LINE' && (ch.set.rateCardRef !== undefined || ch.set.discountBp !== undefined) ? [ch.lineId] : [])))];
+
+/** Posted ERP invoices that bill work on `lines` in a period reaching the effective date: what a retroactive rate change may re-rate. */
+export function rerateCandidates(s: EngagementState, d: Deal, record: AmendmentRecord): InvoiceSummary[] {
+  const lines = new Set(reratedLines(record));
+  if (lines.size === 0 || !d.patched(RETROACTIVE_RERATE)) return [];
+  return s.invoices.filter((i) => isPosted(s, i) && i.system === 'erp' && !['REJECTED', 'CREDITED', 'WRITTEN_OFF'].includes(i.status) && i.period.end >= record.effectiveDate && i.lines.some((l) => lines.has(l.contractLineId)));
+}
+
+/**
+ * The credit and rebill that re-rates one invoice: the time entries it billed
+ * on the re-rated lines that were worked on or after the effective date (the
+ * PSA's date, in the contracting entity's calendar) and are not credited yet.
+ * Undefined when the invoice has none.
+ */
+export function rerateRequest(record: AmendmentRecord, inv: InvoiceSummary, basis: CreditBasis, psaItems: readonly DeliveryItem[], workDateOf: (item: DeliveryItem) => string): CreditInvoiceRequest | undefined {
+  const lines = new Set(reratedLines(record));
+  const selected = basis.invoice.lines.flatMap((l) => {
+    if (!lines.has(l.contractLineId)) return [];
+    const credited = new Set(basis.credited[l.id] ?? []);
+    const ids = l.sourceItemIds.filter((sid) => {
+      const ref = psaRefOf(sid);
+      if (!ref || ref.kind !== 'timeEntry' || credited.has(sid)) return false;
+      const item = psaItems.find((i) => i.kind === 'timeEntry' && i.sourceId === ref.sourceId);
+      return item !== undefined && workDateOf(item) >= record.effectiveDate;
+    });
+    return ids.length > 0 ? [{ invoiceLineId: l.id, sourceItemIds: ids }] : [];
+  });
+  if (selected.length === 0) return undefined;
+  return {
+    requestId: `${record.requestId}:rerate:${inv.number}`,
+    invoiceId: inv.id,
+    by: record.by,
+    reason: 'ERROR',
+    note: `re-rated from ${record.effectiveDate} by amendment ${record.id}`,
+    lines: selected,
+    rebill: true,
+  };
 }

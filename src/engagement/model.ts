@@ -341,6 +341,8 @@ export interface AmendmentRecord {
   changes: AmendmentChange[];
   /** The ERP sales order the new version was posted to. */
   erpContractId?: string;
+  /** A rate change effective before work already invoiced: the credit and rebill of that work, per invoice. */
+  rerated?: Array<{ invoiceNumber: string; creditMemoNumber: string; items: string[]; creditedMinor: number }>;
 }
 
 export interface AmendContractResult {
