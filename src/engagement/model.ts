@@ -1,4 +1,4 @@
-import type { AmendmentChange, Contract, Customer, Invoice, LegalEntity, Project, Quote } from '../canonical';
+import type { AmendmentChangeRequest, Contract, Customer, Invoice, LegalEntity, Project, Quote } from '../canonical';
 import type { RuleSet } from '../rules/ruleset';
 
 /*
@@ -276,8 +276,11 @@ export interface WriteOffRequest {
  * A change order against the contract version delivery bills from. The changes
  * are canonical amendment changes (src/canonical/amendment.ts); in delivery the
  * validator accepts UPDATE_LINE of cap, endDate, rateCardRef, discountBp and
- * allocatedValue, END_LINE, and SET_TERMS of endDate and poNumber. A rate card
- * or discount change applies to work dated on or after `effectiveDate`.
+ * allocatedValue, END_LINE, SET_TERMS of endDate and poNumber, ADD_LINE (a new
+ * line and its PSA tasks; q2c gives the line id `<contractId>-L<n>`, the
+ * milestone ids `<lineId>-M<k>`, the quote line reference and the dates when
+ * the request leaves them out) and REMOVE_LINE (a line nothing was billed on).
+ * A rate card or discount change applies to work dated on or after `effectiveDate`.
  */
 export interface AmendContractRequest {
   /** The operator's idempotency key: the same id again returns the first result and changes nothing. */
@@ -287,7 +290,7 @@ export interface AmendContractRequest {
   baseVersion: number;
   effectiveDate: string; // YYYY-MM-DD
   reason: string;
-  changes: AmendmentChange[];
+  changes: AmendmentChangeRequest[];
 }
 
 /** One applied amendment, as the deal keeps it. */
@@ -338,9 +341,18 @@ export interface AmendmentRecord {
   version: number;
   /** Business date it was applied on. */
   appliedOn: string;
-  changes: AmendmentChange[];
+  changes: AmendmentChangeRequest[];
   /** The ERP sales order the new version was posted to. */
   erpContractId?: string;
+  /** Lines the change order added (ids q2c gave) and removed. */
+  addedLines?: string[];
+  removedLines?: string[];
+  /**
+   * What the PSA project got: canonical id -> PSA id of the added phases, milestones
+   * and tasks; the removed lines' records archived (false: the PSA failed or cannot
+   * archive single records; the operator closes them there).
+   */
+  psa?: { added: Record<string, string>; archived?: boolean };
 }
 
 export interface AmendContractResult {

@@ -1,6 +1,7 @@
 import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
 import type { Decision } from '../rules/billability';
 import type { CreditableInvoice } from '../rules/credit';
+import type { ProjectScope } from './scope';
 import type { AmendmentRecord, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
@@ -70,6 +71,8 @@ export interface EngagementState {
   creditBasis?: Record<string, CreditBasis>;
   /** Issued credit memos, oldest first. */
   creditMemos?: CreditMemoSummary[];
+  /** Phases scope change orders added to the PSA project, and lines they removed (absent: none). */
+  scope?: ProjectScope;
   /** The termination, once the contract was terminated (the contract is then its last version). */
   termination?: TerminationRecord;
 }
