@@ -6,9 +6,9 @@ import { CanonicalError } from '../canonical/errors';
 import type { CompiledContract } from '../rules/compile';
 import { heldOverCap } from './caps';
 import { compiled, contractOf, type Deal } from './deal';
-import type { AmendContractRequest, AmendContractResult, AmendmentRecord } from './model';
+import type { AmendContractRequest, AmendContractResult, AmendmentRecord, ScopePlan } from './model';
 import { refuse } from './refusal';
-import { phaseOf, removalRefusal, withScopeIds, type ScopePlan } from './scope';
+import { phaseOf, removalRefusal, withScopeIds } from './scope';
 import type { EngagementState } from './state';
 
 /*

@@ -1,8 +1,7 @@
 import type { Contract, Project } from '../canonical';
 import { compileContract, type CompiledContract } from '../rules/compile';
 import type { Outcome } from './commands';
-import type { AttentionItem, BillingSetup, DealSnapshot, DeliveryOptions, InvoiceSummary } from './model';
-import { addScope, type ProjectScope } from './scope';
+import type { AttentionItem, BillingSetup, DealSnapshot, DeliveryOptions, InvoiceSummary, ProjectScope } from './model';
 import type { EngagementState } from './state';
 
 /** PSA items not billable in the PSA land on this task, which the rules know is not billable. */
@@ -80,6 +79,17 @@ export function dealOf(input: {
   };
   if (input.scope) addScope(d, input.scope);
   return d;
+}
+
+/** The deal's look-up tables with the scope change orders added (at the start of a run, and when one is applied). */
+export function addScope(d: Deal, scope: ProjectScope): void {
+  for (const ph of scope.phases) {
+    for (const t of ph.tasks) if (t.contractLineId) d.taskLine.set(t.id, t.contractLineId);
+    for (const m of ph.milestones) d.milestoneLine.set(m.id, m.contractLineId);
+  }
+  // before the not-billable-in-the-PSA phase, which stays last
+  d.projectPhases.splice(Math.max(0, d.projectPhases.length - 1), 0, ...scope.phases);
+  Object.assign(d.setup.psaIds, scope.psaIds);
 }
 
 /** The contract version delivery bills against: the snapshot's, or the latest amendment's. */

@@ -272,6 +272,24 @@ export interface WriteOffRequest {
 
 // ---------------------------------------------------------------- contract amendment
 
+/** The PSA structure change orders added to the project, and the lines they removed (carried across continue-as-new). */
+export interface ProjectScope {
+  /** Phases (milestones, tasks) of added lines, as created on the deal's PSA project. */
+  phases: Project['phases'];
+  /** PSA id -> canonical id of their milestones and tasks, where the PSA uses its own ids. */
+  psaIds: Record<string, string>;
+  /** Lines removed from the contract: their ids are never given again, items on them are excluded. */
+  removedLines: string[];
+}
+
+/** What a change order does to the project: lines added (and the phases they get), lines whose PSA records are archived. */
+export interface ScopePlan {
+  addedLines: string[];
+  phases: Project['phases'];
+  removedLines: string[];
+}
+
+
 /**
  * A change order against the contract version delivery bills from. The changes
  * are canonical amendment changes (src/canonical/amendment.ts); in delivery the

@@ -1,6 +1,6 @@
 import type { Contract, ContractLine, Phase } from '../canonical';
-import type { Deal } from './deal';
-import type { AmendmentRecord } from './model';
+import { addScope, type Deal } from './deal';
+import type { AmendmentRecord, ScopePlan } from './model';
 import { refuse } from './refusal';
 import type { EngagementState } from './state';
 
@@ -9,23 +9,6 @@ import type { EngagementState } from './state';
  * phase, milestones and tasks on the deal's project) and unbilled lines it
  * removes. Pure: the amendment checks and the shell ask these functions.
  */
-
-/** The PSA structure change orders added to the project, and the lines they removed (carried across continue-as-new). */
-export interface ProjectScope {
-  /** Phases (milestones, tasks) of added lines, as created on the deal's PSA project. */
-  phases: Phase[];
-  /** PSA id -> canonical id of their milestones and tasks, where the PSA uses its own ids. */
-  psaIds: Record<string, string>;
-  /** Lines removed from the contract: their ids are never given again, items on them are excluded. */
-  removedLines: string[];
-}
-
-/** What a change order does to the project: lines added (and the phases they get), lines whose PSA records are archived. */
-export interface ScopePlan {
-  addedLines: string[];
-  phases: Phase[];
-  removedLines: string[];
-}
 
 type Raw = Record<string, unknown>;
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -154,17 +137,6 @@ export function applyScope(s: EngagementState, d: Deal, phases: readonly Phase[]
   scope.phases.push(...phases);
   Object.assign(scope.psaIds, psaIds);
   addScope(d, { phases: [...phases], psaIds, removedLines: [] });
-}
-
-/** The deal's look-up tables with the scope change orders added (at the start of a run, and when one is applied). */
-export function addScope(d: Deal, scope: ProjectScope): void {
-  for (const ph of scope.phases) {
-    for (const t of ph.tasks) if (t.contractLineId) d.taskLine.set(t.id, t.contractLineId);
-    for (const m of ph.milestones) d.milestoneLine.set(m.id, m.contractLineId);
-  }
-  // before the not-billable-in-the-PSA phase, which stays last
-  d.projectPhases.splice(Math.max(0, d.projectPhases.length - 1), 0, ...scope.phases);
-  Object.assign(d.setup.psaIds, scope.psaIds);
 }
 
 /** The change order's scope on its record: the lines added and removed, and the PSA ids of what the project got. */

@@ -1,8 +1,7 @@
 import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
 import type { Decision } from '../rules/billability';
 import type { CreditableInvoice } from '../rules/credit';
-import type { ProjectScope } from './scope';
-import type { AmendmentRecord, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
+import type { AmendmentRecord, ProjectScope, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
 export interface DeliveryInbox {
