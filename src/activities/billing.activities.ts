@@ -1,10 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { Contract, Customer, FxRate, Invoice, LegalEntity } from '../canonical';
+import type { Contract, Customer, FxRate, Invoice, LegalEntity, Phase } from '../canonical';
 import type { BillingPort } from '../connectors/billing/billing.port';
 import type { CrmPort } from '../connectors/crm/crm.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
-import type { PsaPort } from '../connectors/psa/psa.port';
+import type { ProjectScopeRef, PsaPort } from '../connectors/psa/psa.port';
 import type { TaxPort } from '../connectors/tax/tax.port';
 import type { Db } from '../db';
 import { AuditRepository, type AuditLinkInput } from '../db/audit';
@@ -94,6 +94,17 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
         }
         return { ruleSet, project: { id: project.id, phases: project.phases }, psaIds, entities, resources: { ...(deps.resources ?? {}) } };
       }),
+
+    /**
+     * A change order's new scope on the deal's PSA project: the phases of the
+     * added lines with their milestones and tasks, each created once (the PSA
+     * adapter looks up the q2c reference, the canonical id, before creating).
+     */
+    addProjectScope: (input: { projectId: string; phases: Phase[] }): Promise<ProjectScopeRef> => activityBoundary(() => psa.addProjectScope(input)),
+
+    /** The PSA records of lines a change order removed, archived where the PSA can (`supported: false` otherwise). */
+    archiveProjectScope: (input: { projectId: string; refs: string[]; reason: string }): Promise<{ supported: boolean; archived: string[] }> =>
+      activityBoundary(async () => (psa.archiveProjectScope ? { supported: true, ...(await psa.archiveProjectScope(input)) } : { supported: false, archived: [] })),
 
     /** Tax from the tax connector; the document code is the invoice id, so a retry finds the same document. */
     taxInvoice: (input: { invoice: Invoice; customer: Customer; seller: LegalEntity; taxableLineIds: string[] }): Promise<{ taxMinor: number; byLine: Record<string, number> }> =>

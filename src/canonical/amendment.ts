@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DiscountBasisPoints, Id, Instant, IsoDate, RuleSetRef } from './common';
-import { Contract, ContractLine } from './contract';
+import { Contract, ContractLine, type MilestoneBilling } from './contract';
 import { CanonicalError } from './errors';
 import type { Money } from './money';
 import { formatZodIssues } from './zod-issues';
@@ -12,8 +12,13 @@ import { formatZodIssues } from './zod-issues';
  */
 const LineChanges = ContractLine.omit({ id: true, quoteLineId: true }).extend({ description: z.string(), discountBp: DiscountBasisPoints }).partial();
 
+/** A PSA task of a line a change order adds: time on it bills on that line (when the task is billable). */
+export const ScopeTask = z.object({ name: z.string().min(1).max(200), billable: z.boolean() });
+export type ScopeTask = z.infer<typeof ScopeTask>;
+
 export const AmendmentChange = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('ADD_LINE'), line: ContractLine }),
+  /** `tasks`: the PSA tasks of the new line (absent: one task named after the line). */
+  z.object({ op: z.literal('ADD_LINE'), line: ContractLine, tasks: z.array(ScopeTask).max(50).optional() }),
   z.object({
     op: z.literal('UPDATE_LINE'),
     lineId: Id,
@@ -21,6 +26,8 @@ export const AmendmentChange = z.discriminatedUnion('op', [
   }),
   /** Lines are never deleted (invoices trace to them); they are ended. */
   z.object({ op: z.literal('END_LINE'), lineId: Id, endDate: IsoDate }),
+  /** Only a line nothing was billed, drawn or recognised on: it leaves the version (no invoice traces to it). */
+  z.object({ op: z.literal('REMOVE_LINE'), lineId: Id }),
   z.object({
     op: z.literal('SET_TERMS'),
     set: z
@@ -35,6 +42,24 @@ export const AmendmentChange = z.discriminatedUnion('op', [
   }),
 ]);
 export type AmendmentChange = z.infer<typeof AmendmentChange>;
+
+/** A milestone of a line a change order asks for: q2c names it `<lineId>-M<k>` when the request does not. */
+export type RequestedMilestone = Omit<z.input<typeof MilestoneBilling>, 'milestoneId'> & { milestoneId?: string };
+
+/**
+ * A line as a change order asks for it: q2c gives what the request leaves out
+ * (the line id `<contractId>-L<n>`, the quote line reference, the dates, the milestone ids).
+ */
+export type RequestedLine = Omit<z.input<typeof ContractLine>, 'id' | 'quoteLineId' | 'startDate' | 'endDate' | 'milestones'> & {
+  id?: string;
+  quoteLineId?: string;
+  startDate?: string;
+  endDate?: string;
+  milestones?: RequestedMilestone[];
+};
+
+/** A change as an operator sends it (AmendmentChange once q2c has filled in an added line's ids). */
+export type AmendmentChangeRequest = Exclude<AmendmentChange, { op: 'ADD_LINE' }> | { op: 'ADD_LINE'; line: RequestedLine; tasks?: ScopeTask[] };
 
 type Path = (string | number)[];
 
@@ -140,6 +165,11 @@ export const applyAmendmentChanges = (contract: Contract, amendment: Pick<Amendm
       case 'END_LINE': {
         const i = find(ch.lineId);
         lines[i] = { ...lines[i]!, endDate: ch.endDate };
+        break;
+      }
+      case 'REMOVE_LINE': {
+        const i = find(ch.lineId);
+        lines = lines.filter((_, j) => j !== i);
         break;
       }
       case 'SET_TERMS':

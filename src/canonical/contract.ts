@@ -32,6 +32,10 @@ export const MilestoneBilling = z
     /** Exactly one of amount or percentBp (of the line's fee). */
     amount: NonNegativeMoney.optional(),
     percentBp: z.int().min(0).max(10_000).optional(),
+    /** What the PSA milestone is called (a line added by a change order names its milestones; template lines take the template's names). */
+    name: z.string().min(1).max(200).optional(),
+    /** Planned date of the PSA milestone. */
+    dueDate: IsoDate.optional(),
   })
   .refine((m) => (m.amount === undefined) !== (m.percentBp === undefined), {
     message: 'give exactly one of amount or percentBp',

@@ -1,4 +1,4 @@
-import type { Contract } from '../canonical';
+import type { AmendmentChange, Contract } from '../canonical';
 import type * as AmendmentSchemas from '../canonical/amendment';
 import type * as CommonSchemas from '../canonical/common';
 import type * as ContractSchemas from '../canonical/contract';
@@ -7,8 +7,9 @@ import type { CompiledContract } from '../rules/compile';
 import { heldOverCap } from './caps';
 import { psaRefOf } from './credits';
 import { compiled, contractOf, isPosted, type Deal } from './deal';
-import type { AmendContractRequest, AmendContractResult, AmendmentRecord, CreditInvoiceRequest, DeliveryItem, InvoiceSummary } from './model';
+import type { AmendContractRequest, AmendContractResult, AmendmentRecord, CreditInvoiceRequest, DeliveryItem, InvoiceSummary, ScopePlan } from './model';
 import { refuse } from './refusal';
+import { phaseOf, removalRefusal, withScopeIds } from './scope';
 import type { CreditBasis, EngagementState } from './state';
 
 /*
@@ -17,7 +18,7 @@ import type { CreditBasis, EngagementState } from './state';
  * a refusal and an application can never disagree.
  */
 
-/** What an amendment may change while the deal is in delivery (the PSA project and the rule set stay as provisioned). */
+/** What an UPDATE_LINE or SET_TERMS may change while the deal is in delivery (the rule set stays as provisioned; scope changes are ADD_LINE and REMOVE_LINE). */
 const AMENDABLE_LINE_FIELDS = new Set(['cap', 'endDate', 'rateCardRef', 'discountBp', 'allocatedValue', 'description']);
 const AMENDABLE_TERMS = new Set(['endDate', 'poNumber']);
 
@@ -66,11 +67,12 @@ export function priorAmendment(s: EngagementState, req: AmendContractRequest): A
 /** Which operations delivery accepts, on which lines and fields (checked on the request as sent, before its values). */
 function checkScope(c: Contract, changes: readonly unknown[]): void {
   changes.forEach((raw, i) => {
-    const ch = (typeof raw === 'object' && raw !== null ? raw : {}) as { op?: unknown; lineId?: unknown; set?: unknown };
+    const ch = (typeof raw === 'object' && raw !== null ? raw : {}) as { op?: unknown; lineId?: unknown; set?: unknown; line?: unknown };
     const keys = typeof ch.set === 'object' && ch.set !== null ? Object.keys(ch.set) : [];
     switch (ch.op) {
       case 'UPDATE_LINE':
       case 'END_LINE':
+      case 'REMOVE_LINE':
         if (!c.lines.some((l) => l.id === ch.lineId)) refuse('DEAL.AMENDMENT_UNKNOWN_LINE', `changes.${i}.lineId: line ${String(ch.lineId)} is not on contract ${c.id}`);
         if (ch.op === 'UPDATE_LINE') {
           if (keys.length === 0) refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.set: nothing to change`);
@@ -81,7 +83,7 @@ function checkScope(c: Contract, changes: readonly unknown[]): void {
         for (const k of keys) if (!AMENDABLE_TERMS.has(k)) refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}.set.${k}: cannot be amended while the deal is in delivery`);
         break;
       case 'ADD_LINE':
-        refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}: a line cannot be added in delivery (the PSA project has no tasks for it)`);
+        if (typeof ch.line !== 'object' || ch.line === null) refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.line: the line to add is missing`);
         break;
       default:
         refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.op: unknown operation`);
@@ -91,6 +93,14 @@ function checkScope(c: Contract, changes: readonly unknown[]): void {
 
 /** The contract version the request makes of the current one, or a refusal naming what is wrong. */
 export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequest): Contract {
+  return changeOrderFor(s, d, req).next;
+}
+
+/**
+ * The contract version the request makes, and what it does to the PSA project
+ * (the phases of added lines, the lines removed), or a refusal naming what is wrong.
+ */
+export function changeOrderFor(s: EngagementState, d: Deal, req: AmendContractRequest): { next: Contract; scope: ScopePlan } {
   const c = contractOf(s, d);
   const { applyAmendmentChanges, contractLineIssues, IsoDate, parseAmendmentChanges } = schemas();
   if (!req.by?.trim() || !req.reason?.trim()) refuse('DEAL.ACTION_INVALID', 'an amendment needs `by` and `reason`');
@@ -99,16 +109,23 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
   if (req.baseVersion !== c.version) refuse('DEAL.AMENDMENT_VERSION_CONFLICT', `amendment written against contract v${req.baseVersion}; contract ${c.id} is at v${c.version}`);
   if (!Array.isArray(req.changes) || req.changes.length === 0) refuse('DEAL.AMENDMENT_INVALID', 'changes: at least one change is needed');
   checkScope(c, req.changes);
-  // The canonical schema checks the values (paths as the service reports them) and defaults a cap's tolerance to 0.
-  const parsed = parseAmendmentChanges(req.changes, c.currency);
+  const amendmentId = `${c.id}-A${c.version + 1}`;
+  // Added lines get q2c's ids first; the canonical schema then checks the values (paths as the service reports them) and defaults a cap's tolerance to 0.
+  const parsed = parseAmendmentChanges(withScopeIds(s, c, req.changes, amendmentId, req.effectiveDate), c.currency);
   if (!parsed.ok) return refuse('DEAL.AMENDMENT_INVALID', parsed.errors.join('; '));
   let next: Contract;
   try {
-    next = applyAmendmentChanges(c, { id: `${c.id}-A${c.version + 1}`, contractId: c.id, baseVersion: req.baseVersion, changes: parsed.changes });
+    next = applyAmendmentChanges(c, { id: amendmentId, contractId: c.id, baseVersion: req.baseVersion, changes: parsed.changes });
   } catch (err) {
-    if (err instanceof CanonicalError) refuse(err.code === 'AMENDMENT.VERSION_MISMATCH' ? 'DEAL.AMENDMENT_VERSION_CONFLICT' : err.code === 'AMENDMENT.LINE_NOT_FOUND' ? 'DEAL.AMENDMENT_UNKNOWN_LINE' : 'DEAL.AMENDMENT_INVALID', err.message);
+    if (err instanceof CanonicalError) {
+      const codes: Record<string, string> = { 'AMENDMENT.VERSION_MISMATCH': 'DEAL.AMENDMENT_VERSION_CONFLICT', 'AMENDMENT.LINE_NOT_FOUND': 'DEAL.AMENDMENT_UNKNOWN_LINE', 'AMENDMENT.LINE_EXISTS': 'DEAL.AMENDMENT_LINE_EXISTS' };
+      refuse(codes[err.code] ?? 'DEAL.AMENDMENT_INVALID', err.message);
+    }
     throw err;
   }
+  // what the lines' history forbids (a billed line removed) is named before what the new version lacks
+  const scope = scopeChecks(s, d, c, next, parsed.changes);
+  if (next.lines.length === 0) refuse('DEAL.AMENDMENT_INVALID', `changes: contract ${c.id} would have no line left; terminate it instead`);
   if (next.startDate > next.endDate) refuse('DEAL.AMENDMENT_INVALID', `endDate: the contract would end (${next.endDate}) before it starts (${next.startDate})`);
   next.lines.forEach((l, i) => {
     const issues = contractLineIssues(l, next.currency);
@@ -121,7 +138,8 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
     return refuse('DEAL.AMENDMENT_INVALID', err instanceof Error ? err.message : String(err));
   }
   for (const l of next.lines) {
-    const before = c.lines.find((x) => x.id === l.id)!;
+    const before = c.lines.find((x) => x.id === l.id);
+    if (!before) continue; // added by this change order
     // the cap's consumption (billedByLine) is kept under the term in force: it cannot change once billing runs under it
     if ((before.cap?.includesExpenses ?? true) !== (l.cap?.includesExpenses ?? true)) {
       refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: cap.includesExpenses cannot change in delivery (expenses ${before.cap?.includesExpenses === false ? 'do not count' : 'count'} against the cap)`);
@@ -132,7 +150,32 @@ export function amendmentFor(s: EngagementState, d: Deal, req: AmendContractRequ
     const last = s.rateHistory?.[l.id]?.at(-1);
     if (rateChanged(before, l) && last && req.effectiveDate < last.until) refuse('DEAL.AMENDMENT_INVALID', `line ${l.id}: a rate change from ${req.effectiveDate} is earlier than the one from ${last.until}`);
   }
-  return next;
+  return { next, scope };
+}
+
+/** Lines added (inside the term, milestones of their own, billable by q2c) and removed (nothing billed on them), and the PSA structure that follows. */
+function scopeChecks(s: EngagementState, d: Deal, c: Contract, next: Contract, changes: readonly AmendmentChange[]): ScopePlan {
+  const plan: ScopePlan = { addedLines: next.lines.filter((l) => !c.lines.some((x) => x.id === l.id)).map((l) => l.id), phases: [], removedLines: c.lines.filter((l) => !next.lines.some((x) => x.id === l.id)).map((l) => l.id) };
+  for (const lineId of plan.removedLines) {
+    const line = c.lines.find((l) => l.id === lineId)!;
+    const why = removalRefusal(s, lineId);
+    if (why) refuse(why.code, `line ${lineId} cannot be removed: ${why.why}; end it (END_LINE) instead`);
+    if (line.billingModel === 'SUBSCRIPTION' && d.stripeSubscriptions) refuse('DEAL.AMENDMENT_UNSUPPORTED', `line ${lineId}: its subscription is billed by the billing system; cancel it there`);
+  }
+  const milestoneIds = new Set([...d.milestoneLine.keys(), ...c.lines.flatMap((l) => (l.milestones ?? []).map((m) => m.milestoneId))]);
+  changes.forEach((ch, i) => {
+    if (ch.op !== 'ADD_LINE') return;
+    const l = ch.line;
+    if (l.startDate < next.startDate || l.endDate > next.endDate) refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.line: ${l.startDate}..${l.endDate} is not inside the contract term ${next.startDate}..${next.endDate}`);
+    if (l.billingModel === 'SUBSCRIPTION' && d.stripeSubscriptions) refuse('DEAL.AMENDMENT_UNSUPPORTED', `changes.${i}.line: the deal's subscriptions are billed by the billing system, which has no subscription for a new line`);
+    (l.milestones ?? []).forEach((m, k) => {
+      if (milestoneIds.has(m.milestoneId)) refuse('DEAL.AMENDMENT_INVALID', `changes.${i}.line.milestones.${k}.milestoneId: milestone ${m.milestoneId} is already on the contract or the project`);
+      milestoneIds.add(m.milestoneId);
+    });
+    const phase = phaseOf(l, ch.tasks);
+    if (phase) plan.phases.push(phase);
+  });
+  return plan;
 }
 
 export const amendmentRecord = (s: EngagementState, d: Deal, req: AmendContractRequest, next: Contract, today: string): AmendmentRecord => ({
@@ -154,8 +197,10 @@ export const amendmentRecord = (s: EngagementState, d: Deal, req: AmendContractR
  */
 export function applyAmendment(s: EngagementState, d: Deal, req: AmendContractRequest, next: Contract, record: AmendmentRecord): AmendmentRecord {
   const prev = contractOf(s, d);
+  for (const l of prev.lines) if (!next.lines.some((x) => x.id === l.id)) (s.scope ??= { phases: [], psaIds: {}, removedLines: [] }).removedLines.push(l.id);
   for (const l of next.lines) {
-    const before = prev.lines.find((x) => x.id === l.id)!;
+    const before = prev.lines.find((x) => x.id === l.id);
+    if (!before) continue;
     if (rateChanged(before, l)) {
       ((s.rateHistory ??= {})[l.id] ??= []).push({ until: req.effectiveDate, ...(before.rateCardRef !== undefined ? { rateCardRef: before.rateCardRef } : {}), discountBp: before.discountBp });
     }

@@ -1,7 +1,7 @@
 import type { Contract, Project } from '../canonical';
 import { compileContract, type CompiledContract } from '../rules/compile';
 import type { Outcome } from './commands';
-import type { AttentionItem, BillingSetup, DealSnapshot, DeliveryOptions, InvoiceSummary } from './model';
+import type { AttentionItem, BillingSetup, DealSnapshot, DeliveryOptions, InvoiceSummary, ProjectScope } from './model';
 import type { EngagementState } from './state';
 
 /** PSA items not billable in the PSA land on this task, which the rules know is not billable. */
@@ -32,9 +32,9 @@ export interface Deal {
   /** The contracting entity's zone: business dates are local dates there. */
   tz: string;
   projectPhases: Project['phases'];
-  /** Task id -> contract line, milestone id -> contract line. */
-  taskLine: ReadonlyMap<string, string>;
-  milestoneLine: ReadonlyMap<string, string>;
+  /** Task id -> contract line, milestone id -> contract line (scope change orders add to them: src/engagement/scope.ts). */
+  taskLine: Map<string, string>;
+  milestoneLine: Map<string, string>;
   /** Subscriptions are invoiced by the billing system's own schedule. */
   stripeSubscriptions: boolean;
   /**
@@ -45,15 +45,25 @@ export interface Deal {
   patched(id: string): boolean;
 }
 
-export function dealOf(input: { dealId: string; opportunityId: string; snapshot: DealSnapshot; setup: BillingSetup; ids: DealIds; options?: DeliveryOptions; patched?: (id: string) => boolean }): Deal {
-  const { setup } = input;
+export function dealOf(input: {
+  dealId: string;
+  opportunityId: string;
+  snapshot: DealSnapshot;
+  setup: BillingSetup;
+  ids: DealIds;
+  options?: DeliveryOptions;
+  patched?: (id: string) => boolean;
+  /** What scope change orders added to the project (the state's `scope`): prepareBilling reads only the snapshot's. */
+  scope?: ProjectScope;
+}): Deal {
+  const setup = { ...input.setup, psaIds: { ...input.setup.psaIds } };
   const taskLine = new Map<string, string>();
   const milestoneLine = new Map<string, string>();
   for (const ph of setup.project.phases) {
     for (const t of ph.tasks) if (t.contractLineId) taskLine.set(t.id, t.contractLineId);
     for (const m of ph.milestones) milestoneLine.set(m.id, m.contractLineId);
   }
-  return {
+  const d: Deal = {
     dealId: input.dealId,
     opportunityId: input.opportunityId,
     snapshot: input.snapshot,
@@ -67,6 +77,19 @@ export function dealOf(input: { dealId: string; opportunityId: string; snapshot:
     stripeSubscriptions: (input.ids.subscriptionIds?.length ?? 0) > 0,
     patched: input.patched ?? (() => true),
   };
+  if (input.scope) addScope(d, input.scope);
+  return d;
+}
+
+/** The deal's look-up tables with the scope change orders added (at the start of a run, and when one is applied). */
+export function addScope(d: Deal, scope: ProjectScope): void {
+  for (const ph of scope.phases) {
+    for (const t of ph.tasks) if (t.contractLineId) d.taskLine.set(t.id, t.contractLineId);
+    for (const m of ph.milestones) d.milestoneLine.set(m.id, m.contractLineId);
+  }
+  // before the not-billable-in-the-PSA phase, which stays last
+  d.projectPhases.splice(Math.max(0, d.projectPhases.length - 1), 0, ...scope.phases);
+  Object.assign(d.setup.psaIds, scope.psaIds);
 }
 
 /** The contract version delivery bills against: the snapshot's, or the latest amendment's. */

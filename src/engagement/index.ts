@@ -13,6 +13,7 @@ export * from './invoicing';
 export * from './issuing';
 export * from './refusal';
 export * from './revenue';
+export * from './scope';
 export * from './state';
 export * from './termination';
 export * from './view';

@@ -1,4 +1,4 @@
-import type { AmendmentChange, Contract, Customer, Invoice, LegalEntity, Project, Quote } from '../canonical';
+import type { AmendmentChangeRequest, Contract, Customer, Invoice, LegalEntity, Project, Quote } from '../canonical';
 import type { RuleSet } from '../rules/ruleset';
 
 /*
@@ -272,12 +272,33 @@ export interface WriteOffRequest {
 
 // ---------------------------------------------------------------- contract amendment
 
+/** The PSA structure change orders added to the project, and the lines they removed (carried across continue-as-new). */
+export interface ProjectScope {
+  /** Phases (milestones, tasks) of added lines, as created on the deal's PSA project. */
+  phases: Project['phases'];
+  /** PSA id -> canonical id of their milestones and tasks, where the PSA uses its own ids. */
+  psaIds: Record<string, string>;
+  /** Lines removed from the contract: their ids are never given again, items on them are excluded. */
+  removedLines: string[];
+}
+
+/** What a change order does to the project: lines added (and the phases they get), lines whose PSA records are archived. */
+export interface ScopePlan {
+  addedLines: string[];
+  phases: Project['phases'];
+  removedLines: string[];
+}
+
+
 /**
  * A change order against the contract version delivery bills from. The changes
  * are canonical amendment changes (src/canonical/amendment.ts); in delivery the
  * validator accepts UPDATE_LINE of cap, endDate, rateCardRef, discountBp and
- * allocatedValue, END_LINE, and SET_TERMS of endDate and poNumber. A rate card
- * or discount change applies to work dated on or after `effectiveDate`.
+ * allocatedValue, END_LINE, SET_TERMS of endDate and poNumber, ADD_LINE (a new
+ * line and its PSA tasks; q2c gives the line id `<contractId>-L<n>`, the
+ * milestone ids `<lineId>-M<k>`, the quote line reference and the dates when
+ * the request leaves them out) and REMOVE_LINE (a line nothing was billed on).
+ * A rate card or discount change applies to work dated on or after `effectiveDate`.
  */
 export interface AmendContractRequest {
   /** The operator's idempotency key: the same id again returns the first result and changes nothing. */
@@ -287,7 +308,7 @@ export interface AmendContractRequest {
   baseVersion: number;
   effectiveDate: string; // YYYY-MM-DD
   reason: string;
-  changes: AmendmentChange[];
+  changes: AmendmentChangeRequest[];
 }
 
 /** One applied amendment, as the deal keeps it. */
@@ -338,11 +359,20 @@ export interface AmendmentRecord {
   version: number;
   /** Business date it was applied on. */
   appliedOn: string;
-  changes: AmendmentChange[];
+  changes: AmendmentChangeRequest[];
   /** The ERP sales order the new version was posted to. */
   erpContractId?: string;
   /** A rate change effective before work already invoiced: the credit and rebill of that work, per invoice. */
   rerated?: Array<{ invoiceNumber: string; creditMemoNumber: string; items: string[]; creditedMinor: number }>;
+  /** Lines the change order added (ids q2c gave) and removed. */
+  addedLines?: string[];
+  removedLines?: string[];
+  /**
+   * What the PSA project got: canonical id -> PSA id of the added phases, milestones
+   * and tasks; the removed lines' records archived (false: the PSA failed or cannot
+   * archive single records; the operator closes them there).
+   */
+  psa?: { added: Record<string, string>; archived?: boolean };
 }
 
 export interface AmendContractResult {

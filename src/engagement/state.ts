@@ -1,7 +1,7 @@
 import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
 import type { Decision } from '../rules/billability';
 import type { CreditableInvoice } from '../rules/credit';
-import type { AmendmentRecord, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
+import type { AmendmentRecord, ProjectScope, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
 export interface DeliveryInbox {
@@ -72,6 +72,8 @@ export interface EngagementState {
   creditMemos?: CreditMemoSummary[];
   /** Rebill rounds per PSA item id: a rebilled item is taken again as `<id>~R<round>`. */
   rebillRounds?: Record<string, number>;
+  /** Phases scope change orders added to the PSA project, and lines they removed (absent: none). */
+  scope?: ProjectScope;
   /** The termination, once the contract was terminated (the contract is then its last version). */
   termination?: TerminationRecord;
 }

@@ -22,6 +22,57 @@ const ItemId = z.string().min(1).max(200);
 const MoneyBody = z.object({ amountMinor: z.int().min(0), currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code') });
 const nonEmpty = (o: object) => Object.keys(o).length > 0;
 
+/**
+ * A line a change order adds: the billing model's own terms are required here (as the
+ * contract schema requires them); id, quote line reference, dates and milestone ids are
+ * q2c's to give when left out (the workflow checks the id and the currency against the deal).
+ */
+const AddedLineBody = z
+  .strictObject({
+    id: ItemId.optional(),
+    quoteLineId: ItemId.optional(),
+    description: z.string().max(2000).optional(),
+    billingModel: z.enum(['FIXED_FEE_MILESTONE', 'TIME_AND_MATERIALS', 'RETAINER', 'SUBSCRIPTION', 'EXPENSES']),
+    startDate: z.iso.date().optional(),
+    endDate: z.iso.date().optional(),
+    taxCode: z.string().min(1).max(50),
+    revenueTreatment: z.enum(['POINT_IN_TIME', 'RATABLE_DAILY', 'AS_INVOICED', 'AS_DRAWN']),
+    invoiceSchedule: z.enum(['IMMEDIATE', 'WEEKLY', 'MONTHLY', 'ON_MILESTONE']),
+    poNumber: z.string().min(1).max(200).optional(),
+    rateCardRef: ItemId.optional(),
+    discountBp: z.int().min(0).max(10_000).optional(),
+    cap: z.strictObject({ notToExceed: MoneyBody, toleranceBp: z.int().min(0).max(10_000_000).default(0), includesExpenses: z.boolean().optional() }).optional(),
+    allocatedValue: MoneyBody,
+    fee: MoneyBody.optional(),
+    milestones: z
+      .array(
+        z
+          .strictObject({ milestoneId: ItemId.optional(), name: z.string().trim().min(1).max(200).optional(), dueDate: z.iso.date().optional(), amount: MoneyBody.optional(), percentBp: z.int().min(0).max(10_000).optional() })
+          .refine((m) => (m.amount === undefined) !== (m.percentBp === undefined), { message: 'give exactly one of amount or percentBp', path: ['amount'] }),
+      )
+      .min(1)
+      .max(50)
+      .optional(),
+    retainer: z.strictObject({ prepaid: MoneyBody, expiresOn: z.iso.date(), overage: z.enum(['BILL', 'CAP']).default('BILL'), refundable: z.boolean().optional() }).optional(),
+    subscription: z.strictObject({ amountPerPeriod: MoneyBody, period: z.enum(['MONTHLY', 'QUARTERLY', 'ANNUAL']), timing: z.enum(['IN_ADVANCE', 'IN_ARREARS']).default('IN_ADVANCE') }).optional(),
+  })
+  .superRefine((l, ctx) => {
+    const need = (ok: boolean, path: string, message: string) => {
+      if (!ok) ctx.addIssue({ code: 'custom', path: [path], message });
+    };
+    if (l.startDate && l.endDate && l.startDate > l.endDate) ctx.addIssue({ code: 'custom', path: ['endDate'], message: 'start must not be after end' });
+    if (l.billingModel === 'FIXED_FEE_MILESTONE') {
+      need(l.fee !== undefined, 'fee', 'FIXED_FEE_MILESTONE needs fee');
+      need(l.milestones !== undefined, 'milestones', 'FIXED_FEE_MILESTONE needs at least one milestone');
+    }
+    if (l.billingModel === 'TIME_AND_MATERIALS') need(l.rateCardRef !== undefined, 'rateCardRef', 'TIME_AND_MATERIALS needs rateCardRef');
+    if (l.billingModel === 'RETAINER') {
+      need(l.retainer !== undefined, 'retainer', 'RETAINER needs retainer terms');
+      need(l.rateCardRef !== undefined, 'rateCardRef', 'RETAINER needs rateCardRef to value drawdown');
+    }
+    if (l.billingModel === 'SUBSCRIPTION') need(l.subscription !== undefined, 'subscription', 'SUBSCRIPTION needs subscription terms');
+  });
+
 /** Body of POST /deals/:id/amendments; mirrors AmendContractRequest (the fields an amendment may change in delivery). */
 export const AmendContractBody = z.object({
   requestId: RequestId,
@@ -47,6 +98,8 @@ export const AmendContractBody = z.object({
             .refine(nonEmpty, 'name at least one field to change'),
         }),
         z.object({ op: z.literal('END_LINE'), lineId: ItemId, endDate: z.iso.date() }),
+        z.object({ op: z.literal('REMOVE_LINE'), lineId: ItemId }),
+        z.object({ op: z.literal('ADD_LINE'), line: AddedLineBody, tasks: z.array(z.strictObject({ name: z.string().trim().min(1).max(200), billable: z.boolean() })).min(1).max(50).optional() }),
         z.object({ op: z.literal('SET_TERMS'), set: z.strictObject({ endDate: z.iso.date().optional(), poNumber: z.string().min(1).max(200).optional() }).refine(nonEmpty, 'name at least one term to change') }),
       ]),
     )

@@ -74,7 +74,10 @@ const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
 /** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
 const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
-const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'loadDeliveredItems'>>(BILLING_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'loadDeliveredItems' | 'addProjectScope' | 'archiveProjectScope'>>(BILLING_OPTIONS);
+
+/** Change orders that add lines (with their PSA scope) and remove unbilled ones. */
+const SCOPE_CHANGE_ORDERS = 'scope-change-orders';
 
 /** Runs one command of the core as its activity. */
 async function run(c: Command): Promise<void> {
@@ -114,7 +117,8 @@ function refusing<T>(fn: () => T): T {
 export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
   const setup = await acts.prepareBilling({ snapshot: ctx.snapshot, ...(ctx.view.ids.projectId ? { psaProjectId: ctx.view.ids.projectId } : {}) });
   const s: EngagementState = ctx.resume?.state ?? initialEngagementState();
-  const d = core.dealOf({ dealId: workflowInfo().workflowId, opportunityId: ctx.opportunityId, snapshot: ctx.snapshot, setup, ids: ctx.view.ids, ...(ctx.options ? { options: ctx.options } : {}), patched });
+  // What scope change orders added to the PSA project comes with the state: prepareBilling reads the snapshot's project only.
+  const d = core.dealOf({ dealId: workflowInfo().workflowId, opportunityId: ctx.opportunityId, snapshot: ctx.snapshot, setup, ids: ctx.view.ids, ...(ctx.options ? { options: ctx.options } : {}), patched, ...(s.scope ? { scope: s.scope } : {}) });
   const clock = clockFor(ctx.options?.demo, ctx.snapshot.contract.startDate, d.tz, s);
   const today = () => core.localDate(clock.now(), d.tz);
   const { inbox } = ctx;
@@ -334,18 +338,49 @@ class Shell {
     return { termination: record, contractVersion: next.version };
   }
 
-  /** The ERP gets the new version first; the deal moves to it only once the ERP has it. */
+  /**
+   * A change order adding scope puts the new lines' phases, milestones and tasks
+   * on the PSA project first (idempotent by q2c reference, so a retried request
+   * finds them); the ERP then gets the new version; the deal moves to it only
+   * once both have it. Removed lines' PSA records are archived afterwards (a
+   * failure there is recorded on the amendment, not a reason to undo it).
+   */
   private async amend(req: AmendContractRequest, today: string): Promise<AmendContractResult> {
     const { s, d } = this;
     const done = s.amendments?.find((a) => a.requestId === req.requestId);
     if (done) return core.amendmentResult(s, d, done);
-    const next = refusing(() => core.amendmentFor(s, d, req));
+    const { next, scope } = refusing(() => core.changeOrderFor(s, d, req));
     const record = core.amendmentRecord(s, d, req, next, today);
+    const changesScope = scope.addedLines.length > 0 || scope.removedLines.length > 0;
+    // Histories from before scope change orders never got here with one (the validator refused ADD_LINE).
+    if (changesScope && !patched(SCOPE_CHANGE_ORDERS)) throw ApplicationFailure.nonRetryable('scope change orders are not supported by this run', 'DEAL.AMENDMENT_UNSUPPORTED');
+    const projectId = d.ids.projectId;
+    let created: Record<string, string> = {};
+    if (scope.phases.length > 0 && projectId) {
+      try {
+        created = (await operatorActs.addProjectScope({ projectId, phases: scope.phases })).ids;
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`the new scope of contract v${next.version} could not be added to PSA project ${projectId}: ${failureMessage(err)}`, 'DEAL.AMENDMENT_PSA_FAILED');
+      }
+    }
     const erpContractId = await this.postVersion(next, { what: `contract v${next.version}`, code: 'DEAL.AMENDMENT_ERP_FAILED' });
     if (erpContractId) record.erpContractId = erpContractId;
+    const refs = scope.removedLines.flatMap((lineId) => core.scopeRefsOf(d, lineId));
     // Another amendment cannot have run meanwhile (the validator refuses one while this runs).
+    if (changesScope) core.recordScope(record, scope, created);
+    core.applyScope(s, d, scope.phases, created);
     core.applyAmendment(s, d, req, next, record);
-    log.info('contract amended', { amendmentId: record.id, version: next.version, by: req.by });
+    log.info('contract amended', { amendmentId: record.id, version: next.version, by: req.by, added: record.addedLines, removed: record.removedLines });
+    if (refs.length > 0 && projectId) {
+      try {
+        const archived = await operatorActs.archiveProjectScope({ projectId, refs, reason: `${record.id}: ${req.reason}` });
+        record.psa!.archived = archived.supported && archived.archived.length === refs.length;
+        if (!archived.supported) log.warn('the PSA cannot archive single records: close the removed scope there', { projectId, refs });
+      } catch (err) {
+        record.psa!.archived = false;
+        log.error('removed scope not archived in the PSA', { projectId, refs, error: failureMessage(err) });
+      }
+    }
     return core.amendmentResult(s, d, record);
   }
 

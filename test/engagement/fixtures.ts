@@ -7,7 +7,7 @@
  * nextWake, and an issue step whose results (numbers, tax) the test chooses.
  * No Temporal, no server, no clock.
  */
-import type { Quote } from '../../src/canonical';
+import type { Phase, Quote } from '../../src/canonical';
 import { projectFromContract } from '../../src/activities/deal/mapping';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
@@ -16,7 +16,11 @@ import {
   amendmentRecord,
   amendmentResult,
   applyAmendment,
+  applyScope,
   applyTermination,
+  changeOrderFor,
+  recordScope,
+  scopeRefsOf,
   contractOf,
   rebill,
   rebillItems,
@@ -186,6 +190,9 @@ export class Shell {
   psa: DeliveryItem[] = [];
   /** PSA projects closed by a termination. */
   readonly closedProjects: string[] = [];
+  /** Phases change orders added to the PSA project, and the PSA records (canonical ids) of removed lines archived. */
+  readonly psaScope: Phase[] = [];
+  readonly archivedScope: string[] = [];
   summary: ClosingSummary | undefined;
   /** Tax the "tax engine" returns for an invoice. */
   tax: (r: IssueRequest) => number = nyTax;
@@ -324,15 +331,30 @@ export class Shell {
     return inv;
   }
 
-  /** The ERP takes every new version onto the deal's sales order (ids.erpContractId). */
+  /**
+   * As the shell: the PSA project gets the added lines' phases (ids `psa-<canonical id>`, kept in
+   * `psaScope`), the ERP every new version onto the deal's sales order (ids.erpContractId); removed
+   * lines' PSA records are archived (`archivedScope`).
+   */
   amend(req: AmendContractRequest): AmendContractResult {
     const { s, d } = this;
     const prior = priorAmendment(s, req);
     if (prior) return amendmentResult(s, d, prior);
-    const next = amendmentFor(s, d, req);
+    amendmentFor(s, d, req); // the validator
+    const { next, scope } = changeOrderFor(s, d, req);
     const record = amendmentRecord(s, d, req, next, this.today);
+    const created: Record<string, string> = {};
+    for (const ph of scope.phases) for (const id of [ph.id, ...ph.milestones.map((m) => m.id), ...ph.tasks.map((t) => t.id)]) created[id] = `psa-${id}`;
+    this.psaScope.push(...scope.phases);
     if (d.ids.erpContractId) record.erpContractId = d.ids.erpContractId;
+    const refs = scope.removedLines.flatMap((lineId) => scopeRefsOf(d, lineId));
+    if (scope.addedLines.length + scope.removedLines.length > 0) recordScope(record, scope, created);
+    applyScope(s, d, scope.phases, created);
     applyAmendment(s, d, req, next, record);
+    if (refs.length > 0) {
+      this.archivedScope.push(...refs);
+      record.psa!.archived = true;
+    }
     return amendmentResult(s, d, record);
   }
 

@@ -45,7 +45,7 @@ describe('operator API: contract amendments and credit memos', () => {
       changes: [
         { op: 'UPDATE_LINE', lineId: 'CTR-1-L1', set: { cap: { notToExceed: { amountMinor: 19_000.5, currency: 'usd' } }, billingModel: 'RETAINER' } },
         { op: 'SET_TERMS', set: {} },
-        { op: 'ADD_LINE', line: {} },
+        { op: 'DELETE_LINE', lineId: 'CTR-1-L1' },
       ],
     });
     expect(res.statusCode).toBe(400);
@@ -65,6 +65,45 @@ describe('operator API: contract amendments and credit memos', () => {
     const empty = await post('amendments', { ...amendment, changes: [] });
     expect(empty.statusCode).toBe(400);
     expect(empty.json().issues).toEqual([{ path: 'changes', message: expect.stringMatching(/>=1/) }]);
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('takes a change order adding a milestone line (q2c gives the id) and removing one, and passes it on as validated', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const line = {
+      description: 'Data migration', billingModel: 'FIXED_FEE_MILESTONE', taxCode: 'SERVICES', revenueTreatment: 'POINT_IN_TIME', invoiceSchedule: 'ON_MILESTONE',
+      allocatedValue: { amountMinor: 2_000_000, currency: 'USD' }, fee: { amountMinor: 2_000_000, currency: 'USD' },
+      milestones: [{ name: 'Migration design signed off', percentBp: 3_000 }, { name: 'Cut-over accepted', percentBp: 7_000 }],
+    };
+    const order = { ...amendment, requestId: 'co-2', changes: [{ op: 'ADD_LINE', line, tasks: [{ name: 'Migration work', billable: true }] }, { op: 'REMOVE_LINE', lineId: 'CTR-1-L3' }] };
+    const res = await post('amendments', order);
+    expect(res.statusCode).toBe(200);
+    expect(h.gateway.calls).toEqual([{ method: 'amendContract', workflowId: WORKFLOW_ID, request: order }]);
+  });
+
+  it('answers 400 with the field paths of a bad line to add, and never calls the workflow', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const res = await post('amendments', {
+      ...amendment,
+      changes: [
+        { op: 'ADD_LINE', line: { billingModel: 'FIXED_FEE_MILESTONE', taxCode: 'SERVICES', revenueTreatment: 'POINT_IN_TIME', invoiceSchedule: 'ON_MILESTONE', allocatedValue: { amountMinor: 2_000_000, currency: 'USD' }, milestones: [{ percentBp: 3_000, amount: { amountMinor: 1, currency: 'USD' } }], colour: 'red' } },
+        { op: 'ADD_LINE', line: { billingModel: 'TIME_AND_MATERIALS', taxCode: 'SERVICES', revenueTreatment: 'AS_INVOICED', invoiceSchedule: 'FORTNIGHTLY', allocatedValue: { amountMinor: -5, currency: 'USD' } }, tasks: [{ name: '', billable: 'yes' }] },
+        { op: 'ADD_LINE' },
+      ],
+    });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body).toMatchObject({ error: 'BAD_REQUEST', message: 'invalid amendment' });
+    expect(body.issues.map((i: { path: string }) => i.path).sort()).toEqual([
+      'changes.0.line', // colour: not a line field
+      'changes.0.line.fee', // a fixed-fee line needs its fee
+      'changes.0.line.milestones.0.amount', // both amount and percentBp
+      'changes.1.line.allocatedValue.amountMinor',
+      'changes.1.line.invoiceSchedule',
+      'changes.1.tasks.0.billable',
+      'changes.1.tasks.0.name',
+      'changes.2.line',
+    ]);
     expect(h.gateway.calls).toEqual([]);
   });
 

@@ -5,7 +5,10 @@ import type { DeliveredExpense, DeliveredTimeEntry } from '../../contract';
 import { deliveredExpense, deliveredMilestone, deliveredTimeEntry, refOf, refTag, timeRecordOf, toExpense, toMilestoneEvents, toTimeEntry } from './kantata.mapper';
 import { ConnectorError } from '../errors';
 import { CustomFieldValue, ExpenseRow, InvoiceRow, KantataEnvelope, KantataErrorBody, MilestoneStoryRow, Resource, Story, TimeEntryRow, Workspace } from './kantata.schemas';
+import type { Phase } from '../../canonical';
 import type {
+  AddProjectScopeInput,
+  ArchiveProjectScopeInput,
   CreateProjectInput,
   DeliveredMilestones,
   ListApprovedExpensesInput,
@@ -18,6 +21,7 @@ import type {
   PsaPort,
   PsaProjectRef,
   PsaTimeEntry,
+  ProjectScopeRef,
   RecordInvoiceInput,
 } from './psa.port';
 
@@ -113,28 +117,8 @@ export class KantataPsaAdapter implements PsaPort {
     const ids: Record<string, string> = { [project.id]: workspace.id };
 
     // Stories: phases are deliverables; milestones (fixed-fee, billable on completion) and tasks sit under them.
-    const stories = new Map<string, string>();
-    if (found) for (const s of await this.list('/stories.json', 'stories', Story, { workspace_id: workspace.id })) {
-      const ref = refOf(s.description);
-      if (ref) stories.set(ref, s.id);
-    }
-    const story = async (ref: string, fields: Record<string, unknown>): Promise<string> => {
-      const existing = stories.get(ref);
-      if (existing) return existing;
-      const created = await this.create('/stories.json', 'stories', 'story', { ...fields, workspace_id: workspace.id, description: `${refTag(ref)}${fields.description ? `\n${String(fields.description)}` : ''}` }, Story);
-      stories.set(ref, created.id);
-      return created.id;
-    };
-    for (const phase of project.phases) {
-      const phaseId = await story(phase.id, { title: phase.name, story_type: 'deliverable', billable: true });
-      ids[phase.id] = phaseId;
-      for (const m of phase.milestones) {
-        ids[m.id] = await story(m.id, { title: m.name, story_type: 'milestone', parent_id: phaseId, billable: true, fixed_fee: true, ...(m.dueDate ? { due_date: m.dueDate } : {}), description: `contract line ${m.contractLineId}` });
-      }
-      for (const t of phase.tasks) {
-        ids[t.id] = await story(t.id, { title: t.name, story_type: 'task', parent_id: phaseId, billable: t.billable, ...(t.contractLineId ? { description: `contract line ${t.contractLineId}` } : {}) });
-      }
-    }
+    const stories = found ? await this.storyRefs(workspace.id) : new Map<string, string>();
+    Object.assign(ids, await this.createPhases(workspace.id, project.phases, stories));
 
     // Role placeholders: unnamed resources carrying the role, region and planned effort.
     const resources = new Map<string, string>();
@@ -150,6 +134,62 @@ export class KantataPsaAdapter implements PsaPort {
     return { id: workspace.id, created: found === undefined, ids };
   }
 
+  /** The workspace's stories q2c created (archived ones too), by q2c reference: canonical id -> Kantata story id. */
+  private async storyRefs(workspaceId: string): Promise<Map<string, string>> {
+    const refs = new Map<string, string>();
+    for (const s of await this.list('/stories.json', 'stories', Story, { workspace_id: workspaceId, archived: 'include' })) {
+      const ref = refOf(s.description);
+      if (ref && !refs.has(ref)) refs.set(ref, s.id);
+    }
+    return refs;
+  }
+
+  /**
+   * Phases as deliverable stories with their milestones and tasks under them;
+   * a story whose reference is in `stories` is taken as it is. Canonical id -> story id.
+   */
+  private async createPhases(workspaceId: string, phases: readonly Phase[], stories: Map<string, string>, created: string[] = []): Promise<Record<string, string>> {
+    const ids: Record<string, string> = {};
+    const story = async (ref: string, fields: Record<string, unknown>): Promise<string> => {
+      const existing = stories.get(ref);
+      if (existing) return existing;
+      const row = await this.create('/stories.json', 'stories', 'story', { ...fields, workspace_id: workspaceId, description: `${refTag(ref)}${fields.description ? `\n${String(fields.description)}` : ''}` }, Story);
+      stories.set(ref, row.id);
+      created.push(ref);
+      return row.id;
+    };
+    for (const phase of phases) {
+      const phaseId = await story(phase.id, { title: phase.name, story_type: 'deliverable', billable: true });
+      ids[phase.id] = phaseId;
+      for (const m of phase.milestones) {
+        ids[m.id] = await story(m.id, { title: m.name, story_type: 'milestone', parent_id: phaseId, billable: true, fixed_fee: true, ...(m.dueDate ? { due_date: m.dueDate } : {}), description: `contract line ${m.contractLineId}` });
+      }
+      for (const t of phase.tasks) {
+        ids[t.id] = await story(t.id, { title: t.name, story_type: 'task', parent_id: phaseId, billable: t.billable, ...(t.contractLineId ? { description: `contract line ${t.contractLineId}` } : {}) });
+      }
+    }
+    return ids;
+  }
+
+  async addProjectScope({ projectId, phases }: AddProjectScopeInput): Promise<ProjectScopeRef> {
+    const created: string[] = [];
+    const ids = await this.createPhases(projectId, phases, await this.storyRefs(projectId), created);
+    return { ids, created };
+  }
+
+  /** Kantata archives a story with `archived: true` (GET /stories hides it unless asked with archived=include); archiving again changes nothing. */
+  async archiveProjectScope({ projectId, refs }: ArchiveProjectScopeInput): Promise<{ archived: string[] }> {
+    const stories = await this.storyRefs(projectId);
+    const archived: string[] = [];
+    for (const ref of refs) {
+      const id = stories.get(ref);
+      if (id === undefined) continue;
+      await this.http.request({ method: 'PUT', path: `/stories/${encodeURIComponent(id)}.json`, json: { story: { archived: true } }, schema: KantataEnvelope });
+      archived.push(ref);
+    }
+    return { archived };
+  }
+
   async closeProject(projectId: string, reason: string): Promise<void> {
     // Archiving twice is harmless: Kantata accepts the same update again.
     await this.http.request({ method: 'PUT', path: `/workspaces/${encodeURIComponent(projectId)}.json`, json: { workspace: { archived: true, status_message: reason.slice(0, 255) } }, schema: KantataEnvelope });
@@ -158,7 +198,7 @@ export class KantataPsaAdapter implements PsaPort {
   /** Story id -> canonical id (phase, milestone or task), from the refs createProject wrote. */
   private async storyToTask(workspaceId: string): Promise<Map<string, string>> {
     const map = new Map<string, string>();
-    for (const s of await this.list('/stories.json', 'stories', Story, { workspace_id: workspaceId })) {
+    for (const s of await this.list('/stories.json', 'stories', Story, { workspace_id: workspaceId, archived: 'include' })) {
       const ref = refOf(s.description);
       if (ref) map.set(s.id, ref);
     }
@@ -234,7 +274,7 @@ export class KantataPsaAdapter implements PsaPort {
    * an acceptance at the same instant).
    */
   private async milestoneChanges({ projectId, since, until }: ListMilestoneEventsInput): Promise<Array<{ row: MilestoneStoryRow; event: PsaMilestoneEvent }>> {
-    const rows = await this.list('/stories.json', 'stories', MilestoneStoryRow, { workspace_id: projectId, story_type: 'milestone', updated_after: since, updated_before: until });
+    const rows = await this.list('/stories.json', 'stories', MilestoneStoryRow, { workspace_id: projectId, story_type: 'milestone', updated_after: since, updated_before: until, archived: 'include' });
     const [from, to] = [Date.parse(since), Date.parse(until)];
     const inWindow = (r: MilestoneStoryRow) => Date.parse(r.updated_at) >= from && Date.parse(r.updated_at) < to;
     const order = (e: PsaMilestoneEvent) => `${e.at}|${e.status === 'completed' ? 0 : 1}`;

@@ -1,4 +1,4 @@
-import type { Expense, Project, TimeEntry } from '../../canonical';
+import type { Expense, Phase, Project, TimeEntry } from '../../canonical';
 import type { DeliveredExpense, DeliveredMilestone, DeliveredTimeEntry } from '../../contract';
 
 export interface PsaProjectRef {
@@ -80,6 +80,27 @@ export interface DeliveredMilestones {
   foreign: string[];
 }
 
+export interface AddProjectScopeInput {
+  /** PSA project id. */
+  projectId: string;
+  /** Phases with their milestones and tasks; each record's canonical id is its q2c reference. */
+  phases: Phase[];
+}
+
+export interface ProjectScopeRef {
+  /** Canonical id -> PSA id of every phase, milestone and task asked for (found or created). */
+  ids: Record<string, string>;
+  /** Canonical ids of the records this call created (empty on a retry that found them all). */
+  created: string[];
+}
+
+export interface ArchiveProjectScopeInput {
+  projectId: string;
+  /** Canonical ids (q2c references) of the records to archive: a removed line's phase, milestones and tasks. */
+  refs: string[];
+  reason: string;
+}
+
 export interface RecordInvoiceInput {
   projectId: string;
   /** ERP invoice number; the PSA invoice carries it and is looked up by it first. */
@@ -107,6 +128,18 @@ export interface PsaPort {
    * that cannot list them leaves this out, and its items keep their own ids.
    */
   getProjectIds?(projectId: string): Promise<Record<string, string>>;
+  /**
+   * Adds phases, milestones and tasks to an existing project (a change order's
+   * new scope). Looks up each record's q2c reference first, so a retry never
+   * creates one twice.
+   */
+  addProjectScope(input: AddProjectScopeInput): Promise<ProjectScopeRef>;
+  /**
+   * Archives the project's records with these q2c references (scope a change
+   * order removed); repeating it is harmless. A PSA that cannot archive single
+   * records leaves this out.
+   */
+  archiveProjectScope?(input: ArchiveProjectScopeInput): Promise<{ archived: string[] }>;
   /** Archives the project (a compensation when the deal is cancelled after provisioning); repeating it is harmless. */
   closeProject(projectId: string, reason: string): Promise<void>;
   listApprovedTime(input: ListApprovedInput): Promise<PsaTimeEntry[]>;

@@ -127,13 +127,17 @@ export const kantataSandbox: SandboxPlugin = async (app, ctx) => {
         if (!s || typeof s.title !== 'string' || s.title === '') return reply.code(422).send(ktErrors('validation', "Title can't be blank"));
         if (!(await ctx.store.get(VENDOR, 'workspaces', String(s.workspace_id)))) return reply.code(422).send(ktErrors('validation', 'Workspace must exist'));
         if (!['task', 'deliverable', 'milestone', 'issue'].includes(String(s.story_type ?? 'task'))) return reply.code(422).send(ktErrors('validation', 'Story type is not included in the list'));
-        const row = await create(ctx, 'stories', { story_type: 'task', parent_id: null, description: '', billable: true, fixed_fee: false, state: 'not started', ...s, workspace_id: String(s.workspace_id) });
+        const row = await create(ctx, 'stories', { story_type: 'task', parent_id: null, description: '', billable: true, fixed_fee: false, state: 'not started', archived: false, ...s, workspace_id: String(s.workspace_id) });
         return envelope('stories', [row], 1, 1, 1);
       });
-      // Kantata's story filters the PSA sweep uses: type, and the update window (setting a state stamps updated_at).
-      api.get('/stories.json', async (req) => {
+      // Kantata's story filters the PSA sweep uses: type, the update window (setting a state stamps updated_at), and
+      // archived (include | only | exclude; archived stories are left out unless asked for).
+      api.get('/stories.json', async (req, reply) => {
         const qq = q(req);
-        return listReply(req, 'stories', 'stories', (r) => inWorkspace(r, qq.workspace_id) && (qq.story_type === undefined || r.story_type === qq.story_type) && since(r, qq.updated_after) && before(r, qq.updated_before));
+        const archived = qq.archived ?? 'exclude';
+        if (!['include', 'only', 'exclude'].includes(archived)) return reply.code(422).send(ktErrors('validation', 'archived must be one of include, only, exclude'));
+        const wanted = (r: Row) => archived === 'include' || (archived === 'only') === (r.archived === true);
+        return listReply(req, 'stories', 'stories', (r) => inWorkspace(r, qq.workspace_id) && (qq.story_type === undefined || r.story_type === qq.story_type) && since(r, qq.updated_after) && before(r, qq.updated_before) && wanted(r));
       });
       api.get('/stories/:id.json', async (req, reply) => {
         const rec = await ctx.store.get(VENDOR, 'stories', (req.params as { id: string }).id);
@@ -144,10 +148,11 @@ export const kantataSandbox: SandboxPlugin = async (app, ctx) => {
         const id = (req.params as { id: string }).id;
         const st = body<Record<string, unknown>>(req, 'story') ?? {};
         if (!(await ctx.store.get(VENDOR, 'stories', id))) return reply.code(404).send(ktErrors('system', 'not found'));
-        const allowed = ['title', 'description', 'state', 'due_date', 'percentage_complete'];
+        const allowed = ['title', 'description', 'state', 'due_date', 'percentage_complete', 'archived'];
         const bad = Object.keys(st).filter((k) => !allowed.includes(k));
         if (bad.length) return reply.code(422).send(ktErrors('validation', ...bad.map((k) => `${k} is not an updatable attribute`)));
         if (st.state !== undefined && !STORY_STATES.includes(String(st.state))) return reply.code(422).send(ktErrors('validation', 'State is not included in the list'));
+        if (st.archived !== undefined && typeof st.archived !== 'boolean') return reply.code(422).send(ktErrors('validation', 'Archived must be true or false'));
         const t = now();
         const rec = await ctx.store.update(VENDOR, 'stories', id, (d) => ({
           ...d,

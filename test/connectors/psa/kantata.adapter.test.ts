@@ -106,6 +106,32 @@ test('a story POST that commits and times out half way: the retry completes with
   expect(await count('stories', (d) => d.workspace_id === wsId)).toBe(6);
 });
 
+test('a change order\'s scope on the same workspace: a story POST that commits and times out is found on retry; removed scope is archived and hidden', async () => {
+  const ref = await psa.createProject({ project: project('p21'), currency: 'EUR', idempotencyKey: 'deal-opp-21/create-project/contract-p21' });
+  const phases = [{ id: 'cl-new-P1', name: 'Data migration', milestones: [{ id: 'cl-new-M1', name: 'Design signed off', contractLineId: 'cl-new', dueDate: '2025-06-30' }], tasks: [{ id: 'cl-new-T1', name: 'Migration work', billable: true, contractLineId: 'cl-new' }] }];
+  // The phase's POST commits and its answer comes too late: the retry takes that story and creates the other two.
+  sandbox.faults.add({ vendor: 'kantata', kind: 'timeout_after_commit', delayMs: 3000, method: 'POST', path: '^/api/v1/stories\\.json$', times: 1 });
+  const err = await failure(psa.addProjectScope({ projectId: ref.id, phases }));
+  expect(err.code).toBe('HTTP.TIMEOUT');
+  const retry = await psa.addProjectScope({ projectId: ref.id, phases });
+  expect(retry.created).toEqual(['cl-new-M1', 'cl-new-T1']);
+  expect(await count('stories', (d) => d.workspace_id === ref.id)).toBe(6 + 3);
+  const again = await psa.addProjectScope({ projectId: ref.id, phases });
+  expect(again).toEqual({ ids: retry.ids, created: [] });
+  const rows = (await sandbox.store.list('kantata', 'stories')).items.map((r) => r.data).filter((d) => d.workspace_id === ref.id && String(d.description).includes('cl-new'));
+  expect(rows.map((d) => [d.title, d.story_type, d.parent_id, d.due_date ?? null])).toEqual([
+    ['Data migration', 'deliverable', null, null],
+    ['Design signed off', 'milestone', retry.ids['cl-new-P1'], '2025-06-30'],
+    ['Migration work', 'task', retry.ids['cl-new-P1'], null],
+  ]);
+
+  // Removed scope: archived in Kantata, hidden from a plain story list, still mapped for q2c (time on it is excluded, not lost).
+  expect(await psa.archiveProjectScope({ projectId: ref.id, refs: ['cl-new-P1', 'cl-new-M1', 'cl-new-T1', 'not-there'], reason: 'removed' })).toEqual({ archived: ['cl-new-P1', 'cl-new-M1', 'cl-new-T1'] });
+  const listed = await control.request<{ count: number }>({ method: 'GET', path: '/api/v1/stories.json', query: { workspace_id: ref.id }, headers: { authorization: `Bearer ${SANDBOX_KANTATA_TOKENS[0]}` } });
+  expect(listed.body.count).toBe(6);
+  expect((await psa.getProjectIds(ref.id))['cl-new-T1']).toBe(retry.ids['cl-new-T1']);
+});
+
 test('approved time since a watermark, valued by user custom fields, across pages', async () => {
   const p = project('p4');
   const ref = await psa.createProject({ project: p, currency: 'EUR', idempotencyKey: 'k-p4' });
