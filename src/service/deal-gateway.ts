@@ -1,7 +1,7 @@
 import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
 import type { ClosedWonEvent, getDealStateQuery, OperatorAction, resolveExceptionUpdate, SignatureEvent } from '../contract';
 import type { DealStage } from '../contract';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult } from '../contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, PromiseToPayRequest, PromiseToPayResult, RevenueWaterfall, TerminateContractRequest, TerminateContractResult } from '../contract';
 
 /** The deal's state as the workflow's query answers it. */
 export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;
@@ -59,6 +59,8 @@ export interface DealGateway {
   creditInvoice(opportunityId: string, request: CreditInvoiceRequest): Promise<{ workflowId: string; result: CreditMemoSummary }>;
   /** Runs the terminate-contract update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */
   terminateContract(opportunityId: string, request: TerminateContractRequest): Promise<{ workflowId: string; result: TerminateContractResult }>;
+  /** Runs the promise-to-pay update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */
+  promiseToPay(opportunityId: string, request: PromiseToPayRequest): Promise<{ workflowId: string; result: PromiseToPayResult }>;
   /** The contract's revenue waterfall by month; throws DealNotFoundError, or DealNotInDeliveryError before the deal bills. */
   revenueWaterfall(opportunityId: string): Promise<{ workflowId: string; waterfall: RevenueWaterfall }>;
   /** Deals from the visibility store (custom search attributes), in its order: open deals first, then by close time. */

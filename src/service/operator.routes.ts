@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, TerminateContractRequest } from '../contract';
+import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, PromiseToPayRequest, TerminateContractRequest } from '../contract';
 import type { InboxRepository } from '../db/inbox';
 import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway } from './deal-gateway';
@@ -75,7 +75,16 @@ export const TerminateContractBody = z.object({
   effectiveDate: z.iso.date(),
 }) satisfies z.ZodType<TerminateContractRequest>;
 
+/** Body of POST /deals/:id/invoices/:invoiceId/promise-to-pay; with the path's invoice id, a PromiseToPayRequest. */
+export const PromiseToPayBody = z.strictObject({
+  requestId: RequestId,
+  by: Text,
+  promisedOn: z.iso.date(),
+  note: Text,
+}) satisfies z.ZodType<Omit<PromiseToPayRequest, 'invoiceId'>>;
+
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
+const InvoiceParams = DealParams.extend({ invoiceId: ItemId });
 
 export const InboxQuery = z.object({
   status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']).optional(),
@@ -157,6 +166,17 @@ export function registerOperatorRoutes(
       const termination = parse(TerminateContractBody, request.body ?? {}, 'termination');
       request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: termination.requestId, effectiveDate: termination.effectiveDate }, 'operator terminates contract');
       return await deps.gateway.terminateContract(id, termination);
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.post('/deals/:id/invoices/:invoiceId/promise-to-pay', { preHandler: requireScope('operate') }, async (request, reply) => {
+    try {
+      const { id, invoiceId } = parse(InvoiceParams, request.params, 'deal and invoice id');
+      const body = parse(PromiseToPayBody, request.body ?? {}, 'promise to pay');
+      request.log.info({ operator: request.principal?.name, opportunityId: id, invoiceId, requestId: body.requestId, promisedOn: body.promisedOn }, 'operator records a promise to pay');
+      return await deps.gateway.promiseToPay(id, { ...body, invoiceId });
     } catch (err) {
       return answer(reply, err);
     }

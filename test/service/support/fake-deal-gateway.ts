@@ -10,7 +10,7 @@ import {
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult } from '../../../src/contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, PromiseToPayRequest, PromiseToPayResult, RevenueWaterfall, TerminateContractRequest, TerminateContractResult } from '../../../src/contract';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
@@ -20,7 +20,8 @@ export type GatewayCall =
   | { method: 'resolveException'; workflowId: string; action: OperatorAction }
   | { method: 'amendContract'; workflowId: string; request: AmendContractRequest }
   | { method: 'creditInvoice'; workflowId: string; request: CreditInvoiceRequest }
-  | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest };
+  | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest }
+  | { method: 'promiseToPay'; workflowId: string; request: PromiseToPayRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -128,6 +129,20 @@ export class FakeDealGateway implements DealGateway {
     this.refusal(workflowId);
     this.calls.push({ method: 'terminateContract', workflowId, request });
     const result: TerminateContractResult = { termination: { requestId: request.requestId, by: request.by, reason: request.reason, effectiveDate: request.effectiveDate, appliedOn: request.effectiveDate, version: 2, refunds: [] }, contractVersion: 2 };
+    return { workflowId, result };
+  }
+
+  async promiseToPay(opportunityId: string, request: PromiseToPayRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'promiseToPay', workflowId, request });
+    const result: PromiseToPayResult = {
+      invoice: {
+        id: request.invoiceId, number: request.invoiceId, invoiceKey: 'k', issueDate: '2030-02-01', dueDate: '2030-03-03', period: { start: '2030-01-01', end: '2030-01-31' },
+        subtotalMinor: 1_500_000, taxMinor: 133_125, totalMinor: 1_633_125, paidMinor: 0, refundedMinor: 0, writtenOffMinor: 0, status: 'POSTED', system: 'erp', lines: [],
+      },
+      promise: { requestId: request.requestId, by: request.by, promisedOn: request.promisedOn, note: request.note, madeOn: '2030-03-15', pausedThrough: '2030-04-03' },
+    };
     return { workflowId, result };
   }
 
