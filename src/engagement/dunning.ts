@@ -67,6 +67,12 @@ const openPromise = (dun: InvoiceDunning | undefined): PromiseRecord | undefined
 };
 const stepsDone = (dun: InvoiceDunning | undefined): Set<number> => new Set([...(dun?.reminders ?? []).map((r) => r.step), ...(dun?.skipped ?? [])]);
 
+/** The day a retry was answered as collected (or still awaits its answer): its payment event gets the promise grace to arrive before escalation. */
+const retryCollectedOn = (dun: InvoiceDunning | undefined): string | undefined => {
+  const r = dun?.retries?.[dun.retries.length - 1];
+  return r && (r.outcome === 'PAID' || r.outcome === 'ALREADY_PAID' || r.outcome === 'PENDING') ? r.on : undefined;
+};
+
 /** A retry only where the billing system holds exactly what the deal says is open: nothing paid, credited or written off elsewhere. */
 const retryable = (inv: InvoiceSummary): boolean => inv.system === 'stripe' && inv.externalId !== undefined && inv.paidMinor === 0 && (inv.creditedMinor ?? 0) === 0 && inv.writtenOffMinor === 0;
 
@@ -93,12 +99,10 @@ export function dunningDue(s: EngagementState, d: Deal, today: string): Outcome 
   const currency = contractOf(s, d).currency;
   for (const inv of open(s)) {
     const dpd = daysPastDue(inv, today);
-    let broken: PromiseRecord | undefined;
     const promise = openPromise(inv.dunning);
     if (promise) {
       if (today <= promise.pausedThrough) continue;
       Object.assign(promise, { outcome: 'BROKEN', endedOn: today });
-      broken = promise;
       raise(s, { id: `PROMISE_BROKEN:${inv.id}:${promise.requestId}`, kind: 'PROMISE_BROKEN', invoiceId: inv.id, message: `invoice ${inv.number}: ${promise.by} promised payment by ${promise.promisedOn}; ${balanceOf(inv)} minor units still open on ${today}`, raisedOn: today }, out);
     }
     if (dpd <= 0) continue;
@@ -120,6 +124,9 @@ export function dunningDue(s: EngagementState, d: Deal, today: string): Outcome 
     // A retry the billing system took: the money is on its way as a payment event; no reminder for it.
     const lastRetry = dun.retries?.[dun.retries.length - 1];
     if (lastRetry && (lastRetry.outcome === 'PAID' || lastRetry.outcome === 'ALREADY_PAID' || lastRetry.outcome === 'PENDING')) continue;
+    // The first reminder after a broken promise names it (the break may have been seen in an earlier call, before a retry).
+    const lp = lastPromise(dun);
+    const broken = lp?.outcome === 'BROKEN' && !dun.reminders.some((r) => r.on >= lp.endedOn!) ? lp : undefined;
     const superseded = due.slice(0, -1).map((st) => st.daysPastDue);
     if (superseded.length > 0) dun.skipped = [...(dun.skipped ?? []), ...superseded];
     const openMinor = balanceOf(inv);
@@ -148,6 +155,8 @@ export function dunningDue(s: EngagementState, d: Deal, today: string): Outcome 
   for (const inv of open(s)) {
     const dpd = daysPastDue(inv, today);
     if (dpd < policy.escalateAfterDays || inv.dunning?.escalatedOn || openPromise(inv.dunning)) continue;
+    const collectedOn = retryCollectedOn(inv.dunning);
+    if (collectedOn !== undefined && today < addDays(collectedOn, policy.promiseGraceDays)) continue;
     const dun = (inv.dunning ??= { reminders: [] });
     dun.escalatedOn = today;
     raise(s, { id: `DUNNING_ESCALATED:${inv.id}`, kind: 'DUNNING_ESCALATED', invoiceId: inv.id, message: `invoice ${inv.number} is ${dpd} days past due with ${balanceOf(inv)} minor units open after ${dun.reminders.length} reminder(s)`, raisedOn: today }, out);
@@ -186,7 +195,11 @@ export function dunningDates(s: EngagementState, d: Deal): string[] {
     const done = stepsDone(inv.dunning);
     const next = policy.steps.find((st) => !done.has(st.daysPastDue));
     if (next) dates.push(addDays(inv.dueDate, next.daysPastDue));
-    if (!inv.dunning?.escalatedOn) dates.push(addDays(inv.dueDate, policy.escalateAfterDays));
+    if (!inv.dunning?.escalatedOn) {
+      dates.push(addDays(inv.dueDate, policy.escalateAfterDays));
+      const collectedOn = retryCollectedOn(inv.dunning);
+      if (collectedOn !== undefined) dates.push(addDays(collectedOn, policy.promiseGraceDays));
+    }
   }
   return dates;
 }

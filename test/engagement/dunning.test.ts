@@ -241,6 +241,31 @@ describe('dunning: a payment retry in Stripe', () => {
     expect(e.s.attention).toEqual([]);
   });
 
+  it('a promise broken on a retry day: the retry first, then one reminder naming both the broken promise and the decline', () => {
+    const { e, inv } = invoiced(stripe);
+    e.advance('2030-03-10');
+    e.at('2030-03-15', {});
+    e.promise({ requestId: 'ptp-1', invoiceId: inv.id, by: 'ar@firm.example', promisedOn: '2030-03-20', note: 'wire on the 20th' });
+    e.advance('2030-03-23');
+    expect(e.commandsOf('retryInvoicePayment')).toEqual([]); // 03-17 fell in the pause (through 03-20 + 3)
+    e.advance('2030-03-24');
+    expect(e.commandsOf('retryInvoicePayment').map((r) => [r.step, r.expectedMinor])).toEqual([[14, TOTAL]]);
+    const last = e.commandsOf('sendDunningReminder')[1]!;
+    expect([last.step, last.daysPastDue, last.brokenPromise, last.retryDeclined]).toEqual([14, 21, { promisedOn: '2030-03-20', by: 'ar@firm.example' }, 'Your card was declined.']);
+    expect(e.attention()).toEqual([['PROMISE_BROKEN', inv.id]]);
+  });
+
+  it('a retry collected on the escalation day holds the escalation 3 days for its invoice.paid event', () => {
+    const { e, inv } = invoiced({ ...stripe, dunning: { steps: [{ daysPastDue: 7 }, { daysPastDue: 30, retryPayment: true }] } });
+    e.retryAnswer = () => ({ outcome: 'PAID' });
+    e.advance('2030-04-04');
+    expect(e.commandsOf('retryInvoicePayment').map((r) => r.step)).toEqual([30]);
+    expect(reminders(e).map((r) => r[0])).toEqual(['2030-03-10']);
+    expect(e.s.attention).toEqual([]); // 04-02 + 3 = 04-05
+    e.advance('2030-04-05');
+    expect(e.s.attention.map((a) => [a.kind, a.invoiceId, a.raisedOn])).toEqual([['DUNNING_ESCALATED', inv.id, '2030-04-05']]);
+  });
+
   it('no retry when anything was paid outside Stripe (it would charge the whole invoice again)', () => {
     const { e, n } = invoiced(stripe);
     e.payments('2030-03-12', pay('evt-wire', n, 1_000_000));
