@@ -73,6 +73,7 @@ export function kpiSinks(kpis: KpiRecorder = NO_KPIS): InjectedSinks<KpiSinks> {
       recordDealTransition: { fn: (_info, stage, sinceDealStartMs) => kpis.recordDealTransition(stage, sinceDealStartMs), callDuringReplay: false },
       recordDealException: { fn: (_info, code) => kpis.recordDealException(code), callDuringReplay: false },
       recordInvoicePosted: { fn: (_info, latencyMs) => kpis.recordInvoicePosted(latencyMs), callDuringReplay: false },
+      recordDunningReminder: { fn: (_info, step) => kpis.recordDunningReminder?.(step), callDuringReplay: false },
     },
   };
 }

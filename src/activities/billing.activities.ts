@@ -15,7 +15,8 @@ import { projectFromContract } from './deal/mapping';
 import type { DealSnapshot, DeliveryItem } from '../contract';
 import { activityBoundary, entityAddress } from './boundary';
 import type { AuditEvent, BillingSetup, IssueContext, ResourceInfo } from '../contract';
-import type { IntercompanyPosting, InvoiceStatusSync, PaymentRecord, RevenueJournal } from '../engagement/commands';
+import type { DunningReminder, IntercompanyPosting, InvoiceStatusSync, PaymentRecord, PaymentRetry, PaymentRetryResult, RevenueJournal } from '../engagement/commands';
+import { ConnectorError } from '../connectors/errors';
 
 export interface BillingActivityDeps {
   db: Db;
@@ -266,6 +267,56 @@ export const createBillingActivities = (deps: BillingActivityDeps) => {
     syncInvoiceStatus: (input: InvoiceStatusSync): Promise<void> =>
       activityBoundary(async () => {
         await recordInvoiceStatus(input);
+      }),
+
+    /** A dunning reminder: one task on the CRM opportunity per (invoice, step), found again by its key on a retry. */
+    sendDunningReminder: (input: DunningReminder): Promise<{ taskId: string; created: boolean }> =>
+      activityBoundary(async () => {
+        const money = (amountMinor: number) => ({ amountMinor, currency: input.currency });
+        const notes = [
+          ...(input.brokenPromise ? [`${input.brokenPromise.by} promised payment by ${input.brokenPromise.promisedOn}; it has not arrived.`] : []),
+          ...(input.retryDeclined ? [`The payment retry on file was declined: ${input.retryDeclined}`] : []),
+        ];
+        const ref = await crm.createDunningTask({
+          key: input.key,
+          opportunityId: input.opportunityId,
+          invoiceNumber: input.invoiceNumber,
+          step: input.step,
+          daysPastDue: input.daysPastDue,
+          final: input.final,
+          dueDate: input.dueDate,
+          remindOn: input.remindedOn,
+          open: money(input.openMinor),
+          total: money(input.totalMinor),
+          ...(notes.length ? { notes } : {}),
+        });
+        return { taskId: ref.id, created: ref.created };
+      }),
+
+    /**
+     * A dunning payment retry in the billing system: only an open invoice whose amount
+     * remaining is what the deal expects is charged (never a different amount); a
+     * decline is an answer, not a failure. The money reaches the deal as the billing
+     * system's invoice.paid event, never from this answer.
+     */
+    retryInvoicePayment: (input: PaymentRetry): Promise<PaymentRetryResult> =>
+      activityBoundary(async () => {
+        const answer = (outcome: PaymentRetryResult['outcome'], detail?: string): PaymentRetryResult => ({ invoiceId: input.invoiceId, step: input.step, outcome, ...(detail ? { detail } : {}) });
+        const inv = await billing.getInvoice(input.externalId);
+        if (inv.status === 'paid') return answer('ALREADY_PAID');
+        if (inv.status !== 'open') return answer('NOT_RETRIED', `the invoice is ${inv.status} in the billing system`);
+        const remaining = inv.amountDue.amountMinor - inv.amountPaid.amountMinor;
+        if (inv.amountDue.currency !== input.currency || remaining !== input.expectedMinor) {
+          return answer('NOT_RETRIED', `the billing system would collect ${remaining} ${inv.amountDue.currency} minor units; the deal has ${input.expectedMinor} ${input.currency} open`);
+        }
+        try {
+          const paid = await billing.payInvoice(input.externalId, input.key);
+          return paid.status === 'paid' ? answer('PAID') : answer('NOT_RETRIED', `the invoice is ${paid.status} after the retry`);
+        } catch (err) {
+          if (err instanceof ConnectorError && err.code === 'STRIPE.CARD_DECLINED') return answer('DECLINED', err.message);
+          if (err instanceof ConnectorError && err.code === 'STRIPE.INVALID_REQUEST') return answer('NOT_RETRIED', err.message);
+          throw err;
+        }
       }),
 
     /** The deal is complete: stage on the opportunity. */

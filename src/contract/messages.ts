@@ -9,6 +9,8 @@ import type {
   InvoiceDecision,
   InvoiceSummary,
   PaymentEvent,
+  PromiseRecord,
+  PromiseToPayRequest,
   RevenueWaterfall,
   TerminateContractRequest,
   TerminateContractResult,
@@ -42,6 +44,13 @@ export const amendContractUpdate = defineUpdate<AmendContractResult, [AmendContr
 export const creditInvoiceUpdate = defineUpdate<CreditMemoSummary, [CreditInvoiceRequest]>('creditInvoice');
 /** Terminates the contract from an effective date (once per deal, idempotent per request id; the validator refuses a second one). */
 export const terminateContractUpdate = defineUpdate<TerminateContractResult, [TerminateContractRequest]>('terminateContract');
+/** A customer's promise to pay an invoice by a date: dunning of the invoice pauses until then (+ grace); idempotent per request id. */
+export const promiseToPayUpdate = defineUpdate<PromiseToPayResult, [PromiseToPayRequest]>('promiseToPay');
+export interface PromiseToPayResult {
+  /** The invoice as the deal shows it, with its dunning stage. */
+  invoice: InvoiceSummary;
+  promise: PromiseRecord;
+}
 /**
  * Read-only, for the rule-set preview: the deal's current contract version, its snapshot and
  * billing setup (without the rule-set body), to price its delivered items again under another version.

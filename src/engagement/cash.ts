@@ -1,6 +1,7 @@
 import { addDays } from '../rules/dates';
 import { outcome, type Command, type Outcome } from './commands';
 import { approvalDays, balanceOf, contractOf, crmStatus, graceDays, invoiceById, isPosted, isSettled, raise, resolveAttention, statusFor, type Deal } from './deal';
+import { resolveCollection } from './dunning';
 import type { InvoiceDecision, InvoiceSummary, PaymentEvent, WriteOffRequest } from './model';
 import { refuse } from './refusal';
 import type { EngagementState } from './state';
@@ -37,7 +38,7 @@ export function applyPayments(s: EngagementState, d: Deal): Outcome {
     }
     inv.paidMinor += applied;
     inv.status = statusFor(inv);
-    if (isSettled(inv)) resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
+    if (isSettled(inv)) resolveCollection(s, inv.id);
     out.commands.push({
       kind: 'recordPayment',
       input: {
@@ -119,7 +120,7 @@ export function writeOffInvoice(s: EngagementState, req: WriteOffRequest): Invoi
   const inv = invoiceById(s, req.invoiceId)!;
   inv.writtenOffMinor += balanceOf(inv);
   inv.status = statusFor(inv);
-  resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
+  resolveCollection(s, inv.id);
   s.statusSyncs.push(inv.id);
   return inv;
 }

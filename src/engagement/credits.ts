@@ -1,7 +1,8 @@
 import type { CreditMemo } from '../canonical';
 import { CreditError, creditInvoiceLines } from '../rules/credit';
-import { contractOf, isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
+import { contractOf, isPosted, isSettled, statusFor, type Deal } from './deal';
 import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
+import { resolveCollection } from './dunning';
 import { refuse } from './refusal';
 import { accept } from './intake';
 import type { DeliveryItem } from './model';
@@ -161,7 +162,7 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
   inv.creditedMinor = (inv.creditedMinor ?? 0) + summary.totalMinor;
   inv.creditMemos = [...(inv.creditMemos ?? []), summary.number];
   inv.status = statusFor(inv);
-  if (isSettled(inv)) resolveAttention(s, (a) => a.kind === 'OVERDUE' && a.invoiceId === inv.id);
+  if (isSettled(inv)) resolveCollection(s, inv.id);
   (s.creditMemos ??= []).push(summary);
   s.statusSyncs.push(inv.id);
   if (reversesRevenue) reverseCreditedRevenue(s, d, summary);

@@ -8,6 +8,7 @@ export * from './cash';
 export * from './commands';
 export * from './credits';
 export * from './deal';
+export * from './dunning';
 export * from './intake';
 export * from './invoicing';
 export * from './issuing';

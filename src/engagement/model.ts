@@ -108,7 +108,73 @@ export interface InvoiceSummary {
   creditedMinor?: number;
   /** The credit memos against the invoice (their numbers). */
   creditMemos?: string[];
+  /** Collection of the invoice once it is past due (set by dunning, deals from 'dunning' on). */
+  dunning?: InvoiceDunning;
 }
+
+// ---------------------------------------------------------------- dunning
+
+/** One step of a dunning policy: a reminder (and optionally a payment retry) so many days past the due date. */
+export interface DunningStep {
+  daysPastDue: number;
+  /** Retry the payment first, where the billing system supports it (invoices issued in Stripe). */
+  retryPayment?: boolean;
+}
+
+/** How the deal collects overdue invoices (DeliveryOptions.dunning; absent: DEFAULT_DUNNING). */
+export interface DunningPolicy {
+  /** Reminder steps; each sends one CRM task, at most once per invoice. */
+  steps: DunningStep[];
+  /** Days past due at which an open invoice raises DUNNING_ESCALATED (default: the last step's day). */
+  escalateAfterDays?: number;
+  /** Days after a promised date a payment may take to arrive before the promise counts as broken (default 3). */
+  promiseGraceDays?: number;
+  /** The furthest a promised date may lie ahead of the day it is given (default 60). */
+  maxPromiseDays?: number;
+}
+
+/** A customer's promise to pay an invoice by a date (POST /deals/:id/invoices/:invoiceId/promise-to-pay). */
+export interface PromiseToPayRequest {
+  /** The operator's idempotency key: the same id again returns the first result and changes nothing. */
+  requestId: string;
+  invoiceId: string;
+  by: string;
+  /** YYYY-MM-DD in the contracting entity's calendar. */
+  promisedOn: string;
+  note: string;
+}
+
+export interface PromiseRecord {
+  requestId: string;
+  by: string;
+  promisedOn: string;
+  note: string;
+  madeOn: string;
+  /** Dunning is paused through this day; the promise is broken on the next if the balance is still open. */
+  pausedThrough: string;
+  /** Set when the promise ended: KEPT (settled by then) or BROKEN (on that day). */
+  outcome?: 'KEPT' | 'BROKEN';
+  endedOn?: string;
+}
+
+/** Where an invoice's collection stands: the facts the deal keeps (small; carried across continue-as-new). */
+export interface InvoiceDunning {
+  /** Reminders sent, oldest first: the step (days past due), the day and the balance named in it. */
+  reminders: Array<{ step: number; on: string; openMinor: number }>;
+  /** Steps passed while dunning was paused or superseded by a later one: never sent. */
+  skipped?: number[];
+  /** Payment retries in the billing system. */
+  retries?: Array<{ step: number; on: string; outcome: 'PENDING' | 'PAID' | 'ALREADY_PAID' | 'DECLINED' | 'NOT_RETRIED'; detail?: string }>;
+  /** Promises to pay, oldest first; the last may be open. */
+  promises?: PromiseRecord[];
+  escalatedOn?: string;
+  /** In the deal's view only (not kept): where collection stands, and the next dunning date while the balance is open. */
+  stage?: DunningStage;
+  next?: { step: number; on: string; retryPayment?: boolean };
+}
+
+/** An invoice's dunning as the deal shows it (InvoiceSummary.dunning plus its stage and next step). */
+export type DunningStage = 'NONE' | 'REMINDED' | 'RETRIED' | 'PROMISED' | 'PROMISE_BROKEN' | 'ESCALATED' | 'SETTLED';
 
 /** An item the rules did not invoice, with the reason (nothing is silently dropped). */
 export interface ReportedItem {
@@ -124,7 +190,7 @@ export interface ReportedItem {
 /** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
 export interface AttentionItem {
   id: string;
-  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD';
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN';
   /** REVENUE_HELD: the contract line whose allocation is full. */
   contractLineId?: string;
   invoiceId?: string;
@@ -456,6 +522,8 @@ export interface DeliveryOptions {
   billingCustomerId?: string;
   /** Demo mode: the business calendar runs accelerated (see BusinessClock). Never for a real deal. */
   demo?: DemoOptions;
+  /** Dunning of overdue invoices (absent: DEFAULT_DUNNING; false: none). */
+  dunning?: DunningPolicy | false;
 }
 
 /** Where a resource's time is delivered from: drives rate region and intercompany. */

@@ -1,6 +1,7 @@
 import { addDays, monthIndex, monthStart } from '../rules/dates';
 import { localMidnight, weekStartOf } from './calendar';
 import { approvalDays, contractOf, graceDays, isPosted, isSettled, type Deal } from './deal';
+import { dunningDates, withStage } from './dunning';
 import type { ClosingSummary, DemoClock, DeliveryView, InvoiceSummary } from './model';
 import type { DealBillingBasis } from './ruleset-impact';
 import type { EngagementState } from './state';
@@ -22,13 +23,14 @@ export const hasWork = (s: EngagementState): boolean => s.statusSyncs.length > 0
 /** NEEDS_ATTENTION while any delivery item is open, IN_DELIVERY otherwise. */
 export const wantedStage = (s: EngagementState): 'NEEDS_ATTENTION' | 'IN_DELIVERY' => (s.attention.length > 0 ? 'NEEDS_ATTENTION' : 'IN_DELIVERY');
 
-/** The next instant something is due: a period boundary, the contract end, an overdue or approval deadline. */
+/** The next instant something is due: a period boundary, the contract end, an overdue, dunning or approval deadline. */
 export function nextWake(s: EngagementState, d: Deal, today: string): number {
   const contract = contractOf(s, d);
   const dates: string[] = [monthStart(monthIndex(today) + 1)];
   if (contract.lines.some((l) => l.invoiceSchedule === 'WEEKLY')) dates.push(addDays(weekStartOf(today, contract.billingTerms.weekStartsOn), 7));
   if (today <= contract.endDate) dates.push(addDays(contract.endDate, 1));
   for (const inv of s.invoices) if (isPosted(s, inv) && !isSettled(inv)) dates.push(addDays(inv.dueDate, graceDays(d)));
+  dates.push(...dunningDates(s, d));
   const days = approvalDays(d);
   for (const draft of s.drafts) {
     if (draft.approval === 'REQUIRED') dates.push(addDays(draft.requestedOn, days));
@@ -49,7 +51,7 @@ export function deliveryView(s: EngagementState, d: Deal, asOf: string, demo?: D
     currency: contract.currency,
     totals: totalsOf(s),
     pending: { time: s.pending.time.length, expenses: s.pending.expenses.length, milestones: s.pending.milestones.length },
-    invoices: s.invoices,
+    invoices: s.invoices.map((inv) => withStage(inv, d)),
     held: s.held,
     excluded: s.excluded,
     attention: s.attention,

@@ -1,7 +1,7 @@
 import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
 import type { ClosedWonEvent, getDealStateQuery, OperatorAction, resolveExceptionUpdate, SignatureEvent } from '../contract';
 import type { DealStage } from '../contract';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, InvoiceDecision, InvoiceSummary, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult, WriteOffRequest } from '../contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, InvoiceDecision, InvoiceSummary, PaymentEvent, PromiseToPayRequest, PromiseToPayResult, RevenueWaterfall, TerminateContractRequest, TerminateContractResult, WriteOffRequest } from '../contract';
 
 /** The deal's state as the workflow's query answers it. */
 export type DealState = typeof getDealStateQuery extends QueryDefinition<infer R> ? R : never;
@@ -63,6 +63,8 @@ export interface DealGateway {
   decideInvoice(opportunityId: string, decision: InvoiceDecision): Promise<{ workflowId: string; result: InvoiceSummary }>;
   /** Writes off an invoice's open balance; throws DealNotFoundError or ActionRejectedError. */
   writeOffInvoice(opportunityId: string, request: WriteOffRequest): Promise<{ workflowId: string; result: InvoiceSummary }>;
+  /** Runs the promise-to-pay update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */
+  promiseToPay(opportunityId: string, request: PromiseToPayRequest): Promise<{ workflowId: string; result: PromiseToPayResult }>;
   /** The contract's revenue waterfall by month; throws DealNotFoundError, or DealNotInDeliveryError before the deal bills. */
   revenueWaterfall(opportunityId: string): Promise<{ workflowId: string; waterfall: RevenueWaterfall }>;
   /** Deals from the visibility store (custom search attributes), in its order: open deals first, then by close time. */

@@ -105,6 +105,13 @@ export function createBusinessKpis(registry: Registry) {
     registers: [registry],
   });
 
+  const dunningReminders = new Counter({
+    name: 'q2c_dunning_reminders_total',
+    help: 'Dunning reminders sent to the CRM, by step (days past due)',
+    labelNames: ['step'],
+    registers: [registry],
+  });
+
   return {
     /**
      * The deal reached `stage`, `sinceDealStartMs` after it started (closed-won).
@@ -120,6 +127,10 @@ export function createBusinessKpis(registry: Registry) {
     /** An invoice was posted `latencyMs` after the event that made it billable. */
     recordInvoicePosted(latencyMs: number): void {
       invoiceLatencySeconds.observe(Math.max(0, latencyMs) / 1000);
+    },
+    /** A dunning reminder went out at `step` days past due. */
+    recordDunningReminder(step: number): void {
+      dunningReminders.inc({ step: String(step) });
     },
     /** Sets the gauges from a listing of open deals; every non-terminal stage gets a sample, zero included. */
     setDealList(deals: readonly DealSummary[], at: Date): void {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, TerminateContractRequest } from '../contract';
+import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, PromiseToPayRequest, TerminateContractRequest } from '../contract';
 import type { InboxRepository } from '../db/inbox';
 import { requireScope as guard, type AccessPolicy } from './auth';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway } from './deal-gateway';
@@ -132,9 +132,16 @@ export const TerminateContractBody = z.object({
 export const InvoiceDecisionBody = z.object({ decision: z.enum(['approve', 'reject']), reason: z.string().trim().min(1).max(2000).optional() });
 /** Body of POST /deals/:id/invoices/:invoiceId/write-off; the key's holder writes it off. */
 export const WriteOffBody = z.object({ reason: Text });
-const InvoiceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id'), invoiceId: ItemId });
+/** Body of POST /deals/:id/invoices/:invoiceId/promise-to-pay; with the path's invoice id, a PromiseToPayRequest. */
+export const PromiseToPayBody = z.strictObject({
+  requestId: RequestId,
+  by: Text,
+  promisedOn: z.iso.date(),
+  note: Text,
+}) satisfies z.ZodType<Omit<PromiseToPayRequest, 'invoiceId'>>;
 
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
+const InvoiceParams = DealParams.extend({ invoiceId: ItemId });
 
 export const InboxQuery = z.object({
   status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']).optional(),
@@ -241,6 +248,17 @@ export function registerOperatorRoutes(
       const by = request.principal!.name;
       request.log.info({ operator: by, opportunityId: id, invoiceId }, 'operator writes off invoice');
       return await deps.gateway.writeOffInvoice(id, { invoiceId, by, reason: body.reason });
+    } catch (err) {
+      return answer(reply, err);
+    }
+  });
+
+  app.post('/deals/:id/invoices/:invoiceId/promise-to-pay', { preHandler: requireScope('operate') }, async (request, reply) => {
+    try {
+      const { id, invoiceId } = parse(InvoiceParams, request.params, 'deal and invoice id');
+      const body = parse(PromiseToPayBody, request.body ?? {}, 'promise to pay');
+      request.log.info({ operator: request.principal?.name, opportunityId: id, invoiceId, requestId: body.requestId, promisedOn: body.promisedOn }, 'operator records a promise to pay');
+      return await deps.gateway.promiseToPay(id, { ...body, invoiceId });
     } catch (err) {
       return answer(reply, err);
     }

@@ -10,7 +10,7 @@ import {
 import { closedWonSignal, contractSignatureSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealInput } from '../contract';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { amendContractUpdate, creditInvoiceUpdate, decideInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, terminateContractUpdate, writeOffInvoiceUpdate } from '../contract';
+import { amendContractUpdate, creditInvoiceUpdate, decideInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, promiseToPayUpdate, terminateContractUpdate, writeOffInvoiceUpdate } from '../contract';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though
@@ -112,6 +112,12 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
     async writeOffInvoice(opportunityId, request) {
       const workflowId = dealWorkflowId(opportunityId);
       const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(writeOffInvoiceUpdate, { args: [request], updateId: `write-off:${request.invoiceId}` }));
+      return { workflowId, result };
+    },
+
+    async promiseToPay(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(promiseToPayUpdate, { args: [request], updateId: `promise:${request.requestId}` }));
       return { workflowId, result };
     },
 

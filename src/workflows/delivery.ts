@@ -10,6 +10,7 @@ import {
   getDeliveryStateQuery,
   getRevenueWaterfallQuery,
   paymentSignal,
+  promiseToPayUpdate,
   terminateContractUpdate,
   writeOffInvoiceUpdate,
   type AmendContractRequest,
@@ -25,7 +26,7 @@ import {
   type TerminateContractResult,
 } from '../contract';
 import * as core from '../engagement';
-import { initialEngagementState, Refusal, type Command, type CreditBasis, type CreditPlan, type Deal, type DeliveryCarry, type DeliveryInbox, type EngagementState, type InvoiceSummary, type Notice, type Outcome } from '../engagement';
+import { initialEngagementState, Refusal, type Command, type DunningReminder, type CreditBasis, type CreditPlan, type Deal, type DeliveryCarry, type DeliveryInbox, type EngagementState, type InvoiceSummary, type Notice, type Outcome } from '../engagement';
 import { clockFor, type BusinessClock } from './business-clock';
 import type { DealStage } from '../contract';
 import type { Contract } from '../canonical';
@@ -78,6 +79,9 @@ const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'load
 
 /** Change orders that add lines (with their PSA scope) and remove unbilled ones. */
 const SCOPE_CHANGE_ORDERS = 'scope-change-orders';
+/** Dunning: a CRM reminder or a payment retry that fails for good is reported and tried again on a later pass, never fatal to the deal. */
+const DUNNING_OPTIONS = { ...BILLING_OPTIONS, retry: { ...BILLING_OPTIONS.retry, maximumAttempts: 5 } };
+const dunningActs = proxyActivities<Pick<BillingActivities, 'sendDunningReminder' | 'retryInvoicePayment'>>(DUNNING_OPTIONS);
 
 /** Runs one command of the core as its activity. */
 async function run(c: Command): Promise<void> {
@@ -94,6 +98,12 @@ async function run(c: Command): Promise<void> {
     case 'postRevenue':
       await erp.postRevenue(c.input);
       return;
+    case 'sendDunningReminder':
+      await dunningActs.sendDunningReminder(c.input);
+      return;
+    case 'retryInvoicePayment':
+      // Run by Shell.dun, which feeds the answer back.
+      throw ApplicationFailure.nonRetryable('a payment retry runs through Shell.dun', 'DEAL.INTERNAL');
   }
 }
 
@@ -135,6 +145,7 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
     if (invoiceRun) await shell.execute(invoiceRun);
     await shell.execute(core.applyPayments(s, d));
     for (let c = core.nextStatusSync(s, d); c; c = core.nextStatusSync(s, d)) await run(c);
+    await shell.dun(t);
     shell.report(core.checkDeadlines(s, d, t).notices);
     await shell.execute(core.revenueDue(s, d, t));
     shell.syncStage();
@@ -188,6 +199,9 @@ class Shell {
       if (n.kind === 'attentionRaised') {
         kpis.recordDealException(`DELIVERY.${n.item.kind}`);
         log.warn('delivery needs attention', { kind: n.item.kind, invoiceId: n.item.invoiceId });
+      } else if (n.kind === 'dunningReminder') {
+        kpis.recordDunningReminder!(n.step);
+        log.info('dunning reminder', { invoiceId: n.invoiceId, step: n.step, openMinor: n.openMinor });
       } else if (n.kind === 'invoicePosted') {
         // Invoice latency: from the day the items became billable (the issue date's local midnight) to posted.
         kpis.recordInvoicePosted(this.clock.now() - core.localMidnight(n.issueDate, this.d.tz));
@@ -200,6 +214,42 @@ class Shell {
   async execute(out: Outcome): Promise<void> {
     this.report(out.notices);
     for (const c of out.commands) await run(c);
+  }
+
+  /**
+   * Dunning due today (behind patched('dunning'), asked inside the core): retries first,
+   * their answers fed back, then the reminders they leave to send. A reminder the CRM
+   * does not take is forgotten by the core and sent on a later pass.
+   */
+  async dun(today: string): Promise<void> {
+    const { s, d } = this;
+    for (let out = core.dunningDue(s, d, today); out.commands.length > 0 || out.notices.length > 0; out = core.dunningDue(s, d, today)) {
+      this.report(out.notices);
+      for (const c of out.commands) {
+        if (c.kind === 'retryInvoicePayment') {
+          let result: core.PaymentRetryResult;
+          try {
+            result = await dunningActs.retryInvoicePayment(c.input);
+          } catch (err) {
+            result = { invoiceId: c.input.invoiceId, step: c.input.step, outcome: 'NOT_RETRIED', detail: failureMessage(err) };
+          }
+          this.report(core.paymentRetried(s, result).notices);
+        } else if (c.kind === 'sendDunningReminder') {
+          await this.remind(c.input);
+        } else {
+          await run(c);
+        }
+      }
+    }
+  }
+
+  private async remind(reminder: DunningReminder): Promise<void> {
+    try {
+      await dunningActs.sendDunningReminder(reminder);
+    } catch (err) {
+      core.dunningReminderFailed(this.s, reminder);
+      log.error('dunning reminder not sent', { invoiceId: reminder.invoiceId, step: reminder.step, error: failureMessage(err) });
+    }
   }
 
   /** Taxes, posts and writes back every draft that may go out; a child workflow when there are many. */
@@ -243,6 +293,15 @@ class Shell {
     setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amend(req, today())), { validator: (req) => refusing(() => this.validateAmendment(req)) });
     setHandler(creditInvoiceUpdate, (req) => this.once(`credit:${req.requestId}`, () => this.credit(req, today())), { validator: (req) => refusing(() => this.validateCredit(req, today())) });
     setHandler(terminateContractUpdate, (req) => this.once(`terminate:${req.requestId}`, () => this.terminate(req, today())), { validator: (req) => refusing(() => this.validateTermination(req)) });
+    setHandler(
+      promiseToPayUpdate,
+      (req) => {
+        const result = core.promiseToPay(s, d, req, today());
+        log.info('promise to pay', { invoiceId: result.invoice.id, promisedOn: req.promisedOn, by: req.by, requestId: req.requestId });
+        return result;
+      },
+      { validator: (req) => refusing(() => core.validatePromise(s, d, req, today())) },
+    );
     setHandler(
       decideInvoiceUpdate,
       (req) => {

@@ -17,6 +17,8 @@ export type KpiRecorder = {
   recordDealException(code: string): void;
   /** An invoice was posted `latencyMs` (workflow time) after the event that made it billable. */
   recordInvoicePosted(latencyMs: number): void;
+  /** A dunning reminder went out at `step` days past due (optional: recorders from before dunning leave it out). */
+  recordDunningReminder?(step: number): void;
 };
 
 export interface KpiSinks extends Sinks {

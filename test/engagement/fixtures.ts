@@ -44,6 +44,13 @@ import {
   creditPosted,
   dealOf,
   decideInvoice,
+  dunningDue,
+  paymentRetried,
+  promiseToPay,
+  validatePromise,
+  type PaymentRetry,
+  type PaymentRetryResult,
+  type PromiseToPayRequest,
   dropRejected,
   hasWork,
   initialEngagementState,
@@ -198,6 +205,8 @@ export class Shell {
   tax: (r: IssueRequest) => number = nyTax;
   /** Failures the next issue attempts meet, one per request, in order. */
   readonly failNext: Array<{ code: string; message: string }> = [];
+  /** What the billing system answers a payment retry (default: the card is declined). */
+  retryAnswer: (r: PaymentRetry) => Pick<PaymentRetryResult, 'outcome' | 'detail'> = () => ({ outcome: 'DECLINED', detail: 'Your card was declined.' });
   private seq = 1000;
   private memoSeq = 0;
 
@@ -226,6 +235,7 @@ export class Shell {
     if (run) this.execute(run);
     this.execute(applyPayments(s, d));
     for (let c = nextStatusSync(s, d); c; c = nextStatusSync(s, d)) this.commands.push(c);
+    this.dun(t);
     this.notices.push(...checkDeadlines(s, d, t).notices);
     this.execute(revenueDue(s, d, t));
     if (canClose(s, d, t)) {
@@ -276,6 +286,18 @@ export class Shell {
     this.advance(limit);
     if (!this.summary) throw new Error(`the deal did not close by ${limit}`);
     return this.summary;
+  }
+
+  /** As Shell.dun in delivery.ts: retries answered and fed back, then asked again until nothing is due. */
+  private dun(t: string): void {
+    const { s, d } = this;
+    for (let out = dunningDue(s, d, t); out.commands.length > 0 || out.notices.length > 0; out = dunningDue(s, d, t)) {
+      this.notices.push(...out.notices);
+      for (const c of out.commands) {
+        this.commands.push(c);
+        if (c.kind === 'retryInvoicePayment') this.notices.push(...paymentRetried(s, { invoiceId: c.input.invoiceId, step: c.input.step, ...this.retryAnswer(c.input) }).notices);
+      }
+    }
   }
 
   private execute(out: Outcome): void {
@@ -329,6 +351,11 @@ export class Shell {
     const inv = writeOffInvoice(this.s, req);
     if (hasWork(this.s)) this.pass();
     return inv;
+  }
+
+  promise(req: PromiseToPayRequest) {
+    validatePromise(this.s, this.d, req, this.today);
+    return promiseToPay(this.s, this.d, req, this.today);
   }
 
   /**

@@ -225,3 +225,42 @@ describe('operator API: invoice decisions and write-offs', () => {
     expect(h.gateway.calls).toHaveLength(3);
   });
 });
+
+describe('operator API: promise to pay', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  const body = { requestId: 'ptp-1', by: 'ar@firm.example', promisedOn: '2030-03-31', note: 'AP run on the 31st' };
+  const post = (payload: unknown, headers: Record<string, string> = operate, path = `/deals/${OPP}/invoices/INV-7/promise-to-pay`) => h.inject({ method: 'POST', url: path, headers, payload: JSON.stringify(payload) });
+
+  it('POST /deals/:id/invoices/:invoiceId/promise-to-pay runs the update with the path\'s invoice id', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const ok = await post(body);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ workflowId: WORKFLOW_ID, result: { promise: { requestId: 'ptp-1', promisedOn: '2030-03-31', pausedThrough: '2030-04-03' } } });
+    expect(h.gateway.calls).toEqual([{ method: 'promiseToPay', workflowId: WORKFLOW_ID, request: { ...body, invoiceId: 'INV-7' } }]);
+  });
+
+  it('bad input is 400 with every field path; the read scope is 403; no deal is 404; nothing reaches the workflow', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const bad = await post({ requestId: 'has spaces', by: ' ', promisedOn: '2030-02-30', invoiceId: 'INV-8' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'BAD_REQUEST', message: 'invalid promise to pay' });
+    expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['', 'by', 'note', 'promisedOn', 'requestId']);
+    expect(bad.json().issues.find((i: { path: string }) => i.path === '').message).toMatch(/invoiceId/); // the invoice comes from the path only
+    expect((await post(body, read)).statusCode).toBe(403);
+    expect((await post(body, { 'content-type': 'application/json' })).statusCode).toBe(401);
+    const missing = await post(body, operate, '/deals/NOPE-1/invoices/INV-7/promise-to-pay');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: 'DEAL_NOT_FOUND', workflowId: 'deal-NOPE-1' });
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('a refusal of the workflow is 409 with its code', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    h.gateway.refusals.push({ reason: 'DEAL.PROMISE_OPEN', message: 'invoice INV-7 already has a promise (ptp-0) to pay by 2030-03-20' });
+    const open = await post(body);
+    expect(open.statusCode).toBe(409);
+    expect(open.json()).toEqual({ error: 'ACTION_REJECTED', message: 'invoice INV-7 already has a promise (ptp-0) to pay by 2030-03-20', workflowId: WORKFLOW_ID, reason: 'DEAL.PROMISE_OPEN' });
+    expect(h.gateway.calls).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { createBillingActivities } from '../../src/activities/billing.activities';
 import type { ResourceInfo } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
-import type { CrmPort, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
+import type { CrmPort, DunningTaskInput, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
 import { NetSuiteAdapter, classifyNetSuite } from '../../src/connectors/erp/netsuite.adapter';
 import { NetSuiteM2MAuth } from '../../src/connectors/erp/netsuite.auth';
 import { HttpClient, basicAuth, staticSecret } from '../../src/connectors/http';
@@ -39,7 +39,13 @@ export function recordingPorts() {
   const stages: string[] = [];
   const psaInvoices = new Map<string, RecordInvoiceInput>();
   const closedProjects: Array<{ projectId: string; reason: string }> = [];
+  const dunningTasks = new Map<string, DunningTaskInput>();
   const crm = {
+    createDunningTask: async (input: DunningTaskInput) => {
+      const created = !dunningTasks.has(input.key);
+      if (created) dunningTasks.set(input.key, input);
+      return { id: input.key, externalId: input.key, created };
+    },
     recordInvoiceStatus: async (input: InvoiceStatusInput) => {
       crmStatus.set(input.invoiceNumber, input);
       return { id: input.invoiceNumber, externalId: input.invoiceNumber, created: true };
@@ -59,7 +65,7 @@ export function recordingPorts() {
     },
   } as unknown as PsaPort;
   const billing = {} as BillingPort;
-  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects };
+  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects, dunningTasks };
 }
 
 export function netsuite(sandboxUrl: string): NetSuiteAdapter {

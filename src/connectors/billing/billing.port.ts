@@ -80,6 +80,11 @@ export interface BillingPort {
   /** A draft invoice with one item per canonical line, finalized when asked. */
   createInvoice(input: CreateInvoiceInput): Promise<BillingInvoice>;
   finalizeInvoice(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice>;
+  /**
+   * Collects an open invoice now from the customer's default payment method (a dunning retry).
+   * A decline throws STRIPE.CARD_DECLINED; no payment method on file, STRIPE.INVALID_REQUEST.
+   */
+  payInvoice(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice>;
   /** Marks an open invoice paid outside the billing system (wire, check). */
   markInvoicePaid(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice>;
   getInvoice(billingInvoiceId: string): Promise<BillingInvoice>;

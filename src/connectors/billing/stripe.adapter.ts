@@ -108,6 +108,11 @@ export class StripeAdapter implements BillingPort {
     return fromInvoice(await this.call('invoices.finalizeInvoice', (o) => this.stripe.invoices.finalizeInvoice(billingInvoiceId, { auto_advance: false }, o), idempotencyKey));
   }
 
+  async payInvoice(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice> {
+    // Without paid_out_of_band Stripe charges the invoice's (or the customer's invoice_settings) default payment method off session.
+    return fromInvoice(await this.call('invoices.pay', (o) => this.stripe.invoices.pay(billingInvoiceId, { off_session: true }, o), idempotencyKey));
+  }
+
   async markInvoicePaid(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice> {
     return fromInvoice(await this.call('invoices.pay', (o) => this.stripe.invoices.pay(billingInvoiceId, { paid_out_of_band: true }, o), idempotencyKey));
   }

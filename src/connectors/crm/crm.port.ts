@@ -46,6 +46,26 @@ export interface InvoiceStatusInput {
   dueDate: IsoDate;
 }
 
+/** A dunning reminder as a CRM task on the opportunity (Salesforce: a Task whose WhatId is the opportunity). */
+export interface DunningTaskInput {
+  /** Idempotency key, one per (invoice, step): a repeat finds the task it made. */
+  key: string;
+  opportunityId: string;
+  invoiceNumber: string;
+  /** The policy step (days past due) and the days actually past due today. */
+  step: number;
+  daysPastDue: number;
+  /** The last step: a final notice (high priority). */
+  final: boolean;
+  dueDate: IsoDate;
+  /** The task's date (the day the reminder is due to be worked). */
+  remindOn: IsoDate;
+  open: Money;
+  total: Money;
+  /** Extra lines for the collector (a broken promise, a declined retry). */
+  notes?: string[];
+}
+
 /**
  * CRM and CPQ: read the deal and its quote, keep the account master in step,
  * and write progress back where sales can see it. Writes are upserts keyed
@@ -65,4 +85,6 @@ export interface CrmPort {
   setProjectLink(opportunityId: string, link: { projectId: string; url: string }): Promise<void>;
   /** Upserts the invoice status record under the opportunity (invoice and payment status). */
   recordInvoiceStatus(input: InvoiceStatusInput): Promise<CrmRecordRef>;
+  /** Creates the reminder task once per key (`created: false` when it was there already). */
+  createDunningTask(input: DunningTaskInput): Promise<CrmRecordRef>;
 }

@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import type { Customer, Quote } from '../../canonical';
 import { ConnectorError } from '../errors';
 import { collect, HttpClient, paginateNextUrl, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
-import type { CrmOpportunity, CrmPort, CrmRecordRef, InvoiceStatusInput, UpsertAccountInput } from './crm.port';
-import { invoiceStatusPicklist, moneyToJsonNumber, soqlDateTime, soqlString, toAccountFields, toCustomer, toOpportunity, toQuote } from './salesforce.mapper';
+import type { CrmOpportunity, CrmPort, CrmRecordRef, DunningTaskInput, InvoiceStatusInput, UpsertAccountInput } from './crm.port';
+import { invoiceStatusPicklist, moneyToJsonNumber, soqlDateTime, soqlString, toAccountFields, toCustomer, toDunningTaskFields, toOpportunity, toQuote } from './salesforce.mapper';
 import {
   ACCOUNT_FIELDS,
   AccountRecord,
@@ -14,6 +14,8 @@ import {
   QUOTE_LINE_FIELDS,
   QuoteLineRecord,
   QuoteRecord,
+  CreateResult,
+  IdRecord,
   queryResult,
   SalesforceErrorBody,
   UpsertResult,
@@ -145,6 +147,18 @@ export class SalesforceCrmAdapter implements CrmPort {
       Due_Date__c: i.dueDate,
       CurrencyIsoCode: i.total.currency,
     });
+  }
+
+  /**
+   * Activity custom fields cannot be external ids in Salesforce, so a Task is not
+   * upserted: the key field is queried first, and the task created only when absent.
+   * (Temporal runs one attempt at a time, so look-up-then-create does not race itself.)
+   */
+  async createDunningTask(i: DunningTaskInput): Promise<CrmRecordRef> {
+    const found = await this.query(`SELECT Id FROM Task WHERE Q2C_Dunning_Key__c = ${soqlString(i.key)} LIMIT 1`, IdRecord);
+    if (found[0]) return { id: found[0].Id, externalId: i.key, created: false };
+    const res = await this.http.request({ method: 'POST', path: `${this.base}/sobjects/Task`, json: toDunningTaskFields(i), schema: CreateResult });
+    return { id: res.body.id, externalId: i.key, created: true };
   }
 
   private async patch(type: string, id: string, fields: Record<string, unknown>): Promise<void> {

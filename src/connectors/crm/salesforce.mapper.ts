@@ -1,7 +1,7 @@
-import { Customer, formatZodIssues, Quote, type ApprovalStatus, type InvoiceStatus, type QuantityUnit } from '../../canonical';
+import { Customer, formatZodIssues, Quote, toDecimalString, type ApprovalStatus, type InvoiceStatus, type Money, type QuantityUnit } from '../../canonical';
 import { jsonNumberToMoney, moneyToJsonNumber } from '../decimal';
 import { ConnectorError } from '../errors';
-import type { CrmOpportunity } from './crm.port';
+import type { CrmOpportunity, DunningTaskInput } from './crm.port';
 import type { AccountRecord, OpportunityRecord, QuoteLineRecord, QuoteRecord } from './salesforce.schemas';
 
 export const toOpportunity = (r: OpportunityRecord): CrmOpportunity => ({
@@ -129,3 +129,31 @@ export const soqlDateTime = (iso: string): string => {
   if (Number.isNaN(t)) throw new ConnectorError('HTTP.VALIDATION', `not an instant: ${iso}`);
   return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 };
+
+/** Money as a collector reads it: 'USD 6,331.25' (the currency's own decimals, thousands grouped). */
+export const formatMoney = (m: Money): string => {
+  const [whole, frac] = toDecimalString(m).split('.');
+  const sign = whole!.startsWith('-') ? '-' : '';
+  const digits = whole!.replace('-', '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${m.currency} ${sign}${digits}${frac !== undefined ? `.${frac}` : ''}`;
+};
+
+/** A dunning reminder -> Task fields (WhatId = the opportunity; Salesforce derives AccountId from it). */
+export const toDunningTaskFields = (i: DunningTaskInput): Record<string, unknown> => ({
+  WhatId: i.opportunityId,
+  Subject: `${i.final ? 'Final payment reminder' : 'Payment reminder'}: invoice ${i.invoiceNumber}, ${formatMoney(i.open)} open, ${i.daysPastDue} days past due`,
+  ActivityDate: i.remindOn,
+  Status: 'Not Started',
+  Priority: i.final ? 'High' : 'Normal',
+  Type: 'Dunning',
+  Description: [
+    `Invoice ${i.invoiceNumber} was due on ${i.dueDate}: ${formatMoney(i.open)} of ${formatMoney(i.total)} is open, ${i.daysPastDue} days past due.`,
+    ...(i.notes ?? []),
+  ].join('\n'),
+  CurrencyIsoCode: i.open.currency,
+  Q2C_Dunning_Key__c: i.key,
+  Q2C_Invoice_Number__c: i.invoiceNumber,
+  Q2C_Amount_Open__c: moneyToJsonNumber(i.open),
+  Q2C_Days_Past_Due__c: i.daysPastDue,
+  Q2C_Dunning_Step__c: i.step,
+});

@@ -88,3 +88,9 @@ export const queryResult = <T extends z.ZodType>(record: T) =>
   z.object({ totalSize: z.number(), done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(record) });
 
 export const UpsertResult = z.object({ id: z.string(), success: z.boolean(), created: z.boolean().optional(), errors: z.array(z.unknown()) });
+
+/** POST /sobjects/{type}: the new record's id. */
+export const CreateResult = z.object({ id: z.string(), success: z.boolean(), errors: z.array(z.unknown()) });
+
+/** A query row read for its id only. */
+export const IdRecord = z.looseObject({ Id: z.string() });

@@ -15,6 +15,8 @@ interface SObjectDef {
   fields: ReadonlySet<string>;
   /** Fields declared as external ids (upsert targets). */
   externalIds: ReadonlySet<string>;
+  /** Fields Salesforce computes (read-only on this object). */
+  computed?: ReadonlySet<string>;
 }
 
 const SYSTEM_FIELDS = ['Id', 'CreatedDate', 'LastModifiedDate', 'SystemModstamp'];
@@ -27,6 +29,14 @@ export const SOBJECTS: Readonly<Record<string, SObjectDef>> = {
   SBQQ__Quote__c: def('a0q', ['Name', 'SBQQ__Opportunity2__c', 'SBQQ__Account__c', 'SBQQ__Primary__c', 'SBQQ__Status__c', 'ApprovalStatus__c', 'SBQQ__ExpirationDate__c', 'CurrencyIsoCode']),
   SBQQ__QuoteLine__c: def('a0r', ['SBQQ__Quote__c', 'SBQQ__Number__c', 'SBQQ__ProductCode__c', 'SBQQ__Description__c', 'SBQQ__Quantity__c', 'SBQQ__ListPrice__c', 'SBQQ__NetPrice__c', 'SBQQ__Discount__c', 'Q2C_Unit__c', 'SBQQ__StartDate__c', 'SBQQ__EndDate__c', 'CurrencyIsoCode']),
   Q2C_Invoice__c: def('a0i', ['Name', 'Opportunity__c', 'Status__c', 'Total__c', 'Amount_Paid__c', 'Due_Date__c', 'CurrencyIsoCode'], ['Invoice_Number__c']),
+  // Activity custom fields cannot be external ids, so Task has none: q2c finds its dunning tasks by Q2C_Dunning_Key__c.
+  Task: {
+    ...def('00T', [
+      'WhatId', 'WhoId', 'AccountId', 'OwnerId', 'Subject', 'ActivityDate', 'Status', 'Priority', 'Type', 'Description', 'IsClosed', 'CurrencyIsoCode',
+      'Q2C_Dunning_Key__c', 'Q2C_Invoice_Number__c', 'Q2C_Amount_Open__c', 'Q2C_Days_Past_Due__c', 'Q2C_Dunning_Step__c',
+    ]),
+    computed: new Set(['AccountId', 'IsClosed']),
+  },
 };
 const READ_ONLY = new Set([...SYSTEM_FIELDS, 'IsClosed', 'IsWon']);
 
@@ -37,9 +47,12 @@ const sfError = (errorCode: string, message: string, fields: string[] = []) => [
 const sfNow = (): string => new Date().toISOString().replace('Z', '+0000');
 const sfId = (prefix: string, seq: number): string => `${prefix}${String(seq).padStart(12, '0')}AAA`;
 
-/** Derived fields Salesforce computes from the stage. */
-const derive = (type: string, f: Fields): Fields =>
-  type === 'Opportunity' ? { ...f, IsClosed: isWonStage(f.StageName) || f.StageName === 'Closed Lost', IsWon: isWonStage(f.StageName) } : f;
+/** Derived fields Salesforce computes: an opportunity's from its stage, a task's from its status (its AccountId on create). */
+const derive = (type: string, f: Fields): Fields => {
+  if (type === 'Opportunity') return { ...f, IsClosed: isWonStage(f.StageName) || f.StageName === 'Closed Lost', IsWon: isWonStage(f.StageName) };
+  if (type === 'Task') return { ...f, Status: f.Status ?? 'Not Started', Priority: f.Priority ?? 'Normal', IsClosed: f.Status === 'Completed' };
+  return f;
+};
 
 /** In an org, IsWon comes from the stage's picklist setting; here every stage named 'Closed Won…' is a won stage (q2c writes 'Closed Won - In Delivery'). */
 const isWonStage = (stage: unknown): boolean => typeof stage === 'string' && stage.startsWith('Closed Won');
@@ -59,7 +72,7 @@ function checkWritable(type: string, body: Fields): ReturnType<typeof sfError> |
   for (const k of Object.keys(body)) {
     if (k === 'attributes') continue;
     if (!sobject.fields.has(k)) return sfError('INVALID_FIELD', `No such column '${k}' on sobject of type ${type}`, [k]);
-    if (READ_ONLY.has(k)) return sfError('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${k}. Please check the security settings of this field.`, [k]);
+    if (READ_ONLY.has(k) || sobject.computed?.has(k)) return sfError('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${k}. Please check the security settings of this field.`, [k]);
   }
   return undefined;
 }
@@ -134,9 +147,16 @@ export const salesforceSandbox: SandboxPlugin = async (app, ctx) => {
       if (bad) return reply.code(400).send(bad);
       const extField = [...sobject.externalIds][0];
       const ext = extField !== undefined && typeof body[extField] === 'string' ? (body[extField] as string) : null;
+      // A task on an opportunity or account belongs to that account (Salesforce sets AccountId from WhatId).
+      let related: Fields = {};
+      if (type === 'Task' && typeof body.WhatId === 'string') {
+        const what = body.WhatId.startsWith('006') ? await ctx.store.get(VENDOR, 'Opportunity', body.WhatId) : body.WhatId.startsWith('001') ? await ctx.store.get(VENDOR, 'Account', body.WhatId) : undefined;
+        if (!what) return reply.code(400).send(sfError('INVALID_CROSS_REFERENCE_KEY', `invalid cross reference id: ${body.WhatId}`, ['WhatId']));
+        related = { AccountId: body.WhatId.startsWith('006') ? (what.data.AccountId ?? null) : what.id };
+      }
       try {
         const now = sfNow();
-        const rec = await ctx.store.insert(VENDOR, type, { idFor: (seq) => sfId(sobject.keyPrefix, seq), externalId: ext, data: derive(type, { ...body, CreatedDate: now, LastModifiedDate: now, SystemModstamp: now }) });
+        const rec = await ctx.store.insert(VENDOR, type, { idFor: (seq) => sfId(sobject.keyPrefix, seq), externalId: ext, data: derive(type, { ...body, ...related, CreatedDate: now, LastModifiedDate: now, SystemModstamp: now }) });
         return reply.code(201).send({ id: rec.id, success: true, errors: [] });
       } catch (err) {
         if (err instanceof DuplicateExternalIdError) {

@@ -178,12 +178,20 @@ export const stripeSandbox: SandboxPlugin = async (app, ctx: SandboxContext) => 
 
   // ---- customers
   post('/v1/customers', async (f) =>
-    insert('cus', () => ({ object: 'customer', name: str(f, 'name') ?? null, email: str(f, 'email') ?? null, description: str(f, 'description') ?? null, metadata: metadata(f), created: now(), livemode: false, balance: 0, currency: null, delinquent: false })),
+    insert('cus', () => ({ object: 'customer', name: str(f, 'name') ?? null, email: str(f, 'email') ?? null, description: str(f, 'description') ?? null, metadata: metadata(f), created: now(), livemode: false, balance: 0, currency: null, delinquent: false, invoice_settings: { default_payment_method: null } })),
   );
   post('/v1/customers/:id', async (f, r) => {
     const { id } = r.params as { id: string };
     await get('cus', id);
-    return save('cus', id, (c) => ({ ...c, ...(str(f, 'name') ? { name: str(f, 'name') } : {}), ...(str(f, 'email') ? { email: str(f, 'email') } : {}), metadata: { ...(c['metadata'] as Obj), ...metadata(f) } }));
+    const settings = f['invoice_settings'];
+    const defaultPm = settings && typeof settings === 'object' && !Array.isArray(settings) ? str(settings as Form, 'default_payment_method') : undefined;
+    return save('cus', id, (c) => ({
+      ...c,
+      ...(str(f, 'name') ? { name: str(f, 'name') } : {}),
+      ...(str(f, 'email') ? { email: str(f, 'email') } : {}),
+      ...(defaultPm !== undefined ? { invoice_settings: { ...((c['invoice_settings'] as Obj | undefined) ?? {}), default_payment_method: defaultPm || null } } : {}),
+      metadata: { ...(c['metadata'] as Obj), ...metadata(f) },
+    }));
   });
   getRoute('/v1/customers/:id', async (r) => (await get('cus', (r.params as { id: string }).id)).data);
   getRoute('/v1/customers', async (r) => list('customer', r, () => true));
@@ -338,9 +346,40 @@ export const stripeSandbox: SandboxPlugin = async (app, ctx: SandboxContext) => 
     const inv = await get('in', id);
     if (inv.data['status'] === 'paid') throw invalid('invoice', 'Invoice is already paid.', 'invoice_already_paid');
     if (inv.data['status'] !== 'open') throw invalid('invoice', `You can only pay open invoices; this invoice is ${String(inv.data['status'])}.`, 'invoice_not_open');
-    if (bool(f, 'paid_out_of_band') !== true) throw invalid('paid_out_of_band', 'This sandbox pays invoices out of band only: pass paid_out_of_band=true.');
     const t = now();
-    const paid = await save('in', id, (d) => ({ ...d, status: 'paid', paid_out_of_band: true, amount_paid: d['total'], amount_remaining: 0, status_transitions: { ...(d['status_transitions'] as Obj), paid_at: t } }));
+    if (bool(f, 'paid_out_of_band') === true) {
+      const paid = await save('in', id, (d) => ({ ...d, status: 'paid', paid_out_of_band: true, amount_paid: d['total'], amount_remaining: 0, status_transitions: { ...(d['status_transitions'] as Obj), paid_at: t } }));
+      await emit('invoice.paid', paid, key);
+      return paid;
+    }
+    // Charge the payment method: the one named, the invoice's default, or the customer's invoice_settings default.
+    const customer = (await get('cus', String(inv.data['customer']))).data;
+    const settings = (customer['invoice_settings'] ?? {}) as Obj;
+    const pm = str(f, 'payment_method') ?? (inv.data['default_payment_method'] as string | null | undefined) ?? (settings['default_payment_method'] as string | null | undefined) ?? undefined;
+    if (!pm) throw invalid('payment_method', 'This customer has no attached payment source or default payment method. Please consider adding a default payment method.', 'invoice_no_payment_method');
+    const amount = Number(inv.data['amount_remaining']);
+    const currency = String(inv.data['currency']);
+    const pi = await insert('pi', () => ({ object: 'payment_intent', amount, amount_received: 0, currency, customer: inv.data['customer'], payment_method: pm, invoice: id, status: 'processing', latest_charge: null, metadata: {}, created: t, livemode: false }));
+    if (pm === STRIPE_SANDBOX.paymentMethodDeclined) {
+      await save('pi', pi['id'] as string, (d) => ({ ...d, status: 'requires_payment_method', last_payment_error: { code: 'card_declined', decline_code: 'generic_decline' } }));
+      await save('in', id, (d) => ({ ...d, attempt_count: Number(d['attempt_count'] ?? 0) + 1, attempted: true, payment_intent: pi['id'] }));
+      throw new StripeFail(402, stripeError('card_error', 'Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline' }));
+    }
+    if (pm !== STRIPE_SANDBOX.paymentMethodOk) throw invalid('payment_method', `No such PaymentMethod: '${pm}'`, 'resource_missing');
+    const charge = await insert('ch', () => ({ object: 'charge', amount, amount_captured: amount, amount_refunded: 0, refunded: false, currency, customer: inv.data['customer'], payment_intent: pi['id'], invoice: id, status: 'succeeded', paid: true, metadata: {}, created: t, livemode: false }));
+    await save('pi', pi['id'] as string, (d) => ({ ...d, status: 'succeeded', amount_received: amount, latest_charge: charge['id'] }));
+    const paid = await save('in', id, (d) => ({
+      ...d,
+      status: 'paid',
+      amount_paid: Number(d['amount_paid'] ?? 0) + amount,
+      amount_remaining: 0,
+      attempt_count: Number(d['attempt_count'] ?? 0) + 1,
+      attempted: true,
+      payment_intent: pi['id'],
+      charge: charge['id'],
+      status_transitions: { ...(d['status_transitions'] as Obj), paid_at: t },
+    }));
+    // Stripe also sends payment_intent.succeeded for the invoice's intent; the deal learns of the money from invoice.paid alone.
     await emit('invoice.paid', paid, key);
     return paid;
   });

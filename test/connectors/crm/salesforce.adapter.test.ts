@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Customer } from '../../../src/canonical';
 import { SalesforceCrmAdapter, createSalesforceHttp } from '../../../src/connectors/crm/salesforce.adapter';
 import { ConnectorError } from '../../../src/connectors/errors';
@@ -275,4 +276,25 @@ test('sandbox rejects unknown fields the way Salesforce does', async () => {
   const err = await failure(seed.request({ method: 'PATCH', path: `${V}/sobjects/Opportunity/${oppId}`, json: { Bogus__c: 1 } }));
   expect([err.code, err.retryable, err.meta.vendorCode]).toEqual(['SALESFORCE.INVALID_FIELD', false, 'INVALID_FIELD']);
   expect(err.message).toBe(`salesforce PATCH /salesforce${V}/sobjects/Opportunity/${oppId}: 400 No such column 'Bogus__c' on sobject of type Opportunity`);
+});
+
+test('a dunning task on the opportunity: created once per key (a repeat finds it), on the opportunity\'s account, money as the customer reads it', async () => {
+  const input = {
+    key: 'deal-X:dunning:INV-1:14', opportunityId: oppId, invoiceNumber: 'INV-1', step: 14, daysPastDue: 15, final: false, dueDate: '2030-03-03', remindOn: '2030-03-18',
+    open: { amountMinor: 123_456_789, currency: 'EUR' }, total: { amountMinor: 163_312_500, currency: 'EUR' }, notes: ['The payment retry on file was declined: Your card was declined.'],
+  };
+  const first = await crm.createDunningTask(input);
+  const again = await crm.createDunningTask(input);
+  expect([first.created, again.created, again.id]).toEqual([true, false, first.id]);
+  const rows = await crm.query(`SELECT Id, Subject, AccountId, WhatId, Status, Priority, ActivityDate, Description, Q2C_Amount_Open__c FROM Task WHERE Q2C_Dunning_Key__c = 'deal-X:dunning:INV-1:14'`, z.looseObject({ Id: z.string() }));
+  expect(rows).toEqual([
+    expect.objectContaining({
+      Id: first.id, WhatId: oppId, AccountId: accountId, Status: 'Not Started', Priority: 'Normal', ActivityDate: '2030-03-18', Q2C_Amount_Open__c: 1234567.89,
+      Subject: 'Payment reminder: invoice INV-1, EUR 1,234,567.89 open, 15 days past due',
+      Description: 'Invoice INV-1 was due on 2030-03-03: EUR 1,234,567.89 of EUR 1,633,125.00 is open, 15 days past due.\nThe payment retry on file was declined: Your card was declined.',
+    }),
+  ]);
+  // AccountId is Salesforce's to set.
+  const err = await failure(seed.request({ method: 'POST', path: `${V}/sobjects/Task`, json: { WhatId: oppId, AccountId: accountId, Subject: 'x' } }));
+  expect(err.meta.vendorCode).toBe('INVALID_FIELD_FOR_INSERT_UPDATE');
 });

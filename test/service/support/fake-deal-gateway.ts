@@ -10,7 +10,7 @@ import {
   type DealSummary,
   type ResolveResult,
 } from '../../../src/service/deal-gateway';
-import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, PaymentEvent, RevenueWaterfall, TerminateContractRequest, TerminateContractResult, InvoiceDecision, InvoiceSummary, WriteOffRequest } from '../../../src/contract';
+import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, InvoiceDecision, InvoiceSummary, PaymentEvent, PromiseToPayRequest, PromiseToPayResult, RevenueWaterfall, TerminateContractRequest, TerminateContractResult, WriteOffRequest } from '../../../src/contract';
 
 export type GatewayCall =
   | { method: 'startOrSignalClosedWon'; workflowId: string; event: ClosedWonEvent; correlationId: string }
@@ -22,7 +22,8 @@ export type GatewayCall =
   | { method: 'creditInvoice'; workflowId: string; request: CreditInvoiceRequest }
   | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest }
   | { method: 'decideInvoice'; workflowId: string; decision: InvoiceDecision }
-  | { method: 'writeOffInvoice'; workflowId: string; request: WriteOffRequest };
+  | { method: 'writeOffInvoice'; workflowId: string; request: WriteOffRequest }
+  | { method: 'promiseToPay'; workflowId: string; request: PromiseToPayRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -149,6 +150,20 @@ export class FakeDealGateway implements DealGateway {
     this.refusal(workflowId);
     this.calls.push({ method: 'writeOffInvoice', workflowId, request });
     return { workflowId, result: this.invoice(request.invoiceId, 'WRITTEN_OFF') };
+  }
+
+  async promiseToPay(opportunityId: string, request: PromiseToPayRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    this.calls.push({ method: 'promiseToPay', workflowId, request });
+    const result: PromiseToPayResult = {
+      invoice: {
+        id: request.invoiceId, number: request.invoiceId, invoiceKey: 'k', issueDate: '2030-02-01', dueDate: '2030-03-03', period: { start: '2030-01-01', end: '2030-01-31' },
+        subtotalMinor: 1_500_000, taxMinor: 133_125, totalMinor: 1_633_125, paidMinor: 0, refundedMinor: 0, writtenOffMinor: 0, status: 'POSTED', system: 'erp', lines: [],
+      },
+      promise: { requestId: request.requestId, by: request.by, promisedOn: request.promisedOn, note: request.note, madeOn: '2030-03-15', pausedThrough: '2030-04-03' },
+    };
+    return { workflowId, result };
   }
 
   /** Waterfalls the deals "hold", by workflow id; a running deal without one has not reached delivery. */
