@@ -6,6 +6,7 @@ import { CanonicalError } from '../canonical/errors';
 import type { CompiledContract } from '../rules/compile';
 import { heldOverCap } from './caps';
 import { psaRefOf } from './credits';
+import { workDateOf } from './intake';
 import { compiled, contractOf, isPosted, type Deal } from './deal';
 import type { AmendContractRequest, AmendContractResult, AmendmentRecord, CreditInvoiceRequest, DeliveryItem, InvoiceSummary, ScopePlan } from './model';
 import { refuse } from './refusal';
@@ -237,7 +238,7 @@ export function rerateCandidates(s: EngagementState, d: Deal, record: AmendmentR
  * PSA's date, in the contracting entity's calendar) and are not credited yet.
  * Undefined when the invoice has none.
  */
-export function rerateRequest(record: AmendmentRecord, inv: InvoiceSummary, basis: CreditBasis, psaItems: readonly DeliveryItem[], workDateOf: (item: DeliveryItem) => string): CreditInvoiceRequest | undefined {
+export function rerateRequest(d: Deal, record: AmendmentRecord, inv: InvoiceSummary, basis: CreditBasis, psaItems: readonly DeliveryItem[]): CreditInvoiceRequest | undefined {
   const lines = new Set(reratedLines(record));
   const selected = basis.invoice.lines.flatMap((l) => {
     if (!lines.has(l.contractLineId)) return [];
@@ -246,7 +247,7 @@ export function rerateRequest(record: AmendmentRecord, inv: InvoiceSummary, basi
       const ref = psaRefOf(sid);
       if (!ref || ref.kind !== 'timeEntry' || credited.has(sid)) return false;
       const item = psaItems.find((i) => i.kind === 'timeEntry' && i.sourceId === ref.sourceId);
-      return item !== undefined && workDateOf(item) >= record.effectiveDate;
+      return item?.kind === 'timeEntry' && workDateOf(d, item) >= record.effectiveDate;
     });
     return ids.length > 0 ? [{ invoiceLineId: l.id, sourceItemIds: ids }] : [];
   });
@@ -261,3 +262,14 @@ export function rerateRequest(record: AmendmentRecord, inv: InvoiceSummary, basi
     rebill: true,
   };
 }
+
+/** The PSA time entries behind the re-rated lines of these invoices (what a retroactive rate change reads again). */
+export const rerateItems = (record: AmendmentRecord, bases: readonly CreditBasis[]): Array<{ kind: 'timeEntry'; sourceId: string }> => {
+  const lines = new Set(reratedLines(record));
+  const ids = new Set<string>();
+  for (const b of bases) for (const l of b.invoice.lines) if (lines.has(l.contractLineId)) for (const sid of l.sourceItemIds) {
+    const ref = psaRefOf(sid);
+    if (ref?.kind === 'timeEntry') ids.add(ref.sourceId);
+  }
+  return [...ids].sort().map((sourceId) => ({ kind: 'timeEntry' as const, sourceId }));
+};

@@ -218,6 +218,14 @@ export function rebill(s: EngagementState, d: Deal, memo: CreditMemoSummary, pla
       rounds[ref.sourceId] = (rounds[ref.sourceId] ?? 0) + 1;
       // A correction goes out at once, not at the next period's run.
       if (accept(s, d, item, rounds[ref.sourceId])) s.immediate = true;
+      // The item is taken again whole: a part of it held over a cap goes back with it.
+      for (const h of s.held.filter((x) => x.sourceId === sid)) {
+        s.totals.CAPPED -= h.amountMinor;
+        s.totals.delivered -= h.amountMinor;
+      }
+      s.held = s.held.filter((x) => x.sourceId !== sid);
+      if (s.overCap) s.overCap = s.overCap.filter((p) => p.sourceId !== sid);
+      if (s.releasing) s.releasing = s.releasing.filter((r) => r.sourceId !== sid);
       const amount = invoiced.get(sid) ?? 0;
       s.billedByLine[line.contractLineId] = (s.billedByLine[line.contractLineId] ?? 0) - amount;
       s.totals.BILLABLE -= amount;

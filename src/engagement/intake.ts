@@ -1,7 +1,7 @@
 import type { TimeEntry } from '../canonical';
 import { instantMs, localDate } from './calendar';
 import { contractOf, NON_BILLABLE_TASK, type Deal } from './deal';
-import type { DeliveryBatch, DeliveryItem, PaymentEvent, ReportedItem } from './model';
+import type { DeliveredTimeEntry, DeliveryBatch, DeliveryItem, PaymentEvent, ReportedItem } from './model';
 import type { EngagementState } from './state';
 
 /*
@@ -42,6 +42,9 @@ const lineOfKind = (s: EngagementState, d: Deal, models: string[]): string => {
   return lines[0]!.id;
 };
 
+/** The day a time entry was worked, in the contracting entity's calendar (a PSA may send an instant with its zone). */
+export const workDateOf = (d: Deal, item: Pick<DeliveredTimeEntry, 'workDate'>): string => (item.workDate.length === 10 ? item.workDate : localDate(instantMs(item.workDate), d.tz));
+
 /** Takes delivered batches and payment events; true when anything new arrived. */
 export function receive(s: EngagementState, d: Deal, batches: readonly DeliveryBatch[], payments: readonly PaymentEvent[]): boolean {
   let changed = false;
@@ -80,7 +83,7 @@ export function accept(s: EngagementState, d: Deal, item: DeliveryItem, round?: 
       role: item.role ?? res?.role ?? 'consultant',
       region: res?.region ?? entity?.taxJurisdiction.country ?? 'US',
       resourceLegalEntityId: entityId,
-      workDate: item.workDate.length === 10 ? item.workDate : localDate(instantMs(item.workDate), d.tz),
+      workDate: workDateOf(d, item),
       minutes: item.minutes,
       approved: true,
       overtime: false,

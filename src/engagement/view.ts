@@ -17,8 +17,12 @@ const pendingCount = (s: EngagementState): number => s.pending.time.length + s.p
 export const canClose = (s: EngagementState, d: Deal, today: string): boolean =>
   today > contractOf(s, d).endDate && pendingCount(s) === 0 && s.drafts.length === 0 && s.attention.length === 0 && s.payments.unmatched.length === 0 && s.invoices.every(isSettled);
 
-/** Work that should not wait for the next timer: status write-backs, operator decisions to carry out. */
-export const hasWork = (s: EngagementState): boolean => s.statusSyncs.length > 0 || s.drafts.some((x) => x.approval === 'APPROVED' || x.approval === 'REJECTED');
+/**
+ * Work that should not wait for the next timer: status write-backs, operator decisions to carry out, an
+ * immediate invoice run (a rebill an operator update queued; intake's own immediate items are run in the
+ * pass that takes them, so between passes this is only ever an update's).
+ */
+export const hasWork = (s: EngagementState): boolean => s.statusSyncs.length > 0 || s.immediate || s.drafts.some((x) => x.approval === 'APPROVED' || x.approval === 'REJECTED');
 
 /** NEEDS_ATTENTION while any delivery item is open, IN_DELIVERY otherwise. */
 export const wantedStage = (s: EngagementState): 'NEEDS_ATTENTION' | 'IN_DELIVERY' => (s.attention.length > 0 ? 'NEEDS_ATTENTION' : 'IN_DELIVERY');

@@ -15,6 +15,7 @@ import {
   writeOffInvoiceUpdate,
   type AmendContractRequest,
   type AmendContractResult,
+  type AmendmentRecord,
   type CreditInvoiceRequest,
   type CreditMemoSummary,
   type DealSnapshot,
@@ -440,7 +441,37 @@ class Shell {
         log.error('removed scope not archived in the PSA', { projectId, refs, error: failureMessage(err) });
       }
     }
+    await this.rerate(record, today);
     return core.amendmentResult(s, d, record);
+  }
+
+  /**
+   * A rate change whose effective date reaches work already invoiced: on each
+   * such invoice, the time worked since that date is credited and rebilled, so
+   * it is billed at the new terms (its cap consumption recomputed).
+   */
+  private async rerate(record: AmendmentRecord, today: string): Promise<void> {
+    const { s, d } = this;
+    const invoices = core.rerateCandidates(s, d, record);
+    const projectId = d.ids.projectId;
+    if (invoices.length === 0) return;
+    if (!projectId) {
+      log.warn('invoiced work not re-rated: the deal has no PSA project to read it again from', { amendmentId: record.id });
+      return;
+    }
+    const bases: CreditBasis[] = [];
+    for (const inv of invoices) bases.push(await this.basisOf(inv));
+    const items = await operatorActs.loadDeliveredItems({ snapshot: d.snapshot, contract: core.contractOf(s, d), projectId, until: new Date(this.clock.now()).toISOString(), items: core.rerateItems(record, bases) });
+    for (const [i, inv] of invoices.entries()) {
+      const basis = bases[i]!;
+      const creq = core.rerateRequest(d, record, inv, basis, items);
+      if (!creq) continue;
+      const plan = refusing(() => core.creditMemoFor(s, creq, today, basis));
+      const memo = await this.postCredit(creq, plan);
+      core.rebill(s, d, memo, plan, items);
+      (record.rerated ??= []).push({ invoiceNumber: inv.number, creditMemoNumber: memo.number, items: memo.rebill?.items ?? [], creditedMinor: memo.subtotalMinor });
+    }
+    if (record.rerated) log.info('invoiced work re-rated', { amendmentId: record.id, invoices: record.rerated.length });
   }
 
   private validateCredit(req: CreditInvoiceRequest, today: string): void {

@@ -24,6 +24,9 @@ import {
   contractOf,
   rebill,
   rebillItems,
+  rerateCandidates,
+  rerateItems,
+  rerateRequest,
   prepaymentCandidates,
   priorTermination,
   refundRequest,
@@ -382,6 +385,20 @@ export class Shell {
       this.archivedScope.push(...refs);
       record.psa!.archived = true;
     }
+    // A retroactive rate change: the invoiced time since its date is credited and rebilled (the PSA as `psa` holds it).
+    const invoices = rerateCandidates(s, d, record);
+    const bases = invoices.map((inv) => this.basisOf(inv));
+    const wanted = new Set(rerateItems(record, bases).map((i) => `${i.kind}:${i.sourceId}`));
+    const items = this.psa.filter((i) => wanted.has(`${i.kind}:${i.sourceId}`));
+    invoices.forEach((inv, i) => {
+      const creq = rerateRequest(d, record, inv, bases[i]!, items);
+      if (!creq) return;
+      const plan = creditMemoFor(s, creq, this.today, bases[i]!);
+      const memo = this.postCredit(creq, plan);
+      rebill(s, d, memo, plan, items);
+      (record.rerated ??= []).push({ invoiceNumber: inv.number, creditMemoNumber: memo.number, items: memo.rebill?.items ?? [], creditedMinor: memo.subtotalMinor });
+    });
+    if (record.rerated) this.wake();
     return amendmentResult(s, d, record);
   }
 
@@ -403,7 +420,7 @@ export class Shell {
 
   /** After an update: the workflow loops again at once when there is work (hasWork, or an immediate run). */
   private wake(): void {
-    if (hasWork(this.s) || this.s.immediate) this.pass();
+    if (hasWork(this.s)) this.pass();
   }
 
   /** As the shell: the ERP takes the last version, refundable retainers are credited, the PSA project closed. */

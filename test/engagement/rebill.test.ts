@@ -81,3 +81,51 @@ describe('credit and rebill', () => {
     void usd;
   });
 });
+
+describe('a retroactive rate cut', () => {
+  /*
+   * The same T&M line ($150.00/h, not-to-exceed $15,000.00). January: TE-1 40 h (Jan 10), TE-2 40 h (Jan 20),
+   * TE-3 20 h (Jan 25) = 600,000 + 600,000 + 300,000 = 1,500,000, the whole cap, invoiced Feb 1.
+   * Feb 10: a change order gives 10 % off (discountBp 1,000) from Jan 15: $135.00/h for TE-2 and TE-3.
+   *   Credit: TE-2 + TE-3 as invoiced, 900,000 + 79,875 tax. Rebill at once: 40 h + 20 h at 135.00 = 540,000 + 270,000
+   *   = 810,000 + 71,888 tax (810,000 x 8.875 % = 71,887.5). The cap counts 1,500,000 - 900,000 + 810,000 = 1,410,000.
+   * Feb 5 (reported Feb 20): TE-4 10 h at 135.00 = 135,000; 90,000 of room: 90,000 billed Mar 1 (+ 7,988 tax,
+   *   7,987.5 rounded half up), 45,000 capped. Before the cut the cap was full and all of TE-4 would have been capped.
+   */
+  it('credits the invoiced work since its date, rebills it at the new rate, and recomputes the cap from the net billed amount', () => {
+    const opp = `${OPP}-RR`;
+    const L = `CTR-${opp}-L1`;
+    const T = `${L}-T1`;
+    const snapshot = snapshotFor(opp, [advisory('QL-1', 100)], '2030-01-01');
+    const e = new Shell(dealFor({ opportunityId: opp, snapshot, options: { overdueGraceDays: 60 } }), '2030-01-02');
+    e.deliver('2030-01-29', batch('jan', [time('1', T, '2030-01-10', 2_400), time('2', T, '2030-01-20', 2_400), time('3', T, '2030-01-25', 1_200)]));
+    e.advance('2030-02-02');
+    const feb1 = e.s.invoices[0]!;
+    expect([feb1.subtotalMinor, e.s.billedByLine[L]]).toEqual([1_500_000, 1_500_000]);
+    e.psa = [1, 2, 3].map((n) => ({ ...inPsa(String(n), ['2030-01-10', '2030-01-20', '2030-01-25'][n - 1]!, [2_400, 2_400, 1_200][n - 1]!), taskId: T }));
+
+    e.advance('2030-02-10');
+    const r = e.amend({ requestId: 'co-rate', by: 'ops@firm.example', baseVersion: 1, effectiveDate: '2030-01-15', reason: '10 % off from Jan 15', changes: [{ op: 'UPDATE_LINE', lineId: L, set: { discountBp: 1_000 } }] });
+    expect(r.amendment.rerated).toEqual([{ invoiceNumber: feb1.number, creditMemoNumber: 'CM-1', items: ['TE-2', 'TE-3'], creditedMinor: 900_000 }]);
+    const memo = e.s.creditMemos![0]!;
+    expect([memo.reason, memo.subtotalMinor, memo.taxMinor, memo.lines.map((l) => l.sourceItemIds)]).toEqual(['ERROR', 900_000, 79_875, [['TE-2', 'TE-3']]]);
+    const rebilled = e.s.invoices[1]!;
+    expect([rebilled.issueDate, rebilled.period.start, rebilled.subtotalMinor, rebilled.taxMinor]).toEqual(['2030-02-10', '2030-01-01', 810_000, 71_888]);
+    expect(e.issued.at(-1)!.request.invoice.lines.flatMap((l) => l.sourceItemIds)).toEqual(['TE-2~R1', 'TE-3~R1']);
+    expect(e.s.billedByLine[L]).toBe(1_410_000);
+
+    e.deliver('2030-02-20', batch('feb', [time('4', T, '2030-02-05', 600)]));
+    e.advance('2030-03-02');
+    const mar1 = e.issuedOn('2030-03-01');
+    expect([mar1.subtotalMinor, mar1.taxMinor]).toEqual([90_000, 7_988]);
+    expect(e.s.held.map((h) => [h.sourceId, h.amountMinor])).toEqual([['TE-4', 45_000]]);
+    expect(e.s.billedByLine[L]).toBe(1_500_000);
+
+    for (const inv of e.s.invoices) e.payments('2030-03-05', pay(`p-${inv.number}`, { invoiceNumber: inv.number }, inv.totalMinor - (inv.creditedMinor ?? 0)));
+    const summary = e.runToClose('2031-01-02');
+    // Delivered at the rates in force: 40 h x 150.00 + 70 h x 135.00 = 600,000 + 945,000 = 1,545,000 = billed 1,500,000 + capped 45,000.
+    expect(summary.totals).toEqual({ BILLABLE: 1_500_000, DEFERRED: 0, CAPPED: 45_000, EXCLUDED: 0, delivered: 1_545_000 });
+    // Revenue as invoiced: 1,500,000 - 900,000 + 810,000 + 90,000 = 1,500,000.
+    expect(summary.recognisedMinor).toBe(1_500_000);
+  });
+});

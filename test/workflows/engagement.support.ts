@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createBillingActivities } from '../../src/activities/billing.activities';
-import type { ResourceInfo } from '../../src/contract';
+import type { DeliveryItem, ResourceInfo } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
 import type { CrmPort, DunningTaskInput, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
 import { NetSuiteAdapter, classifyNetSuite } from '../../src/connectors/erp/netsuite.adapter';
@@ -39,6 +39,7 @@ export function recordingPorts() {
   const stages: string[] = [];
   const psaInvoices = new Map<string, RecordInvoiceInput>();
   const closedProjects: Array<{ projectId: string; reason: string }> = [];
+  const delivered: DeliveryItem[] = [];
   const dunningTasks = new Map<string, DunningTaskInput>();
   const crm = {
     createDunningTask: async (input: DunningTaskInput) => {
@@ -63,9 +64,13 @@ export function recordingPorts() {
     closeProject: async (projectId: string, reason: string) => {
       closedProjects.push({ projectId, reason });
     },
+    // What the PSA holds now (a credit and rebill reads the credited items again).
+    listDeliveredTime: async () => delivered.filter((i) => i.kind === 'timeEntry'),
+    listDeliveredExpenses: async () => delivered.filter((i) => i.kind === 'expense'),
+    listDeliveredMilestones: async () => ({ items: delivered.filter((i) => i.kind === 'milestone'), foreign: [] }),
   } as unknown as PsaPort;
   const billing = {} as BillingPort;
-  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects, dunningTasks };
+  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects, dunningTasks, delivered };
 }
 
 export function netsuite(sandboxUrl: string): NetSuiteAdapter {
