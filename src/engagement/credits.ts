@@ -45,6 +45,8 @@ export function creditableInvoice(s: EngagementState, req: CreditInvoiceRequest)
   if (!req.by?.trim() || !req.note?.trim()) refuse('DEAL.ACTION_INVALID', 'a credit needs `by` and `note`');
   if (!['DISPUTE', 'ERROR', 'CANCELLATION'].includes(req.reason)) refuse('DEAL.ACTION_INVALID', 'reason: DISPUTE, ERROR or CANCELLATION');
   if (req.rebill !== undefined && typeof req.rebill !== 'boolean') refuse('DEAL.ACTION_INVALID', 'rebill: true or false');
+  if (req.releaseCapped !== undefined && typeof req.releaseCapped !== 'boolean') refuse('DEAL.ACTION_INVALID', 'releaseCapped: true or false');
+  if (req.rebill && req.releaseCapped) refuse('DEAL.ACTION_INVALID', 'releaseCapped: a rebill recomputes the cap itself');
   const inv = s.invoices.find((i) => i.id === req.invoiceId || i.number === req.invoiceId);
   if (!inv || !isPosted(s, inv) || inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return refuse('DEAL.INVOICE_UNKNOWN', `no posted invoice ${req.invoiceId}`);
   if (inv.system !== 'erp' || !inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} lives in ${inv.system}; credit memos are issued in the ERP`);
@@ -166,6 +168,13 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
   (s.creditMemos ??= []).push(summary);
   s.statusSyncs.push(inv.id);
   if (reversesRevenue) reverseCreditedRevenue(s, d, summary);
+  // Asked for: the credited amounts leave the cap's consumption, and held over-cap time is released into the room.
+  if (req.releaseCapped) {
+    for (const l of summary.lines) {
+      s.billedByLine[l.contractLineId] = (s.billedByLine[l.contractLineId] ?? 0) - l.amountMinor;
+      if (!(s.capAmendedLines ??= []).includes(l.contractLineId)) s.capAmendedLines.push(l.contractLineId);
+    }
+  }
   const events = new Map(basis.events.map((e) => [e.sourceId, e]));
   const items: CreditAuditItem[] = memo.lines.flatMap((l) =>
     l.sourceItemIds.map((sid) => {

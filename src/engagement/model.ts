@@ -471,6 +471,12 @@ export interface CreditInvoiceRequest {
    * cap keeps what they consumed).
    */
   rebill?: boolean;
+  /**
+   * A plain credit keeps what the credited items consumed of a cap (a disputed hour stays counted), so no
+   * capped time is released. True: the credited amounts leave the cap's consumption, and time held over the
+   * cap is released into the room, oldest first, on the line's next regular invoice. Not with `rebill`.
+   */
+  releaseCapped?: boolean;
 }
 
 export interface CreditMemoSummary {

@@ -118,6 +118,8 @@ export const CreditInvoiceBody = z.object({
     .array(z.object({ invoiceLineId: ItemId, sourceItemIds: z.array(ItemId).min(1).max(5_000).optional() }))
     .min(1)
     .max(500),
+  rebill: z.boolean().optional(),
+  releaseCapped: z.boolean().optional(),
 }) satisfies z.ZodType<CreditInvoiceRequest>;
 
 /** Body of POST /deals/:id/termination; mirrors TerminateContractRequest. */

@@ -129,3 +129,41 @@ describe('a retroactive rate cut', () => {
     expect(summary.recognisedMinor).toBe(1_500_000);
   });
 });
+
+describe('a disputed-hours credit and the cap', () => {
+  /*
+   * T&M at $150.00/h, not-to-exceed $15,000.00. January: TE-1 60 h (900,000), TE-2 50 h (750,000): 600,000 of TE-2
+   * billed, 150,000 (10 h) held over the cap; Feb 1: 1,500,000. Feb 5: TE-1 is disputed and credited.
+   * A plain credit keeps TE-1's 900,000 counted against the cap: the 10 h stay held. Asked to release
+   * (releaseCapped), the cap counts 1,500,000 - 900,000 = 600,000 and the 150,000 held is billed on the line's next
+   * regular invoice, February's of Mar 1 (+ 13,313 tax, 13,312.5 rounded half up).
+   */
+  function disputed(opp: string, releaseCapped?: boolean) {
+    const L = `CTR-${opp}-L1`;
+    const snapshot = snapshotFor(opp, [advisory('QL-1', 100)], '2030-01-01');
+    const e = new Shell(dealFor({ opportunityId: opp, snapshot, options: { overdueGraceDays: 60 } }), '2030-01-02');
+    e.deliver('2030-01-29', batch('jan', [time('1', `${L}-T1`, '2030-01-10', 3_600), time('2', `${L}-T1`, '2030-01-20', 3_000)]));
+    e.advance('2030-02-05');
+    const inv = e.s.invoices[0]!;
+    expect(e.s.held.map((h) => [h.sourceId, h.amountMinor])).toEqual([['TE-2', 150_000]]);
+    e.credit({ requestId: 'd-1', invoiceId: inv.number, by: 'ar@firm.example', reason: 'DISPUTE', note: 'TE-1 not worked', lines: [{ invoiceLineId: inv.lines[0]!.id, sourceItemIds: ['TE-1'] }], ...(releaseCapped !== undefined ? { releaseCapped } : {}) });
+    e.advance('2030-03-02');
+    return { e, L };
+  }
+
+  it('releases no capped time unless the operator asks', () => {
+    const { e, L } = disputed(`${OPP}-D1`);
+    expect(e.s.invoices).toHaveLength(1);
+    expect(e.s.held.map((h) => [h.sourceId, h.amountMinor])).toEqual([['TE-2', 150_000]]);
+    expect(e.s.billedByLine[L]).toBe(1_500_000);
+  });
+
+  it('with releaseCapped, bills the held time into the room the credit made', () => {
+    const { e, L } = disputed(`${OPP}-D2`, true);
+    const mar1 = e.issuedOn('2030-03-01');
+    expect([mar1.period.start, mar1.subtotalMinor, mar1.taxMinor]).toEqual(['2030-02-01', 150_000, 13_313]);
+    expect(e.s.held).toEqual([]);
+    expect(e.s.billedByLine[L]).toBe(750_000); // 600,000 + 150,000
+    expect(refusalOf(() => e.credit({ requestId: 'd-2', invoiceId: mar1.number, by: 'x', reason: 'ERROR', note: 'x', lines: [{ invoiceLineId: mar1.lines[0]!.id }], rebill: true, releaseCapped: true }))).toBe('DEAL.ACTION_INVALID');
+  });
+});

@@ -264,3 +264,17 @@ describe('operator API: promise to pay', () => {
     expect(h.gateway.calls).toEqual([]);
   });
 });
+
+describe('operator API: credit and rebill', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  it('passes rebill and releaseCapped through; anything but a boolean is 400 with its path', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const post = (body: unknown) => h.inject({ method: 'POST', url: `/deals/${OPP}/credit-memos`, headers: operate, payload: JSON.stringify(body) });
+    expect((await post({ ...credit, rebill: true })).statusCode).toBe(200);
+    expect(h.gateway.calls).toEqual([{ method: 'creditInvoice', workflowId: WORKFLOW_ID, request: { ...credit, rebill: true } }]);
+    const bad = await post({ ...credit, rebill: 'yes', releaseCapped: 1 });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['rebill', 'releaseCapped']);
+  });
+});
