@@ -1,6 +1,9 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createBillingActivities } from '../../src/activities/billing.activities';
+import { createCreditActivities } from '../../src/activities/credit.activities';
+import { createDealActivities } from '../../src/activities/deal.activities';
+import type { Connectors } from '../../src/connectors';
 import type { DeliveryItem, ResourceInfo } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
 import type { CrmPort, DunningTaskInput, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
@@ -101,9 +104,15 @@ export async function engagementWorkers(args: {
   resources?: Record<string, ResourceInfo>;
   /** Where the workflows' KPI sink reports (no-op by default). */
   kpis?: KpiRecorder;
+  /** Also the activities of the operator updates: credit memos, and the ERP contract and PSA project writes of amendments and terminations. */
+  operatorActions?: boolean;
 }): Promise<{ run<T>(fn: () => Promise<T>): Promise<T> }> {
   const ruleSet = RuleSet.parse(defaultRuleSet);
-  const activities = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
+  const billing = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
+  const deal = args.operatorActions ? createDealActivities({ db: args.db, logger: testLogger, catalog, connectors: args.connectors as unknown as Connectors }) : undefined;
+  const activities = deal
+    ? { ...billing, ...createCreditActivities({ db: args.db, logger: testLogger, connectors: args.connectors }), postErpContract: deal.postErpContract, closeProject: deal.closeProject }
+    : billing;
   const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks(args.kpis) });
   const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
   return { run: (fn) => main.runUntil(erp.runUntil(fn)) };
