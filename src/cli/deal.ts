@@ -101,6 +101,16 @@ export function registerDealCommands(program: Command, deps: DealCommandDeps): v
     .action((opp: string, o: { effective: string; by: string; reason: string; requestId?: string }) =>
       call('operate', 'POST', `${deal(opp)}/termination`, { requestId: o.requestId ?? `terminate-${o.effective}`, by: o.by, reason: o.reason, effectiveDate: o.effective }),
     );
+  cmd
+    .command('promise <opportunity> <invoice>')
+    .description("record the customer's promise to pay an invoice by a date: its dunning pauses until then")
+    .requiredOption('--on <date>', 'the promised payment date, YYYY-MM-DD')
+    .requiredOption('--by <who>')
+    .requiredOption('--note <text>')
+    .option('--request-id <id>', 'idempotency key (default: promise-<invoice>-<date>)')
+    .action((opp: string, invoice: string, o: { on: string; by: string; note: string; requestId?: string }) =>
+      call('operate', 'POST', `${deal(opp)}/invoices/${encodeURIComponent(invoice)}/promise-to-pay`, { requestId: o.requestId ?? `promise-${invoice}-${o.on}`, by: o.by, promisedOn: o.on, note: o.note }),
+    );
   for (const decision of ['approve', 'reject'] as const) {
     cmd
       .command(`${decision}-invoice <opportunity> <invoice>`)

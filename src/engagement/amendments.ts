@@ -21,7 +21,7 @@ import type { CreditBasis, EngagementState } from './state';
 
 /** What an UPDATE_LINE or SET_TERMS may change while the deal is in delivery (the rule set stays as provisioned; scope changes are ADD_LINE and REMOVE_LINE). */
 const AMENDABLE_LINE_FIELDS = new Set(['cap', 'endDate', 'rateCardRef', 'discountBp', 'allocatedValue', 'description']);
-const AMENDABLE_TERMS = new Set(['endDate', 'poNumber']);
+const AMENDABLE_TERMS = new Set(['endDate', 'poNumber', 'paymentTerms']);
 
 /**
  * The canonical schemas (and with them zod) that the amendment checks use, loaded on the

@@ -1,4 +1,4 @@
-import type { Invoice } from '../canonical';
+import type { Contract, Invoice } from '../canonical';
 import { revenueSchedule } from '../rules/revenue';
 import { outcome, type Outcome } from './commands';
 import { contractOf, invoiceById, raise, resolveAttention, statusFor, type Deal } from './deal';
@@ -52,7 +52,7 @@ export function readyToIssue(s: EngagementState, today: string): IssueRequest[] 
 /** Issue in a child workflow (its own history) when the run is large. */
 export const issuesInChild = (d: Deal, requests: readonly IssueRequest[]): boolean => requests.length > (d.options.childRunThreshold ?? DEFAULT_CHILD_RUN_THRESHOLD);
 
-export function issueContext(d: Deal): IssueContext {
+export function issueContext(d: Deal, contract: Contract = d.snapshot.contract): IssueContext {
   const { snapshot, ids, options } = d;
   return {
     dealId: d.dealId,
@@ -64,7 +64,8 @@ export function issueContext(d: Deal): IssueContext {
     seller: snapshot.contractingEntity,
     system: options.invoiceSystem ?? 'erp',
     ...(options.billingCustomerId ? { billingCustomerId: options.billingCustomerId } : {}),
-    netDays: snapshot.contract.paymentTerms.netDays,
+    // The version in force: an amendment may have changed the payment terms.
+    netDays: contract.paymentTerms.netDays,
   };
 }
 

@@ -360,7 +360,7 @@ export interface ScopePlan {
  * A change order against the contract version delivery bills from. The changes
  * are canonical amendment changes (src/canonical/amendment.ts); in delivery the
  * validator accepts UPDATE_LINE of cap, endDate, rateCardRef, discountBp and
- * allocatedValue, END_LINE, SET_TERMS of endDate and poNumber, ADD_LINE (a new
+ * allocatedValue, END_LINE, SET_TERMS of endDate, poNumber and paymentTerms (invoices issued from then on), ADD_LINE (a new
  * line and its PSA tasks; q2c gives the line id `<contractId>-L<n>`, the
  * milestone ids `<lineId>-M<k>`, the quote line reference and the dates when
  * the request leaves them out) and REMOVE_LINE (a line nothing was billed on).
@@ -406,6 +406,8 @@ export interface TerminationRecord {
   refunds: Array<{ contractLineId: string; amountMinor: number; creditMemoNumber: string }>;
   /** Whether the PSA project was closed (a failure is logged and left to the operator). */
   psaProjectClosed?: boolean;
+  /** Whether the billing system's subscriptions (recurring charges billed by Stripe) were cancelled; absent when the deal has none. */
+  recurringBillingCancelled?: boolean;
 }
 
 export interface TerminateContractResult {

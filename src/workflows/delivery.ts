@@ -76,7 +76,7 @@ const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
 /** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
 const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
-const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'loadDeliveredItems' | 'addProjectScope' | 'archiveProjectScope'>>(BILLING_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'cancelRecurringBilling' | 'loadDeliveredItems' | 'addProjectScope' | 'archiveProjectScope'>>(BILLING_OPTIONS);
 
 /** Change orders that add lines (with their PSA scope) and remove unbilled ones. */
 const SCOPE_CHANGE_ORDERS = 'scope-change-orders';
@@ -259,7 +259,7 @@ class Shell {
     this.report(core.dropRejected(s, d).notices);
     const requests = core.readyToIssue(s, today);
     if (requests.length === 0) return;
-    const ctx = core.issueContext(d);
+    const ctx = core.issueContext(d, core.contractOf(s, d));
     const results: IssueResult[] = core.issuesInChild(d, requests)
       ? await executeChild(invoiceRunWorkflow, { workflowId: this.ctx.key(`invoice-run:${s.runSeq}:${today}`), args: [{ ctx, runId: `${s.runSeq}`, requests }] })
       : await issueInvoices(ctx, requests);
@@ -383,6 +383,17 @@ class Shell {
         const memo = await this.postCredit(creq, plan, false);
         record.refunds.push({ contractLineId: refund.contractLineId, amountMinor: memo.subtotalMinor, creditMemoNumber: memo.number });
         break;
+      }
+    }
+    // Recurring charges the billing system runs on its own schedule stop there too.
+    const subscriptionIds = d.ids.subscriptionIds ?? [];
+    if (subscriptionIds.length > 0) {
+      try {
+        await operatorActs.cancelRecurringBilling({ subscriptionIds });
+        record.recurringBillingCancelled = true;
+      } catch (err) {
+        record.recurringBillingCancelled = false;
+        log.error('subscriptions not cancelled on termination', { subscriptionIds, error: failureMessage(err) });
       }
     }
     const projectId = d.ids.projectId;

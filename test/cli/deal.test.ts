@@ -20,14 +20,16 @@ describe('q2c deal', () => {
     return out;
   }
 
-  it('terminates, credits from a YAML file and approves an invoice, each with the key the action needs', async () => {
+  it('terminates, credits from a YAML file, approves an invoice and records a promise to pay, each with the key the action needs', async () => {
     const out = await run('deal', 'terminate', 'OPP-1', '--effective', '2030-02-15', '--by', 'ops@firm.example', '--reason', 'customer ends the engagement');
     expect(JSON.parse(out[0]!)).toMatchObject({ workflowId: 'deal-OPP-1', result: { contractVersion: 2, termination: { requestId: 'terminate-2030-02-15', effectiveDate: '2030-02-15' } } });
     const credit = path.join(dir, 'credit.yaml');
     writeFileSync(credit, 'requestId: dispute-7\ninvoiceId: INV-1\nby: ar@firm.example\nreason: DISPUTE\nnote: 60 h of Jan 10 disputed\nlines:\n  - invoiceLineId: INV-1-1\n    sourceItemIds: [TE-1]\n');
     await run('deal', 'credit', 'OPP-1', credit);
     await run('deal', 'approve-invoice', 'OPP-1', 'INV-2');
-    expect(h.gateway.calls.map((c) => c.method)).toEqual(['terminateContract', 'creditInvoice', 'decideInvoice']);
+    await run('deal', 'promise', 'OPP-1', 'INV-3', '--on', '2030-03-31', '--by', 'ar@firm.example', '--note', 'AP run on the 31st');
+    expect(h.gateway.calls.map((c) => c.method)).toEqual(['terminateContract', 'creditInvoice', 'decideInvoice', 'promiseToPay']);
+    expect(h.gateway.calls[3]).toMatchObject({ request: { requestId: 'promise-INV-3-2030-03-31', invoiceId: 'INV-3', promisedOn: '2030-03-31', by: 'ar@firm.example' } });
     expect(h.gateway.calls[2]).toMatchObject({ decision: { invoiceId: 'INV-2', decision: 'approve', by: 'controller' } });
   });
 

@@ -198,6 +198,8 @@ export class Shell {
   readonly creditPostings: Array<ReturnType<typeof creditMemoPosting>> = [];
   /** What the PSA holds now (a credit and rebill reads the credited items from it). */
   psa: DeliveryItem[] = [];
+  /** Billing-system subscriptions a termination cancelled. */
+  readonly cancelledSubscriptions: string[] = [];
   /** PSA projects closed by a termination. */
   readonly closedProjects: string[] = [];
   /** Phases change orders added to the PSA project, and the PSA records (canonical ids) of removed lines archived. */
@@ -442,6 +444,10 @@ export class Shell {
         record.refunds.push({ contractLineId: refund.contractLineId, amountMinor: memo.subtotalMinor, creditMemoNumber: memo.number });
         break;
       }
+    }
+    if (d.ids.subscriptionIds?.length) {
+      record.recurringBillingCancelled = true;
+      this.cancelledSubscriptions.push(...d.ids.subscriptionIds);
     }
     record.psaProjectClosed = true;
     this.closedProjects.push(d.ids.projectId ?? '');

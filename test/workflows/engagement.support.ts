@@ -111,7 +111,7 @@ export async function engagementWorkers(args: {
   const billing = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
   const deal = args.operatorActions ? createDealActivities({ db: args.db, logger: testLogger, catalog, connectors: args.connectors as unknown as Connectors }) : undefined;
   const activities = deal
-    ? { ...billing, ...createCreditActivities({ db: args.db, logger: testLogger, connectors: args.connectors }), postErpContract: deal.postErpContract, closeProject: deal.closeProject }
+    ? { ...billing, ...createCreditActivities({ db: args.db, logger: testLogger, connectors: args.connectors }), postErpContract: deal.postErpContract, closeProject: deal.closeProject, cancelRecurringBilling: deal.cancelRecurringBilling }
     : billing;
   const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks(args.kpis) });
   const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
