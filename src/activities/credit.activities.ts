@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CreditMemo, CreditMemoLine, Customer, LegalEntity } from '../canonical';
+import type { BillingPort } from '../connectors/billing/billing.port';
 import type { ErpPort } from '../connectors/erp/erp.port';
 import type { TaxPort } from '../connectors/tax/tax.port';
 import type { Db } from '../db';
@@ -10,15 +11,18 @@ import type { CreditAuditItem, InvoiceItemLink } from '../contract';
 export interface CreditActivityDeps {
   db: Db;
   logger: Logger;
-  connectors: { erp: ErpPort; tax: TaxPort };
+  /** The billing system credits the invoices it issued (Stripe credit notes); the ERP the rest. */
+  connectors: { erp: ErpPort; tax: TaxPort; billing?: BillingPort };
 }
 
 /** The invoice a credit memo reverses, as the deal knows it. */
 export interface CreditedInvoiceRef {
   id: string;
   number: string;
-  /** The ERP's internal id of the invoice. */
+  /** The issuing system's id of the invoice (the ERP's internal id, or the Stripe invoice id). */
   externalId: string;
+  /** Where the invoice was issued (absent: the ERP). */
+  system?: 'erp' | 'stripe';
   /** Tax of the invoice not yet reversed by earlier credit memos: a return never reverses more. */
   taxCapMinor: number;
   /** Tax codes of the invoice lines that were taxed. */
@@ -104,6 +108,20 @@ export const createCreditActivities = (deps: CreditActivityDeps) => {
           }));
         const taxMinor = taxLines.reduce((a, l) => a + l.amount.amountMinor, 0);
         const number = creditMemoNumberOf(cm.id);
+        if (invoice.system === 'stripe') {
+          // The invoice lives in Stripe: a credit note there, its lines the credited amounts and the tax returned on them.
+          const { billing } = deps.connectors;
+          if (!billing) throw new Error('the invoice was issued in the billing system, and no billing connector is configured');
+          const note = await billing.createCreditNote({
+            billingInvoiceId: invoice.externalId,
+            lines: [...cm.lines, ...taxLines].map((l) => ({ description: l.description, amount: l.amount })),
+            memo: `${cm.reason}: credit memo ${cm.id}`,
+            metadata: { q2c_credit_memo_id: cm.id, q2c_invoice_id: invoice.id, q2c_deal_id: input.dealId },
+            idempotencyKey: `${input.dealId}:credit-memo:${cm.id}`,
+          });
+          deps.logger.info({ dealId: input.dealId, creditMemoId: cm.id, invoice: invoice.number, subtotalMinor: cm.total.amountMinor, taxMinor, creditNote: note.id }, 'credit note issued in the billing system');
+          return { creditMemoId: cm.id, number: note.number, externalId: note.id, taxByLine, taxMinor };
+        }
         const ref = await erp.postCreditMemo({
           creditMemo: { ...cm, lines: [...cm.lines, ...taxLines], total: { amountMinor: cm.total.amountMinor + taxMinor, currency: cm.currency } },
           erpCustomerId: input.erpCustomerId,

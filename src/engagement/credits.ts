@@ -49,7 +49,8 @@ export function creditableInvoice(s: EngagementState, req: CreditInvoiceRequest)
   if (req.rebill && req.releaseCapped) refuse('DEAL.ACTION_INVALID', 'releaseCapped: a rebill recomputes the cap itself');
   const inv = s.invoices.find((i) => i.id === req.invoiceId || i.number === req.invoiceId);
   if (!inv || !isPosted(s, inv) || inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') return refuse('DEAL.INVOICE_UNKNOWN', `no posted invoice ${req.invoiceId}`);
-  if (inv.system !== 'erp' || !inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} lives in ${inv.system}; credit memos are issued in the ERP`);
+  // ERP invoices get an ERP credit memo; invoices issued in Stripe a Stripe credit note (STRIPE_CREDIT_NOTES).
+  if (!inv.externalId) refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} has no id in ${inv.system}`);
   if (inv.status === 'WRITTEN_OFF') refuse('DEAL.CREDIT_UNSUPPORTED', `invoice ${inv.number} is written off`);
   if (!Array.isArray(req.lines) || req.lines.length === 0) refuse('DEAL.ACTION_INVALID', 'lines: name at least one invoice line');
   req.lines.forEach((sel, i) => {
@@ -128,7 +129,7 @@ export function creditMemoPosting(d: Deal, plan: CreditPlan) {
   return {
     dealId: d.dealId,
     creditMemo: memo,
-    invoice: { id: inv.id, number: inv.number, externalId: inv.externalId!, taxCapMinor: inv.taxMinor - basis.taxCreditedMinor, taxableLines },
+    invoice: { id: inv.id, number: inv.number, externalId: inv.externalId!, ...(inv.system === 'stripe' ? { system: 'stripe' as const } : {}), taxCapMinor: inv.taxMinor - basis.taxCreditedMinor, taxableLines },
     erpCustomerId: d.ids.erpCustomerId ?? '',
     customer: d.snapshot.customer,
     seller: d.snapshot.contractingEntity,

@@ -546,7 +546,7 @@ describe('credits', () => {
       expect(refusalOf(() => e.credit(req('c-3', inv.number, [{ invoiceLineId: timeLine, sourceItemIds: ['TE-2'] }])))).toBe('DEAL.CREDIT_BASIS_MISSING');
     });
 
-    it('a written-off invoice, an invoice awaiting approval and a Stripe invoice are not credited here', () => {
+    it('a written-off invoice and an invoice awaiting approval are not credited; a Stripe invoice is credited in Stripe', () => {
       const { e, inv, timeLine } = invoiced();
       e.writeOff({ invoiceId: inv.id, by: 'controller', reason: 'uncollectable' });
       expect(refusalOf(() => e.credit(req('w', inv.number, [{ invoiceLineId: timeLine }])))).toBe('DEAL.CREDIT_UNSUPPORTED');
@@ -559,7 +559,8 @@ describe('credits', () => {
 
       const stripe = invoiced({ invoiceSystem: 'stripe', billingCustomerId: 'cus_1' });
       expect(stripe.inv.system).toBe('stripe');
-      expect(refusalOf(() => stripe.e.credit(req('s', stripe.inv.number, [{ invoiceLineId: stripe.timeLine }])))).toBe('DEAL.CREDIT_UNSUPPORTED');
+      stripe.e.credit(req('s', stripe.inv.number, [{ invoiceLineId: stripe.timeLine }]));
+      expect(stripe.e.creditPostings.at(-1)!.invoice).toMatchObject({ system: 'stripe', externalId: stripe.inv.externalId });
     });
 
     it('a credit that clears an overdue balance resolves its attention item; one on a paid invoice leaves it overpaid', () => {

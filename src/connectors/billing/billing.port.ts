@@ -39,6 +39,24 @@ export interface BillingWebhookEvent {
   metadata: Record<string, string>;
 }
 
+/** A credit note against a finalized invoice: custom lines (credited amounts and the tax returned on them). */
+export interface CreateCreditNoteInput {
+  billingInvoiceId: string;
+  lines: ReadonlyArray<{ description: string; amount: Money }>;
+  memo: string;
+  /** Canonical ids (credit memo, invoice) carried as metadata. */
+  metadata: Record<string, string>;
+  idempotencyKey: string;
+}
+
+export interface BillingCreditNote {
+  id: string;
+  number: string;
+  total: Money;
+  /** pre_payment: it lowered what the invoice still asks for; post_payment: it went to the customer's balance. */
+  type: string;
+}
+
 export interface CreateInvoiceInput {
   invoice: Invoice;
   billingCustomerId: string;
@@ -88,6 +106,8 @@ export interface BillingPort {
   /** Marks an open invoice paid outside the billing system (wire, check). */
   markInvoicePaid(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice>;
   getInvoice(billingInvoiceId: string): Promise<BillingInvoice>;
+  /** Credits a finalized invoice (Stripe credit note); repeating the key creates nothing new. */
+  createCreditNote(input: CreateCreditNoteInput): Promise<BillingCreditNote>;
   /** Every invoice of a customer, all pages. */
   listInvoices(billingCustomerId: string): Promise<BillingInvoice[]>;
   createSubscription(input: CreateSubscriptionInput): Promise<BillingSubscription>;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Customer, Money, Payment } from '../../canonical';
 import { ConnectorError, type ConnectorErrorCode } from '../errors';
 import { collect, paginateCursor, parseRetryAfter, TokenBucket, type SecretSource } from '../http';
-import type { BillingCustomerRef, BillingInvoice, BillingPort, BillingSubscription, BillingWebhookEvent, CollectPaymentInput, CreateInvoiceInput, CreateSubscriptionInput } from './billing.port';
+import type { BillingCreditNote, BillingCustomerRef, BillingInvoice, BillingPort, BillingSubscription, BillingWebhookEvent, CollectPaymentInput, CreateCreditNoteInput, CreateInvoiceInput, CreateSubscriptionInput } from './billing.port';
 import { fromEvent, fromInvoice, fromPaymentIntent, fromSubscription, stripeMoney, toCustomerParams, toInvoiceItemParams, toInvoiceParams } from './stripe.mapper';
 import { StripeEventSchema } from './stripe.schemas';
 
@@ -115,6 +115,24 @@ export class StripeAdapter implements BillingPort {
 
   async markInvoicePaid(billingInvoiceId: string, idempotencyKey: string): Promise<BillingInvoice> {
     return fromInvoice(await this.call('invoices.pay', (o) => this.stripe.invoices.pay(billingInvoiceId, { paid_out_of_band: true }, o), idempotencyKey));
+  }
+
+  async createCreditNote(input: CreateCreditNoteInput): Promise<BillingCreditNote> {
+    const note = await this.call(
+      'creditNotes.create',
+      (o) =>
+        this.stripe.creditNotes.create(
+          {
+            invoice: input.billingInvoiceId,
+            lines: input.lines.map((l) => ({ type: 'custom_line_item' as const, unit_amount: l.amount.amountMinor, quantity: 1, description: l.description })),
+            memo: input.memo,
+            metadata: input.metadata,
+          },
+          o,
+        ),
+      input.idempotencyKey,
+    );
+    return { id: note.id, number: note.number, total: { amountMinor: note.total, currency: note.currency.toUpperCase() }, type: note.type };
   }
 
   async getInvoice(billingInvoiceId: string): Promise<BillingInvoice> {

@@ -55,7 +55,7 @@ const metadata = (f: Form): Record<string, string> => {
 };
 const now = (): number => Math.floor(Date.now() / 1000);
 
-const KINDS: Record<string, string> = { cus: 'customer', prod: 'product', price: 'price', ii: 'invoiceitem', in: 'invoice', sub: 'subscription', pi: 'payment_intent', ch: 'charge', re: 'refund', evt: 'event' };
+const KINDS: Record<string, string> = { cus: 'customer', prod: 'product', price: 'price', ii: 'invoiceitem', in: 'invoice', sub: 'subscription', pi: 'payment_intent', ch: 'charge', re: 'refund', cn: 'credit_note', evt: 'event' };
 const idFor = (prefix: string) => (seq: number) => `${prefix}_Q2C${seq.toString(36).toUpperCase().padStart(10, '0')}`;
 
 /**
@@ -392,6 +392,65 @@ export const stripeSandbox: SandboxPlugin = async (app, ctx: SandboxContext) => 
     await emit('invoice.voided', voided, key);
     return voided;
   });
+
+  // ---- credit notes: custom lines against a finalized invoice. On an open invoice they lower what is due
+  // (pre-payment; fully credited, the invoice is paid); on a paid one the amount goes to the customer's balance.
+  let creditNoteNumber = 0;
+  post('/v1/credit_notes', async (f, _r, key) => {
+    const invoiceId = str(f, 'invoice');
+    if (!invoiceId) throw missing('invoice');
+    const inv = await get('in', invoiceId);
+    const status = String(inv.data['status']);
+    if (status !== 'open' && status !== 'paid') throw invalid('invoice', `You can only create credit notes for open or paid invoices; this invoice is ${status}.`, 'invoice_not_open');
+    const raw = f['lines'];
+    const lines = (raw && typeof raw === 'object' ? Object.values(raw as Record<string, Form>) : []).map((l, i) => {
+      if (str(l, 'type') !== 'custom_line_item') throw invalid(`lines[${i}][type]`, 'Only custom_line_item lines are supported by the sandbox.');
+      const unit = int(l, 'unit_amount');
+      if (unit === undefined || unit <= 0) throw invalid(`lines[${i}][unit_amount]`, 'unit_amount must be a positive integer');
+      const quantity = int(l, 'quantity') ?? 1;
+      return { object: 'credit_note_line_item', type: 'custom_line_item', amount: unit * quantity, unit_amount: unit, quantity, description: str(l, 'description') ?? null };
+    });
+    if (lines.length === 0) throw missing('lines');
+    const total = lines.reduce((a, l) => a + l.amount, 0);
+    const prePayment = status === 'open';
+    const room = prePayment ? Number(inv.data['amount_remaining']) : Number(inv.data['amount_paid']) - Number(inv.data['post_payment_credit_notes_amount'] ?? 0);
+    if (total > room) throw invalid('lines', `The credit note total (${total}) exceeds the ${prePayment ? 'amount remaining' : 'amount paid'} on the invoice (${room}).`, 'credit_note_amount_too_large');
+    creditNoteNumber += 1;
+    const t = now();
+    const note = await insert('cn', () => ({
+      object: 'credit_note',
+      invoice: invoiceId,
+      customer: inv.data['customer'],
+      currency: inv.data['currency'],
+      number: `${String(inv.data['number'] ?? 'CN')}-CN-${String(creditNoteNumber).padStart(2, '0')}`,
+      type: prePayment ? 'pre_payment' : 'post_payment',
+      status: 'issued',
+      amount: total,
+      subtotal: total,
+      total,
+      memo: str(f, 'memo') ?? null,
+      reason: str(f, 'reason') ?? null,
+      lines: { object: 'list', data: lines, has_more: false },
+      metadata: metadata(f),
+      created: t,
+      livemode: false,
+    }));
+    if (prePayment) {
+      const remaining = Number(inv.data['amount_remaining']) - total;
+      await save('in', invoiceId, (d) => ({
+        ...d,
+        amount_remaining: remaining,
+        pre_payment_credit_notes_amount: Number(d['pre_payment_credit_notes_amount'] ?? 0) + total,
+        ...(remaining === 0 ? { status: 'paid', status_transitions: { ...(d['status_transitions'] as Obj), paid_at: t } } : {}),
+      }));
+    } else {
+      await save('in', invoiceId, (d) => ({ ...d, post_payment_credit_notes_amount: Number(d['post_payment_credit_notes_amount'] ?? 0) + total }));
+      await save('cus', String(inv.data['customer']), (c) => ({ ...c, balance: Number(c['balance'] ?? 0) - total }));
+    }
+    await emit('credit_note.created', note, key);
+    return note;
+  });
+  getRoute('/v1/credit_notes/:id', async (r) => (await get('cn', (r.params as { id: string }).id)).data);
 
   getRoute('/v1/invoices/:id', async (r) => (await get('in', (r.params as { id: string }).id)).data);
   getRoute('/v1/invoices', async (r) => {

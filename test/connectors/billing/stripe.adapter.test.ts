@@ -127,6 +127,20 @@ test('markInvoicePaid -> paid; invoice.paid webhook is signed so stripe.webhooks
   expect([parsed.type, parsed.objectId, parsed.amount, parsed.metadata['q2c_invoice_id']]).toEqual(['invoice.paid', inv.id, usd(1_538_573), 'inv-3']);
 });
 
+test('createCreditNote: custom lines lower what an open invoice asks for; a repeat creates nothing; more than remains is refused', async () => {
+  const a = adapter();
+  const inv = await a.createInvoice({ invoice: invoice('inv-cn'), billingCustomerId: cus, idempotencyKey: 'deal-opp-1:stripe-invoice:inv-cn', daysUntilDue: 30, finalize: true });
+  const input = { billingInvoiceId: inv.id, lines: [{ description: 'credit 6 h', amount: usd(90_000) }, { description: 'Sales tax credit', amount: usd(7_988) }], memo: 'DISPUTE: credit memo CM-1', metadata: { q2c_credit_memo_id: 'CM-1' }, idempotencyKey: 'deal-opp-1:credit-memo:CM-1' };
+  const note = await a.createCreditNote(input);
+  // 90,000 + 7,988 = 97,988 off the invoice's 1,538,573: 1,440,585 remains.
+  expect([note.total, note.type]).toEqual([usd(97_988), 'pre_payment']);
+  expect((await a.createCreditNote(input)).id).toBe(note.id);
+  expect((await records('credit_note')).filter((n) => n['invoice'] === inv.id)).toHaveLength(1);
+  expect((await records('invoice')).find((i) => i['id'] === inv.id)!['amount_remaining']).toBe(1_440_585);
+  const err = await a.createCreditNote({ ...input, lines: [{ description: 'too much', amount: usd(1_440_586) }], idempotencyKey: 'deal-opp-1:credit-memo:CM-2' }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ConnectorError);
+});
+
 test('a tampered or wrongly signed webhook is STRIPE.SIGNATURE_INVALID', async () => {
   const [hook] = await events('invoice.paid');
   const a = adapter();
