@@ -27,7 +27,7 @@ const add = (m: Map<number, number>, mi: number, amount: number): void => {
  *  - billed, not recognised (deferred revenue, a contract liability): the excess of billed over recognised;
  *  - unbilled (a contract asset): the excess of recognised over billed;
  *  - deferred: the contract's allocated value not yet recognised (what the remaining obligations will earn;
- *    nothing from the month a termination takes effect).
+ *    nothing from the contract's last month on: what was not earned by its end, an unused cap, never will be).
  */
 export function revenueWaterfall(s: EngagementState, d: Deal, asOf: string): RevenueWaterfall {
   const contract = contractOf(s, d);
@@ -53,8 +53,8 @@ export function revenueWaterfall(s: EngagementState, d: Deal, asOf: string): Rev
   const postedThrough = rv.postedThrough ? monthIndex(rv.postedThrough) : monthIndex(contract.startDate) - 1;
   const first = monthIndex(contract.startDate);
   const last = Math.max(monthIndex(contract.endDate), monthIndex(asOf), ...[billed, credited, recognised, scheduled].flatMap((m) => [...m.keys()]));
-  // A terminated contract has nothing left to earn from its last month on.
-  const endedFrom = s.termination ? monthIndex(s.termination.effectiveDate) : Infinity;
+  // Nothing is left to earn from the contract's last month on (its end, or a termination's effective date).
+  const endedFrom = monthIndex(s.termination?.effectiveDate ?? contract.endDate);
   const months: RevenueWaterfallMonth[] = [];
   let cumBilled = 0;
   let cumRecognised = 0;

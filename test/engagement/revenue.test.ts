@@ -73,7 +73,8 @@ describe('the revenue waterfall', () => {
    *   Feb POSTED: billed 750,000, recognised 750,000 (the Feb 1 invoice); deferred 1,500,000 - 750,000 = 750,000.
    *   Mar OPEN:   billed 300,000, credited 150,000; scheduled 300,000 (Mar 1 invoice) - 150,000 (the reversal) = 150,000;
    *               net billed 750,000 + 300,000 - 150,000 = 900,000 = recognised 750,000 + 150,000: no balance either way;
-   *               deferred 1,500,000 - 900,000 = 600,000, and so through December.
+   *               deferred 1,500,000 - 900,000 = 600,000, and so through November; in December, the contract's last
+   *               month, nothing is left to earn (an unused cap never will be): 0.
    */
   it('shows billed, credited, recognised and scheduled per month with the month-end balances', () => {
     const snapshot = snapshotFor(OPP, [advisory('QL-1', 100)], '2030-01-01');
@@ -95,7 +96,8 @@ describe('the revenue waterfall', () => {
       ['2030-03', 'OPEN', 300_000, 150_000, 0, 150_000, 0, 0, 600_000],
       ['2030-04', 'SCHEDULED', 0, 0, 0, 0, 0, 0, 600_000],
     ]);
-    expect(row(w.months[11]!)).toEqual(['2030-12', 'SCHEDULED', 0, 0, 0, 0, 0, 0, 600_000]);
+    expect(row(w.months[10]!)).toEqual(['2030-11', 'SCHEDULED', 0, 0, 0, 0, 0, 0, 600_000]);
+    expect(row(w.months[11]!)).toEqual(['2030-12', 'SCHEDULED', 0, 0, 0, 0, 0, 0, 0]);
     expect(w.totals).toEqual({ billedMinor: 1_050_000, creditedMinor: 150_000, recognisedMinor: 750_000, scheduledMinor: 150_000 });
   });
 
@@ -103,7 +105,8 @@ describe('the revenue waterfall', () => {
    * A retainer (the advisory line as RETAINER, $3,000.00 prepaid to Dec 31, revenue as drawn, allocated $15,000.00):
    * the prepayment is billed Jan 2; 10 h ($1,500.00) drawn in January. As of Feb 2 (January posted):
    *   Jan POSTED: billed 300,000, recognised 150,000 -> billed, not recognised 150,000; deferred 1,500,000 - 150,000.
-   *   Dec SCHEDULED: the breakage, 300,000 - 150,000 drawn = 150,000 -> cumulative 300,000 = billed; deferred 1,200,000.
+   *   Dec SCHEDULED: the breakage, 300,000 - 150,000 drawn = 150,000 -> cumulative 300,000 = billed; deferred 0 (the
+   *   contract's last month: the rest of the $15,000.00 allocation will never be earned).
    * Credit the prepayment on Feb 5: no revenue comes back (the prepayment is not revenue) and the breakage becomes
    * 300,000 - 300,000 credited - 150,000 drawn < 0 = none: the work drawn is now recognised and unbilled, 150,000.
    */
@@ -127,7 +130,7 @@ describe('the revenue waterfall', () => {
     let w = revenueWaterfall(e.s, e.d, e.today);
     expect(row(w.months[0]!)).toEqual(['2030-01', 'POSTED', 300_000, 0, 150_000, 0, 150_000, 0, 1_350_000]);
     expect(row(w.months[1]!)).toEqual(['2030-02', 'OPEN', 0, 0, 0, 0, 150_000, 0, 1_350_000]);
-    expect(row(w.months[11]!)).toEqual(['2030-12', 'SCHEDULED', 0, 0, 0, 150_000, 0, 0, 1_200_000]);
+    expect(row(w.months[11]!)).toEqual(['2030-12', 'SCHEDULED', 0, 0, 0, 150_000, 0, 0, 0]);
 
     e.advance('2030-02-05');
     const prepayment = e.s.invoices[0]!;
@@ -136,7 +139,7 @@ describe('the revenue waterfall', () => {
     expect(e.s.revenue.prepaidCreditedByLine).toEqual({ [R1]: 300_000 });
     w = revenueWaterfall(e.s, e.d, e.today);
     expect(row(w.months[1]!)).toEqual(['2030-02', 'OPEN', 0, 300_000, 0, 0, 0, 150_000, 1_350_000]);
-    expect(row(w.months[11]!)).toEqual(['2030-12', 'SCHEDULED', 0, 0, 0, 0, 0, 150_000, 1_350_000]);
+    expect(row(w.months[11]!)).toEqual(['2030-12', 'SCHEDULED', 0, 0, 0, 0, 0, 150_000, 0]);
     // At close: revenue is the 150,000 drawn, no breakage.
     expect(e.runToClose('2031-01-02').recognisedMinor).toBe(150_000);
   });
