@@ -27,11 +27,11 @@ import {
   type TerminateContractResult,
 } from '../contract';
 import * as core from '../engagement';
-import { initialEngagementState, Refusal, type Command, type DunningReminder, type CreditBasis, type CreditPlan, type Deal, type DeliveryCarry, type DeliveryInbox, type EngagementState, type InvoiceSummary, type Notice, type Outcome } from '../engagement';
+import { initialEngagementState, type Command, type DunningReminder, type CreditBasis, type CreditPlan, type Deal, type DeliveryCarry, type DeliveryInbox, type EngagementState, type InvoiceSummary, type Notice, type Outcome } from '../engagement';
 import { clockFor, type BusinessClock } from './business-clock';
 import type { DealStage } from '../contract';
 import type { Contract } from '../canonical';
-import { failureMessage } from './failures';
+import { failureMessage, refusing } from './failures';
 import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices } from './invoice-run.workflow';
 import { kpis } from './sinks';
 
@@ -108,15 +108,6 @@ async function run(c: Command): Promise<void> {
   }
 }
 
-/** A core refusal as the update's failure (a stable type the service maps to 409). */
-function refusing<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof Refusal) throw ApplicationFailure.nonRetryable(err.message, err.code);
-    throw err;
-  }
-}
 
 /**
  * The IN_DELIVERY part of the deal, as the shell of the engagement core: each

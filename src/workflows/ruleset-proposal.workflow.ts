@@ -3,6 +3,7 @@ import type { GovernanceActivities } from '../activities/governance.activities';
 import { approveRuleSetUpdate, getRuleSetProposalQuery, rejectRuleSetUpdate, type ProposalDecisionRequest, type RuleSetProposalInput, type RuleSetProposalView } from '../contract';
 import * as governance from '../engagement/governance';
 import { Refusal } from '../engagement/refusal';
+import { refusing } from './failures';
 
 export const GOVERNANCE_RETRY: ActivityOptions['retry'] = { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' };
 /** Storing and recording a decision: one database write each. */
@@ -13,15 +14,6 @@ export const GOVERNANCE_PREVIEW_OPTIONS: ActivityOptions = { startToCloseTimeout
 const store = proxyActivities<GovernanceActivities>(GOVERNANCE_STORE_OPTIONS);
 const previews = proxyActivities<GovernanceActivities>(GOVERNANCE_PREVIEW_OPTIONS);
 
-/** A refusal of the core as the update's failure: a stable type the service maps to 409 and the CLI prints. */
-function refusing<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof Refusal) throw ApplicationFailure.nonRetryable(err.message, err.code);
-    throw err;
-  }
-}
 
 /**
  * One proposed rule-set version (id `ruleset-proposal:<id>:v<version>`): stored as a draft,

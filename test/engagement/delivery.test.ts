@@ -1,7 +1,7 @@
 import { type Quote } from '../../src/canonical';
-import { canClose, type DealSnapshot, deliveryView, type EngagementState, invoiceRun, receive, revenueDue } from '../../src/engagement';
+import { canClose, deliveryView, type EngagementState, invoiceRun, receive, revenueDue } from '../../src/engagement';
 import { addDays } from '../../src/rules/dates';
-import { advisory, batch, dealFor, expense, expenses, milestone, pay, Shell, snapshotFor, time, transformation, usd } from './fixtures';
+import { asRetainer, advisory, batch, dealFor, expense, expenses, milestone, pay, Shell, snapshotFor, time, transformation, usd } from './fixtures';
 
 /*
  * The engagement core from delivery to cash, on its own: no Temporal, no server, no clock. A Shell
@@ -354,16 +354,7 @@ describe('invoice runs (and test/workflows/engagement.long.test.ts)', () => {
   function retainerDeal(overage: 'BILL' | 'CAP') {
     const OPP = `OPP-RET-${overage}`;
     const base = snapshotFor(OPP, [advisory('QL-1')], '2030-01-01');
-    const snapshot: DealSnapshot = {
-      ...base,
-      contract: {
-        ...base.contract,
-        lines: base.contract.lines.map((l) => {
-          const { cap: _cap, ...rest } = l;
-          return { ...rest, billingModel: 'RETAINER' as const, revenueTreatment: 'AS_DRAWN' as const, retainer: { prepaid: usd(300_000), expiresOn: l.endDate, overage } };
-        }),
-      },
-    };
+    const snapshot = asRetainer(base, { prepaidMinor: 300_000, overage });
     return { e: new Shell(dealFor({ opportunityId: OPP, snapshot }), '2030-01-02'), L1: `CTR-${OPP}-L1` };
   }
 

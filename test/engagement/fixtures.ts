@@ -97,9 +97,9 @@ import {
   type ResourceInfo,
   type WriteOffRequest,
 } from '../../src/engagement';
-import { catalog, customer, snapshotFor, usd } from '../support/deal-fixture';
+import { asRetainer, catalog, customer, snapshotFor, usd } from '../support/deal-fixture';
 
-export { catalog, customer, snapshotFor, usd };
+export { asRetainer, catalog, customer, snapshotFor, usd };
 
 export const ruleSet = RuleSet.parse(defaultRuleSet);
 

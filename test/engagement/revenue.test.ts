@@ -1,6 +1,5 @@
-import type { DealSnapshot } from '../../src/contract';
 import { deliveryView, revenueWaterfall, wantedStage, type AmendContractRequest, type RevenueWaterfallMonth } from '../../src/engagement';
-import { advisory, batch, dealFor, pay, Shell, snapshotFor, time, usd } from './fixtures';
+import { asRetainer, advisory, batch, dealFor, pay, Shell, snapshotFor, time, usd } from './fixtures';
 
 /*
  * Revenue a line's allocated value has no room for is held, not dropped. 2030, LE-US (America/New_York):
@@ -113,16 +112,7 @@ describe('the revenue waterfall', () => {
   it('shows a retainer\'s prepayment as billed, not recognised, and its breakage at expiry; a credited prepayment lowers the breakage', () => {
     const base = snapshotFor(`${OPP}-R`, [advisory('QL-1')], '2030-01-01');
     const R1 = `CTR-${OPP}-R-L1`;
-    const snapshot: DealSnapshot = {
-      ...base,
-      contract: {
-        ...base.contract,
-        lines: base.contract.lines.map((l) => {
-          const { cap: _cap, ...rest } = l;
-          return { ...rest, billingModel: 'RETAINER' as const, revenueTreatment: 'AS_DRAWN' as const, retainer: { prepaid: usd(300_000), expiresOn: l.endDate, overage: 'BILL' as const } };
-        }),
-      },
-    };
+    const snapshot = asRetainer(base, { prepaidMinor: 300_000 });
     const e = new Shell(dealFor({ opportunityId: `${OPP}-R`, snapshot }), '2030-01-02');
     e.deliver('2030-01-25', batch('jan', [time('1', `${R1}-T1`, '2030-01-10', 600)]));
     e.advance('2030-02-02');

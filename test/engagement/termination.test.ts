@@ -1,6 +1,6 @@
 import type { DealSnapshot } from '../../src/contract';
 import { deliveryView, revenueWaterfall, type TerminateContractRequest } from '../../src/engagement';
-import { advisory, batch, dealFor, pay, refusalOf, Shell, snapshotFor, time, usd } from './fixtures';
+import { asRetainer, advisory, batch, dealFor, pay, refusalOf, Shell, snapshotFor, time, usd } from './fixtures';
 
 /*
  * Termination on the core. 2030, LE-US (America/New_York), customer in New York, tax SERVICES 8.875 % per line,
@@ -9,16 +9,7 @@ import { advisory, batch, dealFor, pay, refusalOf, Shell, snapshotFor, time, usd
  */
 function retainerDeal(opportunityId: string, refundable: boolean) {
   const base = snapshotFor(opportunityId, [advisory('QL-1')], '2030-01-01');
-  const snapshot: DealSnapshot = {
-    ...base,
-    contract: {
-      ...base.contract,
-      lines: base.contract.lines.map((l) => {
-        const { cap: _cap, ...rest } = l;
-        return { ...rest, billingModel: 'RETAINER' as const, revenueTreatment: 'AS_DRAWN' as const, retainer: { prepaid: usd(300_000), expiresOn: l.endDate, overage: 'BILL' as const, refundable } };
-      }),
-    },
-  };
+  const snapshot = asRetainer(base, { prepaidMinor: 300_000, refundable });
   const L1 = `CTR-${opportunityId}-L1`;
   return { e: new Shell(dealFor({ opportunityId, snapshot, options: { overdueGraceDays: 60 }, ids: { erpCustomerId: 'ERP-CUS-1', erpContractId: 'SO-1', projectId: `WS-${opportunityId}` } }), '2030-01-02'), L1, T1: `${L1}-T1` };
 }

@@ -24,3 +24,21 @@ export function snapshotFor(opportunityId: string, quoteLines: Quote['lines'], s
   const entity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
   return { quote, contract: { ...contract, status: 'ACTIVE' }, customer, contractingEntity: entity, deliveringEntityIds: ['LE-US'] };
 }
+
+/**
+ * The snapshot's lines as retainers, built by hand (the catalog sells none): the prepayment until each line's
+ * end, revenue as drawn, overage billed unless told otherwise, no cap.
+ */
+export function asRetainer(base: DealSnapshot, retainer: { prepaidMinor: number; overage?: 'BILL' | 'CAP'; refundable?: boolean }): DealSnapshot {
+  return {
+    ...base,
+    contract: {
+      ...base.contract,
+      lines: base.contract.lines.map((l) => {
+        const { cap: _cap, ...rest } = l;
+        const terms = { prepaid: usd(retainer.prepaidMinor), expiresOn: l.endDate, overage: retainer.overage ?? ('BILL' as const), ...(retainer.refundable !== undefined ? { refundable: retainer.refundable } : {}) };
+        return { ...rest, billingModel: 'RETAINER' as const, revenueTreatment: 'AS_DRAWN' as const, retainer: terms };
+      }),
+    },
+  };
+}

@@ -17,6 +17,7 @@ import { kpiSinks, WORKFLOW_BUNDLER_OPTIONS } from '../../src/worker';
 import type { KpiRecorder } from '../../src/workflows/sinks';
 import { RuleSet } from '../../src/rules/ruleset';
 import { AVALARA_SANDBOX, AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
+import type { SandboxVendor } from '../../src/sandbox/context';
 import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 import { createTimeSkippingEnv } from '../support/temporal';
@@ -24,9 +25,9 @@ import { NETSUITE_SANDBOX } from '../../src/sandbox/netsuite/netsuite.credential
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
 import { testLogger } from '../support/logger';
-import { catalog, customer, snapshotFor, usd } from '../support/deal-fixture';
+import { asRetainer, catalog, customer, snapshotFor, usd } from '../support/deal-fixture';
 
-export { catalog, customer, snapshotFor, usd };
+export { asRetainer, catalog, customer, snapshotFor, usd };
 
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -119,16 +120,16 @@ export async function engagementWorkers(args: {
 }
 
 /**
- * The shared setup of the engagement tests: a time-skipping server, the NetSuite and
- * Avalara sandboxes and an in-memory database for the file; `use` receives them.
+ * The shared setup of the engagement tests: a time-skipping server, the vendor sandboxes
+ * (NetSuite and Avalara unless named) and an in-memory database for the file; `use` receives them.
  */
-export function useEngagementEnv(use: (c: { env: TestWorkflowEnvironment; sb: TestSandbox; db: DbHandle }) => void): void {
+export function useEngagementEnv(use: (c: { env: TestWorkflowEnvironment; sb: TestSandbox; db: DbHandle }) => void, vendors: readonly SandboxVendor[] = [NETSUITE_VENDOR, AVALARA_VENDOR]): void {
   let env: TestWorkflowEnvironment | undefined;
   let sb: TestSandbox | undefined;
   let db: DbHandle | undefined;
   beforeAll(async () => {
     env = await createTimeSkippingEnv();
-    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR] });
+    sb = await startTestSandbox({ vendors });
     db = await openDb({ dataDir: 'memory://' });
     use({ env, sb, db });
   }, 120_000);

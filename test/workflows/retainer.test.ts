@@ -1,8 +1,7 @@
-import type { DealSnapshot } from '../../src/contract';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/contract';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { asRetainer, avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DbHandle } from '../../src/db';
 import type { TestSandbox } from '../support/sandbox';
@@ -28,16 +27,7 @@ describe('a retainer to its expiry', () => {
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-RET' });
     const base = snapshotFor(OPP, [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 100, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
-    const snapshot: DealSnapshot = {
-      ...base,
-      contract: {
-        ...base.contract,
-        lines: base.contract.lines.map((l) => {
-          const { cap: _cap, ...rest } = l;
-          return { ...rest, billingModel: 'RETAINER' as const, revenueTreatment: 'AS_DRAWN' as const, retainer: { prepaid: usd(300_000), expiresOn: l.endDate, overage: 'BILL' as const } };
-        }),
-      },
-    };
+    const snapshot = asRetainer(base, { prepaidMinor: 300_000 });
     const workers = await engagementWorkers({ env, taskQueue: 'retainer', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing } });
     const result = await workers.run(async () => {
       await skipTo(env, '2030-01-02T14:00:00Z');

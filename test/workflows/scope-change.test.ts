@@ -10,7 +10,7 @@ import { bearerTokenAuth, staticSecret } from '../../src/connectors/http';
 import { createKantataHttp, KantataPsaAdapter } from '../../src/connectors/psa/kantata.adapter';
 import { refOf } from '../../src/connectors/psa/kantata.mapper';
 import { amendContractUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type AmendContractRequest } from '../../src/contract';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
 import { AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
@@ -20,11 +20,10 @@ import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { testLogger } from '../support/logger';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
-import { createTimeSkippingEnv } from '../support/temporal';
+import type { TestSandbox } from '../support/sandbox';
 import { kpiSinks } from '../../src/worker';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementBundle, netsuite, recordingPorts, skipTo, snapshotFor, usd } from './engagement.support';
+import { avalara, catalog, customer, engagementBundle, netsuite, recordingPorts, skipTo, snapshotFor, usd, useEngagementEnv } from './engagement.support';
 
 /*
  * A change order adding a fixed-fee milestone line while the deal is in delivery, on the time-skipping server with
@@ -48,16 +47,7 @@ describe('a change order adding a milestone line in delivery', () => {
   let env: TestWorkflowEnvironment;
   let sb: TestSandbox;
   let db: DbHandle;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR, kantataVendor] });
-    db = await openDb({ dataDir: 'memory://' });
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-    await sb?.close();
-    await db?.close();
-  });
+  useEngagementEnv((c) => ({ env, sb, db } = c), [NETSUITE_VENDOR, AVALARA_VENDOR, kantataVendor]);
 
   it('puts the new milestones and task on the same Kantata project, the sales order at v2, and invoices the accepted milestone in NetSuite', async () => {
     const erp = netsuite(sb.url);

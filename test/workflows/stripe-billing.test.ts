@@ -1,16 +1,15 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createStripeAdapter } from '../../src/connectors/billing/stripe.adapter';
 import { staticSecret } from '../../src/connectors/http';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { STRIPE_SANDBOX, STRIPE_VENDOR } from '../../src/sandbox/stripe/stripe.sandbox';
 import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/contract';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
+import type { TestSandbox } from '../support/sandbox';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
-import { createTimeSkippingEnv } from '../support/temporal';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, usd } from './engagement.support';
+import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, usd, useEngagementEnv } from './engagement.support';
 
 /*
  * A contract billed in Stripe instead of the ERP (invoiceSystem 'stripe'), 2030, LE-US, New York:
@@ -25,16 +24,7 @@ describe('a contract billed in Stripe', () => {
   let env: TestWorkflowEnvironment;
   let sb: TestSandbox;
   let db: DbHandle;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR, STRIPE_VENDOR] });
-    db = await openDb({ dataDir: 'memory://' });
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-    await sb?.close();
-    await db?.close();
-  });
+  useEngagementEnv((c) => ({ env, sb, db } = c), [NETSUITE_VENDOR, AVALARA_VENDOR, STRIPE_VENDOR]);
 
   it('issues the invoice in Stripe with the tax on it, takes Stripe\'s invoice.paid, and writes the status back', async () => {
     const erp = netsuite(sb.url);

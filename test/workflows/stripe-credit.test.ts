@@ -1,15 +1,14 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createStripeAdapter } from '../../src/connectors/billing/stripe.adapter';
 import { staticSecret } from '../../src/connectors/http';
-import { openDb, type DbHandle } from '../../src/db';
+import type { DbHandle } from '../../src/db';
 import { AVALARA_VENDOR } from '../../src/sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../../src/sandbox/netsuite/netsuite.sandbox';
 import { STRIPE_SANDBOX, STRIPE_VENDOR } from '../../src/sandbox/stripe/stripe.sandbox';
 import { creditInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/contract';
-import { startTestSandbox, type TestSandbox } from '../support/sandbox';
-import { createTimeSkippingEnv } from '../support/temporal';
+import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, usd } from './engagement.support';
+import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, usd, useEngagementEnv } from './engagement.support';
 
 /*
  * A credit memo on an invoice issued in Stripe (invoiceSystem 'stripe'), 2030, LE-US, New York:
@@ -24,16 +23,7 @@ describe('a credit on an invoice issued in Stripe', () => {
   let env: TestWorkflowEnvironment;
   let sb: TestSandbox;
   let db: DbHandle;
-  beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-    sb = await startTestSandbox({ vendors: [NETSUITE_VENDOR, AVALARA_VENDOR, STRIPE_VENDOR] });
-    db = await openDb({ dataDir: 'memory://' });
-  }, 120_000);
-  afterAll(async () => {
-    await env?.teardown();
-    await sb?.close();
-    await db?.close();
-  });
+  useEngagementEnv((c) => ({ env, sb, db } = c), [NETSUITE_VENDOR, AVALARA_VENDOR, STRIPE_VENDOR]);
 
   /*
    * The same January (10 h + 6 h at $150.00 = 240,000 + 21,300 tax = 261,300, issued in Stripe on Feb 1), then the

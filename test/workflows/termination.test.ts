@@ -1,12 +1,12 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { deliveryBatchSignal, getDeliveryStateQuery, getRevenueWaterfallQuery, paymentSignal, type DealSnapshot, type DeliveryItem } from '../../src/contract';
+import { deliveryBatchSignal, getDeliveryStateQuery, getRevenueWaterfallQuery, paymentSignal, type DeliveryItem } from '../../src/contract';
 import type { DbHandle } from '../../src/db';
 import { ActionRejectedError } from '../../src/service/deal-gateway';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { asRetainer, avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
 
 /*
  * Termination of a refundable retainer on the time-skipping server, through the operator gateway (the
@@ -34,16 +34,7 @@ describe('termination of a refundable retainer', () => {
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-TERM' });
     const base = snapshotFor(OPP, [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 100, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
-    const snapshot: DealSnapshot = {
-      ...base,
-      contract: {
-        ...base.contract,
-        lines: base.contract.lines.map((l) => {
-          const { cap: _cap, ...rest } = l;
-          return { ...rest, billingModel: 'RETAINER' as const, revenueTreatment: 'AS_DRAWN' as const, retainer: { prepaid: usd(300_000), expiresOn: l.endDate, overage: 'BILL' as const, refundable: true } };
-        }),
-      },
-    };
+    const snapshot = asRetainer(base, { prepaidMinor: 300_000, refundable: true });
     // Part 1 of the deal posted contract v1 as the sales order (the key the workflow posts later versions with).
     const so = await erp.postContract({ contract: snapshot.contract, erpCustomerId: erpCustomer.id, legalEntity: usEntity, idempotencyKey: `${OPP}:erp-contract`, tranId: `SO-${OPP}` });
 
