@@ -225,11 +225,11 @@ export const RETROACTIVE_RERATE = 'retroactive-rerate';
 export const reratedLines = (record: AmendmentRecord): string[] =>
   [...new Set(record.changes.flatMap((ch) => (ch.op === 'UPDATE_LINE' && (ch.set.rateCardRef !== undefined || ch.set.discountBp !== undefined) ? [ch.lineId] : [])))];
 
-/** Posted ERP invoices that bill work on `lines` in a period reaching the effective date: what a retroactive rate change may re-rate. */
+/** Posted invoices (ERP or Stripe) that bill work on `lines` in a period reaching the effective date: what a retroactive rate change may re-rate. */
 export function rerateCandidates(s: EngagementState, d: Deal, record: AmendmentRecord): InvoiceSummary[] {
   const lines = new Set(reratedLines(record));
   if (lines.size === 0 || !d.patched(RETROACTIVE_RERATE)) return [];
-  return s.invoices.filter((i) => isPosted(s, i) && i.system === 'erp' && !['REJECTED', 'CREDITED', 'WRITTEN_OFF'].includes(i.status) && i.period.end >= record.effectiveDate && i.lines.some((l) => lines.has(l.contractLineId)));
+  return s.invoices.filter((i) => isPosted(s, i) && i.externalId !== undefined && !['REJECTED', 'CREDITED', 'WRITTEN_OFF'].includes(i.status) && i.period.end >= record.effectiveDate && i.lines.some((l) => lines.has(l.contractLineId)));
 }
 
 /**

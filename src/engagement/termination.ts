@@ -158,7 +158,7 @@ export function applyTermination(s: EngagementState, d: Deal, next: Contract, re
 
 /** Posted invoices that may carry a retainer's prepayment, oldest first: those with a line for it. */
 export const prepaymentCandidates = (s: EngagementState, refund: TerminationRefund): InvoiceSummary[] =>
-  s.invoices.filter((i) => isPosted(s, i) && i.system === 'erp' && i.status !== 'REJECTED' && i.lines.some((l) => l.contractLineId === refund.contractLineId));
+  s.invoices.filter((i) => isPosted(s, i) && i.status !== 'REJECTED' && i.lines.some((l) => l.contractLineId === refund.contractLineId));
 
 /** The credit request that refunds a retainer's unused prepayment (its amount is the refund's, not the item's). */
 export const refundRequest = (record: TerminationRecord, inv: InvoiceSummary, invoiceLineId: string, refund: TerminationRefund): CreditInvoiceRequest => ({
