@@ -8,7 +8,7 @@ import { IdentityRepository } from '../db/identity';
 import type { Catalog } from './deal/catalog';
 import { MappingError, contractFromQuote, projectFromContract } from './deal/mapping';
 import { activityBoundary } from './boundary';
-import type { DealSnapshot } from '../contract';
+import type { BillTo, DealSnapshot } from '../contract';
 
 export interface DealActivityDeps {
   db: Db;
@@ -84,6 +84,21 @@ export const createDealActivities = (deps: DealActivityDeps) => {
         await identities.link('customer', customer.id, 'netsuite', ref.id);
         await identities.mergeGoldenRecord('customer', customer.id, 'salesforce', customer);
         return { customer, erpCustomerId: ref.id, intercompany: input.deliveringEntityIds.some((id) => id !== input.contractingEntity.id) };
+      }),
+
+    /**
+     * A bill-to customer an amendment names (a canonical customer id): its CRM account, read
+     * through the identity map, created or updated in the ERP for the contracting entity.
+     */
+    resolveBillTo: (input: { customerId: string; legalEntity: LegalEntity }): Promise<BillTo> =>
+      activityBoundary(async () => {
+        const accountId = (await identities.externalIds('customer', input.customerId))['salesforce'];
+        if (!accountId) throw ApplicationFailure.create({ type: 'CRM.CUSTOMER_UNKNOWN', message: `no CRM account is linked to customer ${input.customerId}`, nonRetryable: true });
+        const account = await crm.getAccount(accountId);
+        const customer: Customer = { ...account, id: input.customerId, legalEntityId: input.legalEntity.id, externalIds: { ...account.externalIds, salesforce: accountId } };
+        const ref = await erp.upsertCustomer({ customer, legalEntity: input.legalEntity, idempotencyKey: customer.id });
+        await identities.link('customer', customer.id, 'netsuite', ref.id);
+        return { customer, erpCustomerId: ref.id };
       }),
 
     sendContractForSignature: (input: { idempotencyKey: string; contract: Contract; customer: Customer }) =>

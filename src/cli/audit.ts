@@ -66,9 +66,11 @@ export async function reconcileDeal(dealId: string, deps: AuditCommandDeps, repo
     const paid = paidByLinks.get(inv.number) ?? 0;
     if (paid !== inv.paidMinor) diffs.push({ dealId, invoice: inv.number, what: `paid ${inv.paidMinor} in the deal, ${paid} in the audit trail` });
   }
-  const erpCustomer = billed.find((b) => b.erpCustomerId)?.erpCustomerId;
-  if (deps.erp && erpCustomer) {
-    const posted = new Map((await deps.erp().listInvoices(erpCustomer)).map((i) => [i.tranId, i.total.amountMinor]));
+  const erpCustomers = [...new Set(billed.flatMap((b) => (b.erpCustomerId ? [b.erpCustomerId] : [])))];
+  if (deps.erp && erpCustomers.length > 0) {
+    const erp = deps.erp();
+    const posted = new Map<string | undefined, number>();
+    for (const c of erpCustomers) for (const i of await erp.listInvoices(c)) posted.set(i.tranId, i.total.amountMinor);
     for (const inv of billed) {
       if (inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') continue;
       const total = posted.get(inv.number);
@@ -195,7 +197,11 @@ export function auditCommandDeps(loadConfig: () => Config, logger: Logger): Audi
           view = (await handle.result()) as DealView;
           delivery = view.delivery;
         }
-        return (delivery?.invoices ?? []).map((i) => ({ number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, ...(view.ids.erpCustomerId ? { erpCustomerId: view.ids.erpCustomerId } : {}) }));
+        // An invoice issued after a bill-to change lives under that customer in the ERP.
+        return (delivery?.invoices ?? []).map((i) => {
+          const erpCustomerId = i.billTo?.erpCustomerId ?? view.ids.erpCustomerId;
+          return { number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, ...(erpCustomerId ? { erpCustomerId } : {}) };
+        });
       }),
   };
 }

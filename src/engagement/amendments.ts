@@ -8,7 +8,7 @@ import { heldOverCap } from './caps';
 import { psaRefOf } from './credits';
 import { workDateOf } from './intake';
 import { compiled, contractOf, isPosted, type Deal } from './deal';
-import type { AmendContractRequest, AmendContractResult, AmendmentRecord, CreditInvoiceRequest, DeliveryItem, InvoiceSummary, ScopePlan } from './model';
+import type { AmendContractRequest, AmendContractResult, AmendmentRecord, BillTo, CreditInvoiceRequest, DeliveryItem, InvoiceSummary, ScopePlan } from './model';
 import { refuse } from './refusal';
 import { phaseOf, removalRefusal, withScopeIds } from './scope';
 import type { CreditBasis, EngagementState } from './state';
@@ -21,7 +21,7 @@ import type { CreditBasis, EngagementState } from './state';
 
 /** What an UPDATE_LINE or SET_TERMS may change while the deal is in delivery (the rule set stays as provisioned; scope changes are ADD_LINE and REMOVE_LINE). */
 const AMENDABLE_LINE_FIELDS = new Set(['cap', 'endDate', 'rateCardRef', 'discountBp', 'allocatedValue', 'description']);
-const AMENDABLE_TERMS = new Set(['endDate', 'poNumber', 'paymentTerms']);
+const AMENDABLE_TERMS = new Set(['endDate', 'poNumber', 'paymentTerms', 'billToCustomerId']);
 
 /**
  * The canonical schemas (and with them zod) that the amendment checks use, loaded on the
@@ -126,6 +126,10 @@ export function changeOrderFor(s: EngagementState, d: Deal, req: AmendContractRe
   }
   // what the lines' history forbids (a billed line removed) is named before what the new version lacks
   const scope = scopeChecks(s, d, c, next, parsed.changes);
+  if (next.billToCustomerId !== c.billToCustomerId) {
+    if ((d.options.invoiceSystem ?? 'erp') !== 'erp') refuse('DEAL.AMENDMENT_UNSUPPORTED', `billToCustomerId: the deal's invoices are issued in ${d.options.invoiceSystem} to its billing customer; a bill-to change is for ERP invoicing`);
+    if (s.drafts.length > 0) refuse('DEAL.AMENDMENT_INVALID', `billToCustomerId: ${s.drafts.length} invoice(s) wait to be issued to ${c.billToCustomerId}; decide or issue them first`);
+  }
   if (next.lines.length === 0) refuse('DEAL.AMENDMENT_INVALID', `changes: contract ${c.id} would have no line left; terminate it instead`);
   if (next.startDate > next.endDate) refuse('DEAL.AMENDMENT_INVALID', `endDate: the contract would end (${next.endDate}) before it starts (${next.startDate})`);
   next.lines.forEach((l, i) => {
@@ -273,3 +277,15 @@ export const rerateItems = (record: AmendmentRecord, bases: readonly CreditBasis
   }
   return [...ids].sort().map((sourceId) => ({ kind: 'timeEntry' as const, sourceId }));
 };
+
+/** The bill-to customer a new version names, when it changed. */
+export const billToChange = (prev: Contract, next: Contract): string | undefined => (next.billToCustomerId !== prev.billToCustomerId ? next.billToCustomerId : undefined);
+
+/** Invoices issued from now on go to the new bill-to customer (resolved in the CRM and the ERP by the shell). */
+export function applyBillTo(s: EngagementState, record: AmendmentRecord, billTo: BillTo): void {
+  (s.billTos ??= []).push(billTo);
+  record.billTo = { customerId: billTo.customer.id, erpCustomerId: billTo.erpCustomerId };
+}
+
+/** The customer an invoice was issued to, when a bill-to change sent it to another than the deal's own. */
+export const billToOf = (s: EngagementState, inv: InvoiceSummary): BillTo | undefined => (inv.billTo ? s.billTos?.find((b) => b.customer.id === inv.billTo!.customerId) : undefined);

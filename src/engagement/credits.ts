@@ -1,7 +1,7 @@
 import type { CreditMemo } from '../canonical';
 import { CreditError, creditInvoiceLines } from '../rules/credit';
 import { contractOf, isPosted, isSettled, statusFor, type Deal } from './deal';
-import type { CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
+import type { BillTo, CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
 import { resolveCollection } from './dunning';
 import { refuse } from './refusal';
 import { accept } from './intake';
@@ -77,8 +77,8 @@ export function creditBasisFrom(s: EngagementState, d: Deal, inv: InvoiceSummary
   const events = links.flatMap((x) =>
     x.billingEventId !== null && x.amountMinor !== null ? [{ id: x.billingEventId, sourceId: x.sourceId, kind: x.sourceKind, contractLineId: x.contractLineId, quoteLineId: x.quoteLineId ?? '', amountMinor: x.amountMinor }] : [],
   );
-  const contract = contractOf(s, d);
-  return { invoice: { id: inv.id, customerId: contract.billToCustomerId, currency: contract.currency, lines }, events, credited, taxCreditedMinor };
+  // The customer the invoice was issued to: the deal's own, or a bill-to an amendment named.
+  return { invoice: { id: inv.id, customerId: inv.billTo?.customerId ?? d.snapshot.contract.billToCustomerId, currency: contractOf(s, d).currency, lines }, events, credited, taxCreditedMinor };
 }
 
 /** The credit memo the request asks for, from the invoice as issued, or a refusal. */
@@ -122,7 +122,7 @@ export function creditMemoFor(s: EngagementState, req: CreditInvoiceRequest, tod
 }
 
 /** The ERP credit memo to post (tax reversed only up to what the invoice still carries). */
-export function creditMemoPosting(d: Deal, plan: CreditPlan) {
+export function creditMemoPosting(d: Deal, plan: CreditPlan, billTo?: BillTo) {
   const { inv, basis, memo } = plan;
   const taxableLines: Record<string, string> = {};
   if (inv.taxMinor > 0) for (const l of basis.invoice.lines) if (l.taxable) taxableLines[l.id] = l.taxCode;
@@ -130,8 +130,9 @@ export function creditMemoPosting(d: Deal, plan: CreditPlan) {
     dealId: d.dealId,
     creditMemo: memo,
     invoice: { id: inv.id, number: inv.number, externalId: inv.externalId!, ...(inv.system === 'stripe' ? { system: 'stripe' as const } : {}), taxCapMinor: inv.taxMinor - basis.taxCreditedMinor, taxableLines },
-    erpCustomerId: d.ids.erpCustomerId ?? '',
-    customer: d.snapshot.customer,
+    // The customer the invoice was issued to (billToOf): a bill-to change does not move earlier invoices.
+    erpCustomerId: billTo?.erpCustomerId ?? d.ids.erpCustomerId ?? '',
+    customer: billTo?.customer ?? d.snapshot.customer,
     seller: d.snapshot.contractingEntity,
   };
 }

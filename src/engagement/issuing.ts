@@ -2,7 +2,7 @@ import type { Contract, Invoice } from '../canonical';
 import { revenueSchedule } from '../rules/revenue';
 import { outcome, type Outcome } from './commands';
 import { contractOf, invoiceById, raise, resolveAttention, statusFor, type Deal } from './deal';
-import type { IssueContext, IssueRequest, IssueResult } from './model';
+import type { BillTo, IssueContext, IssueRequest, IssueResult } from './model';
 import { queueRevenue } from './revenue';
 import type { EngagementState } from './state';
 
@@ -52,15 +52,15 @@ export function readyToIssue(s: EngagementState, today: string): IssueRequest[] 
 /** Issue in a child workflow (its own history) when the run is large. */
 export const issuesInChild = (d: Deal, requests: readonly IssueRequest[]): boolean => requests.length > (d.options.childRunThreshold ?? DEFAULT_CHILD_RUN_THRESHOLD);
 
-export function issueContext(d: Deal, contract: Contract = d.snapshot.contract): IssueContext {
+export function issueContext(d: Deal, contract: Contract = d.snapshot.contract, billTo?: BillTo): IssueContext {
   const { snapshot, ids, options } = d;
   return {
     dealId: d.dealId,
     opportunityId: d.opportunityId,
     ...(ids.projectId ? { psaProjectId: ids.projectId } : {}),
-    erpCustomerId: ids.erpCustomerId ?? '',
+    erpCustomerId: billTo?.erpCustomerId ?? ids.erpCustomerId ?? '',
     ...(ids.erpContractId ? { erpSalesOrderId: ids.erpContractId } : {}),
-    customer: snapshot.customer,
+    customer: billTo?.customer ?? snapshot.customer,
     seller: snapshot.contractingEntity,
     system: options.invoiceSystem ?? 'erp',
     ...(options.billingCustomerId ? { billingCustomerId: options.billingCustomerId } : {}),
@@ -94,6 +94,9 @@ export function invoicesIssued(s: EngagementState, d: Deal, results: readonly Is
     inv.totalMinor = inv.subtotalMinor + inv.taxMinor;
     inv.issueDate = draft.invoice.issueDate;
     inv.lines = draft.invoice.lines.map((l) => ({ id: l.id, contractLineId: l.contractLineId, amountMinor: l.amount.amountMinor, description: l.description, taxCode: l.taxCode, taxable: l.taxable }));
+    // After a bill-to change the invoice went to that customer (drafts cannot span the change: the amendment waits for them).
+    const billTo = s.billTos?.at(-1);
+    if (billTo) inv.billTo = { customerId: billTo.customer.id, erpCustomerId: billTo.erpCustomerId };
     // An approved invoice left AWAITING_APPROVAL once posted, so its payments never matched.
     if (inv.status === 'AWAITING_APPROVAL' && d.patched('approved-invoice-posted')) inv.status = 'POSTED';
     inv.status = statusFor(inv);

@@ -110,6 +110,8 @@ export interface InvoiceSummary {
   creditMemos?: string[];
   /** Collection of the invoice once it is past due (set by dunning, deals from 'dunning' on). */
   dunning?: InvoiceDunning;
+  /** Issued after an amendment changed the bill-to customer: that customer (absent: the deal's own). */
+  billTo?: { customerId: string; erpCustomerId: string };
 }
 
 // ---------------------------------------------------------------- dunning
@@ -410,6 +412,12 @@ export interface TerminationRecord {
   recurringBillingCancelled?: boolean;
 }
 
+/** A bill-to customer an amendment named: as the CRM holds it, and its ERP customer record. */
+export interface BillTo {
+  customer: Customer;
+  erpCustomerId: string;
+}
+
 export interface TerminateContractResult {
   termination: TerminationRecord;
   contractVersion: number;
@@ -430,6 +438,8 @@ export interface AmendmentRecord {
   changes: AmendmentChangeRequest[];
   /** The ERP sales order the new version was posted to. */
   erpContractId?: string;
+  /** A bill-to change: the new customer and its ERP record (invoices issued from then on go to it). */
+  billTo?: { customerId: string; erpCustomerId: string };
   /** A rate change effective before work already invoiced: the credit and rebill of that work, per invoice. */
   rerated?: Array<{ invoiceNumber: string; creditMemoNumber: string; items: string[]; creditedMinor: number }>;
   /** Lines the change order added (ids q2c gave) and removed. */

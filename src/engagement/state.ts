@@ -1,7 +1,7 @@
 import type { Contract, Expense, Invoice, MilestoneCompletion, RevenueScheduleLine, TimeEntry } from '../canonical';
 import type { Decision } from '../rules/billability';
 import type { CreditableInvoice } from '../rules/credit';
-import type { AmendmentRecord, ProjectScope, AttentionItem, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
+import type { AmendmentRecord, ProjectScope, AttentionItem, BillTo, TerminationRecord, AuditEvent, CreditMemoSummary, DeliveryBatch, InvoiceSummary, PaymentEvent, ReportedItem } from './model';
 
 /** What arrives before it can be processed: buffered by the handlers, drained by the loop. */
 export interface DeliveryInbox {
@@ -70,6 +70,8 @@ export interface EngagementState {
   creditBasis?: Record<string, CreditBasis>;
   /** Issued credit memos, oldest first. */
   creditMemos?: CreditMemoSummary[];
+  /** Bill-to customers amendments named, oldest first; the last is the one invoices go to now. */
+  billTos?: BillTo[];
   /** Rebill rounds per PSA item id: a rebilled item is taken again as `<id>~R<round>`. */
   rebillRounds?: Record<string, number>;
   /** Phases scope change orders added to the PSA project, and lines they removed (absent: none). */

@@ -100,7 +100,7 @@ export const AmendContractBody = z.object({
         z.object({ op: z.literal('END_LINE'), lineId: ItemId, endDate: z.iso.date() }),
         z.object({ op: z.literal('REMOVE_LINE'), lineId: ItemId }),
         z.object({ op: z.literal('ADD_LINE'), line: AddedLineBody, tasks: z.array(z.strictObject({ name: z.string().trim().min(1).max(200), billable: z.boolean() })).min(1).max(50).optional() }),
-        z.object({ op: z.literal('SET_TERMS'), set: z.strictObject({ endDate: z.iso.date().optional(), poNumber: z.string().min(1).max(200).optional(), paymentTerms: z.strictObject({ netDays: z.int().min(0).max(365) }).optional() }).refine(nonEmpty, 'name at least one term to change') }),
+        z.object({ op: z.literal('SET_TERMS'), set: z.strictObject({ endDate: z.iso.date().optional(), poNumber: z.string().min(1).max(200).optional(), paymentTerms: z.strictObject({ netDays: z.int().min(0).max(365) }).optional(), billToCustomerId: ItemId.optional() }).refine(nonEmpty, 'name at least one term to change') }),
       ]),
     )
     .min(1)

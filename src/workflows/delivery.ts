@@ -16,6 +16,7 @@ import {
   type AmendContractRequest,
   type AmendContractResult,
   type AmendmentRecord,
+  type BillTo,
   type CreditInvoiceRequest,
   type CreditMemoSummary,
   type DealSnapshot,
@@ -76,7 +77,7 @@ const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
 const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
 /** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
 const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
-const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'cancelRecurringBilling' | 'loadDeliveredItems' | 'addProjectScope' | 'archiveProjectScope'>>(BILLING_OPTIONS);
+const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'cancelRecurringBilling' | 'resolveBillTo' | 'loadDeliveredItems' | 'addProjectScope' | 'archiveProjectScope'>>(BILLING_OPTIONS);
 
 /** Change orders that add lines (with their PSA scope) and remove unbilled ones. */
 const SCOPE_CHANGE_ORDERS = 'scope-change-orders';
@@ -250,7 +251,7 @@ class Shell {
     this.report(core.dropRejected(s, d).notices);
     const requests = core.readyToIssue(s, today);
     if (requests.length === 0) return;
-    const ctx = core.issueContext(d, core.contractOf(s, d));
+    const ctx = core.issueContext(d, core.contractOf(s, d), s.billTos?.at(-1));
     const results: IssueResult[] = core.issuesInChild(d, requests)
       ? await executeChild(invoiceRunWorkflow, { workflowId: this.ctx.key(`invoice-run:${s.runSeq}:${today}`), args: [{ ctx, runId: `${s.runSeq}`, requests }] })
       : await issueInvoices(ctx, requests);
@@ -413,6 +414,16 @@ class Shell {
     if (done) return core.amendmentResult(s, d, done);
     const { next, scope } = refusing(() => core.changeOrderFor(s, d, req));
     const record = core.amendmentRecord(s, d, req, next, today);
+    // A new bill-to customer is set up in the CRM's and the ERP's records first: nothing else changes if it cannot be.
+    const billToId = core.billToChange(core.contractOf(s, d), next);
+    let billTo: BillTo | undefined;
+    if (billToId) {
+      try {
+        billTo = await operatorActs.resolveBillTo({ customerId: billToId, legalEntity: d.snapshot.contractingEntity });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`bill-to customer ${billToId} could not be set up: ${failureMessage(err)}`, 'DEAL.AMENDMENT_BILL_TO_FAILED');
+      }
+    }
     const changesScope = scope.addedLines.length > 0 || scope.removedLines.length > 0;
     // Histories from before scope change orders never got here with one (the validator refused ADD_LINE).
     if (changesScope && !patched(SCOPE_CHANGE_ORDERS)) throw ApplicationFailure.nonRetryable('scope change orders are not supported by this run', 'DEAL.AMENDMENT_UNSUPPORTED');
@@ -432,6 +443,7 @@ class Shell {
     if (changesScope) core.recordScope(record, scope, created);
     core.applyScope(s, d, scope.phases, created);
     core.applyAmendment(s, d, req, next, record);
+    if (billTo) core.applyBillTo(s, record, billTo);
     log.info('contract amended', { amendmentId: record.id, version: next.version, by: req.by, added: record.addedLines, removed: record.removedLines });
     if (refs.length > 0 && projectId) {
       try {
@@ -524,7 +536,7 @@ class Shell {
     const { s, d } = this;
     let posted: Awaited<ReturnType<typeof operatorErp.postCreditMemo>>;
     try {
-      posted = await operatorErp.postCreditMemo(core.creditMemoPosting(d, plan));
+      posted = await operatorErp.postCreditMemo(core.creditMemoPosting(d, plan, core.billToOf(s, plan.inv)));
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`credit memo ${plan.memo.id} could not be posted: ${failureMessage(err)}`, 'DEAL.CREDIT_POSTING_FAILED');
     }

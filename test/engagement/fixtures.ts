@@ -27,6 +27,10 @@ import {
   rerateCandidates,
   rerateItems,
   rerateRequest,
+  applyBillTo,
+  billToChange,
+  billToOf,
+  type BillTo,
   prepaymentCandidates,
   priorTermination,
   refundRequest,
@@ -196,6 +200,8 @@ export class Shell {
   readonly audit = new Map<string, InvoiceItemLink[]>();
   /** Credit memo postings sent to the ERP, in order. */
   readonly creditPostings: Array<ReturnType<typeof creditMemoPosting>> = [];
+  /** Customers the CRM and the ERP hold, by canonical id (a bill-to change resolves the new one here). */
+  billTos: Record<string, BillTo> = {};
   /** What the PSA holds now (a credit and rebill reads the credited items from it). */
   psa: DeliveryItem[] = [];
   /** Billing-system subscriptions a termination cancelled. */
@@ -375,6 +381,10 @@ export class Shell {
     amendmentFor(s, d, req); // the validator
     const { next, scope } = changeOrderFor(s, d, req);
     const record = amendmentRecord(s, d, req, next, this.today);
+    // A new bill-to customer as the CRM and the ERP hold it (`billTos` plays their records).
+    const billToId = billToChange(contractOf(s, d), next);
+    const billTo = billToId ? this.billTos[billToId] : undefined;
+    if (billToId && !billTo) throw new Refusal('DEAL.AMENDMENT_BILL_TO_FAILED', `no CRM account is linked to customer ${billToId}`);
     const created: Record<string, string> = {};
     for (const ph of scope.phases) for (const id of [ph.id, ...ph.milestones.map((m) => m.id), ...ph.tasks.map((t) => t.id)]) created[id] = `psa-${id}`;
     this.psaScope.push(...scope.phases);
@@ -383,6 +393,7 @@ export class Shell {
     if (scope.addedLines.length + scope.removedLines.length > 0) recordScope(record, scope, created);
     applyScope(s, d, scope.phases, created);
     applyAmendment(s, d, req, next, record);
+    if (billTo) applyBillTo(s, record, billTo);
     if (refs.length > 0) {
       this.archivedScope.push(...refs);
       record.psa!.archived = true;
@@ -466,7 +477,7 @@ export class Shell {
 
   private postCredit(req: CreditInvoiceRequest, plan: CreditPlan, reversesRevenue = true): CreditMemoSummary {
     const { s, d } = this;
-    const posting = creditMemoPosting(d, plan);
+    const posting = creditMemoPosting(d, plan, billToOf(s, plan.inv));
     this.creditPostings.push(posting);
     const taxByLine: Record<string, number> = {};
     let room = posting.invoice.taxCapMinor;

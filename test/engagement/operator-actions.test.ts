@@ -364,7 +364,6 @@ describe('amendments and a credit (test/workflows/operator-actions.test.ts)', ()
       const refused = (changes: unknown, over: Partial<AmendContractRequest> = {}) => refusalOf(() => e.amend({ ...base, ...over, changes } as AmendContractRequest));
       expect(refused([{ op: 'UPDATE_LINE', lineId: L1, set: { billingModel: 'RETAINER' } }])).toBe('DEAL.AMENDMENT_UNSUPPORTED');
       expect(refused([{ op: 'UPDATE_LINE', lineId: L1, set: { taxCode: 'SAAS' } }])).toBe('DEAL.AMENDMENT_UNSUPPORTED');
-      expect(refused([{ op: 'SET_TERMS', set: { billToCustomerId: 'CUS-X' } }])).toBe('DEAL.AMENDMENT_UNSUPPORTED');
       expect(refused([{ op: 'ADD_LINE', line: snapshot.contract.lines[0] }])).toBe('DEAL.AMENDMENT_LINE_EXISTS'); // a line is added under a new id (test/engagement/scope.test.ts)
       expect(refused([{ op: 'UPDATE_LINE', lineId: L1, set: {} }])).toBe('DEAL.AMENDMENT_INVALID'); // nothing to change
       expect(refused([{ op: 'DELETE_LINE', lineId: L1 }])).toBe('DEAL.AMENDMENT_INVALID');

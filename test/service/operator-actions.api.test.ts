@@ -278,3 +278,17 @@ describe('operator API: credit and rebill', () => {
     expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['rebill', 'releaseCapped']);
   });
 });
+
+describe('operator API: terms by amendment', () => {
+  let h: Harness;
+  useWebhookHarness((current) => ({ h } = current));
+  it('passes payment terms and a bill-to customer through; a bad one is 400 with its path', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c1' });
+    const post = (set: unknown) => h.inject({ method: 'POST', url: `/deals/${OPP}/amendments`, headers: operate, payload: JSON.stringify({ ...amendment, changes: [{ op: 'SET_TERMS', set }] }) });
+    expect((await post({ paymentTerms: { netDays: 45 }, billToCustomerId: 'CUS-NEWCO' })).statusCode).toBe(200);
+    expect(h.gateway.calls).toEqual([{ method: 'amendContract', workflowId: WORKFLOW_ID, request: { ...amendment, changes: [{ op: 'SET_TERMS', set: { paymentTerms: { netDays: 45 }, billToCustomerId: 'CUS-NEWCO' } }] } }]);
+    const bad = await post({ paymentTerms: { netDays: 400 }, billToCustomerId: '' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().issues.map((i: { path: string }) => i.path).sort()).toEqual(['changes.0.set.billToCustomerId', 'changes.0.set.paymentTerms.netDays']);
+  });
+});
