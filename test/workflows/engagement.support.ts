@@ -4,6 +4,7 @@ import { createBillingActivities } from '../../src/activities/billing.activities
 import { createCreditActivities } from '../../src/activities/credit.activities';
 import { createDealActivities } from '../../src/activities/deal.activities';
 import type { Connectors } from '../../src/connectors';
+import type { Customer } from '../../src/canonical';
 import type { DeliveryItem, ResourceInfo } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
 import type { CrmPort, DunningTaskInput, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
@@ -44,6 +45,7 @@ export function recordingPorts() {
   const psaInvoices = new Map<string, RecordInvoiceInput>();
   const closedProjects: Array<{ projectId: string; reason: string }> = [];
   const delivered: DeliveryItem[] = [];
+  const accounts = new Map<string, Customer>();
   const dunningTasks = new Map<string, DunningTaskInput>();
   const crm = {
     createDunningTask: async (input: DunningTaskInput) => {
@@ -54,6 +56,11 @@ export function recordingPorts() {
     recordInvoiceStatus: async (input: InvoiceStatusInput) => {
       crmStatus.set(input.invoiceNumber, input);
       return { id: input.invoiceNumber, externalId: input.invoiceNumber, created: true };
+    },
+    getAccount: async (accountId: string) => {
+      const account = accounts.get(accountId);
+      if (!account) throw new Error(`no account ${accountId}`);
+      return account;
     },
     updateOpportunityStage: async (_id: string, stage: string) => {
       stages.push(stage);
@@ -74,7 +81,7 @@ export function recordingPorts() {
     listDeliveredMilestones: async () => ({ items: delivered.filter((i) => i.kind === 'milestone'), foreign: [] }),
   } as unknown as PsaPort;
   const billing = {} as BillingPort;
-  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects, dunningTasks, delivered };
+  return { crm, psa, billing, crmStatus, stages, psaInvoices, closedProjects, dunningTasks, delivered, accounts };
 }
 
 export function netsuite(sandboxUrl: string): NetSuiteAdapter {
@@ -112,7 +119,7 @@ export async function engagementWorkers(args: {
   const billing = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
   const deal = args.operatorActions ? createDealActivities({ db: args.db, logger: testLogger, catalog, connectors: args.connectors as unknown as Connectors }) : undefined;
   const activities = deal
-    ? { ...billing, ...createCreditActivities({ db: args.db, logger: testLogger, connectors: args.connectors }), postErpContract: deal.postErpContract, closeProject: deal.closeProject, cancelRecurringBilling: deal.cancelRecurringBilling }
+    ? { ...billing, ...createCreditActivities({ db: args.db, logger: testLogger, connectors: args.connectors }), postErpContract: deal.postErpContract, closeProject: deal.closeProject, cancelRecurringBilling: deal.cancelRecurringBilling, resolveBillTo: deal.resolveBillTo }
     : billing;
   const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks(args.kpis) });
   const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
