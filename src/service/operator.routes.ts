@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, PromiseToPayRequest, TerminateContractRequest } from '../contract';
 import type { InboxRepository } from '../db/inbox';
@@ -166,119 +166,88 @@ export function registerOperatorRoutes(
   deps: { access: AccessPolicy; gateway: DealGateway; inbox: InboxRepository },
 ) {
   const requireScope = (scope: 'read' | 'operate' | 'approve') => guard(deps.access, scope);
+  /** A route's work, with its known failures answered (answer) and anything else left to Fastify (500). */
+  const answering =
+    <T>(work: (request: FastifyRequest) => Promise<T>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return await work(request);
+      } catch (err) {
+        return answer(reply, err);
+      }
+    };
 
+  app.get('/deals/:id', { preHandler: requireScope('read') }, answering(async (request) => {
+    const { id } = parse(DealParams, request.params, 'deal id');
+    return await deps.gateway.queryDeal(id);
+  }));
 
-  app.get('/deals/:id', { preHandler: requireScope('read') }, async (request, reply) => {
-    try {
-      const { id } = parse(DealParams, request.params, 'deal id');
-      return await deps.gateway.queryDeal(id);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.get('/deals/:id/revenue-waterfall', { preHandler: requireScope('read') }, answering(async (request) => {
+    const { id } = parse(DealParams, request.params, 'deal id');
+    return await deps.gateway.revenueWaterfall(id);
+  }));
 
-  app.get('/deals/:id/revenue-waterfall', { preHandler: requireScope('read') }, async (request, reply) => {
-    try {
-      const { id } = parse(DealParams, request.params, 'deal id');
-      return await deps.gateway.revenueWaterfall(id);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/resolve', { preHandler: requireScope('operate') }, answering(async (request) => {
+    const { id } = parse(DealParams, request.params, 'deal id');
+    const action = parse(OperatorActionBody, request.body ?? {}, 'operator action');
+    request.log.info({ operator: request.principal?.name, opportunityId: id, action: action.action }, 'operator resolves exception');
+    return await deps.gateway.resolveException(id, action);
+  }));
 
-  app.post('/deals/:id/resolve', { preHandler: requireScope('operate') }, async (request, reply) => {
-    try {
-      const { id } = parse(DealParams, request.params, 'deal id');
-      const action = parse(OperatorActionBody, request.body ?? {}, 'operator action');
-      request.log.info({ operator: request.principal?.name, opportunityId: id, action: action.action }, 'operator resolves exception');
-      return await deps.gateway.resolveException(id, action);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/amendments', { preHandler: requireScope('operate') }, answering(async (request) => {
+    const { id } = parse(DealParams, request.params, 'deal id');
+    const amendment = parse(AmendContractBody, request.body ?? {}, 'amendment');
+    request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: amendment.requestId, baseVersion: amendment.baseVersion }, 'operator amends contract');
+    return await deps.gateway.amendContract(id, amendment);
+  }));
 
-  app.post('/deals/:id/amendments', { preHandler: requireScope('operate') }, async (request, reply) => {
-    try {
-      const { id } = parse(DealParams, request.params, 'deal id');
-      const amendment = parse(AmendContractBody, request.body ?? {}, 'amendment');
-      request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: amendment.requestId, baseVersion: amendment.baseVersion }, 'operator amends contract');
-      return await deps.gateway.amendContract(id, amendment);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/credit-memos', { preHandler: requireScope('operate') }, answering(async (request) => {
+    const { id } = parse(DealParams, request.params, 'deal id');
+    const credit = parse(CreditInvoiceBody, request.body ?? {}, 'credit request');
+    request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: credit.requestId, invoiceId: credit.invoiceId }, 'operator credits invoice');
+    return await deps.gateway.creditInvoice(id, credit);
+  }));
 
-  app.post('/deals/:id/credit-memos', { preHandler: requireScope('operate') }, async (request, reply) => {
-    try {
-      const { id } = parse(DealParams, request.params, 'deal id');
-      const credit = parse(CreditInvoiceBody, request.body ?? {}, 'credit request');
-      request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: credit.requestId, invoiceId: credit.invoiceId }, 'operator credits invoice');
-      return await deps.gateway.creditInvoice(id, credit);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
-
-  app.post('/deals/:id/termination', { preHandler: requireScope('operate') }, async (request, reply) => {
-    try {
-      const { id } = parse(DealParams, request.params, 'deal id');
-      const termination = parse(TerminateContractBody, request.body ?? {}, 'termination');
-      request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: termination.requestId, effectiveDate: termination.effectiveDate }, 'operator terminates contract');
-      return await deps.gateway.terminateContract(id, termination);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/termination', { preHandler: requireScope('operate') }, answering(async (request) => {
+    const { id } = parse(DealParams, request.params, 'deal id');
+    const termination = parse(TerminateContractBody, request.body ?? {}, 'termination');
+    request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: termination.requestId, effectiveDate: termination.effectiveDate }, 'operator terminates contract');
+    return await deps.gateway.terminateContract(id, termination);
+  }));
 
   // Releasing held billing is an approver's decision, made in the approver's own name.
-  app.post('/deals/:id/invoices/:invoiceId/decision', { preHandler: requireScope('approve') }, async (request, reply) => {
-    try {
-      const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
-      const body = parse(InvoiceDecisionBody, request.body ?? {}, 'invoice decision');
-      const by = request.principal!.name;
-      request.log.info({ operator: by, opportunityId: id, invoiceId, decision: body.decision }, 'operator decides invoice');
-      return await deps.gateway.decideInvoice(id, { invoiceId, decision: body.decision, by, ...(body.reason ? { reason: body.reason } : {}) });
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/invoices/:invoiceId/decision', { preHandler: requireScope('approve') }, answering(async (request) => {
+    const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
+    const body = parse(InvoiceDecisionBody, request.body ?? {}, 'invoice decision');
+    const by = request.principal!.name;
+    request.log.info({ operator: by, opportunityId: id, invoiceId, decision: body.decision }, 'operator decides invoice');
+    return await deps.gateway.decideInvoice(id, { invoiceId, decision: body.decision, by, ...(body.reason ? { reason: body.reason } : {}) });
+  }));
 
-  app.post('/deals/:id/invoices/:invoiceId/write-off', { preHandler: requireScope('approve') }, async (request, reply) => {
-    try {
-      const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
-      const body = parse(WriteOffBody, request.body ?? {}, 'write-off');
-      const by = request.principal!.name;
-      request.log.info({ operator: by, opportunityId: id, invoiceId }, 'operator writes off invoice');
-      return await deps.gateway.writeOffInvoice(id, { invoiceId, by, reason: body.reason });
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/invoices/:invoiceId/write-off', { preHandler: requireScope('approve') }, answering(async (request) => {
+    const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
+    const body = parse(WriteOffBody, request.body ?? {}, 'write-off');
+    const by = request.principal!.name;
+    request.log.info({ operator: by, opportunityId: id, invoiceId }, 'operator writes off invoice');
+    return await deps.gateway.writeOffInvoice(id, { invoiceId, by, reason: body.reason });
+  }));
 
-  app.post('/deals/:id/invoices/:invoiceId/promise-to-pay', { preHandler: requireScope('operate') }, async (request, reply) => {
-    try {
-      const { id, invoiceId } = parse(InvoiceParams, request.params, 'deal and invoice id');
-      const body = parse(PromiseToPayBody, request.body ?? {}, 'promise to pay');
-      request.log.info({ operator: request.principal?.name, opportunityId: id, invoiceId, requestId: body.requestId, promisedOn: body.promisedOn }, 'operator records a promise to pay');
-      return await deps.gateway.promiseToPay(id, { ...body, invoiceId });
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.post('/deals/:id/invoices/:invoiceId/promise-to-pay', { preHandler: requireScope('operate') }, answering(async (request) => {
+    const { id, invoiceId } = parse(InvoiceParams, request.params, 'deal and invoice id');
+    const body = parse(PromiseToPayBody, request.body ?? {}, 'promise to pay');
+    request.log.info({ operator: request.principal?.name, opportunityId: id, invoiceId, requestId: body.requestId, promisedOn: body.promisedOn }, 'operator records a promise to pay');
+    return await deps.gateway.promiseToPay(id, { ...body, invoiceId });
+  }));
 
-  app.get('/inbox', { preHandler: requireScope('read') }, async (request, reply) => {
-    try {
-      const q = parse(InboxQuery, request.query, 'query');
-      const rows = await deps.inbox.list(q);
-      return {
-        items: rows.map((r) => ({
-          ...r,
-          receivedAt: r.receivedAt.toISOString(),
-          dispatchedAt: r.dispatchedAt ? r.dispatchedAt.toISOString() : null,
-        })),
-      };
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  app.get('/inbox', { preHandler: requireScope('read') }, answering(async (request) => {
+    const q = parse(InboxQuery, request.query, 'query');
+    const rows = await deps.inbox.list(q);
+    return {
+      items: rows.map((r) => ({
+        ...r,
+        receivedAt: r.receivedAt.toISOString(),
+        dispatchedAt: r.dispatchedAt ? r.dispatchedAt.toISOString() : null,
+      })),
+    };
+  }));
 }

@@ -1,11 +1,11 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryItem } from '../../src/contract';
+import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/contract';
 import type { DbHandle } from '../../src/db';
 import { IdentityRepository } from '../../src/db/identity';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { advisoryQuoteLine, approvedTime, avalara, customer, engagementWorkers, erpDealRecords, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv } from './engagement.support';
 
 /*
  * A bill-to change on the time-skipping server, through the operator gateway. 2030, LE-US, New York, SERVICES
@@ -16,9 +16,7 @@ import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts
 const OPP = 'OPP-BILLTO';
 const L1 = `CTR-${OPP}-L1`;
 const TQ = 'bill-to';
-const entry = (id: string, workDate: string, minutes: number): DeliveryItem => ({
-  kind: 'timeEntry', sourceId: id, projectId: 'WS-BT', taskId: `${L1}-T1`, resourceId: 'r-us', role: 'consultant', workDate, minutes, billable: true, approvedAt: `${workDate}T20:00:00Z`,
-});
+const entry = approvedTime('WS-BT', L1);
 
 describe('a bill-to change', () => {
   let env: TestWorkflowEnvironment;
@@ -29,12 +27,10 @@ describe('a bill-to change', () => {
   it('sends the invoices issued from then on to the new customer in NetSuite; earlier ones stay with theirs', async () => {
     const erp = netsuite(sb.url);
     const ports = recordingPorts();
-    const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-    const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-BT' });
     ports.accounts.set('001NEWCO', { ...customer, id: '001NEWCO', name: 'NewCo Holdings', externalIds: {} });
     await new IdentityRepository(db.db).link('customer', 'CUS-NEWCO', 'salesforce', '001NEWCO');
-    const snapshot = snapshotFor(OPP, [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 100, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
-    const so = await erp.postContract({ contract: snapshot.contract, erpCustomerId: erpCustomer.id, legalEntity: usEntity, idempotencyKey: `${OPP}:erp-contract`, tranId: `SO-${OPP}` });
+    const snapshot = snapshotFor(OPP, [advisoryQuoteLine()], '2030-01-01');
+    const { erpCustomer, so } = await erpDealRecords(erp, OPP, snapshot.contract, 'CUS-BT');
     const connectors = { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing };
     const workers = await engagementWorkers({ env, taskQueue: TQ, db: db.db, connectors, resources: { 'r-us': { legalEntityId: 'LE-US', region: 'US' } }, operatorActions: true });
     const gateway = createTemporalDealGateway({ client: env.client.workflow, taskQueue: TQ });

@@ -4,7 +4,7 @@ import { createBillingActivities } from '../../src/activities/billing.activities
 import { createCreditActivities } from '../../src/activities/credit.activities';
 import { createDealActivities } from '../../src/activities/deal.activities';
 import type { Connectors } from '../../src/connectors';
-import type { Customer } from '../../src/canonical';
+import type { Contract, Customer } from '../../src/canonical';
 import type { DeliveryItem, ResourceInfo } from '../../src/contract';
 import type { BillingPort } from '../../src/connectors/billing/billing.port';
 import type { CrmPort, DunningTaskInput, InvoiceStatusInput } from '../../src/connectors/crm/crm.port';
@@ -151,4 +151,25 @@ export function useEngagementEnv(use: (c: { env: TestWorkflowEnvironment; sb: Te
 export async function skipTo(env: TestWorkflowEnvironment, iso: string): Promise<void> {
   const ms = Date.parse(iso) - (await env.currentTimeMs());
   if (ms > 0) await env.sleep(ms);
+}
+
+/** The advisory quote line: T&M at RC-STD, $150.00/h, capped at `hours` x $150.00. */
+export const advisoryQuoteLine = (hours = 100) => ({ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: hours, unit: 'HOUR' as const, listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED' as const, externalIds: {} });
+
+/** Approved time of consultant r-us on a line's first task, as the Kantata relay delivers it. */
+export const approvedTime =
+  (projectId: string, lineId: string) =>
+  (id: string, workDate: string, minutes: number): DeliveryItem => ({
+    kind: 'timeEntry', sourceId: id, projectId, taskId: `${lineId}-T1`, resourceId: 'r-us', role: 'consultant', workDate, minutes, billable: true, approvedAt: `${workDate}T20:00:00Z`,
+  });
+
+/**
+ * What part 1 of a deal left in NetSuite for the delivery tests: the customer (LE-US) and contract v1 as
+ * the sales order, under the key the workflow posts later versions with.
+ */
+export async function erpDealRecords(erp: NetSuiteAdapter, opportunityId: string, contract: Contract, customerKey: string) {
+  const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
+  const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: customerKey });
+  const so = await erp.postContract({ contract, erpCustomerId: erpCustomer.id, legalEntity: usEntity, idempotencyKey: `${opportunityId}:erp-contract`, tranId: `SO-${opportunityId}` });
+  return { usEntity, erpCustomer, so };
 }

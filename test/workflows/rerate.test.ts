@@ -1,12 +1,12 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type DeliveryItem } from '../../src/contract';
+import { deliveryBatchSignal, getDeliveryStateQuery, paymentSignal } from '../../src/contract';
 import type { DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { advisoryQuoteLine, approvedTime, avalara, engagementWorkers, erpDealRecords, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv } from './engagement.support';
 
 /*
  * A retroactive rate cut on the time-skipping server, through the operator gateway (the amendContract update the
@@ -20,9 +20,7 @@ const OPP = 'OPP-RERATE';
 const L1 = `CTR-${OPP}-L1`;
 const TQ = 'rerate';
 
-const entry = (id: string, workDate: string, minutes: number): DeliveryItem => ({
-  kind: 'timeEntry', sourceId: id, projectId: 'WS-RR', taskId: `${L1}-T1`, resourceId: 'r-us', role: 'consultant', workDate, minutes, billable: true, approvedAt: `${workDate}T20:00:00Z`,
-});
+const entry = approvedTime('WS-RR', L1);
 
 describe('a retroactive rate cut', () => {
   let env: TestWorkflowEnvironment;
@@ -33,10 +31,8 @@ describe('a retroactive rate cut', () => {
   it('credits the invoiced work since its date and rebills it at the new rate in NetSuite, with the cap recomputed', async () => {
     const erp = netsuite(sb.url);
     const ports = recordingPorts();
-    const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-    const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-RR' });
-    const snapshot = snapshotFor(OPP, [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 100, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
-    const so = await erp.postContract({ contract: snapshot.contract, erpCustomerId: erpCustomer.id, legalEntity: usEntity, idempotencyKey: `${OPP}:erp-contract`, tranId: `SO-${OPP}` });
+    const snapshot = snapshotFor(OPP, [advisoryQuoteLine()], '2030-01-01');
+    const { erpCustomer, so } = await erpDealRecords(erp, OPP, snapshot.contract, 'CUS-RR');
 
     const connectors = { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing };
     const workers = await engagementWorkers({ env, taskQueue: TQ, db: db.db, connectors, resources: { 'r-us': { legalEntityId: 'LE-US', region: 'US' } }, operatorActions: true });

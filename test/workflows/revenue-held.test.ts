@@ -6,13 +6,13 @@ import type { Connectors } from '../../src/connectors';
 import type { DbHandle } from '../../src/db';
 import { RuleSet } from '../../src/rules/ruleset';
 import defaultRuleSet from '../../src/rules/rulesets/default.json';
-import { amendContractUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type AmendContractRequest, type DeliveryItem } from '../../src/contract';
+import { amendContractUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, type AmendContractRequest } from '../../src/contract';
 import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import { testLogger } from '../support/logger';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { avalara, catalog, customer, engagementBundle, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { advisoryQuoteLine, approvedTime, avalara, catalog, engagementBundle, erpDealRecords, netsuite, recordingPorts, skipTo, snapshotFor, usd, useEngagementEnv } from './engagement.support';
 
 /*
  * Revenue above a line's allocation is held, not dropped (test/engagement/revenue.test.ts on the time-skipping
@@ -23,9 +23,7 @@ import { avalara, catalog, customer, engagementBundle, netsuite, recordingPorts,
  */
 const OPP = 'OPP-REVH';
 const L1 = `CTR-${OPP}-L1`;
-const time = (id: string, workDate: string, minutes: number): DeliveryItem => ({
-  kind: 'timeEntry', sourceId: id, projectId: 'WS-REVH', taskId: `${L1}-T1`, resourceId: 'r-us', role: 'consultant', workDate, minutes, billable: true, approvedAt: `${workDate}T20:00:00Z`,
-});
+const time = approvedTime('WS-REVH', L1);
 
 describe('revenue above a line\'s allocation on the workflow', () => {
   let env: TestWorkflowEnvironment;
@@ -36,10 +34,8 @@ describe('revenue above a line\'s allocation on the workflow', () => {
   it('holds it with NEEDS_ATTENTION and recognises it once an amendment makes room', async () => {
     const erp = netsuite(sb.url);
     const ports = recordingPorts();
-    const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-    const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-REVH' });
-    const snapshot = snapshotFor(OPP, [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 100, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
-    const so = await erp.postContract({ contract: snapshot.contract, erpCustomerId: erpCustomer.id, legalEntity: usEntity, idempotencyKey: `${OPP}:erp-contract`, tranId: `SO-${OPP}` });
+    const snapshot = snapshotFor(OPP, [advisoryQuoteLine()], '2030-01-01');
+    const { erpCustomer, so } = await erpDealRecords(erp, OPP, snapshot.contract, 'CUS-REVH');
     const connectors = { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing };
     const ruleSet = RuleSet.parse(defaultRuleSet);
     const activities = {

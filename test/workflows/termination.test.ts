@@ -1,12 +1,12 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { deliveryBatchSignal, getDeliveryStateQuery, getRevenueWaterfallQuery, paymentSignal, type DeliveryItem } from '../../src/contract';
+import { deliveryBatchSignal, getDeliveryStateQuery, getRevenueWaterfallQuery, paymentSignal } from '../../src/contract';
 import type { DbHandle } from '../../src/db';
 import { ActionRejectedError } from '../../src/service/deal-gateway';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { asRetainer, avalara, catalog, customer, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { advisoryQuoteLine, approvedTime, asRetainer, avalara, engagementWorkers, erpDealRecords, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv } from './engagement.support';
 
 /*
  * Termination of a refundable retainer on the time-skipping server, through the operator gateway (the
@@ -18,9 +18,7 @@ const OPP = 'OPP-TERM';
 const L1 = `CTR-${OPP}-L1`;
 const TQ = 'termination';
 
-const time = (id: string, workDate: string, minutes: number): DeliveryItem => ({
-  kind: 'timeEntry', sourceId: id, projectId: 'WS-TERM', taskId: `${L1}-T1`, resourceId: 'r-us', role: 'consultant', workDate, minutes, billable: true, approvedAt: `${workDate}T20:00:00Z`,
-});
+const time = approvedTime('WS-TERM', L1);
 
 describe('termination of a refundable retainer', () => {
   let env: TestWorkflowEnvironment;
@@ -31,12 +29,10 @@ describe('termination of a refundable retainer', () => {
   it('credits the unused prepayment, posts the last version, closes the PSA project, bills the work up to the date and closes', async () => {
     const erp = netsuite(sb.url);
     const ports = recordingPorts();
-    const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-    const erpCustomer = await erp.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-TERM' });
-    const base = snapshotFor(OPP, [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 100, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
+    const base = snapshotFor(OPP, [advisoryQuoteLine()], '2030-01-01');
     const snapshot = asRetainer(base, { prepaidMinor: 300_000, refundable: true });
     // Part 1 of the deal posted contract v1 as the sales order (the key the workflow posts later versions with).
-    const so = await erp.postContract({ contract: snapshot.contract, erpCustomerId: erpCustomer.id, legalEntity: usEntity, idempotencyKey: `${OPP}:erp-contract`, tranId: `SO-${OPP}` });
+    const { erpCustomer, so } = await erpDealRecords(erp, OPP, snapshot.contract, 'CUS-TERM');
 
     const connectors = { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing };
     const workers = await engagementWorkers({ env, taskQueue: TQ, db: db.db, connectors, resources: { 'r-us': { legalEntityId: 'LE-US', region: 'US' } }, operatorActions: true });
