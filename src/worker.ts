@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type BundleOptions, type InjectedSinks, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { Client, Connection, type WorkflowClient } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { createLogger } from './logger';
+import { createLogger, resolveLogFormat, type LogFormat } from './logger';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadCatalog } from './activities/deal/catalog';
 import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
@@ -109,8 +109,8 @@ export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'w
   });
 }
 
-export function rootLogger(level: string): Logger {
-  return createLogger({ level, service: 'q2c-worker' });
+export function rootLogger(level: string, format: LogFormat = 'json'): Logger {
+  return createLogger({ level, service: 'q2c-worker', format });
 }
 
 /** The activities' dependencies from configuration: connectors (real vendors or the sandbox), catalog. */
@@ -159,7 +159,7 @@ export function installRuntimeLogger(logger: Logger): void {
  * them from Q2C_SANDBOX_URL). Its KPIs go nowhere: no /metrics in this process.
  */
 export async function runWorker(config: Config): Promise<void> {
-  const logger = rootLogger(config.LOG_LEVEL);
+  const logger = rootLogger(config.LOG_LEVEL, resolveLogFormat(config.LOG_FORMAT, false));
   installRuntimeLogger(logger);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });

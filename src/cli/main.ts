@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createLogger } from '../logger';
+import { createLogger, resolveLogFormat } from '../logger';
 import { ConfigError, loadConfig } from '../config';
 import path from 'node:path';
 import { openDb } from '../db';
@@ -43,7 +43,7 @@ program
   .action(async (opts: { sample?: boolean; dayMs: string }) => {
     // Dev stack: secrets generated once under .q2c (the environment still wins).
     const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
-    const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c' });
+    const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c', format: resolveLogFormat(config.LOG_FORMAT, true) });
     const stack = await startStack(config, logger);
     if (opts.sample) {
       try {

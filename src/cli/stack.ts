@@ -126,6 +126,8 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
     metrics,
     // The dev stack: read-only pages and the Web UI's codec calls from this machine need no key.
     openOnLoopback: true,
+    // Each webhook's own line ('webhook dispatched') tells the story; the HTTP lines are for LOG_LEVEL=debug.
+    requestLogLevel: 'debug',
     uiBaseUrl: temporal.uiUrl,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),

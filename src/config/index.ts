@@ -48,6 +48,8 @@ const connectorEnv = Object.fromEntries(CONNECTOR_ENV_KEYS.map((k) => [k, option
 export const configSchema = z.object({
   NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  /** auto: one readable line per record for `q2c up` on a terminal, JSON lines everywhere else (worker, service, pipes). */
+  LOG_FORMAT: optional(z.enum(['auto', 'json', 'pretty'])).default('auto'),
   /** PostgreSQL server; when unset, PGlite (in-process PostgreSQL) under Q2C_DATA_DIR. */
   DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be one postgres:// or postgresql:// URL')),
   Q2C_DATA_DIR: optional(z.string()).default('.q2c'),

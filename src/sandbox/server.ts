@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../db';
+import { requestLogController } from '../logger';
 import type { SandboxContext, SandboxVendor } from './context';
 import { FaultRegistry, FaultRule, type FaultRule as FaultRuleT } from './faults';
 import { SandboxStore } from './store';
@@ -41,7 +42,7 @@ export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxA
   const store = new SandboxStore(options.db);
   const faults = new FaultRegistry();
   const webhooks = new WebhookSender(options.db, faults, logger.child({ component: 'sandbox-webhooks' }), options.webhookTargets);
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: 10 * 1024 * 1024 });
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: 10 * 1024 * 1024, logController: requestLogController('debug') });
   const ctx: SandboxContext = { store, faults, webhooks, logger };
   const withheld = new WeakMap<FastifyRequest, Extract<FaultRuleT, { kind: 'timeout_after_commit' }>>();
 

@@ -3,6 +3,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../db';
+import { requestLogController } from '../logger';
 import { InboxRepository } from '../db/inbox';
 import { dealWorkflowId } from '../contract';
 import { createKeyring, type AccessPolicy, type OperatorApiKey } from './auth';
@@ -60,6 +61,8 @@ export interface ServiceDeps {
   openOnLoopback?: boolean;
   /** The deal gauges on /metrics are at most this old; 0 turns the deal listing off (default 30). */
   kpiRefreshSeconds?: number;
+  /** Request log lines: 'info' (default) is Fastify's two per request; 'debug' one per answered request at debug (the dev stack). */
+  requestLogLevel?: 'info' | 'debug' | 'trace';
 }
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
@@ -120,7 +123,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     // pino's Logger is a FastifyBaseLogger; the cast keeps the app's type the default FastifyInstance.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit,
-    requestIdLogLabel: 'correlationId',
+    logController: requestLogController(deps.requestLogLevel, { requestIdLogLabel: 'correlationId' }),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers[CORRELATION_HEADER];

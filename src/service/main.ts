@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../config';
 import { openDb } from '../db';
 import { buildService, type ServiceSecrets } from './app';
 import { parseOperatorKeys, parseSecretList } from './auth';
-import { createLogger } from '../logger';
+import { createLogger, resolveLogFormat } from '../logger';
 import { createTemporalDealGateway } from './temporal-deal-gateway';
 import { createTemporalGovernanceGateway } from './ruleset-gateway';
 
@@ -49,7 +49,7 @@ async function connectTemporal(config: Config): Promise<Connection> {
 
 export async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c-service' });
+  const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c-service', format: resolveLogFormat(config.LOG_FORMAT, false) });
   const secrets = serviceSecretsFrom(config);
   // With PGlite (no DATABASE_URL) only one process may open the data dir: run the
   // service inside the stack process then (see docs/service.md), or set DATABASE_URL.
