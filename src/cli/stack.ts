@@ -126,6 +126,8 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
     metrics,
     // The dev stack: read-only pages and the Web UI's codec calls from this machine need no key.
     openOnLoopback: true,
+    // Loopback (the sample, the CLI, a local browser) is never limited here; other clients are.
+    rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE, exemptLoopback: true },
     uiBaseUrl: temporal.uiUrl,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),

@@ -87,6 +87,10 @@ export const configSchema = z.object({
   /** Base URL of the vendor sandboxes (src/sandbox); vendors without real settings use it. */
   Q2C_SANDBOX_URL: optional(z.string().url()),
   ...connectorEnv,
+  /** Operator API, pages and docs: requests per minute per operator key holder (else per address); 0 = no limit. */
+  RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(600),
+  /** Each webhook endpoint: requests per minute per sender address; 0 = no limit. */
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(6000),
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });

@@ -172,6 +172,11 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: { access: Ac
       ...documented({ tag: 'pages', summary: 'The deal dashboard (HTML)', scope: 'read', description: 'A filter form and one row per deal, each linked to its workflow in the Temporal Web UI. Open on loopback in the dev stack.' }),
       querystring: DealListParams,
       produces: ['text/html'],
+      response: {
+        200: { description: 'The page', content: { 'text/html': { schema: z.string() } } },
+        400: { description: 'A bad filter: a page naming each bad parameter', content: { 'text/html': { schema: z.string() } } },
+        ...errorResponses(401, 403, 429),
+      },
     },
     // A bad filter answers the page's own error page, not the API's JSON.
     errorHandler: (error, request, reply) => {

@@ -62,7 +62,7 @@ describe('deal list and dashboard', () => {
     // The CSP comes from helmet (security.ts): no inline script; the page's one inline <style> allowed by its hash only.
     const style = /<style>([\s\S]*?)<\/style>/.exec(res.body)![1]!;
     const styleHash = createHash('sha256').update(style, 'utf8').digest('base64');
-    const csp = res.headers['content-security-policy']!.split(';');
+    const csp = String(res.headers['content-security-policy']).split(';');
     expect(csp).toContain(`style-src 'self' 'sha256-${styleHash}'`);
     expect(csp).toEqual(expect.arrayContaining(["script-src 'self'", "frame-ancestors 'none'", "form-action 'self'", "object-src 'none'"]));
     expect(csp.join(';')).not.toContain('unsafe-inline');
