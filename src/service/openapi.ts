@@ -126,5 +126,8 @@ export async function registerApiDocs(app: FastifyInstance, deps: { access: Acce
     routePrefix: DOCS_PREFIX,
     uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
     uiHooks: { onRequest: requireScope(deps.access, 'read', { challenge: 'Basic' }) },
+    // Swagger UI injects <style> elements at run time; on its pages only, inline styles (never
+    // scripts) are allowed. The page renders no user data, only the service's own document.
+    transformStaticCSP: (header) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
   });
 }
