@@ -91,6 +91,16 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(600),
   /** Each webhook endpoint: requests per minute per sender address; 0 = no limit. */
   WEBHOOK_RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(6000),
+  /**
+   * The service runs behind reverse proxies: `true` (trust X-Forwarded-For from any), or the proxies'
+   * comma-separated addresses/CIDRs. Client addresses (rate limits) then come from the header.
+   */
+  TRUST_PROXY: optional(
+    z
+      .string()
+      .trim()
+      .transform((v): boolean | string => (v === 'true' ? true : v === 'false' ? false : v)),
+  ),
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });

@@ -69,6 +69,8 @@ export interface ServiceDeps {
   kpiRefreshSeconds?: number;
   /** Per-client request limits (default DEFAULT_RATE_LIMITS; loopback exempt when openOnLoopback). */
   rateLimit?: RateLimitSettings;
+  /** Fastify's trustProxy: the client address (rate limits) from X-Forwarded-For set by these proxies. Default: none trusted. */
+  trustProxy?: boolean | string;
 }
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
@@ -169,6 +171,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     // pino's Logger is a FastifyBaseLogger; the cast keeps the app's type the default FastifyInstance.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit,
+    trustProxy: deps.trustProxy ?? false,
     requestIdLogLabel: 'correlationId',
     requestIdHeader: false,
     genReqId: (req) => {

@@ -71,6 +71,7 @@ export async function main(): Promise<void> {
     codec,
     namespace: config.TEMPORAL_NAMESPACE,
     rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE },
+    ...(config.TRUST_PROXY !== undefined ? { trustProxy: config.TRUST_PROXY } : {}),
   });
 
   const shutdown = async (signal: string) => {

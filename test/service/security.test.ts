@@ -1,3 +1,4 @@
+import { parseConfig } from '../../src/config';
 import type { DbHandle } from '../../src/db';
 import { createKeyring } from '../../src/service/auth';
 import { rateLimitKey, rateLimitedProblem } from '../../src/service/security';
@@ -105,6 +106,24 @@ describe('security headers (helmet) and per-client rate limits', () => {
     const stripe = await h.inject({ method: 'POST', url: '/webhooks/stripe', payload: '{}', headers: { 'content-type': 'application/json' } });
     expect(stripe.statusCode).toBe(401);
     for (let i = 0; i < 5; i++) expect((await h.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+
+  it('behind a trusted proxy, counts each client by its forwarded address', async () => {
+    expect(parseConfig({ TRUST_PROXY: ' 10.0.0.0/8,10.1.2.3 ' }).TRUST_PROXY).toBe('10.0.0.0/8,10.1.2.3');
+    expect(parseConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(parseConfig({}).TRUST_PROXY).toBeUndefined();
+    expect([parseConfig({}).RATE_LIMIT_PER_MINUTE, parseConfig({}).WEBHOOK_RATE_LIMIT_PER_MINUTE]).toEqual([600, 6000]);
+
+    const from = (client: string) => ({ 'x-forwarded-for': client });
+    h = await startHarness(database, { deps: { trustProxy: '127.0.0.1', rateLimit: { perMinute: 1, webhooksPerMinute: 0 } } });
+    const proxied = [await h.inject({ method: 'GET', url: '/healthz', headers: from('203.0.113.7') }), await h.inject({ method: 'GET', url: '/healthz', headers: from('203.0.113.7') }), await h.inject({ method: 'GET', url: '/healthz', headers: from('198.51.100.9') })];
+    expect(proxied.map((r) => r.statusCode)).toEqual([200, 429, 200]);
+    await h.close();
+
+    // Without trustProxy the header is the client's word, not its address: one budget for both.
+    h = await startHarness(database, { deps: { rateLimit: { perMinute: 1, webhooksPerMinute: 0 } } });
+    const direct = [await h.inject({ method: 'GET', url: '/healthz', headers: from('203.0.113.7') }), await h.inject({ method: 'GET', url: '/healthz', headers: from('198.51.100.9') })];
+    expect(direct.map((r) => r.statusCode)).toEqual([200, 429]);
   });
 
   it('never limits loopback clients when told to (the dev stack)', async () => {
