@@ -134,7 +134,6 @@ const WEBHOOK_RESPONSES = {
   202: z.object({ workflowId: z.string(), eventId: z.string(), duplicate: z.boolean() }),
   ...errorResponses(400, 401, 413, 415, 422, 429, 503),
 };
-for (const docs of Object.values(WEBHOOK_DOCS)) docs.response = WEBHOOK_RESPONSES as unknown as z.ZodType;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -247,7 +246,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         paths[source.name],
         {
           bodyLimit,
-          config: { webhookSource: source.name, rateLimit: webhookRateLimit(limits), swaggerTransform: documentOnly(WEBHOOK_DOCS[source.name]) },
+          config: { webhookSource: source.name, rateLimit: webhookRateLimit(limits), swaggerTransform: documentOnly({ ...WEBHOOK_DOCS[source.name], response: WEBHOOK_RESPONSES }) },
           schema: {
             tags: ['webhooks'],
             summary: WEBHOOK_SUMMARIES[source.name],

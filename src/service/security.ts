@@ -60,10 +60,12 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = { perMinute: 600, webhooks
  * Who a request counts against: the operator key's holder when the Authorization
  * header carries a valid key (so colleagues behind one NAT do not share a budget, and
  * one key cannot escape its budget by changing address), else the client's address.
- * Runs before the route's own key check, so it authenticates the header itself.
+ * Runs before the route's own key check, so it authenticates the header itself
+ * unless an earlier hook has already set `request.principal`.
  */
-export function rateLimitKey(keyring: Keyring, request: Pick<FastifyRequest, 'headers' | 'ip'>): string {
-  const principal = keyring.authenticate(request.headers.authorization);
+export function rateLimitKey(keyring: Keyring, request: Pick<FastifyRequest, 'headers' | 'ip' | 'principal'>): string {
+  // A principal already known (e.g. from a session cookie, by an earlier onRequest hook) counts as its holder.
+  const principal = request.principal ?? keyring.authenticate(request.headers.authorization);
   return principal ? `key:${principal.name}` : `ip:${request.ip}`;
 }
 

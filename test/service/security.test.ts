@@ -57,6 +57,7 @@ describe('security headers (helmet) and per-client rate limits', () => {
     expect(rateLimitKey(keyring, { headers: { authorization: basic }, ip: '10.0.0.2' })).toBe('key:dashboard');
     expect(rateLimitKey(keyring, { headers: { authorization: 'Bearer not-a-key-000000000' }, ip: '10.0.0.3' })).toBe('ip:10.0.0.3');
     expect(rateLimitKey(keyring, { headers: {}, ip: '10.0.0.4' })).toBe('ip:10.0.0.4');
+    expect(rateLimitKey(keyring, { headers: {}, ip: '10.0.0.5', principal: { name: 'alice', scopes: ['read'], via: 'bearer' } })).toBe('key:alice');
     // 1.5 s left in the window: Retry-After rounds up to 2 s.
     expect(rateLimitedProblem({ max: 3, ttl: 1500 }).body).toEqual({ error: 'RATE_LIMITED', message: 'too many requests: at most 3 a minute; retry in 2 s', limit: 3, retryAfterSeconds: 2 });
   });
