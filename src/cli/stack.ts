@@ -128,6 +128,8 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
     openOnLoopback: true,
     // Each webhook's own line ('webhook dispatched') tells the story; the HTTP lines are for LOG_LEVEL=debug.
     requestLogLevel: 'debug',
+    // Loopback (the sample, the CLI, a local browser) is never limited here; other clients are.
+    rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE, exemptLoopback: true },
     uiBaseUrl: temporal.uiUrl,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),

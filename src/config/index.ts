@@ -89,6 +89,20 @@ export const configSchema = z.object({
   /** Base URL of the vendor sandboxes (src/sandbox); vendors without real settings use it. */
   Q2C_SANDBOX_URL: optional(z.string().url()),
   ...connectorEnv,
+  /** Operator API, pages and docs: requests per minute per operator key holder (else per address); 0 = no limit. */
+  RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(600),
+  /** Each webhook endpoint: requests per minute per sender address; 0 = no limit. */
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(6000),
+  /**
+   * The service runs behind reverse proxies: `true` (trust X-Forwarded-For from any), or the proxies'
+   * comma-separated addresses/CIDRs. Client addresses (rate limits) then come from the header.
+   */
+  TRUST_PROXY: optional(
+    z
+      .string()
+      .trim()
+      .transform((v): boolean | string => (v === 'true' ? true : v === 'false' ? false : v)),
+  ),
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });

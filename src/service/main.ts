@@ -70,6 +70,8 @@ export async function main(): Promise<void> {
     // loopback access keep their defaults until the config has keys for them).
     codec,
     namespace: config.TEMPORAL_NAMESPACE,
+    rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE },
+    ...(config.TRUST_PROXY !== undefined ? { trustProxy: config.TRUST_PROXY } : {}),
   });
 
   const shutdown = async (signal: string) => {
