@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 const SECRET_HEADERS = [
@@ -26,7 +27,18 @@ export function createLogger(opts: { level?: string; service?: string; destinati
       level: opts.level ?? 'info',
       base: { service: opts.service ?? 'q2c' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      mixin: traceContextMixin,
     },
     opts.destination,
   );
+}
+
+/**
+ * pino mixin: the active span's ids on every line logged inside it (`trace_id`, `span_id`,
+ * the names OpenTelemetry's log data model and the Temporal interceptors use), so a log line
+ * leads to its trace. Nothing when tracing is off or no span is active.
+ */
+export function traceContextMixin(): { trace_id?: string; span_id?: string } {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  return ctx && isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : {};
 }
