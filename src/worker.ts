@@ -94,7 +94,8 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.deps),
     sinks: { ...kpiSinks(opts.kpis), ...opts.telemetry?.sinks },
-    ...(opts.telemetry ? { interceptors: opts.telemetry.interceptors } : {}),
+    // A pre-built bundle carries its workflow interceptor modules already (the SDK ignores workflowModules then).
+    ...(opts.telemetry ? { interceptors: opts.workflowBundle ? { ...opts.telemetry.interceptors, workflowModules: [] } : opts.telemetry.interceptors } : {}),
     // reuseV8Context stays on (the SDK's default since 1.9): one V8 context per workflow thread, far less memory per cached workflow.
     maxCachedWorkflows: opts.maxCachedWorkflows ?? defaultMaxCachedWorkflows(),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),

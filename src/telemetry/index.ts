@@ -86,7 +86,18 @@ export function setupTelemetry(opts: TelemetryOptions): Telemetry {
   provider.register();
   const unregister = registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [new FastifyOtelInstrumentation({ registerOnInitialization: true }), new UndiciInstrumentation()],
+    instrumentations: [
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        // HTTP semantic conventions name a server span `{method} {route}` (@fastify/otel calls it `request`).
+        requestHook: (span, request) => span.updateName(`${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`),
+        // Fastify names an anonymous plugin by its source text; a hook span gets the route instead.
+        lifecycleHook: (span, info) => {
+          if (info.handler && !/^[\w$.@/-]{1,64}$/.test(info.handler)) span.updateName(`${info.hookName} - ${info.request.routeOptions.url ?? 'route'}`);
+        },
+      }),
+      new UndiciInstrumentation(),
+    ],
   });
   const workflowSpans = workflowSpanProcessor(processors);
   const telemetry: Telemetry = {
