@@ -174,9 +174,9 @@ export function installRuntimeLogger(logger: Logger, metricsAddress?: string): v
 }
 
 /** The standalone worker's metrics address: WORKER_METRICS_ADDRESS, `off` for none, default DEFAULT_WORKER_METRICS_ADDRESS. */
-export function workerMetricsAddress(config: Pick<Config, 'WORKER_METRICS_ADDRESS'>, fallback: string | undefined = DEFAULT_WORKER_METRICS_ADDRESS): string | undefined {
+export function workerMetricsAddress(config: Pick<Config, 'WORKER_METRICS_ADDRESS'>, fallback: string | null = DEFAULT_WORKER_METRICS_ADDRESS): string | undefined {
   const set = config.WORKER_METRICS_ADDRESS;
-  return set === 'off' ? undefined : (set ?? fallback);
+  return set === 'off' ? undefined : (set ?? fallback ?? undefined);
 }
 
 /**

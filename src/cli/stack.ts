@@ -40,7 +40,7 @@ export interface Stack {
  */
 export async function startStack(config: Config, logger: Logger): Promise<Stack> {
   // The service serves the stack's /metrics; the SDK's worker metrics only when WORKER_METRICS_ADDRESS asks.
-  const metricsAddress = workerMetricsAddress(config, undefined);
+  const metricsAddress = workerMetricsAddress(config, null);
   installRuntimeLogger(logger, metricsAddress);
   if (metricsAddress) logger.info({ url: `http://${metricsAddress}/metrics` }, 'Temporal SDK worker metrics');
   // Before the sandbox and the service (Fastify instances) exist: their request spans register as they initialise.
