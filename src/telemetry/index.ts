@@ -36,6 +36,17 @@ export function tracesExporters(env: TelemetryEnv): Array<'otlp' | 'console'> {
   return env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? ['otlp'] : [];
 }
 
+/**
+ * The OTLP/HTTP traces URL from the configuration (the exporter would read the same variables;
+ * passed explicitly so the configuration is the one place they are read). Unset: the
+ * exporter's default, http://localhost:4318/v1/traces. Headers, certificates and timeout
+ * (OTEL_EXPORTER_OTLP_HEADERS ...) the exporter reads itself.
+ */
+export function otlpTracesUrl(env: TelemetryEnv): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  return env.OTEL_EXPORTER_OTLP_ENDPOINT && `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+}
+
 export interface Telemetry {
   /** False: nothing is registered, no interceptor installed, no span made (the cost of tracing off). */
   readonly enabled: boolean;
@@ -76,7 +87,10 @@ let installed: Telemetry | undefined;
  */
 export function setupTelemetry(opts: TelemetryOptions): Telemetry {
   if (installed) return installed;
-  const exporters: SpanExporter[] = opts.exporter ? [opts.exporter] : tracesExporters(opts.env).map((e) => (e === 'otlp' ? new OTLPTraceExporter() : new ConsoleSpanExporter()));
+  const url = otlpTracesUrl(opts.env);
+  const exporters: SpanExporter[] = opts.exporter
+    ? [opts.exporter]
+    : tracesExporters(opts.env).map((e) => (e === 'otlp' ? new OTLPTraceExporter(url ? { url } : {}) : new ConsoleSpanExporter()));
   if (exporters.length === 0) return OFF;
 
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.env.OTEL_SERVICE_NAME ?? opts.serviceName });
