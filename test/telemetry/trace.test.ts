@@ -13,6 +13,7 @@ import { createTemporalDealGateway } from '../../src/service/temporal-deal-gatew
 import { setupTelemetry, WORKFLOW_INTERCEPTOR_MODULES, type Telemetry } from '../../src/telemetry';
 import { createErpWorker, createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../../src/worker';
 import { sandboxActivityDeps, seedClosedWonDeal, untilDeal } from '../support/deal';
+import { maybeRecordHistory } from '../support/histories';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 import { createDevServerEnv } from '../support/temporal';
 import { openDb } from '../../src/db';
@@ -100,6 +101,8 @@ test('one trace runs webhook request -> signalWithStart -> workflow -> activity 
   const view = await untilDeal(handle, (v) => Boolean(v.ids.envelopeId), 'the envelope sent');
   await handle.signal(contractSignatureSignal, { eventId: 'trace-decline', envelopeId: view.ids.envelopeId!, status: 'declined', occurredAt: new Date().toISOString() });
   expect((await handle.result()).stage).toBe('CANCELLED');
+  // A history with the interceptors' headers, replayed with and without them by test/replay.
+  await maybeRecordHistory(handle, 'deal-declined-traced');
 
   const spans = () => exporter.getFinishedSpans();
   const webhook = await until('the webhook request span', () =>
