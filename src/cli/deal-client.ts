@@ -2,6 +2,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
 import { connectTemporal, TemporalConnectionError, temporalClient } from '../temporal/connection';
 import { dataConverterFrom } from '../worker';
+import { setupTelemetry } from '../telemetry';
 
 /**
  * Runs `fn` with a Temporal client for reading deals (the payload codec
@@ -18,7 +19,8 @@ export async function withDealClient<T>(config: Config, purpose: string, fn: (cl
   }
   try {
     const dataConverter = dataConverterFrom(config);
-    return await fn(temporalClient(connection, config, dataConverter ? { dataConverter } : {}));
+    const { clientInterceptors } = setupTelemetry({ serviceName: 'q2c-cli', env: config });
+    return await fn(temporalClient(connection, config, { ...(dataConverter ? { dataConverter } : {}), ...(clientInterceptors ? { interceptors: clientInterceptors } : {}) }));
   } finally {
     await connection.close();
   }

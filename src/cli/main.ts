@@ -14,6 +14,7 @@ import { parseOperatorKeys } from '../service/auth';
 import { getRevenueWaterfallQuery } from '../contract';
 import { QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
 import { connectTemporal, TemporalConnectionError, temporalClient } from '../temporal/connection';
+import { setupTelemetry, shutdownTelemetry } from '../telemetry';
 import { auditCommandDeps, registerAuditCommands } from './audit';
 import { SAMPLE_DAY_MS, describeSample, inspectSample, runSampleDeal } from './sample';
 import { startStack } from './stack';
@@ -82,7 +83,8 @@ registerRuleSetCommands(program, {
     const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
     const connection = await connectTemporal(config);
     const dataConverter = dataConverterFrom(config);
-    const client = temporalClient(connection, config, dataConverter ? { dataConverter } : {});
+    const { clientInterceptors } = setupTelemetry({ serviceName: 'q2c-cli', env: config });
+    const client = temporalClient(connection, config, { ...(dataConverter ? { dataConverter } : {}), ...(clientInterceptors ? { interceptors: clientInterceptors } : {}) });
     return { gateway: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }), close: () => connection.close() };
   },
 });
@@ -91,7 +93,8 @@ registerSweepCommands(program, {
   client: async () => {
     const config = loadConfig();
     const connection = await connectTemporal(config);
-    return { client: temporalClient(connection, config), close: () => connection.close() };
+    const { clientInterceptors } = setupTelemetry({ serviceName: 'q2c-cli', env: config });
+    return { client: temporalClient(connection, config, clientInterceptors ? { interceptors: clientInterceptors } : {}), close: () => connection.close() };
   },
 });
 // audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
@@ -133,7 +136,8 @@ function waitForSignal(): Promise<void> {
   });
 }
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+// .finally: a command's spans leave before the process does (tracing on).
+program.parseAsync(process.argv).finally(() => shutdownTelemetry()).catch((err: unknown) => {
   // Known failures are one clear sentence; anything else keeps its stack trace.
   if (err instanceof ConfigError || err instanceof SettingsError || err instanceof ToolchainError || err instanceof CliError || err instanceof TemporalConnectionError) {
     console.error(`q2c: ${err.message}`);

@@ -90,6 +90,9 @@ export function resolveTemporalSettings(env: Env): TemporalSettingsResult {
 
   const file = vars.TEMPORAL_CONFIG_FILE ?? defaultProfileFile(vars);
   const profileName = vars.TEMPORAL_PROFILE ?? 'default';
+  if (vars.TEMPORAL_PROFILE !== undefined && (!file || !existsSync(file))) {
+    return { ok: false, problems: [`TEMPORAL_PROFILE: no profile file to read profile "${profileName}" from (${file ? `${file} does not exist` : 'no home directory'}; set TEMPORAL_CONFIG_FILE)`] };
+  }
   let fromFile: ClientConfigProfile;
   let merged: ClientConfigProfile;
   try {

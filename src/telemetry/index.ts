@@ -139,6 +139,11 @@ export function setupTelemetry(opts: TelemetryOptions): Telemetry {
   return telemetry;
 }
 
+/** Flushes and stops the process's tracing, if it was set up (a short-lived CLI command's last step). */
+export async function shutdownTelemetry(): Promise<void> {
+  await installed?.shutdown();
+}
+
 /**
  * Workflow spans arrive through the sink in OpenTelemetry 1.x's shape (the interceptors' own
  * sdk-trace-base runs inside the workflow sandbox): `parentSpanId` and `instrumentationLibrary`,

@@ -126,6 +126,9 @@ describe('Temporal connection settings (one resolution for service, worker and C
       'TEMPORAL_TLS_CLIENT_CERT_PATH: a client certificate needs its key and the key its certificate (TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH)',
     ]);
     expect(problems({ TEMPORAL_TLS: 'yes' })).toEqual(['TEMPORAL_TLS: must be true or false']);
+    expect(problems({ TEMPORAL_PROFILE: 'prod', HOME: dir })).toEqual([
+      `TEMPORAL_PROFILE: no profile file to read profile "prod" from (${dir}/.config/temporalio/temporal.toml does not exist; set TEMPORAL_CONFIG_FILE)`,
+    ]);
   });
 
   it('finds the default profile file where the Temporal CLI keeps it ($XDG_CONFIG_HOME/temporalio/temporal.toml)', () => {
