@@ -135,6 +135,9 @@ test('one trace runs webhook request -> signalWithStart -> workflow -> activity 
   expect(chain(signalWithStart)).toEqual(['SignalWithStartWorkflow:dealWorkflow', 'handler - /webhooks/salesforce/opportunity', webhook.name, 'POST']);
   expect(parentOf(runWorkflow)).toBe(signalWithStart.spanContext().spanId);
   expect(parentOf(startActivity)).toBe(runWorkflow.spanContext().spanId);
+  // The signal of signalWithStart is handled in the workflow under the same client span.
+  const handleSignal = await until('the HandleSignal span', named('HandleSignal:closedWon'));
+  expect(parentOf(handleSignal)).toBe(signalWithStart.spanContext().spanId);
   // A vendor call: up through RunActivity, StartActivity, RunWorkflow, the client span, to the webhook request.
   expect(chain(vendorCall).slice(1, 6)).toEqual([
     `RunActivity:${runActivityOf(vendorCall)}`,
