@@ -6,12 +6,12 @@ import { createLogger } from './logger';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadCatalog } from './activities/deal/catalog';
 import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
-import { loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { connectorsConfigFromEnv, createConnectors } from './connectors';
 import { openDb, type Db } from './db';
 import { RuleSetRepository } from './db/rulesets';
 import { setupTelemetry, type Telemetry } from './telemetry';
-import { connectTemporal, connectTemporalNative, temporalClient } from './temporal/connection';
+import { connectTemporal, connectTemporalNative, TemporalConnectionError, temporalClient } from './temporal/connection';
 
 import type { KpiRecorder, KpiSinks } from './workflows/sinks';
 import { ERP_TASK_QUEUE } from './contract';
@@ -182,9 +182,10 @@ export function workerMetricsAddress(config: Pick<Config, 'WORKER_METRICS_ADDRES
 /**
  * Runs the workers until the process is signalled. Every vendor needs its own
  * settings in `config` (a standalone worker knows no sandbox; `q2c worker` fills
- * them from Q2C_SANDBOX_URL). Its KPIs go nowhere: no /metrics in this process.
+ * them from Q2C_SANDBOX_URL). Its business KPIs go nowhere (they are the service's /metrics);
+ * the SDK's worker metrics are served on WORKER_METRICS_ADDRESS.
  */
-export async function runWorker(config: Config, opts: { signal?: AbortSignal } = {}): Promise<void> {
+export async function runWorker(config: Config): Promise<void> {
   const logger = rootLogger(config.LOG_LEVEL);
   const metricsAddress = workerMetricsAddress(config);
   installRuntimeLogger(logger, metricsAddress);
@@ -212,10 +213,6 @@ export async function runWorker(config: Config, opts: { signal?: AbortSignal } =
     telemetry: telemetry.worker,
     activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
   });
-  // Tests stop the worker with a signal; a process is stopped by SIGINT/SIGTERM, which the SDK's runtime handles.
-  opts.signal?.addEventListener('abort', () => {
-    for (const w of [worker, erpWorker]) if (w.getState() === 'RUNNING') w.shutdown();
-  });
   logger.info(
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -238,8 +235,11 @@ export async function runWorker(config: Config, opts: { signal?: AbortSignal } =
 }
 
 if (require.main === module) {
-  runWorker(loadConfig()).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => runWorker(loadConfig()))
+    .catch((err: unknown) => {
+      // A bad setting is one sentence naming it; anything else keeps its stack trace.
+      console.error(err instanceof ConfigError || err instanceof TemporalConnectionError ? `q2c worker: ${err.message}` : err);
+      process.exit(1);
+    });
 }

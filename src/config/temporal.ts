@@ -72,6 +72,8 @@ export type TemporalSettingsResult = { ok: true; settings: TemporalSettings } | 
 export function resolveTemporalSettings(env: Env): TemporalSettingsResult {
   const problems: string[] = [];
   const vars: Record<string, string> = {};
+  /** The older q2c name a value was given under, to name it in errors. */
+  const givenAs: Record<string, string> = {};
   for (const key of [...TEMPORAL_ENV_KEYS, 'HOME', 'XDG_CONFIG_HOME', 'APPDATA'] as const) {
     const value = env[key];
     if (value !== undefined && !(key in LEGACY_TLS)) vars[key] = value;
@@ -80,7 +82,10 @@ export function resolveTemporalSettings(env: Env): TemporalSettingsResult {
     const value = env[legacy];
     if (value === undefined) continue;
     if (vars[name] !== undefined && vars[name] !== value) problems.push(`${legacy}: conflicts with ${name} (set one; ${legacy} is the older name of ${name})`);
-    else vars[name] = value;
+    else if (vars[name] === undefined) {
+      vars[name] = value;
+      givenAs[name] = legacy;
+    }
   }
   if (vars.TEMPORAL_CONFIG_FILE !== undefined && !existsSync(vars.TEMPORAL_CONFIG_FILE)) {
     problems.push(`TEMPORAL_CONFIG_FILE: no file at ${vars.TEMPORAL_CONFIG_FILE}`);
@@ -107,7 +112,7 @@ export function resolveTemporalSettings(env: Env): TemporalSettingsResult {
   const source = (ds: ConfigDataSource | undefined, envPath: string, envData: string, tomlKey: string): PemSource | undefined => {
     if (!ds) return undefined;
     const fromEnv = 'path' in ds ? vars[envPath] === ds.path : vars[envData] !== undefined;
-    const from = fromEnv ? ('path' in ds ? envPath : envData) : `tls.${tomlKey}_${'path' in ds ? 'path' : 'data'} of profile "${profileName}" in ${file}`;
+    const from = fromEnv ? ('path' in ds ? (givenAs[envPath] ?? envPath) : envData) : `tls.${tomlKey}_${'path' in ds ? 'path' : 'data'} of profile "${profileName}" in ${file}`;
     return 'path' in ds ? { path: ds.path, from } : { data: typeof ds.data === 'string' ? ds.data : Buffer.from(ds.data).toString('utf8'), from };
   };
   const tls = merged.tls;

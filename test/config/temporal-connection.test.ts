@@ -101,9 +101,9 @@ describe('Temporal connection settings (one resolution for service, worker and C
     const notPem = parseConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: CERT, TEMPORAL_TLS_CLIENT_KEY_PATH: PROFILES });
     expect(() => temporalConnectionOptions(notPem.temporal)).toThrow(`TEMPORAL_TLS_CLIENT_KEY_PATH: ${PROFILES} is not a PEM certificate or key`);
 
-    // A legacy name reports under the Temporal CLI's name it stands for.
+    // A legacy name is named as it was given.
     const legacy = parseConfig({ TEMPORAL_TLS_CERT: CERT, TEMPORAL_TLS_KEY: KEY, TEMPORAL_TLS_CA: path.join(dir, 'gone-ca.pem') });
-    expect(() => temporalConnectionOptions(legacy.temporal)).toThrow('TEMPORAL_TLS_SERVER_CA_CERT_PATH: cannot read');
+    expect(() => temporalConnectionOptions(legacy.temporal)).toThrow(`TEMPORAL_TLS_CA: cannot read ${path.join(dir, 'gone-ca.pem')} (no such file)`);
 
     // From a profile: the key, the profile and the file.
     const badProfile = file('bad.toml', `[profile.prod.tls]\nclient_cert_path = "${path.join(dir, 'lost.pem')}"\nclient_key_path = "${KEY}"\n`);
