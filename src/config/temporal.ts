@@ -101,7 +101,7 @@ export function resolveTemporalSettings(env: Env): TemporalSettingsResult {
   let fromFile: ClientConfigProfile;
   let merged: ClientConfigProfile;
   try {
-    fromFile = loadClientConfigProfile({ overrideEnvVars: vars, disableEnv: true, configFileStrict: true });
+    fromFile = loadClientConfigProfile({ overrideEnvVars: vars, disableEnv: true });
     merged = loadClientConfigProfile({ overrideEnvVars: vars });
   } catch (err) {
     // envconfig's messages name the key or profile; say which file and variable led there.
