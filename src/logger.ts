@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -62,6 +63,7 @@ export function createLogger(opts: { level?: string; service?: string; destinati
       level: opts.level ?? 'info',
       base: { service: opts.service ?? 'q2c' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      mixin: traceContextMixin,
     },
     opts.format === 'pretty' ? prettyStream(opts.destination ? { destination: opts.destination, colorize: false } : {}) : opts.destination,
   );
@@ -83,4 +85,14 @@ export function requestLogController(level: Level = 'info', opts: { requestIdLog
       else reply.log[level](line, 'request completed');
     }
   })(opts);
+}
+
+/**
+ * pino mixin: the active span's ids on every line logged inside it (`trace_id`, `span_id`,
+ * the names OpenTelemetry's log data model and the Temporal interceptors use), so a log line
+ * leads to its trace. Nothing when tracing is off or no span is active.
+ */
+export function traceContextMixin(): { trace_id?: string; span_id?: string } {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  return ctx && isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : {};
 }
