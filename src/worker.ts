@@ -1,5 +1,5 @@
 import v8 from 'node:v8';
-import { DefaultLogger, Runtime, Worker, type BundleOptions, type InjectedSinks, type LogLevel, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type InjectedSinks, type LogLevel, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type { WorkflowClient } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat, type LogFormat } from './logger';
@@ -9,23 +9,15 @@ import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
 import { ConfigError, loadConfig, type Config } from './config';
 import { connectorsConfigFromEnv, createConnectors } from './connectors';
 import { openDb, type Db } from './db';
-import { RuleSetRepository } from './db/rulesets';
+import { ensureDefaultRuleSets, RuleSetRepository, RuleSetStoreError } from './db/rulesets';
+import { WORKFLOW_BUNDLER_OPTIONS, WorkflowBundleError, workflowBundleFor, WORKFLOWS_PATH } from './workflow-bundle';
 import { setupTelemetry, type Telemetry } from './telemetry';
 import { connectTemporal, connectTemporalNative, TemporalConnectionError, temporalClient } from './temporal/connection';
 
 import type { KpiRecorder, KpiSinks } from './workflows/sinks';
 import { ERP_TASK_QUEUE } from './contract';
 
-export const WORKFLOWS_PATH = require.resolve('./workflows');
-
-/**
- * How the workflow code is bundled (every bundle: the worker's, the tests', the benches').
- * preloadModules: src/workflows/preload.ts and what it imports are evaluated once per
- * workflow thread, before any workflow, and shared by all the workflows of that thread
- * (reuseV8Context); every other module of the bundle is evaluated again for each workflow
- * run and kept with it while it is cached.
- */
-export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: [require.resolve('./workflows/preload')] } satisfies Pick<BundleOptions, 'preloadModules'>;
+export { WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH };
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -191,12 +183,18 @@ export async function runWorker(config: Config): Promise<void> {
   installRuntimeLogger(logger, metricsAddress);
   const telemetry = setupTelemetry({ serviceName: 'q2c-worker', env: config });
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
+  // The shipped rule sets a new deal pins (idempotent, safe for workers starting together): a worker
+  // on a fresh database can bill; a shipped file changed without a version bump stops it here.
+  const ruleSets = await ensureDefaultRuleSets(db.db);
+  logger.info({ ruleSets: ruleSets.map((r) => `${r.id}@${r.version}${r.created ? ' (loaded)' : ''}`) }, 'rule sets ready');
   const connection = await connectTemporalNative(config);
   const clientConnection = await connectTemporal(config);
   const dataConverter = dataConverterFrom(config);
   const client = temporalClient(clientConnection, config, { ...(dataConverter ? { dataConverter } : {}), ...(telemetry.clientInterceptors ? { interceptors: telemetry.clientInterceptors } : {}) });
   const deps = activityDepsFrom(config, db.db, logger, client.workflow);
+  const workflowBundle = workflowBundleFor(config.WORKFLOW_BUNDLE, telemetry.worker !== undefined);
   const worker = await createWorker({
+    ...(workflowBundle ? { workflowBundle } : {}),
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -220,6 +218,7 @@ export async function runWorker(config: Config): Promise<void> {
       namespace: config.TEMPORAL_NAMESPACE,
       ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),
       metrics: metricsAddress ? `http://${metricsAddress}/metrics` : 'off',
+      workflowBundle: workflowBundle?.codePath ?? 'bundled at start',
       tracing: telemetry.enabled,
     },
     'worker running',
@@ -239,7 +238,8 @@ if (require.main === module) {
     .then(() => runWorker(loadConfig()))
     .catch((err: unknown) => {
       // A bad setting is one sentence naming it; anything else keeps its stack trace.
-      console.error(err instanceof ConfigError || err instanceof TemporalConnectionError ? `q2c worker: ${err.message}` : err);
+      const known = err instanceof ConfigError || err instanceof TemporalConnectionError || err instanceof WorkflowBundleError || err instanceof RuleSetStoreError;
+      console.error(known ? `q2c worker: ${err.message}` : err);
       process.exit(1);
     });
 }

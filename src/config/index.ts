@@ -73,6 +73,8 @@ export const configSchema = z.object({
    * Unset: half the V8 heap at 1 MiB per cached deal (src/worker.ts defaultMaxCachedWorkflows).
    */
   WORKER_MAX_CACHED_WORKFLOWS: optional(z.coerce.number().int().min(0)),
+  /** A workflow bundle built by `npm run build:workflows` (e.g. dist/workflow-bundle.js): the worker loads it instead of bundling at start. */
+  WORKFLOW_BUNDLE: optional(z.string().min(1)),
   TEMPORAL_CLI: optional(z.string()),
   /** Searched for a `temporal` binary when .temporal/bin has none. */
   PATH: optional(z.string()),

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DEFAULT_WORKER_METRICS_ADDRESS, workerMetricsAddress } from '../../src/worker';
 import { REPO_ROOT } from '../../src/cli/toolchain';
+import { buildWorkflowBundles } from '../../src/workflow-bundle';
 import { sandboxConnectorEnv } from '../../src/cli/dev-secrets';
 import { createDevServerEnv, freePort } from '../support/temporal';
 
@@ -38,12 +39,13 @@ describe('the standalone worker (src/worker.ts, `npm run worker`) serves the Tem
     await env?.teardown();
   });
 
-  it('answers Prometheus text with the temporal_ worker metrics of its task queues', async () => {
+  it('answers Prometheus text with the temporal_ worker metrics of its task queues; on a fresh database it loads the shipped rule sets; it runs a pre-built bundle', async () => {
     const port = await freePort();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'q2c-worker-'));
+    const { plain } = await buildWorkflowBundles(path.join(dataDir, 'dist'));
     // The real entry point, as `npm run worker` runs it; PGlite in a temporary directory; vendor
     // settings (a standalone worker needs every vendor's) pointing at a sandbox no activity reaches here.
-    const childEnv: NodeJS.ProcessEnv = { ...sandboxConnectorEnv('http://127.0.0.1:9'), PATH: process.env.PATH, HOME: dataDir, TEMPORAL_ADDRESS: env.address, Q2C_DATA_DIR: dataDir, WORKER_METRICS_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: 'info' };
+    const childEnv: NodeJS.ProcessEnv = { ...sandboxConnectorEnv('http://127.0.0.1:9'), PATH: process.env.PATH, HOME: dataDir, TEMPORAL_ADDRESS: env.address, Q2C_DATA_DIR: dataDir, WORKER_METRICS_ADDRESS: `127.0.0.1:${port}`, WORKFLOW_BUNDLE: plain, LOG_LEVEL: 'info' };
     worker = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'src/worker.ts')], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     worker.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
     worker.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
@@ -65,6 +67,9 @@ describe('the standalone worker (src/worker.ts, `npm run worker`) serves the Tem
     expect(text).toMatch(/^temporal_worker_start_total\{.*task_queue="q2c".*\} 1$/m);
     // The start line says where the metrics are (and that tracing is off by default).
     const started = output.join('').split('\n').find((l) => l.includes('"msg":"worker running"'));
-    expect(JSON.parse(started!)).toMatchObject({ taskQueue: 'q2c', address: env.address, namespace: 'default', metrics: `http://127.0.0.1:${port}/metrics`, tracing: false });
+    expect(JSON.parse(started!)).toMatchObject({ taskQueue: 'q2c', address: env.address, namespace: 'default', metrics: `http://127.0.0.1:${port}/metrics`, tracing: false, workflowBundle: plain });
+    // A fresh database (PGlite in a new directory): the worker loaded the shipped rule set a new deal pins.
+    const ruleSets = output.join('').split('\n').find((l) => l.includes('"msg":"rule sets ready"'));
+    expect(JSON.parse(ruleSets!).ruleSets).toEqual(['default@1 (loaded)']);
   });
 });
