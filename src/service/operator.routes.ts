@@ -13,8 +13,15 @@ export const OperatorActionBody = z.discriminatedUnion('action', [
   z.object({ action: z.literal('retry'), note: Note }),
   z.object({ action: z.literal('skip'), note: Note }),
   z.object({ action: z.literal('link'), externalId: z.string().min(1).max(200), note: Note }),
+  // The field is checked against the parked step's own list by the workflow's validator (OVERRIDE_FIELDS).
+  z.object({ action: z.literal('override'), field: z.string().regex(/^customer(\.[A-Za-z0-9]+){1,3}$/, 'expected a field path such as customer.billTo.address.postalCode'), value: z.string().max(500), note: Note }),
   z.object({ action: z.literal('cancel'), reason: z.string().min(1).max(2000) }),
 ]) satisfies z.ZodType<OperatorAction>;
+
+/** Body of POST /deals/:id/exceptions/:exceptionId/notes: a note, an assignee (empty: unassign), or both; the author is the key's holder. */
+export const AnnotateExceptionBody = z
+  .strictObject({ note: z.string().trim().min(1).max(2000).optional(), assignee: z.string().trim().max(200).optional() })
+  .refine((b) => b.note !== undefined || b.assignee !== undefined, { message: 'give a note or an assignee', path: ['note'] });
 
 const Text = z.string().trim().min(1).max(2000);
 const RequestId = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 letters, digits or _ . : -');
@@ -144,6 +151,7 @@ export const PromiseToPayBody = z.strictObject({
 
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
 const InvoiceParams = DealParams.extend({ invoiceId: ItemId });
+const ExceptionParams = DealParams.extend({ exceptionId: z.coerce.number().int().positive() });
 
 export const InboxQuery = z.object({
   status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']).optional(),
@@ -191,7 +199,15 @@ export function registerOperatorRoutes(
     const { id } = parse(DealParams, request.params, 'deal id');
     const action = parse(OperatorActionBody, request.body ?? {}, 'operator action');
     request.log.info({ operator: request.principal?.name, opportunityId: id, action: action.action }, 'operator resolves exception');
-    return await deps.gateway.resolveException(id, action);
+    return await deps.gateway.resolveException(id, { ...action, by: request.principal!.name });
+  }));
+
+  app.post('/deals/:id/exceptions/:exceptionId/notes', { preHandler: requireScope('operate') }, answering(async (request) => {
+    const { id, exceptionId } = parse(ExceptionParams, request.params, 'exception');
+    const body = parse(AnnotateExceptionBody, request.body ?? {}, 'exception note');
+    const by = request.principal!.name;
+    request.log.info({ operator: by, opportunityId: id, exceptionId, assignee: body.assignee }, 'operator annotates exception');
+    return await deps.gateway.annotateException(id, { exceptionId, by, ...body });
   }));
 
   app.post('/deals/:id/amendments', { preHandler: requireScope('operate') }, answering(async (request) => {
