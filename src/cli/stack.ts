@@ -129,6 +129,7 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
     uiBaseUrl: temporal.uiUrl,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),
+    ...(config.Q2C_CONSOLE_SESSION_KEY ? { consoleSessionKey: Buffer.from(config.Q2C_CONSOLE_SESSION_KEY, 'base64') } : {}),
   });
   started.push(() => service.close());
   const serviceUrl = await service.listen({ port: config.SERVICE_PORT, host: '127.0.0.1' });

@@ -70,6 +70,7 @@ export async function main(): Promise<void> {
     // loopback access keep their defaults until the config has keys for them).
     codec,
     namespace: config.TEMPORAL_NAMESPACE,
+    ...(config.Q2C_CONSOLE_SESSION_KEY ? { consoleSessionKey: Buffer.from(config.Q2C_CONSOLE_SESSION_KEY, 'base64') } : {}),
   });
 
   const shutdown = async (signal: string) => {
