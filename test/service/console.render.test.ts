@@ -95,6 +95,12 @@ describe('console aggregation (pure)', () => {
     expect(s.cycle!.datasets[0]!.values).toEqual([3]); // (2 + 4) / 2 days
     expect(s.exceptions!.datasets[0]!.values).toEqual([50]);
     expect(s.latency!.datasets[0]!.values).toEqual([3]); // 2026-01-31 -> 2026-02-03
+    // Held money summed in minor units, shown in each currency's unit: USD 1,633,125 + 1 minor = 16,331.26; JPY 5,000.
+    const held = kpiSeries([
+      { opportunityId: 'U', view: view({}), delivery: delivery('USD', [invoice({ totalMinor: 1_633_125, status: 'AWAITING_APPROVAL' }), invoice({ totalMinor: 1, status: 'AWAITING_APPROVAL' })]) },
+      { opportunityId: 'J', view: view({}), delivery: delivery('JPY', [invoice({ totalMinor: 5_000, status: 'AWAITING_APPROVAL' })]) },
+    ]).find((x) => x.id === 'backlog')!;
+    expect(held.datasets).toEqual([{ label: 'JPY', values: [5000] }, { label: 'USD', values: [16331.26] }]);
   });
 });
 

@@ -35,7 +35,7 @@ function renderItem(chrome: Chrome, item: ParkedItem): string {
   return `<tr class="item" data-deal="${escapeHtml(item.opportunityId)}" data-item="${escapeHtml(item.id)}">
 <td><a href="${dealUrl(item.opportunityId)}">${escapeHtml(item.opportunityId)}</a><br><span class="muted">${escapeHtml(item.step)}</span></td>
 <td>${escapeHtml(item.message)}${notes ? `<ul class="notes">${notes}</ul>` : ''}</td>
-<td class="num">${item.attempts}</td><td>${escapeHtml(instant(item.firstSeenAt))}</td><td>${escapeHtml(instant(item.lastSeenAt))}</td>
+<td class="num">${item.attempts}</td><td class="nowrap">${escapeHtml(instant(item.firstSeenAt))}</td><td class="nowrap">${escapeHtml(instant(item.lastSeenAt))}</td>
 <td>${escapeHtml(item.assignee ?? '')}</td>
 <td>${actionsFor(chrome, item)}</td></tr>`;
 }

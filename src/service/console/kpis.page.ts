@@ -2,7 +2,7 @@ import type { KpiSeries } from './kpis';
 import { escapeHtml, renderLayout, type Chrome } from './layout';
 
 function table(s: KpiSeries): string {
-  if (s.months.length === 0) return '<p class="muted">No data yet.</p>';
+  if (s.months.length === 0) return '';
   const head = `<tr><th>${escapeHtml(s.unit)}</th>${s.months.map((m) => `<th class="num">${escapeHtml(m)}</th>`).join('')}</tr>`;
   const rows = s.datasets.map((d) => `<tr><th>${escapeHtml(d.label)}</th>${d.values.map((v) => `<td class="num">${v === null ? '' : v}</td>`).join('')}</tr>`).join('');
   return `<details><summary>numbers</summary><table>${head}${rows}</table></details>`;
@@ -13,7 +13,7 @@ export function renderKpisPage(opts: { chrome: Chrome; series: readonly KpiSerie
   const charts = opts.series
     .map(
       (s) => `<section class="chart" id="kpi-${escapeHtml(s.id)}"><h2>${escapeHtml(s.title)}</h2><p class="muted">${escapeHtml(s.definition)}</p>
-<canvas data-kpi="${escapeHtml(JSON.stringify({ labels: s.months, unit: s.unit, datasets: s.datasets }))}" height="110"></canvas>
+${s.months.length ? '' : '<p class="muted">No data yet.</p>'}<div class="plot"${s.months.length ? '' : ' hidden'}><canvas data-kpi="${escapeHtml(JSON.stringify({ labels: s.months, unit: s.unit, datasets: s.datasets }))}" role="img" aria-label="${escapeHtml(s.title)} by month"></canvas></div>
 ${table(s)}</section>`,
     )
     .join('\n');

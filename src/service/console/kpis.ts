@@ -1,3 +1,4 @@
+import { toDecimalString } from '../../canonical/money-math';
 import type { DealView, DeliveryView } from '../../contract';
 
 // The KPIs over time, derived from the deals' own state (visibility + queries): no second store.
@@ -57,17 +58,22 @@ export function kpiSeries(deals: readonly KpiDeal[]): KpiSeries[] {
   });
   const invoices = deals.flatMap((d) => (d.delivery?.invoices ?? []).map((i) => ({ d, i })));
   const latency = invoices.filter(({ i }) => i.status !== 'AWAITING_APPROVAL' && i.status !== 'REJECTED').map(({ i }) => ({ label: 'days', month: month(i.issueDate), value: Math.max(0, days(i.period.end, i.issueDate)) }));
-  const backlog = invoices.filter(({ i }) => i.status === 'AWAITING_APPROVAL').map(({ d, i }) => ({ label: d.delivery!.currency, month: month(i.issueDate), value: i.totalMinor / 100 }));
+  const backlog = invoices.filter(({ i }) => i.status === 'AWAITING_APPROVAL').map(({ d, i }) => ({ label: d.delivery!.currency, month: month(i.issueDate), value: i.totalMinor }));
   const exceptionRate = started.map((d) => ({ label: '%', month: month(d.view.timeline[0]!.at), value: d.view.timeline.some((t) => t.stage === 'NEEDS_ATTENTION') ? 100 : 0 }));
   const leakage = deals.flatMap((d) => {
     const s = d.delivery?.summary;
-    return s ? [{ label: s.currency, month: month(s.closedOn), value: s.leakage.totalMinor / 100 }] : [];
+    return s ? [{ label: s.currency, month: month(s.closedOn), value: s.leakage.totalMinor }] : [];
   });
   return [
     series('cycle', 'Quote-to-project cycle time', 'days', 'Average days from closed-won to the PSA project, by the month the deal started.', cycle, avg),
     series('latency', 'Invoice latency', 'days', 'Average days from the end of the billed period to the invoice date, by invoice month.', latency, avg),
-    series('backlog', 'Billing backlog', 'major units', 'Invoices held at the approval threshold now, by the month they were raised, per currency.', backlog, sum),
+    inMajorUnits(series('backlog', 'Billing backlog', 'amount', 'Invoices held at the approval threshold now, by the month they were raised, per currency.', backlog, sum)),
     series('exceptions', 'Exception rate', '%', 'Share of deals that parked in NEEDS_ATTENTION at least once, by the month they started.', exceptionRate, avg),
-    series('leakage', 'Revenue leakage', 'major units', "Closed deals' leakage (capped, excluded, rejected, written off, credited) by the month they closed, per currency.", leakage, sum),
+    inMajorUnits(series('leakage', 'Revenue leakage', 'amount', "Closed deals' leakage (capped, excluded, rejected, written off, credited) by the month they closed, per currency.", leakage, sum)),
   ];
+}
+
+/** Money series are summed in minor units, then shown in the currency's own unit (its exponent: JPY 0, USD 2, KWD 3). */
+function inMajorUnits(s: KpiSeries): KpiSeries {
+  return { ...s, datasets: s.datasets.map((d) => ({ label: d.label, values: d.values.map((v) => (v === null ? null : Number(toDecimalString({ amountMinor: v, currency: d.label })))) })) };
 }

@@ -57,6 +57,9 @@ button.danger{color:#cf222e}
 .badge{display:inline-block;padding:0 .4rem;border-radius:1rem;background:#eaeef2;font-size:.8rem}
 .badge.attention{background:#fff8c5}
 .chart{background:#fff;border:1px solid #d0d7de;padding:.75rem;margin-bottom:1rem;max-width:900px}
+.chart .plot{position:relative;height:220px}
+header .badge{background:#57606a;color:#fff}
+.nowrap{white-space:nowrap}
 ol.timeline{list-style:none;padding:0}
 ol.timeline li{padding:.25rem 0 .25rem 1rem;border-left:3px solid #d0d7de}
 `;

@@ -16,7 +16,7 @@
             return { label: d.label, data: d.values, borderColor: palette[n % palette.length], backgroundColor: palette[n % palette.length], spanGaps: true, tension: 0.2 };
           }),
         },
-        options: { animation: false, scales: { y: { beginAtZero: true, title: { display: true, text: spec.unit } } } },
+        options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true, title: { display: true, text: spec.unit } } } },
       });
       canvases[i].setAttribute('data-drawn', 'true');
     }
