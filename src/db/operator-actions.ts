@@ -2,7 +2,7 @@ import { desc, eq } from 'drizzle-orm';
 import type { Db } from './index';
 import { operatorActions } from './schema';
 
-export type OperatorActionKind = 'resolve' | 'override' | 'annotate' | 'decide' | 'write-off' | 'replay' | 'amend' | 'credit' | 'terminate' | 'promise';
+export type OperatorActionKind = 'resolve' | 'override' | 'annotate' | 'decide' | 'write-off' | 'replay' | 'amend' | 'credit' | 'terminate' | 'promise' | 'approve-ruleset' | 'reject-ruleset';
 export type OperatorActionRow = typeof operatorActions.$inferSelect;
 
 export interface OperatorActionInput {

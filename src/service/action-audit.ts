@@ -12,6 +12,8 @@ const API_ACTIONS: Readonly<Record<string, OperatorActionKind>> = {
   '/deals/:id/invoices/:invoiceId/write-off': 'write-off',
   '/deals/:id/invoices/:invoiceId/promise-to-pay': 'promise',
   '/inbox/:id/replay': 'replay',
+  '/rulesets/proposals/:id/approval': 'approve-ruleset',
+  '/rulesets/proposals/:id/rejection': 'reject-ruleset',
 };
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim().slice(0, 2000) : undefined);
@@ -24,14 +26,14 @@ export function apiActionRecord(req: { routeUrl: string | undefined; params: Rec
   const answer = (req.answer && typeof req.answer === 'object' ? req.answer : {}) as Record<string, unknown>;
   const action: OperatorActionKind = kind === 'resolve' && body.action === 'override' ? 'override' : kind;
   const target =
-    req.params.invoiceId ?? req.params.exceptionId ?? (kind === 'replay' ? `inbox ${req.params.id}` : kind === 'resolve' ? text(body.action) : text(body.requestId ?? body.invoiceId));
+    req.params.invoiceId ?? req.params.exceptionId ?? (kind === 'replay' ? `inbox ${req.params.id}` : kind.endsWith('-ruleset') ? req.params.id : kind === 'resolve' ? text(body.action) : text(body.requestId ?? body.invoiceId));
   const detail: Record<string, unknown> = {};
   for (const k of ['action', 'decision', 'field', 'value', 'externalId', 'assignee', 'effectiveDate', 'promisedOn', 'requestId'] as const) if (body[k] !== undefined) detail[k] = body[k];
   return {
     actor: req.actor,
     via: 'api' as const,
     action,
-    opportunityId: kind === 'replay' ? text((answer.workflowId as string | undefined)?.replace(/^deal-/, '')) ?? null : req.params.id ?? null,
+    opportunityId: kind === 'replay' ? text((answer.workflowId as string | undefined)?.replace(/^deal-/, '')) ?? null : kind.endsWith('-ruleset') ? null : req.params.id ?? null,
     target: target ?? null,
     reason: text(body.note) ?? text(body.reason) ?? null,
     outcome: req.status < 300 ? 'ok' : (text(answer.reason) ?? text(answer.error) ?? String(req.status)),

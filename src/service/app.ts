@@ -6,6 +6,7 @@ import type { Db } from '../db';
 import { AuditRepository } from '../db/audit';
 import { InboxRepository } from '../db/inbox';
 import { OperatorActionRepository } from '../db/operator-actions';
+import { RuleSetRepository } from '../db/rulesets';
 import { dealWorkflowId } from '../contract';
 import { createKeyring, type AccessPolicy, type OperatorApiKey } from './auth';
 import { registerApiActionAudit } from './action-audit';
@@ -206,6 +207,8 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     replay,
     ui: { baseUrl: deps.uiBaseUrl ?? DEFAULT_UI_BASE_URL, namespace: deps.namespace ?? 'default' },
     ...(deps.consoleSessionKey ? { sessionKey: deps.consoleSessionKey } : {}),
+    rulesets: new RuleSetRepository(deps.db),
+    ...(deps.governance ? { governance: deps.governance } : {}),
   });
   if (deps.codec) {
     registerCodecRoutes(app, { codec: deps.codec, access, corsOrigins: deps.codecCorsOrigins ?? DEFAULT_CODEC_CORS_ORIGINS });

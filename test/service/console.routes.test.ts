@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { DealView, DeliveryView, InvoiceSummary } from '../../src/contract';
 import { schema, type DbHandle } from '../../src/db';
-import { NOW_S, SECRETS, q2cHeaders, serviceSecrets, startHarness, type Harness, useWebhookHarness } from './support/harness';
+import { ensureDefaultRuleSets, RuleSetRepository } from '../../src/db/rulesets';
+import defaultRuleSet from '../../src/rules/rulesets/default.json';
+import { FakeGovernance } from './support/fake-governance';
+import { NOW_S, SECRETS, openTestDb, q2cHeaders, serviceSecrets, startHarness, type Harness, useWebhookHarness } from './support/harness';
 import { OPP } from './support/payloads';
 
 const WORKFLOW_ID = `deal-${OPP}`;
@@ -259,5 +262,48 @@ describe('webhook inbox replay (POST /inbox/:id/replay and the console)', () => 
     await b.post(`/console/inbox/${row!.id}/replay`, {});
     expect((await b.get('/console/inbox?status=dispatched')).body).toContain(`Delivery ${row!.id} replayed to ${WORKFLOW_ID}.`);
     expect(h.gateway.calls.map((c) => c.method)).toEqual(['signalDelivery']);
+  });
+});
+
+describe('rule-set proposals in the console', () => {
+  const v2 = () => ({ ...JSON.parse(JSON.stringify(defaultRuleSet)), version: 2, description: 'consultant US 165.00/h' });
+  let database: DbHandle;
+  let h: Harness;
+  let governance: FakeGovernance;
+  const KEY_ALICE = 'op-alice-key-eeeeeeeeeeeeeeeeee';
+
+  beforeAll(async () => {
+    database = await openTestDb();
+    await ensureDefaultRuleSets(database.db);
+  });
+  afterAll(() => database.close());
+  beforeEach(async () => {
+    governance = new FakeGovernance();
+    h = await startHarness(database, { deps: { governance, secrets: { ...serviceSecrets, operatorApiKeys: [...serviceSecrets.operatorApiKeys, { name: 'alice', key: KEY_ALICE, scopes: ['operate', 'approve'] }] } } });
+  });
+  afterEach(() => h.close());
+
+  it("lists what awaits a decision, shows the author's own approval refused, and lets another approver approve", async () => {
+    const { proposalId } = await governance.propose({ ruleSet: v2(), by: 'alice', effectiveDate: '2025-05-01', timeZone: 'UTC', expiresInDays: 14 });
+    await new RuleSetRepository(database.db).saveRuleSet(v2(), { status: 'draft', governance: { author: 'alice', status: 'PROPOSED' } });
+    const alice = new Browser(h);
+    await alice.signIn(KEY_ALICE);
+    const page = await alice.get('/console/rulesets');
+    expect(page.body).toContain(`data-proposal="${proposalId}"`);
+    expect(page.body).toContain('consultant US 165.00/h');
+    await alice.post(`/console/rulesets/proposals/${encodeURIComponent(proposalId)}/approval`, { note: 'mine' });
+    expect((await alice.get('/console/rulesets')).body).toMatch(/<div class="flash error" role="status">Refused \(RULESET.SELF_APPROVAL\): [^<]+<\/div>/);
+    expect(governance.proposals.get(proposalId)!.status).toBe('PROPOSED');
+
+    const controller = new Browser(h);
+    await controller.signIn(SECRETS.operatorApprove);
+    await controller.get('/console/rulesets');
+    await controller.post(`/console/rulesets/proposals/${encodeURIComponent(proposalId)}/approval`, { note: 'rate review' });
+    expect((await controller.get('/console/rulesets')).body).toContain(`${proposalId}: approved.`);
+    const recorded = await database.db.select().from(schema.operatorActions).orderBy(schema.operatorActions.id);
+    expect(recorded.map((a) => [a.actor, a.action, a.target, a.reason, a.outcome])).toEqual([
+      ['alice', 'approve-ruleset', proposalId, 'mine', 'RULESET.SELF_APPROVAL'],
+      ['controller', 'approve-ruleset', proposalId, 'rate review', 'ok'],
+    ]);
   });
 });

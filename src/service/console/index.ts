@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { DealView, DeliveryView, OperatorAction, RevenueWaterfall } from '../../contract';
+import { ruleSetProposalId, type DealView, type DeliveryView, type OperatorAction, type RevenueWaterfall, type RuleSetProposalView } from '../../contract';
 import type { AuditRepository } from '../../db/audit';
 import type { InboxRepository, InboxRow } from '../../db/inbox';
 import type { OperatorActionInput, OperatorActionRepository } from '../../db/operator-actions';
+import type { RuleSetRepository } from '../../db/rulesets';
 import type { Keyring } from '../auth';
 import type { TemporalUiLink } from '../dashboard.routes';
 import { ActionRejectedError, DealNotFoundError, type DealGateway, type DealSummary } from '../deal-gateway';
 import { HttpProblem } from '../errors';
+import { ProposalNotFoundError, ProposalRefusedError, type RuleSetGovernanceGateway } from '../ruleset-gateway';
+import { renderRuleSetsPage } from './rulesets.page';
 import { AnnotateExceptionBody, InvoiceDecisionBody, OperatorActionBody, WriteOffBody } from '../operator.routes';
 import type { WebhookReplay } from '../webhooks/replay';
 import { registerAssets } from './assets';
@@ -35,12 +38,17 @@ export interface ConsoleDeps {
   sessionKey?: Buffer;
   /** At most this many deals per page (default 200). */
   dealLimit?: number;
+  rulesets: RuleSetRepository;
+  /** The rule-set proposal workflows; without them the rule-sets page lists nothing to decide. */
+  governance?: RuleSetGovernanceGateway;
 }
 
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
 const ExceptionParams = DealParams.extend({ exceptionId: z.coerce.number().int().positive() });
 const InvoiceParams = DealParams.extend({ invoiceId: z.string().min(1).max(200) });
 const InboxParams = z.object({ id: z.coerce.number().int().positive() });
+const ProposalParams = z.object({ id: z.string().regex(/^ruleset-proposal:[A-Za-z0-9_.-]{1,100}:v\d{1,9}$/, 'expected a proposal id') });
+const DecisionForm = z.object({ note: z.string().trim().min(1).max(2000).optional() });
 const StageQuery = z.object({ stage: z.string().regex(/^[A-Z_]{1,40}$/).optional() });
 const InboxStatusQuery = z.object({ status: z.enum(['attention', 'dispatched', 'duplicate']).default('attention') });
 
@@ -261,6 +269,38 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       });
     });
 
+    scope.get('/console/rulesets', read, async (request, reply) => {
+      const drafts = (await deps.rulesets.listRuleSets()).filter((r) => r.status === 'draft');
+      const unreadable: string[] = [];
+      const proposals: RuleSetProposalView[] = [];
+      for (const d of deps.governance ? drafts : []) {
+        const id = ruleSetProposalId(d);
+        try {
+          proposals.push(await deps.governance!.getProposal(id));
+        } catch (err) {
+          if (!(err instanceof ProposalNotFoundError)) request.log.warn({ err, proposalId: id }, 'console: could not read a proposal');
+          unreadable.push(id);
+        }
+      }
+      html(reply);
+      return renderRuleSetsPage({ chrome: await chromeFor(request, reply), proposals, unreadable, governance: deps.governance !== undefined });
+    });
+
+    for (const [path, verb] of [['approval', 'approve'], ['rejection', 'reject']] as const) {
+      scope.post(`/console/rulesets/proposals/:id/${path}`, approve, async (request, reply) => {
+        const { id } = ProposalParams.parse(request.params);
+        const form = filled(request.body);
+        const parsed = DecisionForm.safeParse(form);
+        return acted(request, reply, '/console/rulesets', { action: verb === 'approve' ? 'approve-ruleset' : 'reject-ruleset', target: id, reason: form.note ?? null }, async () => {
+          if (!parsed.success) throw badForm(parsed.error);
+          if (!deps.governance) throw new HttpProblem(404, 'NOT_FOUND', 'this service runs without rule-set governance');
+          const req = { by: request.consoleOperator!.name, ...(parsed.data.note ? { note: parsed.data.note } : {}) };
+          const view = await (verb === 'approve' ? deps.governance.approve(id, req) : deps.governance.reject(id, req));
+          return `${id}: ${view.status.toLowerCase()}.`;
+        });
+      });
+    }
+
     scope.get('/console/kpis', read, async (request, reply) => {
       const deals = await deps.gateway.listDeals({ limit });
       const read = await mapLimit(deals, 8, async (d) => {
@@ -286,6 +326,8 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
 function refusalOf(err: unknown): { code: string; text: string } | undefined {
   if (err instanceof ActionRejectedError) return { code: err.reason ?? 'ACTION_REJECTED', text: `Refused${err.reason ? ` (${err.reason})` : ''}: ${err.message}` };
   if (err instanceof DealNotFoundError) return { code: 'DEAL_NOT_FOUND', text: err.message };
+  if (err instanceof ProposalRefusedError) return { code: err.reason ?? 'REFUSED', text: `Refused${err.reason ? ` (${err.reason})` : ''}: ${err.message}` };
+  if (err instanceof ProposalNotFoundError) return { code: 'PROPOSAL_NOT_FOUND', text: err.message };
   if (err instanceof HttpProblem) {
     const issues = (err.details.issues ?? []).map((i) => `${i.path || '(form)'}: ${i.message}`).join('; ');
     return { code: err.code, text: `${err.message}${issues ? ` — ${issues}` : ''}` };

@@ -16,13 +16,14 @@ export interface Flash {
   text: string;
 }
 
-export type ConsolePage = 'deals' | 'exceptions' | 'billing' | 'inbox' | 'kpis';
+export type ConsolePage = 'deals' | 'exceptions' | 'billing' | 'inbox' | 'rulesets' | 'kpis';
 
 const NAV: ReadonlyArray<[ConsolePage, string]> = [
   ['deals', 'Deals'],
   ['exceptions', 'Exceptions'],
   ['billing', 'Billing release'],
   ['inbox', 'Webhook inbox'],
+  ['rulesets', 'Rule sets'],
   ['kpis', 'KPIs'],
 ];
 
