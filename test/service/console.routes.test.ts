@@ -176,6 +176,17 @@ describe('operator console: sessions, CSRF and scopes (fake gateway)', () => {
     expect(h.gateway.calls).toHaveLength(1);
   });
 
+  it('answers a bad deal id with a 400 page naming the field, an unknown deal with 404', async () => {
+    const b = new Browser(h);
+    await b.signIn(SECRETS.operatorRead);
+    const bad = await b.get('/console/deals/not%20an%20id');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('id: expected an opportunity id');
+    const unknown = await b.get('/console/deals/006NOPE');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body).toContain('no deal workflow &#39;deal-006NOPE&#39;');
+  });
+
   it('a removed key loses its session at once (same session key, new keyring)', async () => {
     const sessionKey = randomBytes(32);
     const first = await startHarness(database, { deps: { consoleSessionKey: sessionKey } });
