@@ -1,6 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AmendContractRequest,
+  AnnotateAttentionRequest,
+  AttentionItem,
   AmendContractResult,
   CreditInvoiceRequest,
   CreditMemoSummary,
@@ -29,6 +31,8 @@ export const getDealStateQuery = defineQuery<DealView>('getDealState');
 export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('resolveException');
 /** A note on an open exception and/or its assignee; returns the exception. Changes nothing the deal does. */
 export const annotateExceptionUpdate = defineUpdate<DealException, [AnnotateExceptionRequest]>('annotateException');
+/** The same for a delivery's attention item (answered once the deal is in delivery); returns the item. */
+export const annotateAttentionUpdate = defineUpdate<AttentionItem, [AnnotateAttentionRequest]>('annotateAttention');
 
 /** Many delivery items per signal: never one workflow task per time entry. */
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');

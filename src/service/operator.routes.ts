@@ -151,7 +151,8 @@ export const PromiseToPayBody = z.strictObject({
 
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
 const InvoiceParams = DealParams.extend({ invoiceId: ItemId });
-const ExceptionParams = DealParams.extend({ exceptionId: z.coerce.number().int().positive() });
+/** A deal exception's number, or a delivery attention item's id ('OVERDUE:inv-1'). */
+const ExceptionParams = DealParams.extend({ exceptionId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'expected an exception number or an attention item id') });
 
 export const InboxQuery = z.object({
   status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']).optional(),
@@ -207,7 +208,9 @@ export function registerOperatorRoutes(
     const body = parse(AnnotateExceptionBody, request.body ?? {}, 'exception note');
     const by = request.principal!.name;
     request.log.info({ operator: by, opportunityId: id, exceptionId, assignee: body.assignee }, 'operator annotates exception');
-    return await deps.gateway.annotateException(id, { exceptionId, by, ...body });
+    return /^\d+$/.test(exceptionId)
+      ? await deps.gateway.annotateException(id, { exceptionId: Number(exceptionId), by, ...body })
+      : await deps.gateway.annotateAttention(id, { attentionId: exceptionId, by, ...body });
   }));
 
   app.post('/deals/:id/amendments', { preHandler: requireScope('operate') }, answering(async (request) => {

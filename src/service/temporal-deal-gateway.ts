@@ -10,7 +10,7 @@ import {
 import { closedWonSignal, contractSignatureSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealInput } from '../contract';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { amendContractUpdate, annotateExceptionUpdate, creditInvoiceUpdate, getDeliveryStateQuery, decideInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, promiseToPayUpdate, terminateContractUpdate, writeOffInvoiceUpdate } from '../contract';
+import { amendContractUpdate, annotateAttentionUpdate, annotateExceptionUpdate, creditInvoiceUpdate, getDeliveryStateQuery, decideInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, promiseToPayUpdate, terminateContractUpdate, writeOffInvoiceUpdate } from '../contract';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though
@@ -199,6 +199,12 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
     async annotateException(opportunityId, request) {
       const workflowId = dealWorkflowId(opportunityId);
       const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(annotateExceptionUpdate, { args: [request] }));
+      return { workflowId, result };
+    },
+
+    async annotateAttention(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(annotateAttentionUpdate, { args: [request] }));
       return { workflowId, result };
     },
 

@@ -157,6 +157,21 @@ describe('operator console: sessions, CSRF and scopes (fake gateway)', () => {
     expect(deal.body).toMatch(/<td>ops<\/td><td>console<\/td><td>override<\/td><td>exception 1<\/td><td>per contract<\/td><td>ok<\/td>/);
   });
 
+  it("notes and assigns a delivery's attention item, shown with it", async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'NEEDS_ATTENTION', correlationId: 'c' });
+    h.gateway.deliveries.set(WORKFLOW_ID, delivery([invoice({ totalMinor: 100_000, status: 'POSTED' })]));
+    h.gateway.deliveries.get(WORKFLOW_ID)!.attention.push({ id: 'OVERDUE:inv-1', kind: 'OVERDUE', invoiceId: 'inv-1', message: 'INV-1 is 10 days past due', raisedOn: '2026-03-13' });
+    h.gateway.listed = [{ workflowId: WORKFLOW_ID, runId: 'r1', opportunityId: OPP, status: 'RUNNING', stage: 'NEEDS_ATTENTION', needsAttention: true, startedAt: '2026-01-15T09:00:00.000Z' }];
+    const b = new Browser(h);
+    await b.signIn(SECRETS.operatorOperate);
+    expect((await b.get('/console/exceptions')).body).toContain(`action="/console/deals/${OPP}/exceptions/OVERDUE%3Ainv-1/notes"`);
+    await b.post(`/console/deals/${OPP}/exceptions/OVERDUE%3Ainv-1/notes`, { note: 'AP says wire on Friday', assignee: 'dana' });
+    expect(h.gateway.calls).toEqual([{ method: 'annotateAttention', workflowId: WORKFLOW_ID, request: { attentionId: 'OVERDUE:inv-1', by: 'ops', note: 'AP says wire on Friday', assignee: 'dana' } }]);
+    const page = (await b.get('/console/exceptions')).body;
+    expect(page).toContain('AP says wire on Friday');
+    expect(page).toMatch(/<td>dana<\/td>/);
+  });
+
   it('releases billing with the approve scope only, and shows a refusal as the deal gave it', async () => {
     h.gateway.running.set(WORKFLOW_ID, { stage: 'IN_DELIVERY', correlationId: 'c' });
     const ops = new Browser(h);

@@ -90,7 +90,11 @@ describe('operator API, health and metrics', () => {
     const unknown = await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/4/notes`, headers: operate, payload: '{"note":"x"}' });
     expect(unknown.statusCode).toBe(409);
     expect(unknown.json().reason).toBe('DEAL.EXCEPTION_UNKNOWN');
-    expect((await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/abc/notes`, headers: operate, payload: '{"note":"x"}' })).json().issues[0].path).toBe('exceptionId');
+    expect((await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/a%20b/notes`, headers: operate, payload: '{"note":"x"}' })).json().issues[0].path).toBe('exceptionId');
+    // An attention item of the delivery, by its id.
+    const attention = await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/OVERDUE:inv-1/notes`, headers: operate, payload: '{"note":"x"}' });
+    expect(attention.statusCode).toBe(409);
+    expect(attention.json().reason).toBe('DEAL.ATTENTION_UNKNOWN');
   });
 
   it('answers 400 (not 500) for malformed JSON on the operator API', async () => {

@@ -3,18 +3,34 @@ import type { ExceptionGroup, ParkedItem } from './exceptions';
 
 const dealUrl = (opportunityId: string) => `/console/deals/${encodeURIComponent(opportunityId)}`;
 
+const notesForm = (chrome: Chrome, item: ParkedItem): string =>
+  postForm(chrome, `/console/deals/${encodeURIComponent(item.opportunityId)}/exceptions/${encodeURIComponent(item.id)}/notes`, 'Save note', {
+    inputs: `<input type="text" name="note" placeholder="note" maxlength="2000"><input type="text" name="assignee" placeholder="assignee" value="${escapeHtml(item.assignee ?? '')}" maxlength="200">`,
+  });
+
 function actionsFor(chrome: Chrome, item: ParkedItem): string {
   if (!hasScope(chrome, 'operate')) return '<span class="muted">read only</span>';
   if (item.kind === 'delivery') {
-    const billing = item.allowed.some((a) => a === 'approve' || a === 'write-off' || a === 'reject');
-    return [
+    return `${deliveryLinks(item)}<br>${notesForm(chrome, item)}`;
+  }
+  return dealForms(chrome, item);
+}
+
+/** Where an attention item is cleared: the deal's own updates (billing release here; the rest by API/CLI). */
+function deliveryLinks(item: ParkedItem): string {
+  const billing = item.allowed.some((a) => a === 'approve' || a === 'write-off' || a === 'reject');
+  return (
+    [
       billing ? `<a href="/console/billing">billing release</a>` : '',
       item.allowed.includes('promise-to-pay') ? `<a href="${dealUrl(item.opportunityId)}">promise to pay (API/CLI)</a>` : '',
       item.allowed.includes('amend') ? `<a href="${dealUrl(item.opportunityId)}">amend the contract (API/CLI)</a>` : '',
     ]
       .filter(Boolean)
-      .join(' · ') || '<span class="muted">clears when the deal receives the event</span>';
-  }
+      .join(' · ') || '<span class="muted">clears when the deal receives the event</span>'
+  );
+}
+
+function dealForms(chrome: Chrome, item: ParkedItem): string {
   const base = `/console/deals/${encodeURIComponent(item.opportunityId)}/exceptions/${item.exceptionId}`;
   const hidden = { exceptionId: String(item.exceptionId) };
   const forms: string[] = [];
@@ -26,7 +42,7 @@ function actionsFor(chrome: Chrome, item: ParkedItem): string {
     forms.push(postForm(chrome, `${base}/resolve`, 'Override and retry', { hidden: { ...hidden, action: 'override' }, inputs: `<select name="field">${options}</select><input type="text" name="value" placeholder="corrected value" maxlength="500">` }));
   }
   if (item.allowed.includes('cancel')) forms.push(postForm(chrome, `${base}/resolve`, 'Cancel deal', { danger: true, hidden: { ...hidden, action: 'cancel' }, inputs: '<input type="text" name="reason" placeholder="reason (required)" required maxlength="2000">' }));
-  forms.push(postForm(chrome, `${base}/notes`, 'Save note', { inputs: `<input type="text" name="note" placeholder="note" maxlength="2000"><input type="text" name="assignee" placeholder="assignee" value="${escapeHtml(item.assignee ?? '')}" maxlength="200">` }));
+  forms.push(notesForm(chrome, item));
   return forms.join('<br>');
 }
 

@@ -1,7 +1,10 @@
 import type { OperatorAction } from '../../contract';
 import { HttpProblem } from '../errors';
 import { AnnotateExceptionBody, OperatorActionBody } from '../operator.routes';
-import { badForm, ExceptionParams, filled, mapLimit, type ConsoleContext } from './context';
+import { badForm, DealParams, ExceptionParams, filled, mapLimit, type ConsoleContext } from './context';
+import { z } from 'zod';
+
+const ItemParams = DealParams.extend({ exceptionId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'expected an exception number or an attention item id') });
 import { groupExceptions, parkedItems } from './exceptions';
 import { renderExceptionsPage } from './exceptions.page';
 import { chromeFor } from './session';
@@ -46,15 +49,21 @@ export function registerExceptionRoutes(ctx: ConsoleContext): void {
   });
 
   ctx.scope.post('/console/deals/:id/exceptions/:exceptionId/notes', ctx.operate, async (request, reply) => {
-    const { id, exceptionId } = ExceptionParams.parse(request.params);
+    // A deal exception's number, or a delivery attention item's id.
+    const { id, exceptionId } = ItemParams.parse(request.params);
     const raw = (request.body ?? {}) as Record<string, unknown>;
     // An emptied assignee field unassigns: it is kept even when empty.
     const form: Record<string, string> = { ...filled(raw), ...(typeof raw.assignee === 'string' ? { assignee: raw.assignee } : {}) };
     const parsed = AnnotateExceptionBody.safeParse(form);
     return ctx.acted(request, reply, '/console/exceptions', { action: 'annotate', opportunityId: id, target: `exception ${exceptionId}`, reason: form.note ?? null, ...(form.assignee !== undefined ? { detail: { assignee: form.assignee } } : {}) }, async () => {
       if (!parsed.success) throw badForm(parsed.error);
-      await ctx.deps.gateway.annotateException(id, { exceptionId, by: request.consoleOperator!.name, ...parsed.data });
-      return `${id}: exception ${exceptionId} updated.`;
+      const by = request.consoleOperator!.name;
+      if (/^\d+$/.test(exceptionId)) {
+        await ctx.deps.gateway.annotateException(id, { exceptionId: Number(exceptionId), by, ...parsed.data });
+        return `${id}: exception ${exceptionId} updated.`;
+      }
+      await ctx.deps.gateway.annotateAttention(id, { attentionId: exceptionId, by, ...parsed.data });
+      return `${id}: ${exceptionId} updated.`;
     });
   });
 }

@@ -80,7 +80,8 @@ export function parkedItems(opportunityId: string, view: DealView, delivery?: De
     firstSeenAt: a.raisedOn,
     lastSeenAt: a.raisedOn,
     allowed: ATTENTION_ACTIONS[a.kind],
-    notes: [],
+    notes: a.notes ?? [],
+    ...(a.assignee ? { assignee: a.assignee } : {}),
     ...(a.invoiceId ? { invoiceId: a.invoiceId } : {}),
   }));
   return [...deal, ...attention];

@@ -1,4 +1,4 @@
-import type { AnnotateExceptionRequest, ClosedWonEvent, DealException, DealView, DeliveryView, OperatorAction, SignatureEvent } from '../../../src/contract';
+import type { AnnotateAttentionRequest, AnnotateExceptionRequest, AttentionItem, ClosedWonEvent, DealException, DealView, DeliveryView, OperatorAction, SignatureEvent } from '../../../src/contract';
 import { dealWorkflowId } from '../../../src/contract';
 import {
   ActionRejectedError,
@@ -24,7 +24,8 @@ export type GatewayCall =
   | { method: 'decideInvoice'; workflowId: string; decision: InvoiceDecision }
   | { method: 'writeOffInvoice'; workflowId: string; request: WriteOffRequest }
   | { method: 'promiseToPay'; workflowId: string; request: PromiseToPayRequest }
-  | { method: 'annotateException'; workflowId: string; request: AnnotateExceptionRequest };
+  | { method: 'annotateException'; workflowId: string; request: AnnotateExceptionRequest }
+  | { method: 'annotateAttention'; workflowId: string; request: AnnotateAttentionRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -112,6 +113,17 @@ export class FakeDealGateway implements DealGateway {
     if (request.note) open.notes = [...(open.notes ?? []), { at: '2025-03-31T12:00:00.000Z', by: request.by, text: request.note }];
     if (request.assignee !== undefined) open.assignee = request.assignee;
     return { workflowId, result: open as DealException };
+  }
+
+  async annotateAttention(opportunityId: string, request: AnnotateAttentionRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    const item = this.deliveries.get(workflowId)?.attention.find((a) => a.id === request.attentionId);
+    if (!item) throw new ActionRejectedError(workflowId, `no open attention item ${request.attentionId}`, { reason: 'DEAL.ATTENTION_UNKNOWN' });
+    this.calls.push({ method: 'annotateAttention', workflowId, request });
+    if (request.note) item.notes = [...(item.notes ?? []), { at: '2025-03-31T12:00:00.000Z', by: request.by, text: request.note }];
+    if (request.assignee !== undefined) item.assignee = request.assignee;
+    return { workflowId, result: item as AttentionItem };
   }
 
   async resolveException(opportunityId: string, action: OperatorAction) {
