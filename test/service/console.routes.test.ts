@@ -225,6 +225,13 @@ describe('operator console: sessions, CSRF and scopes (fake gateway)', () => {
     expect(chart.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(chart.body).toContain('Chart');
     expect((await h.inject({ method: 'GET', url: '/console/assets/console.js' })).body).toContain("querySelectorAll('canvas[data-kpi]')");
+    const css = await h.inject({ method: 'GET', url: '/console/assets/console.css' });
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await h.inject({ method: 'GET', url: '/console/assets/constructor' })).statusCode).toBe(404);
+    // Pages carry their own strict policy: nothing inline.
+    const signIn = await h.inject({ method: 'GET', url: '/console/sign-in' });
+    expect(signIn.headers['content-security-policy']).toContain("script-src 'self'; script-src-attr 'none'; style-src 'self';");
+    expect(signIn.body).not.toMatch(/<style|<script>| style="/);
     expect((await h.inject({ method: 'GET', url: '/console/assets/..%2Fsession.ts' })).statusCode).toBe(404);
   });
 });

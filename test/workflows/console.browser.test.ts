@@ -56,6 +56,7 @@ describeWithBrowser('the operator console (headless Chromium, real stack)', () =
   let baseUrl: string;
   let opportunityId: string;
   let accountId: string;
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     env = await createDevServerEnv();
@@ -80,6 +81,9 @@ describeWithBrowser('the operator console (headless Chromium, real stack)', () =
     browser = await puppeteer.launch({ executablePath: chromium!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await browser.newPage();
     await page.setViewport({ width: 1360, height: 900 });
+    page.on('console', (m) => {
+      if (/Content[- ]Security[- ]Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+    });
     ({ opportunityId, accountId } = await seedClosedWonDeal(sandbox.url, { key: 'CONSOLE', lines: SAMPLE_LINES, account: { CurrencyIsoCode: 'CHF' } }));
   }, 180_000);
 
@@ -215,6 +219,9 @@ describeWithBrowser('the operator console (headless Chromium, real stack)', () =
     await page.goto(`${baseUrl}/console/kpis`, { waitUntil: 'networkidle0' });
     await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-kpi]')].every((c) => c.getAttribute('data-drawn') === 'true'), { timeout: 10_000 });
     await shot('kpis');
+    // The stylesheet applied and nothing was refused under the pages' strict CSP (no inline script or style).
+    expect(await page.$eval('header', (e) => getComputedStyle(e).backgroundColor)).toBe('rgb(36, 41, 47)');
+    expect(cspViolations).toEqual([]);
     const view: DealView = await deal();
     expect(view.stage === 'IN_DELIVERY' || view.stage === 'NEEDS_ATTENTION').toBe(true);
   });

@@ -10,6 +10,7 @@ import { ActionRejectedError, DealNotFoundError, type DealGateway } from '../dea
 import { HttpProblem } from '../errors';
 import { ProposalNotFoundError, ProposalRefusedError, type RuleSetGovernanceGateway } from '../ruleset-gateway';
 import type { WebhookReplay } from '../webhooks/replay';
+import { PAGE_HEADERS } from './layout';
 import { requireOperator, setFlash } from './session';
 
 export interface ConsoleDeps {
@@ -51,7 +52,7 @@ export function consoleContext(scope: FastifyInstance, deps: ConsoleDeps): Conso
     // The CSRF check first: a forged POST is refused before anything else is looked at.
     operate: { preHandler: [scope.csrfProtection, requireOperator(deps.keyring, 'operate')] },
     approve: { preHandler: [scope.csrfProtection, requireOperator(deps.keyring, 'approve')] },
-    html: (reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store'),
+    html: (reply) => reply.headers(PAGE_HEADERS),
     async acted(request, reply, to, action, run) {
       const actor = request.consoleOperator!.name;
       try {

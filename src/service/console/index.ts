@@ -8,6 +8,7 @@ import { registerExceptionRoutes } from './exceptions.routes';
 import { registerInboxRoutes } from './inbox.routes';
 import { registerKpiRoutes } from './kpis.routes';
 import { registerRuleSetRoutes } from './rulesets.routes';
+import { PAGE_HEADERS } from './layout';
 import { registerSession, registerSignIn, renderProblemPage } from './session';
 
 export type { ConsoleDeps };
@@ -36,7 +37,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
             : error.name === 'ZodError'
               ? (error as unknown as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')
               : error.message;
-      return reply.code(status).type('text/html; charset=utf-8').send(renderProblemPage(status, status === 403 ? 'Refused' : 'Error', message));
+      return reply.code(status).headers(PAGE_HEADERS).send(renderProblemPage(status, status === 403 ? 'Refused' : 'Error', message));
     });
 
     scope.get('/console', async (_request, reply) => reply.redirect('/console/deals', 303));

@@ -27,43 +27,19 @@ const NAV: ReadonlyArray<[ConsolePage, string]> = [
   ['kpis', 'KPIs'],
 ];
 
-const STYLE = `
-*{box-sizing:border-box}
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
-header{display:flex;align-items:center;gap:1.5rem;background:#24292f;color:#fff;padding:.5rem 1.5rem}
-header a{color:#d0d7de;text-decoration:none}
-header a.active{color:#fff;font-weight:600;border-bottom:2px solid #fd8c73}
-header .brand{font-weight:700;color:#fff}
-header .who{margin-left:auto;display:flex;gap:.75rem;align-items:center;color:#d0d7de}
-main{padding:1.25rem 1.5rem;max-width:1400px}
-h1{font-size:1.3rem;margin:0 0 1rem}
-h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
-table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:1rem}
-th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #d0d7de;vertical-align:top}
-th{background:#eaeef2;font-weight:600;white-space:nowrap}
-td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-.muted{color:#57606a}
-.flash{padding:.5rem .75rem;margin-bottom:1rem;border-radius:4px}
-.flash.ok{background:#dafbe1;border:1px solid #4ac26b}
-.flash.error{background:#ffebe9;border:1px solid #ff8182}
-.cards{display:flex;gap:.75rem;flex-wrap:wrap;margin-bottom:1rem}
-.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.5rem .9rem;min-width:9rem}
-.card .n{font-size:1.4rem;font-weight:600}
-.card.attention{border-color:#d4a72c;background:#fff8c5}
-form.inline{display:inline-flex;gap:.35rem;align-items:center;margin:.1rem 0}
-input,select,button{font:inherit}
-input[type=text],input[type=password]{padding:.2rem .4rem}
-button{padding:.2rem .6rem;cursor:pointer}
-button.danger{color:#cf222e}
-.badge{display:inline-block;padding:0 .4rem;border-radius:1rem;background:#eaeef2;font-size:.8rem}
-.badge.attention{background:#fff8c5}
-.chart{background:#fff;border:1px solid #d0d7de;padding:.75rem;margin-bottom:1rem;max-width:900px}
-.chart .plot{position:relative;height:220px}
-header .badge{background:#57606a;color:#fff}
-.nowrap{white-space:nowrap}
-ol.timeline{list-style:none;padding:0}
-ol.timeline li{padding:.25rem 0 .25rem 1rem;border-left:3px solid #d0d7de}
-`;
+
+/**
+ * Every console page's headers: its own strict Content-Security-Policy (scripts and styles
+ * from this origin only, nothing inline, forms post only here, no framing), never cached.
+ */
+export const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+} as const;
 
 /** The console's page frame: nav, the signed-in holder with sign-out, the flash, the page's body. Pure. */
 export function renderLayout(opts: { title: string; page?: ConsolePage; chrome?: Chrome; body: string; scripts?: readonly string[] }): string {
@@ -82,7 +58,7 @@ export function renderLayout(opts: { title: string; page?: ConsolePage; chrome?:
 <head>
 <meta charset="utf-8">
 <title>${escapeHtml(opts.title)} · q2c console</title>
-<style>${STYLE}</style>
+<link rel="stylesheet" href="/console/assets/console.css">
 ${scripts}
 </head>
 <body>

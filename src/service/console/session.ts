@@ -4,7 +4,7 @@ import fastifySecureSession from '@fastify/secure-session';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { keyDigest, type Keyring, type Principal, type Scope } from '../auth';
-import { csrfField, escapeHtml, renderLayout, type Chrome, type Flash } from './layout';
+import { csrfField, escapeHtml, PAGE_HEADERS, renderLayout, type Chrome, type Flash } from './layout';
 
 /** What the session cookie holds: the holder, their scopes and the key's digest (never the key). */
 export interface ConsoleOperator {
@@ -76,12 +76,12 @@ export function requireOperator(keyring: Keyring, scope: Scope) {
     if (!principal) {
       if (held) request.session.set('operator', undefined);
       if (request.method === 'GET') return reply.redirect(`/console/sign-in?next=${encodeURIComponent(request.url)}`, 303);
-      return reply.code(401).type('text/html; charset=utf-8').send(renderProblemPage(401, 'Sign in again', 'Your session has ended or its key was removed.'));
+      return reply.code(401).headers(PAGE_HEADERS).send(renderProblemPage(401, 'Sign in again', 'Your session has ended or its key was removed.'));
     }
     if (!keyring.allows(principal, scope)) {
       return reply
         .code(403)
-        .type('text/html; charset=utf-8')
+        .headers(PAGE_HEADERS)
         .send(renderProblemPage(403, 'Not allowed', `${principal.name}'s key lacks the '${scope}' scope.`));
     }
     request.consoleOperator = principal;
@@ -118,7 +118,7 @@ export function renderProblemPage(status: number, title: string, message: string
 export function registerSignIn(scope: FastifyInstance, keyring: Keyring): void {
   scope.get('/console/sign-in', async (request, reply) => {
     const next = safeNext((request.query as Record<string, unknown>).next);
-    reply.type('text/html; charset=utf-8');
+    reply.headers(PAGE_HEADERS);
     return renderSignIn({ csrfToken: await reply.generateCsrf(), next });
   });
 
@@ -128,7 +128,7 @@ export function registerSignIn(scope: FastifyInstance, keyring: Keyring): void {
     const principal = parsed.success ? keyring.authenticate(`Bearer ${parsed.data.key}`) : undefined;
     if (!parsed.success || !principal) {
       request.log.warn({ console: 'sign-in refused' }, 'console: sign-in with an unknown key');
-      reply.code(401).type('text/html; charset=utf-8');
+      reply.code(401).headers(PAGE_HEADERS);
       return renderSignIn({ csrfToken: await reply.generateCsrf(), next, error: parsed.success ? 'That key is not an operator key.' : parsed.error.issues[0]!.message });
     }
     // A new session for the new holder: nothing of a previous one (its CSRF secret included) carries over.
