@@ -1,15 +1,17 @@
 import v8 from 'node:v8';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type BundleOptions, type InjectedSinks, type LogLevel, type WorkerOptions } from '@temporalio/worker';
-import { Client, Connection, type WorkflowClient } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker, type BundleOptions, type InjectedSinks, type LogLevel, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import type { WorkflowClient } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { createLogger } from './logger';
+import { createLogger, resolveLogFormat, type LogFormat } from './logger';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadCatalog } from './activities/deal/catalog';
 import { EncryptionCodec, parseEncryptionKeys } from './codec/encryption.codec';
-import { loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { connectorsConfigFromEnv, createConnectors } from './connectors';
 import { openDb, type Db } from './db';
 import { RuleSetRepository } from './db/rulesets';
+import { setupTelemetry, type Telemetry } from './telemetry';
+import { connectTemporal, connectTemporalNative, TemporalConnectionError, temporalClient } from './temporal/connection';
 
 import type { KpiRecorder, KpiSinks } from './workflows/sinks';
 import { ERP_TASK_QUEUE } from './contract';
@@ -40,6 +42,12 @@ export interface CreateWorkerOptions {
   kpis?: KpiRecorder;
   /** Deal workflows kept in the worker's cache (0: none, every task replays). Default: `defaultMaxCachedWorkflows()`. */
   maxCachedWorkflows?: number;
+  /**
+   * Tracing (src/telemetry `setupTelemetry(...).worker`): the OpenTelemetry interceptors and the
+   * sink workflow spans leave by. A pre-built `workflowBundle` must then include
+   * WORKFLOW_INTERCEPTOR_MODULES (bundleWorkflowCode's workflowInterceptorModules).
+   */
+  telemetry?: Telemetry['worker'];
 }
 
 /**
@@ -85,7 +93,9 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.deps),
-    sinks: kpiSinks(opts.kpis),
+    sinks: { ...kpiSinks(opts.kpis), ...opts.telemetry?.sinks },
+    // A pre-built bundle carries its workflow interceptor modules already (the SDK ignores workflowModules then).
+    ...(opts.telemetry ? { interceptors: opts.workflowBundle ? { ...opts.telemetry.interceptors, workflowModules: [] } : opts.telemetry.interceptors } : {}),
     // reuseV8Context stays on (the SDK's default since 1.9): one V8 context per workflow thread, far less memory per cached workflow.
     maxCachedWorkflows: opts.maxCachedWorkflows ?? defaultMaxCachedWorkflows(),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
@@ -105,12 +115,13 @@ export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'w
     taskQueue: ERP_TASK_QUEUE,
     activities: createActivities(opts.deps),
     maxTaskQueueActivitiesPerSecond: opts.activitiesPerSecond,
+    ...(opts.telemetry ? { interceptors: { activity: opts.telemetry.interceptors.activity } } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }
 
-export function rootLogger(level: string): Logger {
-  return createLogger({ level, service: 'q2c-worker' });
+export function rootLogger(level: string, format: LogFormat = 'json'): Logger {
+  return createLogger({ level, service: 'q2c-worker', format });
 }
 
 /** The activities' dependencies from configuration: connectors (real vendors or the sandbox), catalog. */
@@ -145,27 +156,45 @@ const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
   ERROR: 'error',
 };
 
-/** Routes the SDK's own logs (worker, workflow `log`, activity context) into pino. Call once per process. */
-export function installRuntimeLogger(logger: Logger): void {
+/** Where the standalone worker serves the SDK's Prometheus metrics unless WORKER_METRICS_ADDRESS says otherwise. */
+export const DEFAULT_WORKER_METRICS_ADDRESS = '0.0.0.0:9464';
+
+/**
+ * Installs the SDK's runtime, once per process and before any connection or worker: its own
+ * logs (worker, workflow `log`, activity context) into pino, and, given `metricsAddress`, its
+ * worker metrics (temporal_* : task slots, poll and schedule-to-start latencies, sticky cache,
+ * activity and workflow task outcomes) as Prometheus text on http://<metricsAddress>/metrics.
+ */
+export function installRuntimeLogger(logger: Logger, metricsAddress?: string): void {
   const sdk = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
     logger: new DefaultLogger('INFO', ({ level, message, meta }) => sdk[PINO_LEVEL[level]](meta ?? {}, message)),
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
   });
+}
+
+/** The standalone worker's metrics address: WORKER_METRICS_ADDRESS, `off` for none, default DEFAULT_WORKER_METRICS_ADDRESS. */
+export function workerMetricsAddress(config: Pick<Config, 'WORKER_METRICS_ADDRESS'>, fallback: string | null = DEFAULT_WORKER_METRICS_ADDRESS): string | undefined {
+  const set = config.WORKER_METRICS_ADDRESS;
+  return set === 'off' ? undefined : (set ?? fallback ?? undefined);
 }
 
 /**
  * Runs the workers until the process is signalled. Every vendor needs its own
  * settings in `config` (a standalone worker knows no sandbox; `q2c worker` fills
- * them from Q2C_SANDBOX_URL). Its KPIs go nowhere: no /metrics in this process.
+ * them from Q2C_SANDBOX_URL). Its business KPIs go nowhere (they are the service's /metrics);
+ * the SDK's worker metrics are served on WORKER_METRICS_ADDRESS.
  */
 export async function runWorker(config: Config): Promise<void> {
-  const logger = rootLogger(config.LOG_LEVEL);
-  installRuntimeLogger(logger);
+  const logger = rootLogger(config.LOG_LEVEL, resolveLogFormat(config.LOG_FORMAT, false));
+  const metricsAddress = workerMetricsAddress(config);
+  installRuntimeLogger(logger, metricsAddress);
+  const telemetry = setupTelemetry({ serviceName: 'q2c-worker', env: config });
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
-  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
+  const connection = await connectTemporalNative(config);
+  const clientConnection = await connectTemporal(config);
   const dataConverter = dataConverterFrom(config);
-  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
+  const client = temporalClient(clientConnection, config, { ...(dataConverter ? { dataConverter } : {}), ...(telemetry.clientInterceptors ? { interceptors: telemetry.clientInterceptors } : {}) });
   const deps = activityDepsFrom(config, db.db, logger, client.workflow);
   const worker = await createWorker({
     connection,
@@ -173,6 +202,7 @@ export async function runWorker(config: Config): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps,
     dataConverter,
+    telemetry: telemetry.worker,
     ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
   });
   const erpWorker = await createErpWorker({
@@ -180,21 +210,36 @@ export async function runWorker(config: Config): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     deps,
     dataConverter,
+    telemetry: telemetry.worker,
     activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
   });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker running');
+  logger.info(
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      address: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),
+      metrics: metricsAddress ? `http://${metricsAddress}/metrics` : 'off',
+      tracing: telemetry.enabled,
+    },
+    'worker running',
+  );
   try {
     await Promise.all([worker.run(), erpWorker.run()]);
   } finally {
     await connection.close();
     await clientConnection.close();
     await db.close();
+    await telemetry.shutdown();
   }
 }
 
 if (require.main === module) {
-  runWorker(loadConfig()).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => runWorker(loadConfig()))
+    .catch((err: unknown) => {
+      // A bad setting is one sentence naming it; anything else keeps its stack trace.
+      console.error(err instanceof ConfigError || err instanceof TemporalConnectionError ? `q2c worker: ${err.message}` : err);
+      process.exit(1);
+    });
 }

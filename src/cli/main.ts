@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createLogger } from '../logger';
+import { createLogger, resolveLogFormat } from '../logger';
 import { ConfigError, loadConfig } from '../config';
 import path from 'node:path';
 import { openDb } from '../db';
@@ -13,7 +13,8 @@ import { CliError } from './errors';
 import { parseOperatorKeys } from '../service/auth';
 import { getRevenueWaterfallQuery } from '../contract';
 import { QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporal, TemporalConnectionError, temporalClient } from '../temporal/connection';
+import { setupTelemetry, shutdownTelemetry } from '../telemetry';
 import { auditCommandDeps, registerAuditCommands } from './audit';
 import { SAMPLE_DAY_MS, describeSample, inspectSample, runSampleDeal } from './sample';
 import { startStack } from './stack';
@@ -43,7 +44,7 @@ program
   .action(async (opts: { sample?: boolean; dayMs: string }) => {
     // Dev stack: secrets generated once under .q2c (the environment still wins).
     const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
-    const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c' });
+    const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c', format: resolveLogFormat(config.LOG_FORMAT, true) });
     const stack = await startStack(config, logger);
     if (opts.sample) {
       try {
@@ -81,9 +82,10 @@ registerRuleSetCommands(program, {
   governance: async () => {
     // The dev stack's generated secrets include the payload keys the workers encrypt with.
     const config = loadConfig((base) => ensureDevSecrets(path.resolve(REPO_ROOT, base.Q2C_DATA_DIR)));
-    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
+    const connection = await connectTemporal(config);
     const dataConverter = dataConverterFrom(config);
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
+    const { clientInterceptors } = setupTelemetry({ serviceName: 'q2c-cli', env: config });
+    const client = temporalClient(connection, config, { ...(dataConverter ? { dataConverter } : {}), ...(clientInterceptors ? { interceptors: clientInterceptors } : {}) });
     return { gateway: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }), close: () => connection.close() };
   },
 });
@@ -91,8 +93,9 @@ registerSweepCommands(program, {
   taskQueue: loadConfig().TEMPORAL_TASK_QUEUE,
   client: async () => {
     const config = loadConfig();
-    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, apiKey: config.TEMPORAL_API_KEY });
-    return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), close: () => connection.close() };
+    const connection = await connectTemporal(config);
+    const { clientInterceptors } = setupTelemetry({ serviceName: 'q2c-cli', env: config });
+    return { client: temporalClient(connection, config, clientInterceptors ? { interceptors: clientInterceptors } : {}), close: () => connection.close() };
   },
 });
 // audit / reconcile: DATABASE_URL or the stopped stack's PGlite; deal state from Temporal; see auditCommandDeps.
@@ -134,9 +137,10 @@ function waitForSignal(): Promise<void> {
   });
 }
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+// .finally: a command's spans leave before the process does (tracing on).
+program.parseAsync(process.argv).finally(() => shutdownTelemetry()).catch((err: unknown) => {
   // Known failures are one clear sentence; anything else keeps its stack trace.
-  if (err instanceof ConfigError || err instanceof SettingsError || err instanceof ToolchainError || err instanceof CliError) {
+  if (err instanceof ConfigError || err instanceof SettingsError || err instanceof ToolchainError || err instanceof CliError || err instanceof TemporalConnectionError) {
     console.error(`q2c: ${err.message}`);
   } else if (err instanceof Error && /already in use|did not listen|exited with/.test(err.message)) {
     console.error(`q2c: ${err.message}`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -12,7 +12,9 @@ import { serviceSecretsFrom } from '../service/main';
 import { createMetrics } from '../service/metrics';
 import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
 import { createTemporalGovernanceGateway } from '../service/ruleset-gateway';
-import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger } from '../worker';
+import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger, workerMetricsAddress } from '../worker';
+import { setupTelemetry, type Telemetry } from '../telemetry';
+import { connectTemporal, connectTemporalNative, temporalClient } from '../temporal/connection';
 import { withSandboxVendors } from './dev-secrets';
 import { DEFAULT_SWEEP_EVERY, ensureSweepSchedule } from './sweep';
 import { loadDevServerSettings, startDevServer, type RunningDevServer } from './temporal-dev';
@@ -37,21 +39,27 @@ export interface Stack {
  * and the workers.
  */
 export async function startStack(config: Config, logger: Logger): Promise<Stack> {
-  installRuntimeLogger(logger);
+  // The service serves the stack's /metrics; the SDK's worker metrics only when WORKER_METRICS_ADDRESS asks.
+  const metricsAddress = workerMetricsAddress(config, null);
+  installRuntimeLogger(logger, metricsAddress);
+  if (metricsAddress) logger.info({ url: `http://${metricsAddress}/metrics` }, 'Temporal SDK worker metrics');
+  // Before the sandbox and the service (Fastify instances) exist: their request spans register as they initialise.
+  const telemetry = setupTelemetry({ serviceName: 'q2c', env: config });
   // What has started so far, stopped newest first if a later step fails: a failed start leaves no dev server behind.
   const started: Array<() => Promise<unknown>> = [];
   const stopStarted = async () => {
     for (const stop of started.splice(0).reverse()) await stop().catch((err: unknown) => logger.warn({ err }, 'stopping a part of the stack failed'));
   };
   try {
-    return await startParts(config, logger, started, stopStarted);
+    started.push(() => telemetry.shutdown());
+    return await startParts(config, logger, telemetry, started, stopStarted);
   } catch (err) {
     await stopStarted();
     throw err;
   }
 }
 
-async function startParts(config: Config, logger: Logger, started: Array<() => Promise<unknown>>, stopStarted: () => Promise<void>): Promise<Stack> {
+async function startParts(config: Config, logger: Logger, telemetry: Telemetry, started: Array<() => Promise<unknown>>, stopStarted: () => Promise<void>): Promise<Stack> {
   const settings = loadDevServerSettings();
   const useLocalServer = config.TEMPORAL_ADDRESS === `localhost:${settings.port}` || config.TEMPORAL_ADDRESS === `${settings.ip}:${settings.port}`;
   const temporal: RunningDevServer = useLocalServer
@@ -81,10 +89,11 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
   logger.info({ url: sandbox.url }, 'vendor sandboxes ready');
 
   const dataConverter = dataConverterFrom(effective);
-  const connection = await Connection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
+  // The dev server just started may listen elsewhere than configured (reused); every other setting is the configuration's.
+  const connection = await connectTemporal(config, { address: temporal.address });
   started.push(() => connection.close());
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(dataConverter ? { dataConverter } : {}) });
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address, apiKey: config.TEMPORAL_API_KEY });
+  const client = temporalClient(connection, config, { ...(dataConverter ? { dataConverter } : {}), ...(telemetry.clientInterceptors ? { interceptors: telemetry.clientInterceptors } : {}) });
+  const nativeConnection = await connectTemporalNative(config, { address: temporal.address });
   started.push(() => nativeConnection.close());
   const deps = activityDepsFrom(effective, db.db, logger, client.workflow);
   // One registry for the process: the workflows' KPIs (through the worker's sinks) land on the service's /metrics.
@@ -97,9 +106,17 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
       deps,
       dataConverter,
       kpis: metrics.kpis,
+      telemetry: telemetry.worker,
       ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
     }),
-    await createErpWorker({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE, deps, dataConverter, activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND }),
+    await createErpWorker({
+      connection: nativeConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      deps,
+      dataConverter,
+      telemetry: telemetry.worker,
+      activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
+    }),
   ];
   const runs = workers.map((w) => w.run());
   started.push(async () => {
@@ -126,6 +143,10 @@ async function startParts(config: Config, logger: Logger, started: Array<() => P
     metrics,
     // The dev stack: read-only pages and the Web UI's codec calls from this machine need no key.
     openOnLoopback: true,
+    // Each webhook's own line ('webhook dispatched') tells the story; the HTTP lines are for LOG_LEVEL=debug.
+    requestLogLevel: 'debug',
+    // Loopback (the sample, the CLI, a local browser) is never limited here; other clients are.
+    rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE, exemptLoopback: true },
     uiBaseUrl: temporal.uiUrl,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resolveTemporalSettings, TEMPORAL_ENV_KEYS, type TemporalSettings } from './temporal';
 
 /** Empty strings count as unset, so `FOO=` in a .env file does not override a default. */
 const optional = <T extends z.ZodTypeAny>(schema: T) =>
@@ -48,15 +49,18 @@ const connectorEnv = Object.fromEntries(CONNECTOR_ENV_KEYS.map((k) => [k, option
 export const configSchema = z.object({
   NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  /** auto: one readable line per record for `q2c up` on a terminal, JSON lines everywhere else (worker, service, pipes). */
+  LOG_FORMAT: optional(z.enum(['auto', 'json', 'pretty'])).default('auto'),
   /** PostgreSQL server; when unset, PGlite (in-process PostgreSQL) under Q2C_DATA_DIR. */
   DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be one postgres:// or postgresql:// URL')),
   Q2C_DATA_DIR: optional(z.string()).default('.q2c'),
-  TEMPORAL_ADDRESS: optional(z.string()).default('localhost:7233'),
-  TEMPORAL_NAMESPACE: optional(z.string()).default('default'),
-  TEMPORAL_API_KEY: optional(z.string()),
-  TEMPORAL_TLS_CERT: optional(z.string()),
-  TEMPORAL_TLS_KEY: optional(z.string()),
-  TEMPORAL_TLS_CA: optional(z.string()),
+  /**
+   * The Temporal connection: the Temporal CLI's variables and profiles (TEMPORAL_ADDRESS,
+   * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE),
+   * resolved with the profile file by ./temporal.ts into `temporal`; the defaults
+   * (localhost:7233, default) apply after the profile.
+   */
+  ...Object.fromEntries(TEMPORAL_ENV_KEYS.map((k) => [k, optional(z.string())])) as Record<(typeof TEMPORAL_ENV_KEYS)[number], ReturnType<typeof optional<z.ZodString>>>,
   TEMPORAL_TASK_QUEUE: optional(z.string()).default('q2c'),
   /**
    * Queue-wide rate limit of ERP activities (all workers together), per second. An
@@ -72,6 +76,26 @@ export const configSchema = z.object({
   TEMPORAL_CLI: optional(z.string()),
   /** Searched for a `temporal` binary when .temporal/bin has none. */
   PATH: optional(z.string()),
+  /** Where the Temporal CLI's default profile file lives (~/.config/temporalio/temporal.toml). */
+  HOME: optional(z.string()),
+  XDG_CONFIG_HOME: optional(z.string()),
+  APPDATA: optional(z.string()),
+  /**
+   * The standalone worker's Prometheus endpoint for the Temporal SDK's own metrics
+   * (`host:port`, GET /metrics); `off` disables it. Unset: 0.0.0.0:9464 for `npm run worker` /
+   * `q2c worker`, none in the dev stack (`q2c up`), whose service serves /metrics.
+   */
+  WORKER_METRICS_ADDRESS: optional(z.union([z.literal('off'), z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port (e.g. 0.0.0.0:9464) or off')])),
+  /**
+   * OpenTelemetry tracing, off unless configured the standard way (src/telemetry): OTLP when
+   * OTEL_TRACES_EXPORTER=otlp or an OTLP endpoint is set; the exporter reads its other
+   * OTEL_EXPORTER_OTLP_* settings (headers, timeout) itself.
+   */
+  OTEL_SDK_DISABLED: optional(z.enum(['true', 'false'])),
+  OTEL_TRACES_EXPORTER: optional(z.string().regex(/^(otlp|console|none)(,(otlp|console|none))*$/, 'must be otlp, console or none (comma-separated)')),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(z.string().url()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(z.string().url()),
+  OTEL_SERVICE_NAME: optional(z.string()),
   /** Payload encryption keys, `id:base64(32 bytes)`, comma-separated, newest first (rotation). */
   Q2C_PAYLOAD_KEYS: optional(z.string()),
   /** Webhook signing secrets, comma-separated: several are valid at once during rotation. */
@@ -89,11 +113,33 @@ export const configSchema = z.object({
   /** Base URL of the vendor sandboxes (src/sandbox); vendors without real settings use it. */
   Q2C_SANDBOX_URL: optional(z.string().url()),
   ...connectorEnv,
+  /** Operator API, pages and docs: requests per minute per operator key holder (else per address); 0 = no limit. */
+  RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(600),
+  /** Each webhook endpoint: requests per minute per sender address; 0 = no limit. */
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: optional(z.coerce.number().int().min(0)).default(6000),
+  /**
+   * The service runs behind reverse proxies: `true` (trust X-Forwarded-For from any), or the proxies'
+   * comma-separated addresses/CIDRs. Client addresses (rate limits) then come from the header.
+   */
+  TRUST_PROXY: optional(
+    z
+      .string()
+      .trim()
+      .transform((v): boolean | string => (v === 'true' ? true : v === 'false' ? false : v)),
+  ),
   SERVICE_PORT: optional(port).default(8080),
   SANDBOX_PORT: optional(port).default(8090),
 });
 
-export type Config = z.infer<typeof configSchema>;
+/** The parsed environment, with the Temporal connection resolved (env > profile > defaults). */
+export type Config = z.infer<typeof configSchema> & {
+  /** Resolved: TEMPORAL_ADDRESS, else the profile's, else localhost:7233. */
+  TEMPORAL_ADDRESS: string;
+  /** Resolved: TEMPORAL_NAMESPACE, else the profile's, else default. */
+  TEMPORAL_NAMESPACE: string;
+  /** Everything a connection needs (src/temporal/connection.ts builds the options from it). */
+  temporal: TemporalSettings;
+};
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -108,7 +154,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
   }
-  return result.data;
+  const temporal = resolveTemporalSettings(result.data);
+  if (!temporal.ok) throw new ConfigError(temporal.problems);
+  const { settings } = temporal;
+  return {
+    ...result.data,
+    TEMPORAL_ADDRESS: settings.address,
+    TEMPORAL_NAMESPACE: settings.namespace,
+    ...(settings.apiKey !== undefined ? { TEMPORAL_API_KEY: settings.apiKey } : {}),
+    temporal: settings,
+  };
 }
 
 let cached: Config | undefined;

@@ -39,6 +39,8 @@ export const FaultRule = z.intersection(
     eventType: z.string().optional(),
     /** How many times the fault fires; absent = until cleared. */
     times: z.int().positive().optional(),
+    /** Chance that a matching request or event is hit (0 < p <= 1); absent = every one. */
+    probability: z.number().gt(0).max(1).optional(),
   }),
 );
 export type FaultRule = z.infer<typeof FaultRule>;
@@ -47,7 +49,25 @@ export type FaultRuleInput = z.input<typeof FaultRule>;
 export interface ActiveFault {
   id: string;
   rule: FaultRule;
+  /** Requests or events the rule matched. */
+  matched: number;
+  /** Of those, how many it hit (all of them without a probability). */
   fired: number;
+}
+
+/** A uniform draw in [0, 1). */
+export type Random = () => number;
+
+/** mulberry32: a small seeded generator, so a fault run can be repeated draw for draw. */
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 const HTTP_KINDS: ReadonlySet<FaultKind> = new Set(['latency', 'status', 'rate_limit', 'reset', 'timeout_after_commit']);
@@ -57,12 +77,20 @@ export class FaultRegistry {
   private faults: ActiveFault[] = [];
   private nextId = 1;
 
+  /** `random` decides probabilistic faults (default Math.random; seededRandom(n) to repeat a run). */
+  constructor(private random: Random = Math.random) {}
+
+  /** Draws from a seeded generator from now on. */
+  seed(seed: number): void {
+    this.random = seededRandom(seed);
+  }
+
   /** Adds a fault; returns its id. */
   add(input: FaultRuleInput): string {
     const rule = FaultRule.parse(input);
     for (const re of [rule.path, rule.eventType]) if (re !== undefined) new RegExp(re); // reject bad regexes now, not on a request
     const id = `fault_${this.nextId++}`;
-    this.faults.push({ id, rule, fired: 0 });
+    this.faults.push({ id, rule, matched: 0, fired: 0 });
     return id;
   }
 
@@ -95,6 +123,8 @@ export class FaultRegistry {
     const hit: FaultRule[] = [];
     for (const f of this.faults) {
       if (!match(f.rule)) continue;
+      f.matched += 1;
+      if (f.rule.probability !== undefined && this.random() >= f.rule.probability) continue;
       f.fired += 1;
       hit.push(f.rule);
     }

@@ -2,8 +2,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../db';
+import { requestLogController } from '../logger';
 import type { SandboxContext, SandboxVendor } from './context';
-import { FaultRegistry, FaultRule, type FaultRule as FaultRuleT } from './faults';
+import { FaultRegistry, FaultRule, seededRandom, type FaultRule as FaultRuleT } from './faults';
+import { RequestCounter } from './requests';
 import { SandboxStore } from './store';
 import { SANDBOX_VENDORS } from './vendors';
 import { WebhookSender } from './webhooks';
@@ -15,6 +17,8 @@ export interface SandboxOptions {
   webhookTargets?: Record<string, string>;
   /** Defaults to every vendor in src/sandbox/vendors.ts. */
   vendors?: readonly SandboxVendor[];
+  /** Seeds the draws of probabilistic faults (default: unseeded). */
+  faultSeed?: number;
 }
 
 export interface SandboxApp {
@@ -22,7 +26,11 @@ export interface SandboxApp {
   store: SandboxStore;
   faults: FaultRegistry;
   webhooks: WebhookSender;
+  requests: RequestCounter;
 }
+
+/** The request's route pattern, or its path when no route matched (a count per distinct unknown path). */
+const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? request.url.split('?')[0] ?? '';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,9 +47,10 @@ const innerPath = (url: string, prefix: string): string => {
 export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxApp> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const store = new SandboxStore(options.db);
-  const faults = new FaultRegistry();
+  const faults = new FaultRegistry(options.faultSeed === undefined ? Math.random : seededRandom(options.faultSeed));
+  const requests = new RequestCounter();
   const webhooks = new WebhookSender(options.db, faults, logger.child({ component: 'sandbox-webhooks' }), options.webhookTargets);
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: 10 * 1024 * 1024 });
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: 10 * 1024 * 1024, logController: requestLogController('debug') });
   const ctx: SandboxContext = { store, faults, webhooks, logger };
   const withheld = new WeakMap<FastifyRequest, Extract<FaultRuleT, { kind: 'timeout_after_commit' }>>();
 
@@ -54,6 +63,7 @@ export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxA
           for (const f of hits) {
             switch (f.kind) {
               case 'reset':
+                requests.record(vendor.vendor, request.method, routeOf(request), 0);
                 reply.hijack();
                 request.raw.socket.destroy();
                 return reply;
@@ -69,6 +79,9 @@ export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxA
             }
           }
           return undefined;
+        });
+        scope.addHook('onResponse', async (request, reply) => {
+          requests.record(vendor.vendor, request.method, routeOf(request), reply.statusCode);
         });
         scope.addHook('onSend', async (request, _reply, payload) => {
           const f = withheld.get(request);
@@ -107,6 +120,18 @@ export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxA
         }
       });
       admin.get('/faults', async () => ({ faults: faults.list() }));
+      admin.put('/faults/seed', async (request, reply) => {
+        const parsed = z.object({ seed: z.int() }).safeParse(request.body);
+        if (!parsed.success) return reply.code(400).send({ error: 'body must be { seed: <integer> }', issues: parsed.error.issues });
+        faults.seed(parsed.data.seed);
+        return { seed: parsed.data.seed };
+      });
+
+      admin.get('/requests', async (request) => ({ requests: requests.list((request.query as { vendor?: string }).vendor) }));
+      admin.delete('/requests', async () => {
+        requests.reset();
+        return { reset: true };
+      });
       admin.delete('/faults', async (request) => {
         const vendor = (request.query as { vendor?: string }).vendor;
         faults.clear(vendor);
@@ -126,6 +151,7 @@ export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxA
         await webhooks.idle();
         await store.reset();
         faults.clear();
+        requests.reset();
         return { reset: true };
       });
 
@@ -153,7 +179,7 @@ export async function buildSandboxApp(options: SandboxOptions): Promise<SandboxA
   app.addHook('onClose', async () => {
     webhooks.close();
   });
-  return { app, store, faults, webhooks };
+  return { app, store, faults, webhooks, requests };
 }
 
 export interface StartSandboxOptions extends SandboxOptions {

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { PayloadCodec } from '@temporalio/common';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Db } from '../db';
 import { AuditRepository } from '../db/audit';
+import { requestLogController } from '../logger';
 import { InboxRepository } from '../db/inbox';
 import { OperatorActionRepository } from '../db/operator-actions';
 import { RuleSetRepository } from '../db/rulesets';
@@ -15,18 +20,21 @@ import { registerConsole } from './console';
 import { registerDashboardRoutes } from './dashboard.routes';
 import { DealNotFoundError, type DealGateway } from './deal-gateway';
 import { createDealLocator, type DealLocator } from './deal-locator';
-import { badRequest, HttpProblem, unauthorized, type SignatureFailure } from './errors';
+import { badRequest, HttpProblem, unauthorized, validationProblem, type SignatureFailure } from './errors';
 import { createDealKpiRefresher, createMetrics, type Metrics, type WebhookOutcome } from './metrics';
+import { documentOnly, errorResponses, registerApiDocs, registerOpenApi } from './openapi';
 import { registerOperatorRoutes } from './operator.routes';
 import type { RuleSetGovernanceGateway } from './ruleset-gateway';
 import { registerInboxReplayRoute } from './inbox-replay.routes';
 import { registerRuleSetRoutes } from './ruleset.routes';
-import { docusignSource } from './webhooks/docusign';
-import { kantataSource } from './webhooks/kantata';
-import { salesforceSource } from './webhooks/salesforce';
+import { DEFAULT_RATE_LIMITS, helmetOptions, rateLimitOptions, webhookRateLimit, type RateLimitSettings } from './security';
+import { DocuSignConnectPayload, docusignSource } from './webhooks/docusign';
+import { KANTATA_KINDS, KantataPayloads, kantataSource } from './webhooks/kantata';
+import { SalesforceClosedWonPayload, salesforceSource } from './webhooks/salesforce';
 import type { IncomingWebhook, ParsedEvent, WebhookSource } from './webhooks/source';
 import { createWebhookReplay } from './webhooks/replay';
-import { stripeSource } from './webhooks/stripe';
+import { Q2C_SIGNATURE_HEADER, Q2C_TIMESTAMP_HEADER } from './webhooks/signature';
+import { StripeEvents, stripeSource } from './webhooks/stripe';
 
 /** Secrets per source; every list may hold several entries valid at once (rotation). */
 export interface ServiceSecrets {
@@ -69,6 +77,12 @@ export interface ServiceDeps {
   kpiRefreshSeconds?: number;
   /** 32 bytes encrypting the operator console's session cookie (Q2C_CONSOLE_SESSION_KEY); absent: a random key per process. */
   consoleSessionKey?: Buffer;
+  /** Request log lines: 'info' (default) is Fastify's two per request; 'debug' one per answered request at debug (the dev stack). */
+  requestLogLevel?: 'info' | 'debug' | 'trace';
+  /** Per-client request limits (default DEFAULT_RATE_LIMITS; loopback exempt when openOnLoopback). */
+  rateLimit?: RateLimitSettings;
+  /** Fastify's trustProxy: the client address (rate limits) from X-Forwarded-For set by these proxies. Default: none trusted. */
+  trustProxy?: boolean | string;
 }
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
@@ -91,8 +105,47 @@ const outcomeOf = (status: number): WebhookOutcome =>
   : status === 413 ? 'too_large'
   : status === 415 ? 'unsupported_media_type'
   : status === 422 ? 'unprocessable'
+  : status === 429 ? 'rate_limited'
   : status === 503 ? 'dispatch_failed'
   : 'error';
+
+const WEBHOOK_SUMMARIES: Record<WebhookSource['name'], string> = {
+  salesforce: 'Salesforce: an opportunity closed-won (starts or signals its deal)',
+  docusign: 'DocuSign Connect: an envelope completed, declined or voided',
+  kantata: 'Kantata relay: approved time, approved expenses, milestones completed or accepted',
+  stripe: 'Stripe: invoice paid, payment succeeded, charge refunded',
+};
+const WEBHOOK_AUTH: Record<WebhookSource['name'], string> = {
+  salesforce: `Signed with the q2c relay scheme: \`${Q2C_SIGNATURE_HEADER}\` is hex HMAC-SHA256 of \`<timestamp>.<body>\` under Q2C_WEBHOOK_SECRET_SALESFORCE, within 5 minutes of \`${Q2C_TIMESTAMP_HEADER}\`.`,
+  docusign: 'Signed by DocuSign Connect (HMAC): `X-DocuSign-Signature-<n>` is base64 HMAC-SHA256 of the body under a Connect key (Q2C_DOCUSIGN_CONNECT_KEYS).',
+  kantata: `Signed with the q2c relay scheme: \`${Q2C_SIGNATURE_HEADER}\` is hex HMAC-SHA256 of \`<timestamp>.<body>\` under Q2C_WEBHOOK_SECRET_KANTATA, within 5 minutes of \`${Q2C_TIMESTAMP_HEADER}\`.`,
+  stripe: 'Signed by Stripe: `Stripe-Signature` (`t=...,v1=...`) under STRIPE_WEBHOOK_SECRET, within 5 minutes.',
+};
+const q2cSignatureHeaders = z.object({
+  [Q2C_TIMESTAMP_HEADER]: z.string().regex(/^\d{1,12}$/).meta({ description: 'Unix seconds, inside the signed string' }),
+  [Q2C_SIGNATURE_HEADER]: z.string().meta({ description: 'hex HMAC-SHA256 digests, comma-separated during secret rotation' }),
+});
+/** What the document shows of each webhook's input; nothing here parses a request. */
+const WEBHOOK_DOCS: Record<WebhookSource['name'], Record<string, z.ZodType>> = {
+  salesforce: { headers: q2cSignatureHeaders, body: SalesforceClosedWonPayload },
+  docusign: {
+    headers: z.object({ 'x-docusign-signature-1': z.string().meta({ description: 'base64 HMAC-SHA256 of the body; -2, -3 ... for further Connect keys' }) }),
+    body: DocuSignConnectPayload,
+  },
+  kantata: {
+    params: z.object({ kind: z.enum(KANTATA_KINDS as [string, ...string[]]) }),
+    headers: q2cSignatureHeaders,
+    body: z.union(Object.values(KantataPayloads)),
+  },
+  stripe: {
+    headers: z.object({ 'stripe-signature': z.string().meta({ description: 't=<unix seconds>,v1=<hex HMAC-SHA256>' }) }),
+    body: z.union(Object.values(StripeEvents)),
+  },
+};
+const WEBHOOK_RESPONSES = {
+  202: z.object({ workflowId: z.string(), eventId: z.string(), duplicate: z.boolean() }),
+  ...errorResponses(400, 401, 413, 415, 422, 429, 503),
+};
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -129,7 +182,8 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     // pino's Logger is a FastifyBaseLogger; the cast keeps the app's type the default FastifyInstance.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit,
-    requestIdLogLabel: 'correlationId',
+    logController: requestLogController(deps.requestLogLevel, { requestIdLogLabel: 'correlationId' }),
+    trustProxy: deps.trustProxy ?? false,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers[CORRELATION_HEADER];
@@ -137,9 +191,23 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     },
   });
 
+  // Route schemas are zod: the same schemas validate the input and generate the OpenAPI document.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header(CORRELATION_HEADER, request.id);
   });
+  // A POST without a body validates as an empty object, so a 400 names each missing field.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body !== undefined) request.body = {};
+  });
+
+  // Registered before every route: their hooks (onRoute) must see each route.
+  await app.register(fastifyHelmet, helmetOptions());
+  const limits = { ...DEFAULT_RATE_LIMITS, exemptLoopback: deps.openOnLoopback ?? false, ...deps.rateLimit };
+  await app.register(fastifyRateLimit, rateLimitOptions(limits, access.keyring));
+  await registerOpenApi(app);
 
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
@@ -148,9 +216,14 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   // Errors raised before a handler runs (body too large, bad media type, malformed
   // operator JSON) get the same body shape; on a webhook route they are kept in the inbox too.
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const problem = toProblem(error, bodyLimit);
+    const problem = hasZodFastifySchemaValidationErrors(error)
+      ? validationProblem(error, request.routeOptions.config.inputNames)
+      : toProblem(error, bodyLimit);
     const source = request.routeOptions.config.webhookSource;
-    if (source) {
+    if (source && problem.status === 429) {
+      // A flood is counted, not stored: the sender retries after Retry-After.
+      metrics.webhooksReceived.inc({ source, outcome: 'rate_limited' });
+    } else if (source) {
       metrics.webhooksReceived.inc({ source, outcome: outcomeOf(problem.status) });
       request.log.warn({ source, status: problem.status, code: problem.code, headers: request.headers }, 'webhook rejected before parsing');
       await inbox
@@ -181,8 +254,19 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
     for (const source of sources) {
-      scope.post(paths[source.name], { bodyLimit, config: { webhookSource: source.name } }, (request, reply) =>
-        intake(source, request, reply),
+      scope.post(
+        paths[source.name],
+        {
+          bodyLimit,
+          config: { webhookSource: source.name, rateLimit: webhookRateLimit(limits), swaggerTransform: documentOnly({ ...WEBHOOK_DOCS[source.name], response: WEBHOOK_RESPONSES }) },
+          schema: {
+            tags: ['webhooks'],
+            summary: WEBHOOK_SUMMARIES[source.name],
+            description: `${WEBHOOK_SUMMARIES[source.name]}. ${WEBHOOK_AUTH[source.name]} The body is read raw and verified over its exact bytes before it is parsed; every delivery is kept in the inbox (GET /inbox). Answers 202 with the deal's workflow id (also for a duplicate, marked \`duplicate: true\`).`,
+            security: [],
+          },
+        },
+        (request, reply) => intake(source, request, reply),
       );
     }
   });
@@ -214,17 +298,35 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     registerCodecRoutes(app, { codec: deps.codec, access, corsOrigins: deps.codecCorsOrigins ?? DEFAULT_CODEC_CORS_ORIGINS });
   }
 
-  app.get('/healthz', async (request, reply) => {
+  await registerApiDocs(app, { access });
+
+  app.withTypeProvider<ZodTypeProvider>().get('/healthz', {
+    schema: {
+      tags: ['metrics'],
+      summary: 'Liveness and database check',
+      description: 'No key needed.',
+      security: [],
+      response: { 200: z.object({ status: z.literal('ok') }), 503: z.object({ status: z.literal('unavailable'), checks: z.object({ database: z.literal('down') }) }), ...errorResponses(429) },
+    },
+  }, async (request, reply) => {
     try {
       await inbox.ping();
-      return { status: 'ok' };
+      return { status: 'ok' as const };
     } catch (err) {
       request.log.error({ err }, 'health: database unreachable');
       return reply.code(503).send({ status: 'unavailable', checks: { database: 'down' } });
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', {
+    schema: {
+      tags: ['metrics'],
+      summary: 'Prometheus metrics (text exposition format)',
+      description: 'Webhook outcomes and dispatch latency, deals per stage and needing attention, the deal KPIs (stage cycle times, exceptions, invoice latency). No key needed: restrict it at the network, as for any scrape target.',
+      security: [],
+      produces: ['text/plain'],
+    },
+  }, async (_request, reply) => {
     await kpiRefresher?.refreshIfStale();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();

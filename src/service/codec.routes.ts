@@ -1,8 +1,10 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope, type AccessPolicy } from './auth';
-import { HttpProblem, parseInput } from './errors';
+import { HttpProblem } from './errors';
+import { documented, errorResponses } from './openapi';
 
 /** The Temporal Web UI of `temporal server start-dev`. */
 export const DEFAULT_CODEC_CORS_ORIGINS: readonly string[] = ['http://localhost:8233'];
@@ -78,9 +80,8 @@ export function registerCodecRoutes(app: FastifyInstance, deps: CodecRoutesDeps)
     return reply.code(204).send();
   };
 
-  const run = (direction: 'encode' | 'decode') => async (request: FastifyRequest, reply: FastifyReply) => {
+  const run = async (direction: 'encode' | 'decode', { payloads }: z.infer<typeof PayloadsJson>, request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const { payloads } = parseInput(PayloadsJson, request.body ?? {}, `${direction} request`);
       const out: Payload[] = [];
       // One payload at a time, so a failure names the payload it is about.
       for (const [i, p] of payloads.entries()) {
@@ -103,7 +104,22 @@ export function registerCodecRoutes(app: FastifyInstance, deps: CodecRoutesDeps)
   for (const direction of ['decode', 'encode'] as const) {
     const url = `/codec/${direction}`;
     // Preflights carry no credentials: answered before (and without) the key check.
-    app.options(url, { onRequest: cors }, preflight);
-    app.post(url, { onRequest: cors, preHandler: requireScope(deps.access, 'read'), bodyLimit: CODEC_BODY_LIMIT }, run(direction));
+    app.options(url, { onRequest: cors, schema: { hide: true } }, preflight);
+    app.withTypeProvider<ZodTypeProvider>().post(url, {
+      onRequest: cors,
+      preValidation: requireScope(deps.access, 'read'),
+      bodyLimit: CODEC_BODY_LIMIT,
+      config: { inputNames: { body: `${direction} request` } },
+      schema: {
+        ...documented({
+          tag: 'codec',
+          summary: direction === 'decode' ? 'Decode (decrypt) payloads for the Temporal Web UI' : 'Encode (encrypt) payloads',
+          scope: 'read',
+          description: "Temporal's remote codec protocol: `Payloads` in protobuf JSON. Called cross-origin by the Web UI (CORS for the configured origins only; any other origin is refused with 403).",
+        }),
+        body: PayloadsJson,
+        response: { 200: PayloadsJson, ...errorResponses(400, 401, 403, 413, 429) },
+      },
+    }, (request, reply) => run(direction, request.body, request, reply));
   }
 }

@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DEAL_STAGES } from '../contract';
 import { requireScope, type AccessPolicy } from './auth';
 import type { DealGateway, DealListQuery, DealSummary } from './deal-gateway';
-import { HttpProblem, parseInput } from './errors';
+import { validationProblem, type HttpProblem } from './errors';
+import { documented, errorResponses } from './openapi';
 import { answer } from './operator.routes';
+import { contentSecurityPolicy, styleHash } from './security';
 
 /** A form's "any" option sends the parameter empty: that is no filter. */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -116,35 +119,73 @@ function errorPage(problem: HttpProblem): string {
 `;
 }
 
-// No scripts, no external resources, no framing; the only style is the page's own.
+/** The dashboard's one inline <style>, allowed by its hash in the page's CSP (no 'unsafe-inline'). */
+export const DASHBOARD_STYLE_HASH = styleHash(STYLE);
+
+// Security headers (CSP, nosniff, referrer policy, framing) come from @fastify/helmet (security.ts);
+// the page adds its inline style's hash to the CSP and is never cached (it shows live state).
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 };
+const PAGE_CSP = { contentSecurityPolicy: contentSecurityPolicy({ extraStyles: [DASHBOARD_STYLE_HASH] }) };
+
+/** A deal as the visibility store lists it (DealSummary). */
+const DealSummaryBody = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  opportunityId: z.string(),
+  status: z.string().meta({ description: 'RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, CONTINUED_AS_NEW, TIMED_OUT' }),
+  stage: z.string().optional(),
+  customerId: z.string().optional(),
+  legalEntity: z.string().optional(),
+  needsAttention: z.boolean(),
+  startedAt: z.string().meta({ format: 'date-time' }),
+  closedAt: z.string().meta({ format: 'date-time' }).optional(),
+});
 
 /** GET /deals (JSON) and GET /dashboard (HTML): deals from the visibility store, filtered by stage and needs-attention. */
 export function registerDashboardRoutes(app: FastifyInstance, deps: { access: AccessPolicy; gateway: DealGateway; ui: TemporalUiLink }) {
-  app.get('/deals', { preHandler: requireScope(deps.access, 'read') }, async (request, reply) => {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get('/deals', {
+    preValidation: requireScope(deps.access, 'read'),
+    config: { inputNames: { querystring: 'query' } },
+    schema: {
+      ...documented({ tag: 'deals', summary: 'Deals, filtered by stage and needs-attention', scope: 'read', description: 'From the workflow visibility store (search attributes DealStage, NeedsAttention): open deals first, then by close time.' }),
+      querystring: DealListParams,
+      response: { 200: z.object({ items: z.array(DealSummaryBody) }), ...errorResponses(400, 401, 403, 429) },
+    },
+  }, async (request, reply) => {
     try {
-      const { limit, ...query } = parseInput(DealListParams, request.query, 'query');
+      const { limit, ...query } = request.query;
       return { items: await deps.gateway.listDeals({ ...query, limit }) };
     } catch (err) {
       return answer(reply, err);
     }
   });
 
-  app.get('/dashboard', { preHandler: requireScope(deps.access, 'read', { challenge: 'Basic' }) }, async (request, reply) => {
-    let params: z.infer<typeof DealListParams>;
-    try {
-      params = parseInput(DealListParams, request.query, 'query');
-    } catch (err) {
-      if (!(err instanceof HttpProblem)) throw err;
-      return reply.code(400).headers(PAGE_HEADERS).send(errorPage(err));
-    }
-    const { limit, ...query } = params;
+  api.get('/dashboard', {
+    preValidation: requireScope(deps.access, 'read', { challenge: 'Basic' }),
+    helmet: PAGE_CSP,
+    config: { inputNames: { querystring: 'query' } },
+    schema: {
+      ...documented({ tag: 'pages', summary: 'The deal dashboard (HTML)', scope: 'read', description: 'A filter form and one row per deal, each linked to its workflow in the Temporal Web UI. Open on loopback in the dev stack.' }),
+      querystring: DealListParams,
+      produces: ['text/html'],
+      response: {
+        200: { description: 'The page', content: { 'text/html': { schema: z.string() } } },
+        400: { description: 'A bad filter: a page naming each bad parameter', content: { 'text/html': { schema: z.string() } } },
+        ...errorResponses(401, 403, 429),
+      },
+    },
+    // A bad filter answers the page's own error page, not the API's JSON.
+    errorHandler: (error, request, reply) => {
+      if (!hasZodFastifySchemaValidationErrors(error)) throw error;
+      const problem = validationProblem(error, request.routeOptions.config.inputNames);
+      return reply.code(400).headers(PAGE_HEADERS).send(errorPage(problem));
+    },
+  }, async (request, reply) => {
+    const { limit, ...query } = request.query;
     const deals = await deps.gateway.listDeals({ ...query, limit });
     reply.headers(PAGE_HEADERS);
     return renderDashboard({ deals, query, ui: deps.ui, limit });

@@ -22,6 +22,7 @@ export type ServiceErrorCode =
   /** An inbox replay of a row that is not replayable, or already being replayed. */
   | 'NOT_REPLAYABLE'
   | 'REPLAY_IN_PROGRESS'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 /** Why a signature check failed; logged and stored, never the signature itself. */
@@ -66,4 +67,33 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   const r = schema.safeParse(value);
   if (!r.success) throw badRequest(zodIssues(r.error), `invalid ${where}`);
   return r.data;
+}
+
+/** The parts of a request a route schema validates, as Fastify names them in `validationContext`. */
+export type RequestPart = 'body' | 'params' | 'querystring' | 'headers';
+
+/** What a route calls each part in its 400 message ("invalid amendment"); see the route's `config.inputNames`. */
+export type InputNames = Partial<Record<RequestPart, string>>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Names the route's validated parts in a 400's message: `{ body: 'amendment' }` -> "invalid amendment". */
+    inputNames?: InputNames;
+  }
+}
+
+const PART_NAMES: Record<RequestPart, string> = { body: 'body', params: 'path parameters', querystring: 'query', headers: 'headers' };
+
+/**
+ * A route schema's validation failure (fastify-type-provider-zod puts one entry per zod
+ * issue in `validation`, its path as a JSON pointer) -> the same 400 as `parseInput`:
+ * every failing field by its dotted path, the message naming what was invalid.
+ */
+export function validationProblem(
+  error: { validation: ReadonlyArray<{ instancePath: string; message?: string }>; validationContext?: string },
+  names: InputNames = {},
+): HttpProblem {
+  const part = (error.validationContext ?? 'body') as RequestPart;
+  const issues = error.validation.map((v) => ({ path: v.instancePath.replace(/^\//, '').split('/').join('.'), message: v.message ?? 'invalid' }));
+  return badRequest(issues, `invalid ${names[part] ?? PART_NAMES[part] ?? part}`);
 }

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
 import { EncryptionCodec, parseEncryptionKeys } from '../codec/encryption.codec';
 import { loadConfig, type Config } from '../config';
 import { openDb } from '../db';
 import { buildService, type ServiceSecrets } from './app';
 import { parseOperatorKeys, parseSecretList } from './auth';
-import { createLogger } from '../logger';
+import { createLogger, resolveLogFormat } from '../logger';
 import { createTemporalDealGateway } from './temporal-deal-gateway';
 import { createTemporalGovernanceGateway } from './ruleset-gateway';
+import { setupTelemetry } from '../telemetry';
+import { connectTemporal, temporalClient } from '../temporal/connection';
 
 type ServiceEnv = Pick<
   Config,
@@ -34,22 +34,11 @@ export function serviceSecretsFrom(config: ServiceEnv): ServiceSecrets {
   return secrets;
 }
 
-async function connectTemporal(config: Config): Promise<Connection> {
-  const tls =
-    config.TEMPORAL_TLS_CERT && config.TEMPORAL_TLS_KEY
-      ? {
-          clientCertPair: { crt: readFileSync(config.TEMPORAL_TLS_CERT), key: readFileSync(config.TEMPORAL_TLS_KEY) },
-          ...(config.TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(config.TEMPORAL_TLS_CA) } : {}),
-        }
-      : config.TEMPORAL_API_KEY
-        ? true
-        : undefined;
-  return Connection.connect({ address: config.TEMPORAL_ADDRESS, tls, apiKey: config.TEMPORAL_API_KEY });
-}
-
 export async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c-service' });
+  // Before the Fastify instance exists: its request spans are registered as it initialises.
+  const telemetry = setupTelemetry({ serviceName: 'q2c-service', env: config });
+  const logger = createLogger({ level: config.LOG_LEVEL, service: 'q2c-service', format: resolveLogFormat(config.LOG_FORMAT, false) });
   const secrets = serviceSecretsFrom(config);
   // With PGlite (no DATABASE_URL) only one process may open the data dir: run the
   // service inside the stack process then (see docs/service.md), or set DATABASE_URL.
@@ -58,7 +47,7 @@ export async function main(): Promise<void> {
   // Signals and updates must be encrypted with the same keys the worker decrypts with.
   const codec = config.Q2C_PAYLOAD_KEYS ? new EncryptionCodec(parseEncryptionKeys(config.Q2C_PAYLOAD_KEYS)) : undefined;
   const dataConverter = codec ? { payloadCodecs: [codec] } : undefined;
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  const client = temporalClient(connection, config, { ...(dataConverter ? { dataConverter } : {}), ...(telemetry.clientInterceptors ? { interceptors: telemetry.clientInterceptors } : {}) });
   const app = await buildService({
     db: database.db,
     dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
@@ -71,6 +60,8 @@ export async function main(): Promise<void> {
     codec,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(config.Q2C_CONSOLE_SESSION_KEY ? { consoleSessionKey: Buffer.from(config.Q2C_CONSOLE_SESSION_KEY, 'base64') } : {}),
+    rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE },
+    ...(config.TRUST_PROXY !== undefined ? { trustProxy: config.TRUST_PROXY } : {}),
   });
 
   const shutdown = async (signal: string) => {
@@ -78,6 +69,7 @@ export async function main(): Promise<void> {
     await app.close();
     await connection.close();
     await database.close();
+    await telemetry.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', (s) => void shutdown(s));

@@ -12,6 +12,7 @@ export type WebhookOutcome =
   | 'unsupported_media_type'
   | 'unprocessable'
   | 'dispatch_failed'
+  | 'rate_limited'
   | 'error';
 
 /** A registry per service instance, so several apps (tests) never collide on metric names. */

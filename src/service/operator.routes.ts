@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, PromiseToPayRequest, TerminateContractRequest } from '../contract';
 import type { InboxRepository } from '../db/inbox';
-import { requireScope as guard, type AccessPolicy } from './auth';
+import { requireScope as guard, type AccessPolicy, type Scope } from './auth';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway } from './deal-gateway';
-import { HttpProblem, parseInput as parse } from './errors';
+import { HttpProblem } from './errors';
+import { documented, errorResponses } from './openapi';
 
 const Note = z.string().max(2000).optional();
 
@@ -149,10 +151,10 @@ export const PromiseToPayBody = z.strictObject({
   note: Text,
 }) satisfies z.ZodType<Omit<PromiseToPayRequest, 'invoiceId'>>;
 
-const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id') });
-const InvoiceParams = DealParams.extend({ invoiceId: ItemId });
+const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id').meta({ description: 'the opportunity id (the deal workflow is deal-<id>)' }) });
+const InvoiceParams = DealParams.extend({ invoiceId: ItemId.meta({ description: 'the q2c invoice id' }) });
 /** A deal exception's number, or a delivery attention item's id ('OVERDUE:inv-1'). */
-const ExceptionParams = DealParams.extend({ exceptionId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'expected an exception number or an attention item id') });
+const ExceptionParams = DealParams.extend({ exceptionId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'expected an exception number or an attention item id').meta({ description: "a deal exception's number, or a delivery attention item's id (OVERDUE:<invoiceId>)" }) });
 
 export const InboxQuery = z.object({
   status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']).optional(),
@@ -169,43 +171,83 @@ export function answer(reply: FastifyReply, err: unknown) {
   throw err;
 }
 
-/** Operator API: scoped bearer keys, deal query and resolve, inbox inspection. */
+/** What an update on a deal answers: the workflow and the update's result (see src/contract). */
+const DealActionAnswer = z.looseObject({ workflowId: z.string(), result: z.unknown() });
+
+const InboxItem = z.looseObject({
+  id: z.number().int(),
+  source: z.string(),
+  eventId: z.string().nullable(),
+  eventType: z.string().nullable(),
+  status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']),
+  workflowId: z.string().nullable(),
+  correlationId: z.string().nullable(),
+  error: z.unknown().meta({ description: 'the error body the delivery was answered with, for rejected ones' }),
+  rawBody: z.string().meta({ description: 'the body exactly as received' }),
+  receivedAt: z.string().meta({ format: 'date-time' }),
+  dispatchedAt: z.string().meta({ format: 'date-time' }).nullable(),
+});
+
+/** Operator API: scoped bearer keys, deal query and actions, inbox inspection. */
 export function registerOperatorRoutes(
   app: FastifyInstance,
   deps: { access: AccessPolicy; gateway: DealGateway; inbox: InboxRepository },
 ) {
-  const requireScope = (scope: 'read' | 'operate' | 'approve') => guard(deps.access, scope);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const requireScope = (scope: Scope) => guard(deps.access, scope);
   /** A route's work, with its known failures answered (answer) and anything else left to Fastify (500). */
   const answering =
-    <T>(work: (request: FastifyRequest) => Promise<T>) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
+    <R extends FastifyRequest, T>(work: (request: R, reply: FastifyReply) => Promise<T>) =>
+    async (request: R, reply: FastifyReply): Promise<T> => {
       try {
-        return await work(request);
+        return await work(request, reply);
       } catch (err) {
-        return answer(reply, err);
+        // answer() sends the failure's body and returns the reply (Fastify takes a returned reply as sent).
+        return answer(reply, err) as never;
       }
     };
+  const action = (scope: Scope, summary: string, description?: string) => ({
+    ...documented({ tag: 'operations', summary, scope, ...(description ? { description } : {}) }),
+    response: { 200: DealActionAnswer, ...errorResponses(400, 401, 403, 404, 409, 429) },
+  });
 
-  app.get('/deals/:id', { preHandler: requireScope('read') }, answering(async (request) => {
-    const { id } = parse(DealParams, request.params, 'deal id');
-    return await deps.gateway.queryDeal(id);
+  api.get('/deals/:id', {
+    preValidation: requireScope('read'),
+    config: { inputNames: { params: 'deal id' } },
+    schema: {
+      ...documented({ tag: 'deals', summary: "A deal's state", scope: 'read', description: "The deal workflow's getDealState query: stage, contract versions, invoices, payments, revenue, exceptions." }),
+      params: DealParams,
+      response: { 200: z.looseObject({ workflowId: z.string(), state: z.unknown() }), ...errorResponses(400, 401, 403, 404, 429) },
+    },
+  }, answering(async (request) => deps.gateway.queryDeal(request.params.id)));
+
+  api.get('/deals/:id/revenue-waterfall', {
+    preValidation: requireScope('read'),
+    config: { inputNames: { params: 'deal id' } },
+    schema: {
+      ...documented({ tag: 'deals', summary: "A deal's revenue waterfall by month", scope: 'read' }),
+      params: DealParams,
+      response: { 200: z.looseObject({ workflowId: z.string(), waterfall: z.unknown() }), ...errorResponses(400, 401, 403, 404, 409, 429) },
+    },
+  }, answering(async (request) => deps.gateway.revenueWaterfall(request.params.id)));
+
+  api.post('/deals/:id/resolve', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'deal id', body: 'operator action' } },
+    schema: { ...action('operate', 'Resolve the exception a deal is parked on', "Retry the step, skip it (optional steps only), link an existing record, override a field of the step's input and retry, or cancel the deal; made in the key holder's name. The deal's update validator refuses what the parked step does not allow (409)."), params: DealParams, body: OperatorActionBody },
+  }, answering(async (request) => {
+    const { id } = request.params;
+    request.log.info({ operator: request.principal?.name, opportunityId: id, action: request.body.action }, 'operator resolves exception');
+    return await deps.gateway.resolveException(id, { ...request.body, by: request.principal!.name });
   }));
 
-  app.get('/deals/:id/revenue-waterfall', { preHandler: requireScope('read') }, answering(async (request) => {
-    const { id } = parse(DealParams, request.params, 'deal id');
-    return await deps.gateway.revenueWaterfall(id);
-  }));
-
-  app.post('/deals/:id/resolve', { preHandler: requireScope('operate') }, answering(async (request) => {
-    const { id } = parse(DealParams, request.params, 'deal id');
-    const action = parse(OperatorActionBody, request.body ?? {}, 'operator action');
-    request.log.info({ operator: request.principal?.name, opportunityId: id, action: action.action }, 'operator resolves exception');
-    return await deps.gateway.resolveException(id, { ...action, by: request.principal!.name });
-  }));
-
-  app.post('/deals/:id/exceptions/:exceptionId/notes', { preHandler: requireScope('operate') }, answering(async (request) => {
-    const { id, exceptionId } = parse(ExceptionParams, request.params, 'exception');
-    const body = parse(AnnotateExceptionBody, request.body ?? {}, 'exception note');
+  api.post('/deals/:id/exceptions/:exceptionId/notes', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'exception', body: 'exception note' } },
+    schema: { ...action('operate', 'Note or assign a parked item', "A note and/or an assignee (empty: unassign) on a deal exception or a delivery attention item, in the key holder's name; changes nothing the deal does."), params: ExceptionParams, body: AnnotateExceptionBody },
+  }, answering(async (request) => {
+    const { id, exceptionId } = request.params;
+    const body = request.body;
     const by = request.principal!.name;
     request.log.info({ operator: by, opportunityId: id, exceptionId, assignee: body.assignee }, 'operator annotates exception');
     return /^\d+$/.test(exceptionId)
@@ -213,54 +255,84 @@ export function registerOperatorRoutes(
       : await deps.gateway.annotateAttention(id, { attentionId: exceptionId, by, ...body });
   }));
 
-  app.post('/deals/:id/amendments', { preHandler: requireScope('operate') }, answering(async (request) => {
-    const { id } = parse(DealParams, request.params, 'deal id');
-    const amendment = parse(AmendContractBody, request.body ?? {}, 'amendment');
+  api.post('/deals/:id/amendments', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'deal id', body: 'amendment' } },
+    schema: { ...action('operate', 'Amend the contract (change order)', 'Written against `baseVersion`; idempotent per `requestId`. Posted to the ERP first, then the version the deal bills from.'), params: DealParams, body: AmendContractBody },
+  }, answering(async (request) => {
+    const { id } = request.params;
+    const amendment = request.body;
     request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: amendment.requestId, baseVersion: amendment.baseVersion }, 'operator amends contract');
     return await deps.gateway.amendContract(id, amendment);
   }));
 
-  app.post('/deals/:id/credit-memos', { preHandler: requireScope('operate') }, answering(async (request) => {
-    const { id } = parse(DealParams, request.params, 'deal id');
-    const credit = parse(CreditInvoiceBody, request.body ?? {}, 'credit request');
+  api.post('/deals/:id/credit-memos', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'deal id', body: 'credit request' } },
+    schema: { ...action('operate', 'Credit an invoice (whole lines or named items)', 'Idempotent per `requestId`.'), params: DealParams, body: CreditInvoiceBody },
+  }, answering(async (request) => {
+    const { id } = request.params;
+    const credit = request.body;
     request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: credit.requestId, invoiceId: credit.invoiceId }, 'operator credits invoice');
     return await deps.gateway.creditInvoice(id, credit);
   }));
 
-  app.post('/deals/:id/termination', { preHandler: requireScope('operate') }, answering(async (request) => {
-    const { id } = parse(DealParams, request.params, 'deal id');
-    const termination = parse(TerminateContractBody, request.body ?? {}, 'termination');
+  api.post('/deals/:id/termination', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'deal id', body: 'termination' } },
+    schema: { ...action('operate', 'Terminate the contract from a date', 'Idempotent per `requestId`.'), params: DealParams, body: TerminateContractBody },
+  }, answering(async (request) => {
+    const { id } = request.params;
+    const termination = request.body;
     request.log.info({ operator: request.principal?.name, opportunityId: id, requestId: termination.requestId, effectiveDate: termination.effectiveDate }, 'operator terminates contract');
     return await deps.gateway.terminateContract(id, termination);
   }));
 
   // Releasing held billing is an approver's decision, made in the approver's own name.
-  app.post('/deals/:id/invoices/:invoiceId/decision', { preHandler: requireScope('approve') }, answering(async (request) => {
-    const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
-    const body = parse(InvoiceDecisionBody, request.body ?? {}, 'invoice decision');
+  api.post('/deals/:id/invoices/:invoiceId/decision', {
+    preValidation: requireScope('approve'),
+    config: { inputNames: { params: 'invoice', body: 'invoice decision' } },
+    schema: { ...action('approve', 'Release or refuse an invoice held for approval', 'Approving posts the held invoice; rejecting keeps it off the books with the reason.'), params: InvoiceParams, body: InvoiceDecisionBody },
+  }, answering(async (request) => {
+    const { id, invoiceId } = request.params;
+    const body = request.body;
     const by = request.principal!.name;
     request.log.info({ operator: by, opportunityId: id, invoiceId, decision: body.decision }, 'operator decides invoice');
     return await deps.gateway.decideInvoice(id, { invoiceId, decision: body.decision, by, ...(body.reason ? { reason: body.reason } : {}) });
   }));
 
-  app.post('/deals/:id/invoices/:invoiceId/write-off', { preHandler: requireScope('approve') }, answering(async (request) => {
-    const { id, invoiceId } = parse(InvoiceParams, request.params, 'invoice');
-    const body = parse(WriteOffBody, request.body ?? {}, 'write-off');
+  api.post('/deals/:id/invoices/:invoiceId/write-off', {
+    preValidation: requireScope('approve'),
+    config: { inputNames: { params: 'invoice', body: 'write-off' } },
+    schema: { ...action('approve', "Write off an invoice's open balance"), params: InvoiceParams, body: WriteOffBody },
+  }, answering(async (request) => {
+    const { id, invoiceId } = request.params;
     const by = request.principal!.name;
     request.log.info({ operator: by, opportunityId: id, invoiceId }, 'operator writes off invoice');
-    return await deps.gateway.writeOffInvoice(id, { invoiceId, by, reason: body.reason });
+    return await deps.gateway.writeOffInvoice(id, { invoiceId, by, reason: request.body.reason });
   }));
 
-  app.post('/deals/:id/invoices/:invoiceId/promise-to-pay', { preHandler: requireScope('operate') }, answering(async (request) => {
-    const { id, invoiceId } = parse(InvoiceParams, request.params, 'deal and invoice id');
-    const body = parse(PromiseToPayBody, request.body ?? {}, 'promise to pay');
+  api.post('/deals/:id/invoices/:invoiceId/promise-to-pay', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'deal and invoice id', body: 'promise to pay' } },
+    schema: { ...action('operate', "Record a customer's promise to pay an overdue invoice", 'Idempotent per `requestId`.'), params: InvoiceParams, body: PromiseToPayBody },
+  }, answering(async (request) => {
+    const { id, invoiceId } = request.params;
+    const body = request.body;
     request.log.info({ operator: request.principal?.name, opportunityId: id, invoiceId, requestId: body.requestId, promisedOn: body.promisedOn }, 'operator records a promise to pay');
     return await deps.gateway.promiseToPay(id, { ...body, invoiceId });
   }));
 
-  app.get('/inbox', { preHandler: requireScope('read') }, answering(async (request) => {
-    const q = parse(InboxQuery, request.query, 'query');
-    const rows = await deps.inbox.list(q);
+  api.get('/inbox', {
+    preValidation: requireScope('read'),
+    config: { inputNames: { querystring: 'query' } },
+    schema: {
+      ...documented({ tag: 'inbox', summary: 'Webhook deliveries, newest first', scope: 'read', description: 'Every delivery is kept raw with its outcome; `status=rejected` lists the refused ones with their error.' }),
+      querystring: InboxQuery,
+      response: { 200: z.object({ items: z.array(InboxItem) }), ...errorResponses(400, 401, 403, 429) },
+    },
+  }, answering(async (request) => {
+    const rows = await deps.inbox.list(request.query);
     return {
       items: rows.map((r) => ({
         ...r,

@@ -1,11 +1,13 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_PROPOSAL_EXPIRY_DAYS } from '../contract';
 import type { Db } from '../db';
 import { RuleSetRepository, RuleSetStoreError } from '../db/rulesets';
 import { RuleSet } from '../rules';
-import { requireScope as guard, type AccessPolicy } from './auth';
-import { HttpProblem, parseInput as parse } from './errors';
+import { requireScope as guard, type AccessPolicy, type Scope } from './auth';
+import { HttpProblem } from './errors';
+import { documented, errorResponses } from './openapi';
 import { ProposalConflictError, ProposalNotFoundError, ProposalRefusedError, type RuleSetGovernanceGateway } from './ruleset-gateway';
 
 /** An IANA zone name Intl knows ('America/New_York', 'UTC'). */
@@ -33,6 +35,26 @@ export const DecisionBody = z.strictObject({ note: z.string().trim().min(1).max(
 const ProposalParams = z.object({ id: z.string().regex(/^ruleset-proposal:[A-Za-z0-9_.:-]{1,200}:v[1-9][0-9]{0,8}$/, 'expected a proposal id like ruleset-proposal:default:v2') });
 const VersionParams = z.object({ id: z.string().min(1).max(200), version: z.coerce.number().int().min(1) });
 
+/** A proposal as its workflow's query answers it (RuleSetProposalView; preview and decisions documented loosely). */
+const ProposalAnswer = z.looseObject({
+  proposalId: z.string(),
+  ruleSet: z.object({ id: z.string(), version: z.number().int() }),
+  description: z.string(),
+  author: z.string(),
+  note: z.string().optional(),
+  status: z.string().meta({ description: 'PROPOSED, APPROVED, REJECTED, ACTIVE, EXPIRED' }),
+  proposedAt: z.string(),
+  effectiveDate: z.string(),
+  timeZone: z.string(),
+  activatesAt: z.string(),
+  expiresAt: z.string(),
+  preview: z.unknown().optional().meta({ description: 'the effect on open deals, per deal' }),
+  approval: z.unknown().optional(),
+  rejection: z.unknown().optional(),
+  activatedAt: z.string().optional(),
+  expiredAt: z.string().optional(),
+});
+
 /** Refusals that are about who decides (403) rather than the proposal's state (409). */
 const FORBIDDEN_REFUSALS = new Set(['RULESET.SELF_APPROVAL']);
 
@@ -54,61 +76,90 @@ function answer(reply: FastifyReply, err: unknown) {
  * authenticated key's name, so nobody approves their own proposal by typing another name.
  */
 export function registerRuleSetRoutes(app: FastifyInstance, deps: { access: AccessPolicy; db: Db; governance?: RuleSetGovernanceGateway }) {
-  const requireScope = (scope: 'read' | 'operate' | 'approve') => guard(deps.access, scope);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const requireScope = (scope: Scope) => guard(deps.access, scope);
   const repo = new RuleSetRepository(deps.db);
+  const answering =
+    <R extends FastifyRequest, T>(work: (request: R, reply: FastifyReply) => Promise<T>) =>
+    async (request: R, reply: FastifyReply): Promise<T> => {
+      try {
+        return await work(request, reply);
+      } catch (err) {
+        // answer() sends the failure's body and returns the reply (Fastify takes a returned reply as sent).
+        return answer(reply, err) as never;
+      }
+    };
 
-  app.get('/rulesets', { preHandler: requireScope('read') }, async () => ({
+  api.get('/rulesets', {
+    preValidation: requireScope('read'),
+    schema: {
+      ...documented({ tag: 'rulesets', summary: 'Every stored rule-set version', scope: 'read' }),
+      response: { 200: z.object({ items: z.array(z.looseObject({ id: z.string(), version: z.number().int(), status: z.string(), createdAt: z.string() })) }), ...errorResponses(401, 403, 429) },
+    },
+  }, async () => ({
     items: (await repo.listRuleSets()).map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
   }));
 
-  app.get('/rulesets/:id/:version', { preHandler: requireScope('read') }, async (request, reply) => {
-    try {
-      const ref = parse(VersionParams, request.params, 'rule-set version');
-      const r = await repo.getRecord(ref);
-      return { status: r.status, createdAt: r.createdAt.toISOString(), ...(r.governance ? { governance: r.governance } : {}), ruleSet: r.ruleSet };
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  api.get('/rulesets/:id/:version', {
+    preValidation: requireScope('read'),
+    config: { inputNames: { params: 'rule-set version' } },
+    schema: {
+      ...documented({ tag: 'rulesets', summary: 'One rule-set version, with its governance record', scope: 'read' }),
+      params: VersionParams,
+      response: { 200: z.looseObject({ status: z.string(), createdAt: z.string(), governance: z.unknown().optional(), ruleSet: z.unknown() }), ...errorResponses(400, 401, 403, 404, 429) },
+    },
+  }, answering(async (request) => {
+    const r = await repo.getRecord(request.params);
+    return { status: r.status, createdAt: r.createdAt.toISOString(), ...(r.governance ? { governance: r.governance } : {}), ruleSet: r.ruleSet };
+  }));
 
   const governance = deps.governance;
   if (!governance) return;
 
-  app.post('/rulesets/proposals', { preHandler: requireScope('operate') }, async (request, reply) => {
-    try {
-      const body = parse(ProposeRuleSetBody, request.body ?? {}, 'rule-set proposal');
-      const by = request.principal!.name;
-      const { proposalId } = await governance.propose({ ...body, by });
-      request.log.info({ operator: by, proposalId, effectiveDate: body.effectiveDate }, 'rule-set version proposed');
-      return reply.code(202).send({ proposalId, status: 'PROPOSED', links: { self: `/rulesets/proposals/${proposalId}`, approval: `/rulesets/proposals/${proposalId}/approval`, rejection: `/rulesets/proposals/${proposalId}/rejection` } });
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  api.post('/rulesets/proposals', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { body: 'rule-set proposal' } },
+    schema: {
+      ...documented({ tag: 'rulesets', summary: 'Propose a rule-set version', scope: 'operate', description: "The author is the key's holder; someone else with `approve` must approve it before it takes effect on `effectiveDate`." }),
+      body: ProposeRuleSetBody,
+      response: { 202: z.object({ proposalId: z.string(), status: z.literal('PROPOSED'), links: z.object({ self: z.string(), approval: z.string(), rejection: z.string() }) }), ...errorResponses(400, 401, 403, 409, 429) },
+    },
+  }, answering(async (request, reply) => {
+    const body = request.body;
+    const by = request.principal!.name;
+    const { proposalId } = await governance.propose({ ...body, by });
+    request.log.info({ operator: by, proposalId, effectiveDate: body.effectiveDate }, 'rule-set version proposed');
+    return reply.code(202).send({ proposalId, status: 'PROPOSED', links: { self: `/rulesets/proposals/${proposalId}`, approval: `/rulesets/proposals/${proposalId}/approval`, rejection: `/rulesets/proposals/${proposalId}/rejection` } });
+  }));
 
-  app.get('/rulesets/proposals/:id', { preHandler: requireScope('read') }, async (request, reply) => {
-    try {
-      const { id } = parse(ProposalParams, request.params, 'proposal id');
-      return await governance.getProposal(id);
-    } catch (err) {
-      return answer(reply, err);
-    }
-  });
+  api.get('/rulesets/proposals/:id', {
+    preValidation: requireScope('read'),
+    config: { inputNames: { params: 'proposal id' } },
+    schema: {
+      ...documented({ tag: 'rulesets', summary: 'A rule-set proposal and its state', scope: 'read' }),
+      params: ProposalParams,
+      response: { 200: ProposalAnswer, ...errorResponses(400, 401, 403, 404, 429) },
+    },
+  }, answering(async (request) => ({ ...(await governance.getProposal(request.params.id)) })));
 
-  for (const [path, decide, what] of [
-    ['approval', (id: string, req: { by: string; note?: string }) => governance.approve(id, req), 'approves'],
-    ['rejection', (id: string, req: { by: string; note?: string }) => governance.reject(id, req), 'rejects'],
+  for (const [path, decide, what, summary] of [
+    ['approval', (id: string, req: { by: string; note?: string }) => governance.approve(id, req), 'approves', 'Approve a rule-set proposal (not your own)'],
+    ['rejection', (id: string, req: { by: string; note?: string }) => governance.reject(id, req), 'rejects', 'Reject a rule-set proposal'],
   ] as const) {
-    app.post(`/rulesets/proposals/:id/${path}`, { preHandler: requireScope('approve') }, async (request, reply) => {
-      try {
-        const { id } = parse(ProposalParams, request.params, 'proposal id');
-        const body = parse(DecisionBody, request.body ?? {}, path);
-        const by = request.principal!.name;
-        request.log.info({ operator: by, proposalId: id }, `operator ${what} rule-set proposal`);
-        return await decide(id, { by, ...(body.note ? { note: body.note } : {}) });
-      } catch (err) {
-        return answer(reply, err);
-      }
-    });
+    api.post(`/rulesets/proposals/:id/${path}`, {
+      preValidation: requireScope('approve'),
+      config: { inputNames: { params: 'proposal id', body: path } },
+      schema: {
+        ...documented({ tag: 'rulesets', summary, scope: 'approve', description: "The decider is the key's holder; the author of a proposal cannot approve it (403)." }),
+        params: ProposalParams,
+        body: DecisionBody,
+        response: { 200: ProposalAnswer, ...errorResponses(400, 401, 403, 404, 409, 429) },
+      },
+    }, answering(async (request) => {
+      const { id } = request.params;
+      const by = request.principal!.name;
+      request.log.info({ operator: by, proposalId: id }, `operator ${what} rule-set proposal`);
+      return { ...(await decide(id, { by, ...(request.body.note ? { note: request.body.note } : {}) })) };
+    }));
   }
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import type { SandboxVendor } from '../../src/sandbox/context';
+import { FaultRegistry, seededRandom } from '../../src/sandbox/faults';
 import { DuplicateExternalIdError, VersionConflictError } from '../../src/sandbox/store';
 import { startTestSandbox, type TestSandbox } from '../support/sandbox';
 
@@ -87,6 +88,48 @@ test('status fault: vendor error body, handler not run, consumed after `times`',
   expect(r1.body).toEqual({ err: { status: 503, message: 'maintenance' } });
   expect(await sandbox.store.getByExternalId('echo', 'thing', 'status-1')).toBeUndefined();
   expect((await call('POST', '/echo/things', { ref: 'status-1' })).status).toBe(201);
+});
+
+test('probability: a fault hits each matching request with its chance, drawn from the seeded generator', async () => {
+  await call('PUT', '/_sandbox/faults/seed', { seed: 42 });
+  const [id] = ((await call('POST', '/_sandbox/faults', { vendor: 'echo', kind: 'status', status: 503, method: 'GET', path: '^/things/', probability: 0.3 })).body as { ids: string[] }).ids;
+  const statuses: number[] = [];
+  for (let i = 0; i < 40; i++) statuses.push((await call('GET', `/echo/things/P${i}`)).status);
+  // The same generator, replayed: request i is hit exactly when its draw is below 0.3.
+  const draw = seededRandom(42);
+  const expected = statuses.map(() => (draw() < 0.3 ? 503 : 404));
+  expect(statuses).toEqual(expected);
+  const hits = expected.filter((s) => s === 503).length;
+  expect(hits).toBeGreaterThan(0);
+  expect(hits).toBeLessThan(40);
+  const listed = ((await call('GET', '/_sandbox/faults')).body as { faults: { id: string; matched: number; fired: number }[] }).faults;
+  expect(listed.find((f) => f.id === id)).toMatchObject({ matched: 40, fired: hits });
+});
+
+test('`times` counts the hits of a probabilistic fault, not the requests it matched', () => {
+  const registry = new FaultRegistry(seededRandom(7));
+  registry.add({ vendor: 'v', kind: 'status', status: 500, probability: 0.5, times: 2 });
+  const hits = Array.from({ length: 50 }, () => registry.takeHttp('v', 'GET', '/x').length).reduce((a, b) => a + b, 0);
+  expect(hits).toBe(2);
+  expect(registry.list()).toEqual([]);
+});
+
+test('request counts: every request a vendor received, by route pattern and status, faults and resets included', async () => {
+  await call('DELETE', '/_sandbox/requests');
+  await call('POST', '/echo/things', { ref: 'count-1' });
+  await call('POST', '/echo/things', { ref: 'count-2' });
+  sandbox.faults.add({ vendor: 'echo', kind: 'status', status: 503, method: 'GET', times: 1 });
+  await call('GET', '/echo/things/T1');
+  sandbox.faults.add({ vendor: 'echo', kind: 'reset', method: 'GET', times: 1 });
+  await expect(call('GET', '/echo/things/T2')).rejects.toThrow();
+  await call('GET', '/echo/nope');
+  const counts = ((await call('GET', '/_sandbox/requests?vendor=echo')).body as { requests: unknown[] }).requests;
+  expect(counts).toEqual([
+    { vendor: 'echo', method: 'GET', route: '/echo/nope', status: 404, count: 1 },
+    { vendor: 'echo', method: 'POST', route: '/echo/things', status: 201, count: 2 },
+    { vendor: 'echo', method: 'GET', route: '/echo/things/:id', status: 0, count: 1 },
+    { vendor: 'echo', method: 'GET', route: '/echo/things/:id', status: 503, count: 1 },
+  ]);
 });
 
 test('rate-limit fault: 429 with Retry-After', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DbHandle } from '../../src/db';
 import type { DealSummary } from '../../src/service/deal-gateway';
 import { LISTED } from './support/deals';
@@ -58,7 +59,13 @@ describe('deal list and dashboard', () => {
     const res = await h.inject({ method: 'GET', url: '/dashboard', headers: read });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.headers['content-security-policy']).toBe("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    // The CSP comes from helmet (security.ts): no inline script; the page's one inline <style> allowed by its hash only.
+    const style = /<style>([\s\S]*?)<\/style>/.exec(res.body)![1]!;
+    const styleHash = createHash('sha256').update(style, 'utf8').digest('base64');
+    const csp = String(res.headers['content-security-policy']).split(';');
+    expect(csp).toContain(`style-src 'self' 'sha256-${styleHash}'`);
+    expect(csp).toEqual(expect.arrayContaining(["script-src 'self'", "frame-ancestors 'none'", "form-action 'self'", "object-src 'none'"]));
+    expect(csp.join(';')).not.toContain('unsafe-inline');
     expect(res.headers['cache-control']).toBe('no-store');
     const rows = res.body.split('\n').filter((l) => l.startsWith('<tr'));
     expect(rows).toEqual([

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { openDb, type DbHandle } from '../../src/db';
 import type { SandboxVendor } from '../../src/sandbox/context';
 import type { FaultRegistry } from '../../src/sandbox/faults';
+import type { RequestCounter } from '../../src/sandbox/requests';
 import { startSandbox } from '../../src/sandbox/server';
 import type { SandboxStore } from '../../src/sandbox/store';
 import type { WebhookSender } from '../../src/sandbox/webhooks';
@@ -13,6 +14,7 @@ export interface TestSandbox {
   store: SandboxStore;
   faults: FaultRegistry;
   webhooks: WebhookSender;
+  requests: RequestCounter;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startTestSandbox(options: TestSandboxOptions = {}): Promis
     store: sandbox.store,
     faults: sandbox.faults,
     webhooks: sandbox.webhooks,
+    requests: sandbox.requests,
     close: async () => {
       await sandbox.webhooks.idle();
       await sandbox.close();

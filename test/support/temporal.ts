@@ -3,6 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { resolveTemporalCli, resolveTestServer } from '../../src/cli/toolchain';
 import { WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../../src/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/telemetry';
 
 /**
  * Temporal's time-skipping test server, provisioned by scripts/temporal-toolchain.sh.
@@ -70,6 +71,21 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...WORKFLOW_BUNDLER_OPTIONS, logger: quietBundlerLogger });
   return bundle;
+}
+
+const traced = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+
+/**
+ * Workflow code bundled with the OpenTelemetry workflow interceptors, as a worker with tracing on
+ * bundles it (`workflowsPath`: the deal workflows by default, or a test's own workflows module).
+ */
+export function tracedWorkflowBundle(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
+  let b = traced.get(workflowsPath);
+  if (!b) {
+    b = bundleWorkflowCode({ workflowsPath, ...WORKFLOW_BUNDLER_OPTIONS, workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES], logger: quietBundlerLogger });
+    traced.set(workflowsPath, b);
+  }
+  return b;
 }
 
 const noop = () => {};

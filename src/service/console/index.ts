@@ -21,6 +21,10 @@ export type { ConsoleDeps };
  */
 export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): Promise<void> {
   await app.register(async (scope) => {
+    // Pages for a browser, not the HTTP API: kept out of the OpenAPI document.
+    scope.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, hide: true };
+    });
     await registerSession(scope, { key: deps.sessionKey ?? randomBytes(32), keyring: deps.keyring });
     registerAssets(scope);
     registerSignIn(scope, deps.keyring);
