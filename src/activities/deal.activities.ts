@@ -8,7 +8,7 @@ import { IdentityRepository } from '../db/identity';
 import type { Catalog } from './deal/catalog';
 import { MappingError, contractFromQuote, projectFromContract } from './deal/mapping';
 import { activityBoundary } from './boundary';
-import type { BillTo, DealSnapshot } from '../contract';
+import { applyCustomerOverride, type BillTo, type DealSnapshot } from '../contract';
 
 export interface DealActivityDeps {
   db: Db;
@@ -75,11 +75,13 @@ export const createDealActivities = (deps: DealActivityDeps) => {
      * Re-reads the account (so an operator's fix in the CRM counts on retry), creates or
      * updates the customer in the ERP and the golden record, and flags intercompany delivery.
      */
-    syncCustomerMaster: (input: { customer: Customer; contractingEntity: LegalEntity; deliveringEntityIds: string[] }) =>
+    syncCustomerMaster: (input: { customer: Customer; contractingEntity: LegalEntity; deliveringEntityIds: string[]; overrides?: Record<string, string> }) =>
       activityBoundary(async () => {
         const accountId = input.customer.externalIds['salesforce'];
         const account = accountId ? await crm.getAccount(accountId) : input.customer;
-        const customer: Customer = { ...account, id: input.customer.id, legalEntityId: input.contractingEntity.id, externalIds: { ...input.customer.externalIds, ...account.externalIds } };
+        const read: Customer = { ...account, id: input.customer.id, legalEntityId: input.contractingEntity.id, externalIds: { ...input.customer.externalIds, ...account.externalIds } };
+        // An operator's override (OVERRIDE_FIELDS) wins over the CRM's value until the CRM is fixed.
+        const customer = Object.entries(input.overrides ?? {}).reduce((c, [field, value]) => applyCustomerOverride(c, field, value), read);
         const ref = await erp.upsertCustomer({ customer, legalEntity: input.contractingEntity, idempotencyKey: customer.id });
         await identities.link('customer', customer.id, 'netsuite', ref.id);
         await identities.mergeGoldenRecord('customer', customer.id, 'salesforce', customer);

@@ -18,6 +18,7 @@ const GENERATED: Record<string, () => string> = {
   Q2C_DOCUSIGN_CONNECT_KEYS: () => SANDBOX_DOCUSIGN_HMAC_KEYS.join(','),
   STRIPE_WEBHOOK_SECRET: () => STRIPE_SANDBOX.webhookSecret,
   Q2C_OPERATOR_API_KEYS: () => `dev-operator:read+operate:${randomBytes(24).toString('hex')},${devController()}`,
+  Q2C_CONSOLE_SESSION_KEY: () => randomBytes(32).toString('base64'),
 };
 
 /** A second dev key for approvals (an approver cannot approve their own rule-set proposal). */
@@ -118,4 +119,22 @@ export function withSandboxVendors(config: Config, sandboxUrl: string): Config {
     for (const [key, value] of sandbox) if (key.startsWith(prefix)) out[key] = value;
   }
   return out as Config;
+}
+
+/**
+ * What `q2c up` prints about the operator console: its URL and the keys to sign in with,
+ * by name and scope only (the keys themselves stay in the secrets file or the environment).
+ */
+export function consoleBanner(serviceUrl: string, operatorKeys: string | undefined): string[] {
+  const keys = (operatorKeys ?? '')
+    .split(',')
+    .map((e) => e.trim().split(':'))
+    .filter((parts) => parts.length >= 3 && parts[0])
+    .map(([name, scopes]) => `${name} (${scopes})`);
+  return [
+    `Operator console: ${serviceUrl.replace(/\/+$/, '')}/console`,
+    keys.length
+      ? `  sign in with an operator key: ${keys.join(', ')} — the keys are in Q2C_OPERATOR_API_KEYS (dev stack: .q2c/dev-secrets.json, name:scopes:key)`
+      : '  no operator keys configured (Q2C_OPERATOR_API_KEYS): nobody can sign in',
+  ];
 }

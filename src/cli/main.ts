@@ -3,7 +3,7 @@ import { createLogger, resolveLogFormat } from '../logger';
 import { ConfigError, loadConfig } from '../config';
 import path from 'node:path';
 import { openDb } from '../db';
-import { ensureDevSecrets, withSandboxVendors } from './dev-secrets';
+import { consoleBanner, ensureDevSecrets, withSandboxVendors } from './dev-secrets';
 import { registerRuleSetCommands } from './ruleset';
 import { registerSweepCommands } from './sweep';
 import { withDealClient } from './deal-client';
@@ -57,6 +57,7 @@ program
       }
     }
     console.log(`\nq2c is up. Temporal Web UI: ${stack.temporal.uiUrl}  (Ctrl-C stops everything)`);
+    for (const line of consoleBanner(stack.serviceUrl, config.Q2C_OPERATOR_API_KEYS)) console.log(line);
     await waitForSignal();
     console.log('stopping ...');
     await stack.stop();

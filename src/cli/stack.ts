@@ -150,6 +150,7 @@ async function startParts(config: Config, logger: Logger, telemetry: Telemetry, 
     uiBaseUrl: temporal.uiUrl,
     namespace: config.TEMPORAL_NAMESPACE,
     ...(dataConverter ? { codec: dataConverter.payloadCodecs![0]! } : {}),
+    ...(config.Q2C_CONSOLE_SESSION_KEY ? { consoleSessionKey: Buffer.from(config.Q2C_CONSOLE_SESSION_KEY, 'base64') } : {}),
   });
   started.push(() => service.close());
   const serviceUrl = await service.listen({ port: config.SERVICE_PORT, host: '127.0.0.1' });

@@ -107,6 +107,8 @@ export const configSchema = z.object({
   STRIPE_WEBHOOK_SECRET: optional(z.string()),
   /** Operator API keys: `name:scope[+scope]:key`, comma-separated; scopes read | operate | approve. */
   Q2C_OPERATOR_API_KEYS: optional(z.string()),
+  /** base64 of 32 random bytes: encrypts the operator console's session cookie (unset: a random key per process, sessions end on restart). */
+  Q2C_CONSOLE_SESSION_KEY: optional(z.string().refine((s) => Buffer.from(s, 'base64').length === 32, 'expected base64 of 32 bytes (openssl rand -base64 32)')),
   /** The CLI's operator commands (`q2c deal …`): the service's base URL (default: this machine's SERVICE_PORT) and the caller's key. */
   Q2C_SERVICE_URL: optional(z.string().url()),
   Q2C_OPERATOR_KEY: optional(z.string()),

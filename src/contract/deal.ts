@@ -47,6 +47,16 @@ export interface SignatureEvent {
   reason?: string;
 }
 
+/** The system a parked step talks to (its error's home), for grouping exceptions as an operator reads them. */
+export type ExceptionSystem = 'crm' | 'esign' | 'psa' | 'erp' | 'tax' | 'billing' | 'payments' | 'revenue';
+
+/** An operator's note on an exception (the annotate-exception update, or the note of an action). */
+export interface ExceptionNote {
+  at: string;
+  by: string;
+  text: string;
+}
+
 /** One open exception: what failed, where, and what the operator may do about it. */
 export interface DealException {
   id: number;
@@ -56,6 +66,26 @@ export interface DealException {
   message: string;
   raisedAt: string;
   allowed: OperatorAction['action'][];
+  /** Set on exceptions raised by this version on: the step's system. */
+  system?: ExceptionSystem;
+  /** How many times the step has failed for good and parked the deal (an operator's retry that fails again counts one more). */
+  attempts?: number;
+  /** The first time this step parked the deal with this code, and the latest. */
+  firstSeenAt?: string;
+  lastSeenAt?: string;
+  notes?: ExceptionNote[];
+  /** Who is working on it. */
+  assignee?: string;
+  /** The input fields an `override` may correct on this step (see OVERRIDE_FIELDS). */
+  overridable?: readonly string[];
+}
+
+/** Adds a note to an open exception and/or assigns it (an empty assignee unassigns). */
+export interface AnnotateExceptionRequest {
+  exceptionId: number;
+  by: string;
+  note?: string;
+  assignee?: string;
 }
 
 export interface TimelineEntry {
@@ -88,8 +118,15 @@ export interface DealView {
 }
 
 
-export type OperatorAction =
+/**
+ * An operator's decision on the open exception. `by` is the key's holder (set by the
+ * service, never taken from a request body). `override` corrects one field of the step's
+ * input (OVERRIDE_FIELDS) and retries the step with it.
+ */
+export type OperatorAction = (
   | { action: 'retry'; note?: string }
   | { action: 'skip'; note?: string }
   | { action: 'link'; externalId: string; note?: string }
-  | { action: 'cancel'; reason: string };
+  | { action: 'override'; field: string; value: string; note?: string }
+  | { action: 'cancel'; reason: string }
+) & { by?: string };

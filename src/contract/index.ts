@@ -4,6 +4,7 @@
 // tests depend on the contract, never on workflow code.
 export * from './deal';
 export * from './demo';
+export * from './exceptions';
 export * from './messages';
 export * from './search-attributes';
 export * from './stages';

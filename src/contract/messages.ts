@@ -1,6 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AmendContractRequest,
+  AnnotateAttentionRequest,
+  AttentionItem,
   AmendContractResult,
   CreditInvoiceRequest,
   CreditMemoSummary,
@@ -17,7 +19,7 @@ import type {
   WriteOffRequest,
 } from '../engagement/model';
 import type { DealBillingBasis } from '../engagement/ruleset-impact';
-import type { ClosedWonEvent, DealView, OperatorAction, SignatureEvent } from './deal';
+import type { AnnotateExceptionRequest, ClosedWonEvent, DealException, DealView, OperatorAction, SignatureEvent } from './deal';
 
 // The deal workflow's messages: signals from the webhook intake and the sweep,
 // the state queries, and the operators' updates (each with a validator in the workflow).
@@ -27,6 +29,10 @@ export const contractSignatureSignal = defineSignal<[SignatureEvent]>('contractS
 export const getDealStateQuery = defineQuery<DealView>('getDealState');
 /** Resolves the open exception; the validator rejects actions the current step does not allow. */
 export const resolveExceptionUpdate = defineUpdate<DealView, [OperatorAction]>('resolveException');
+/** A note on an open exception and/or its assignee; returns the exception. Changes nothing the deal does. */
+export const annotateExceptionUpdate = defineUpdate<DealException, [AnnotateExceptionRequest]>('annotateException');
+/** The same for a delivery's attention item (answered once the deal is in delivery); returns the item. */
+export const annotateAttentionUpdate = defineUpdate<AttentionItem, [AnnotateAttentionRequest]>('annotateAttention');
 
 /** Many delivery items per signal: never one workflow task per time entry. */
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');

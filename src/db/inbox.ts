@@ -12,6 +12,27 @@ export interface InboxEntry {
   rawBody: string;
   workflowId: string;
   correlationId: string;
+  /** When the signature checked out (every accepted delivery's did). */
+  signatureVerifiedAt?: Date;
+  routeParams?: Record<string, string>;
+}
+
+/** Why a stored delivery can be replayed, or why not. */
+export type Replayability = { replayable: true } | { replayable: false; reason: string };
+
+/** Error codes of deliveries that verified and parsed but could not be handed to their deal then. */
+export const REPLAYABLE_CODES = ['DEAL_NOT_FOUND', 'DEAL_UNRESOLVED', 'DISPATCH_FAILED'] as const;
+
+/** Pure: a row is replayable when its signature verified and it failed only at locating or dispatching. */
+export function replayability(row: Pick<InboxRow, 'status' | 'error' | 'signatureVerifiedAt'>): Replayability {
+  if (row.status === 'dispatched') return { replayable: false, reason: 'already dispatched' };
+  if (row.status === 'duplicate') return { replayable: false, reason: 'a duplicate of an earlier delivery' };
+  if (!row.signatureVerifiedAt) return { replayable: false, reason: 'its signature never verified' };
+  // A rejection stores the answer's body ({ error: CODE, ... }); a failed dispatch stores { code: 'DISPATCH_FAILED', ... }.
+  const stored = row.error as { code?: unknown; error?: unknown } | null;
+  const code = stored?.code ?? stored?.error;
+  if (typeof code === 'string' && (REPLAYABLE_CODES as readonly string[]).includes(code)) return { replayable: true };
+  return { replayable: false, reason: typeof code === 'string' ? `rejected as ${code}` : 'nothing failed' };
 }
 
 export type AcceptOutcome =
@@ -84,12 +105,49 @@ export class InboxRepository {
   }
 
   /** A delivery that failed authentication or validation; kept for inspection (body only, never headers). */
-  async recordRejected(entry: { source: string; eventId?: string; eventType?: string; rawBody: string; correlationId: string; error: Record<string, unknown> }): Promise<number> {
+  async recordRejected(entry: { source: string; eventId?: string; eventType?: string; rawBody: string; correlationId: string; error: Record<string, unknown>; signatureVerifiedAt?: Date; routeParams?: Record<string, string>; workflowId?: string }): Promise<number> {
     const [row] = await this.db
       .insert(webhookInbox)
       .values({ ...entry, status: 'rejected' })
       .returning({ id: webhookInbox.id });
     return row!.id;
+  }
+
+  async get(id: number): Promise<InboxRow | undefined> {
+    const [row] = await this.db.select().from(webhookInbox).where(eq(webhookInbox.id, id)).limit(1);
+    return row;
+  }
+
+  /**
+   * Claims a replayable row for one replay: it becomes 'accepted' (back in the dedupe index)
+   * for `workflowId`. 'claimed' for exactly one caller; 'gone' when another replay (or a
+   * redelivery) got there first; 'delivered' when another row of the same event was
+   * accepted or dispatched meanwhile (the event reached its deal: nothing to replay).
+   */
+  async claimReplay(id: number, workflowId: string, correlationId: string): Promise<{ kind: 'claimed' } | { kind: 'gone' } | { kind: 'delivered'; original: InboxRow }> {
+    try {
+      const claimed = await this.db
+        .update(webhookInbox)
+        .set({ status: 'accepted', error: null, workflowId, correlationId, replays: sql`${webhookInbox.replays} + 1` })
+        .where(
+          and(
+            eq(webhookInbox.id, id),
+            sql`${webhookInbox.signatureVerifiedAt} is not null`,
+            sql`(${webhookInbox.status} = 'rejected' and ${webhookInbox.error}->>'error' in ('DEAL_NOT_FOUND', 'DEAL_UNRESOLVED')) or (${webhookInbox.status} = 'accepted' and ${webhookInbox.error}->>'code' = 'DISPATCH_FAILED')`,
+          ),
+        )
+        .returning({ id: webhookInbox.id });
+      return claimed[0] ? { kind: 'claimed' } : { kind: 'gone' };
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const row = await this.get(id);
+      const [original] = await this.db
+        .select()
+        .from(webhookInbox)
+        .where(and(eq(webhookInbox.source, row!.source), eq(webhookInbox.eventId, row!.eventId!), sql`${webhookInbox.status} in ('accepted', 'dispatched')`))
+        .limit(1);
+      return { kind: 'delivered', original: original! };
+    }
   }
 
   /** Newest first. */
@@ -110,3 +168,11 @@ export class InboxRepository {
     await this.db.execute(sql`select 1`);
   }
 }
+
+/** PostgreSQL's unique_violation (23505), from node-postgres or PGlite (drizzle may wrap it in `cause`). */
+const isUniqueViolation = (err: unknown): boolean => {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === '23505') return true;
+  }
+  return false;
+};

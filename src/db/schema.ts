@@ -62,6 +62,12 @@ export const webhookInbox = pgTable(
     correlationId: text('correlation_id'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
     dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
+    /** When the delivery's signature checked out; null for one that failed (or came before this column): never replayed. */
+    signatureVerifiedAt: timestamp('signature_verified_at', { withTimezone: true }),
+    /** The route's parameters (Kantata's :kind), to parse the stored body again on a replay. */
+    routeParams: jsonb('route_params').$type<Record<string, string>>(),
+    /** Replays of this delivery by operators (the inbox replay): how many were made. */
+    replays: integer('replays').notNull().default(0),
   },
   (t) => [
     // Dedupe key = source + event id; rejected rows carry no event id and never collide.
@@ -173,3 +179,32 @@ export const sandboxWebhooks = sandbox.table('webhooks', {
   lastStatus: integer('last_status'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * Every operator action taken through the console or the operator API, with who (the key's
+ * holder) and why (the note or reason), and how it ended. Written by the service: one place
+ * that covers every action kind (the deals' own histories keep `by` for most updates, but
+ * not refusals, inbox replays or the reason of every action) and is readable without a replay.
+ */
+export const operatorActions = pgTable(
+  'operator_actions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    /** The key's holder (OperatorApiKey.name). */
+    actor: text('actor').notNull(),
+    /** 'console' or 'api'. */
+    via: text('via').notNull(),
+    /** resolve, override, annotate, decide, write-off, replay, amend, credit, terminate, promise. */
+    action: text('action').notNull(),
+    /** The deal's opportunity id; null for an inbox replay of an event that names none. */
+    opportunityId: text('opportunity_id'),
+    /** What the action was on: an exception id, an invoice, an inbox row. */
+    target: text('target'),
+    reason: text('reason'),
+    /** 'ok', or the refusal's code. */
+    outcome: text('outcome').notNull(),
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+  },
+  (t) => [index('operator_actions_deal').on(t.opportunityId, t.at)],
+);

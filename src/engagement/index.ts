@@ -3,6 +3,7 @@
 // workflow receives messages, asks these functions, and runs the commands they
 // return as activities.
 export * from './amendments';
+export * from './attention';
 export * from './calendar';
 export * from './cash';
 export * from './commands';

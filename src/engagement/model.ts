@@ -198,6 +198,18 @@ export interface AttentionItem {
   invoiceId?: string;
   message: string;
   raisedOn: string;
+  /** Operators' notes (the annotateAttention update). */
+  notes?: Array<{ at: string; by: string; text: string }>;
+  /** Who is working on it. */
+  assignee?: string;
+}
+
+/** A note on an open attention item and/or who works on it (an empty assignee unassigns). */
+export interface AnnotateAttentionRequest {
+  attentionId: string;
+  by: string;
+  note?: string;
+  assignee?: string;
 }
 
 /** One calendar month of a contract's revenue waterfall; money in minor units of the contract currency, tax excluded. */

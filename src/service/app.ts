@@ -7,11 +7,16 @@ import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompi
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../db';
+import { AuditRepository } from '../db/audit';
 import { requestLogController } from '../logger';
 import { InboxRepository } from '../db/inbox';
+import { OperatorActionRepository } from '../db/operator-actions';
+import { RuleSetRepository } from '../db/rulesets';
 import { dealWorkflowId } from '../contract';
 import { createKeyring, type AccessPolicy, type OperatorApiKey } from './auth';
+import { registerApiActionAudit } from './action-audit';
 import { DEFAULT_CODEC_CORS_ORIGINS, registerCodecRoutes } from './codec.routes';
+import { registerConsole } from './console';
 import { registerDashboardRoutes } from './dashboard.routes';
 import { DealNotFoundError, type DealGateway } from './deal-gateway';
 import { createDealLocator, type DealLocator } from './deal-locator';
@@ -20,12 +25,14 @@ import { createDealKpiRefresher, createMetrics, type Metrics, type WebhookOutcom
 import { documentOnly, errorResponses, registerApiDocs, registerOpenApi } from './openapi';
 import { registerOperatorRoutes } from './operator.routes';
 import type { RuleSetGovernanceGateway } from './ruleset-gateway';
+import { registerInboxReplayRoute } from './inbox-replay.routes';
 import { registerRuleSetRoutes } from './ruleset.routes';
 import { DEFAULT_RATE_LIMITS, helmetOptions, rateLimitOptions, webhookRateLimit, type RateLimitSettings } from './security';
 import { DocuSignConnectPayload, docusignSource } from './webhooks/docusign';
 import { KANTATA_KINDS, KantataPayloads, kantataSource } from './webhooks/kantata';
 import { SalesforceClosedWonPayload, salesforceSource } from './webhooks/salesforce';
 import type { IncomingWebhook, ParsedEvent, WebhookSource } from './webhooks/source';
+import { createWebhookReplay } from './webhooks/replay';
 import { Q2C_SIGNATURE_HEADER, Q2C_TIMESTAMP_HEADER } from './webhooks/signature';
 import { StripeEvents, stripeSource } from './webhooks/stripe';
 
@@ -68,6 +75,8 @@ export interface ServiceDeps {
   openOnLoopback?: boolean;
   /** The deal gauges on /metrics are at most this old; 0 turns the deal listing off (default 30). */
   kpiRefreshSeconds?: number;
+  /** 32 bytes encrypting the operator console's session cookie (Q2C_CONSOLE_SESSION_KEY); absent: a random key per process. */
+  consoleSessionKey?: Buffer;
   /** Request log lines: 'info' (default) is Fastify's two per request; 'debug' one per answered request at debug (the dev stack). */
   requestLogLevel?: 'info' | 'debug' | 'trace';
   /** Per-client request limits (default DEFAULT_RATE_LIMITS; loopback exempt when openOnLoopback). */
@@ -262,12 +271,28 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     }
   });
 
+  const operatorActions = new OperatorActionRepository(deps.db, clock);
+  const replay = createWebhookReplay({ inbox, sources, locator, gateway: deps.dealGateway, clock });
+  registerApiActionAudit(app, operatorActions);
   registerOperatorRoutes(app, { access, gateway: deps.dealGateway, inbox });
+  registerInboxReplayRoute(app, { access, replay });
   registerRuleSetRoutes(app, { access, db: deps.db, ...(deps.governance ? { governance: deps.governance } : {}) });
   registerDashboardRoutes(app, {
     access,
     gateway: deps.dealGateway,
     ui: { baseUrl: deps.uiBaseUrl ?? DEFAULT_UI_BASE_URL, namespace: deps.namespace ?? 'default' },
+  });
+  await registerConsole(app, {
+    keyring: access.keyring,
+    gateway: deps.dealGateway,
+    inbox,
+    audit: new AuditRepository(deps.db),
+    actions: operatorActions,
+    replay,
+    ui: { baseUrl: deps.uiBaseUrl ?? DEFAULT_UI_BASE_URL, namespace: deps.namespace ?? 'default' },
+    ...(deps.consoleSessionKey ? { sessionKey: deps.consoleSessionKey } : {}),
+    rulesets: new RuleSetRepository(deps.db),
+    ...(deps.governance ? { governance: deps.governance } : {}),
   });
   if (deps.codec) {
     registerCodecRoutes(app, { codec: deps.codec, access, corsOrigins: deps.codecCorsOrigins ?? DEFAULT_CODEC_CORS_ORIGINS });
@@ -322,9 +347,13 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     const incoming: IncomingWebhook = { rawBody: raw, headers: request.headers, params: request.params as Record<string, string> };
     let parsed: ParsedEvent | undefined;
     let storedId: number | undefined;
+    // Kept on the inbox row: a replay parses the stored body again without re-verifying an old timestamp.
+    let signatureVerifiedAt: Date | undefined;
+    const routeParams = Object.keys(incoming.params).length ? incoming.params : undefined;
     try {
       const verified = source.verify(incoming, clock().getTime());
       if (!verified.ok) throw unauthorized(verified.reason, SIGNATURE_MESSAGES[verified.reason]);
+      signatureVerifiedAt = clock();
 
       let json: unknown;
       try {
@@ -343,7 +372,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         });
       }
       const workflowId = dealWorkflowId(opportunityId);
-      const stored = await inbox.accept({ source: source.name, eventId: parsed.eventId, eventType: parsed.eventType, rawBody, workflowId, correlationId });
+      const stored = await inbox.accept({ source: source.name, eventId: parsed.eventId, eventType: parsed.eventType, rawBody, workflowId, correlationId, signatureVerifiedAt, ...(routeParams ? { routeParams } : {}) });
       if (stored.kind === 'duplicate') {
         metrics.webhooksReceived.inc({ source: source.name, outcome: 'duplicate' });
         log.info({ eventId: parsed.eventId, workflowId: stored.original.workflowId, originalId: stored.original.id, headers: request.headers }, 'webhook duplicate: not dispatched again');
@@ -382,6 +411,8 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
           rawBody,
           correlationId,
           error: err.body,
+          ...(signatureVerifiedAt ? { signatureVerifiedAt } : {}),
+          ...(routeParams ? { routeParams } : {}),
         });
       }
       return reply.code(err.status).send(err.body);

@@ -13,7 +13,8 @@ export interface OperatorApiKey {
 }
 
 /** How the caller proved who it is. */
-export type Credential = 'bearer' | 'basic' | 'loopback';
+/** `session`: the operator console's sign-in (src/service/console/session.ts), re-checked against the keyring on every request. */
+export type Credential = 'bearer' | 'basic' | 'loopback' | 'session';
 
 export interface Principal {
   name: string;
@@ -21,7 +22,8 @@ export interface Principal {
   via: Credential;
 }
 
-const digest = (key: string) => createHash('sha256').update(key).digest('hex');
+/** The SHA-256 digest (hex) a key is looked up by; the console's session holds this, never the key. */
+export const keyDigest = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /**
  * Looks keys up by their SHA-256 digest, so the comparison never runs over the
@@ -34,9 +36,9 @@ const digest = (key: string) => createHash('sha256').update(key).digest('hex');
  * (no request with side effects can be forged with it).
  */
 export function createKeyring(keys: readonly OperatorApiKey[]) {
-  const byDigest = new Map(keys.map((k) => [digest(k.key), { name: k.name, scopes: k.scopes }] as const));
+  const byDigest = new Map(keys.map((k) => [keyDigest(k.key), { name: k.name, scopes: k.scopes }] as const));
   const lookup = (key: string, via: Credential): Principal | undefined => {
-    const found = byDigest.get(digest(key));
+    const found = byDigest.get(keyDigest(key));
     return found && { ...found, via };
   };
   return {
@@ -49,8 +51,14 @@ export function createKeyring(keys: readonly OperatorApiKey[]) {
       const colon = decoded.indexOf(':');
       return colon < 0 ? undefined : lookup(decoded.slice(colon + 1), 'basic');
     },
+    /** The key's holder by the key's digest (a console session): undefined once the key is removed from the keyring. */
+    byDigest(digest: string): Principal | undefined {
+      const found = byDigest.get(digest);
+      return found && { ...found, via: 'session' };
+    },
     allows(principal: Principal, scope: Scope): boolean {
-      if (principal.via !== 'bearer' && scope !== 'read') return false;
+      // Basic and loopback only ever read; a bearer key and a console session (CSRF-protected) act.
+      if (principal.via !== 'bearer' && principal.via !== 'session' && scope !== 'read') return false;
       return principal.scopes.includes(scope) || (scope === 'read' && (principal.scopes.includes('operate') || principal.scopes.includes('approve')));
     },
   };

@@ -1,5 +1,5 @@
 import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
-import type { ClosedWonEvent, getDealStateQuery, OperatorAction, resolveExceptionUpdate, SignatureEvent } from '../contract';
+import type { AnnotateAttentionRequest, AnnotateExceptionRequest, AttentionItem, ClosedWonEvent, DealException, DeliveryView, getDealStateQuery, OperatorAction, resolveExceptionUpdate, SignatureEvent } from '../contract';
 import type { DealStage } from '../contract';
 import type { AmendContractRequest, AmendContractResult, CreditInvoiceRequest, CreditMemoSummary, DeliveryBatch, InvoiceDecision, InvoiceSummary, PaymentEvent, PromiseToPayRequest, PromiseToPayResult, RevenueWaterfall, TerminateContractRequest, TerminateContractResult, WriteOffRequest } from '../contract';
 
@@ -51,6 +51,15 @@ export interface DealGateway {
   signalPayment(opportunityId: string, ev: PaymentEvent): Promise<{ workflowId: string }>;
   /** The deal's state as its query returns it; throws DealNotFoundError. */
   queryDeal(opportunityId: string): Promise<{ workflowId: string; state: DealState }>;
+  /**
+   * The deal's delivery state (getDeliveryState; a closed deal's from its final view);
+   * undefined before the deal is in delivery. Throws DealNotFoundError.
+   */
+  queryDelivery(opportunityId: string): Promise<{ workflowId: string; delivery?: DeliveryView }>;
+  /** Adds a note to an open exception and/or (re)assigns it (the annotate-exception update); throws DealNotFoundError or ActionRejectedError. */
+  annotateException(opportunityId: string, request: AnnotateExceptionRequest): Promise<{ workflowId: string; result: DealException }>;
+  /** The same for a delivery attention item (the annotate-attention update); throws DealNotFoundError or ActionRejectedError. */
+  annotateAttention(opportunityId: string, request: AnnotateAttentionRequest): Promise<{ workflowId: string; result: AttentionItem }>;
   /** Runs the resolve-exception update; throws DealNotFoundError or ActionRejectedError. */
   resolveException(opportunityId: string, action: OperatorAction): Promise<{ workflowId: string; result: ResolveResult }>;
   /** Runs the amend-contract update (idempotent per request id); throws DealNotFoundError or ActionRejectedError (with the refusal's code). */

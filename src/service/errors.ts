@@ -19,6 +19,9 @@ export type ServiceErrorCode =
   | 'DEAL_NOT_FOUND'
   | 'ACTION_REJECTED'
   | 'DISPATCH_FAILED'
+  /** An inbox replay of a row that is not replayable, or already being replayed. */
+  | 'NOT_REPLAYABLE'
+  | 'REPLAY_IN_PROGRESS'
   | 'RATE_LIMITED'
   | 'INTERNAL';
 

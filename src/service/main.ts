@@ -59,6 +59,7 @@ export async function main(): Promise<void> {
     // loopback access keep their defaults until the config has keys for them).
     codec,
     namespace: config.TEMPORAL_NAMESPACE,
+    ...(config.Q2C_CONSOLE_SESSION_KEY ? { consoleSessionKey: Buffer.from(config.Q2C_CONSOLE_SESSION_KEY, 'base64') } : {}),
     rateLimit: { perMinute: config.RATE_LIMIT_PER_MINUTE, webhooksPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE },
     ...(config.TRUST_PROXY !== undefined ? { trustProxy: config.TRUST_PROXY } : {}),
   });

@@ -15,8 +15,15 @@ export const OperatorActionBody = z.discriminatedUnion('action', [
   z.object({ action: z.literal('retry'), note: Note }),
   z.object({ action: z.literal('skip'), note: Note }),
   z.object({ action: z.literal('link'), externalId: z.string().min(1).max(200), note: Note }),
+  // The field is checked against the parked step's own list by the workflow's validator (OVERRIDE_FIELDS).
+  z.object({ action: z.literal('override'), field: z.string().regex(/^customer(\.[A-Za-z0-9]+){1,3}$/, 'expected a field path such as customer.billTo.address.postalCode'), value: z.string().max(500), note: Note }),
   z.object({ action: z.literal('cancel'), reason: z.string().min(1).max(2000) }),
 ]) satisfies z.ZodType<OperatorAction>;
+
+/** Body of POST /deals/:id/exceptions/:exceptionId/notes: a note, an assignee (empty: unassign), or both; the author is the key's holder. */
+export const AnnotateExceptionBody = z
+  .strictObject({ note: z.string().trim().min(1).max(2000).optional(), assignee: z.string().trim().max(200).optional() })
+  .refine((b) => b.note !== undefined || b.assignee !== undefined, { message: 'give a note or an assignee', path: ['note'] });
 
 const Text = z.string().trim().min(1).max(2000);
 const RequestId = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1-100 letters, digits or _ . : -');
@@ -146,6 +153,8 @@ export const PromiseToPayBody = z.strictObject({
 
 const DealParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected an opportunity id').meta({ description: 'the opportunity id (the deal workflow is deal-<id>)' }) });
 const InvoiceParams = DealParams.extend({ invoiceId: ItemId.meta({ description: 'the q2c invoice id' }) });
+/** A deal exception's number, or a delivery attention item's id ('OVERDUE:inv-1'). */
+const ExceptionParams = DealParams.extend({ exceptionId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'expected an exception number or an attention item id').meta({ description: "a deal exception's number, or a delivery attention item's id (OVERDUE:<invoiceId>)" }) });
 
 export const InboxQuery = z.object({
   status: z.enum(['accepted', 'duplicate', 'rejected', 'dispatched']).optional(),
@@ -225,11 +234,25 @@ export function registerOperatorRoutes(
   api.post('/deals/:id/resolve', {
     preValidation: requireScope('operate'),
     config: { inputNames: { params: 'deal id', body: 'operator action' } },
-    schema: { ...action('operate', 'Resolve the exception a deal is parked on', "Retry the step, skip it (optional steps only), link an existing record, or cancel the deal. The deal's update validator refuses what the parked step does not allow (409)."), params: DealParams, body: OperatorActionBody },
+    schema: { ...action('operate', 'Resolve the exception a deal is parked on', "Retry the step, skip it (optional steps only), link an existing record, override a field of the step's input and retry, or cancel the deal; made in the key holder's name. The deal's update validator refuses what the parked step does not allow (409)."), params: DealParams, body: OperatorActionBody },
   }, answering(async (request) => {
     const { id } = request.params;
     request.log.info({ operator: request.principal?.name, opportunityId: id, action: request.body.action }, 'operator resolves exception');
-    return await deps.gateway.resolveException(id, request.body);
+    return await deps.gateway.resolveException(id, { ...request.body, by: request.principal!.name });
+  }));
+
+  api.post('/deals/:id/exceptions/:exceptionId/notes', {
+    preValidation: requireScope('operate'),
+    config: { inputNames: { params: 'exception', body: 'exception note' } },
+    schema: { ...action('operate', 'Note or assign a parked item', "A note and/or an assignee (empty: unassign) on a deal exception or a delivery attention item, in the key holder's name; changes nothing the deal does."), params: ExceptionParams, body: AnnotateExceptionBody },
+  }, answering(async (request) => {
+    const { id, exceptionId } = request.params;
+    const body = request.body;
+    const by = request.principal!.name;
+    request.log.info({ operator: by, opportunityId: id, exceptionId, assignee: body.assignee }, 'operator annotates exception');
+    return /^\d+$/.test(exceptionId)
+      ? await deps.gateway.annotateException(id, { exceptionId: Number(exceptionId), by, ...body })
+      : await deps.gateway.annotateAttention(id, { attentionId: exceptionId, by, ...body });
   }));
 
   api.post('/deals/:id/amendments', {

@@ -10,7 +10,7 @@ import {
 import { closedWonSignal, contractSignatureSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, getDealStateQuery, resolveExceptionUpdate, type DealInput } from '../contract';
 import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '../contract';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway, type DealListQuery, type DealSummary } from './deal-gateway';
-import { amendContractUpdate, creditInvoiceUpdate, decideInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, promiseToPayUpdate, terminateContractUpdate, writeOffInvoiceUpdate } from '../contract';
+import { amendContractUpdate, annotateAttentionUpdate, annotateExceptionUpdate, creditInvoiceUpdate, getDeliveryStateQuery, decideInvoiceUpdate, deliveryBatchSignal, getRevenueWaterfallQuery, paymentSignal, promiseToPayUpdate, terminateContractUpdate, writeOffInvoiceUpdate } from '../contract';
 
 /**
  * The visibility query for a deal listing. Values are quoted with ' doubled, though
@@ -182,6 +182,32 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
       return { workflowId, state };
     },
 
+    async queryDelivery(opportunityId) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const handle = client.getHandle(workflowId);
+      const state = await onExisting(workflowId, () => handle.query(getDealStateQuery));
+      if (state.delivery) return { workflowId, delivery: state.delivery };
+      try {
+        return { workflowId, delivery: await handle.query(getDeliveryStateQuery) };
+      } catch (err) {
+        // Registered when the deal enters delivery.
+        if (err instanceof QueryNotRegisteredError) return { workflowId };
+        throw err;
+      }
+    },
+
+    async annotateException(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(annotateExceptionUpdate, { args: [request] }));
+      return { workflowId, result };
+    },
+
+    async annotateAttention(opportunityId, request) {
+      const workflowId = dealWorkflowId(opportunityId);
+      const result = await operatorUpdate(workflowId, () => client.getHandle(workflowId).executeUpdate(annotateAttentionUpdate, { args: [request] }));
+      return { workflowId, result };
+    },
+
     async resolveException(opportunityId, action) {
       const workflowId = dealWorkflowId(opportunityId);
       try {
@@ -191,7 +217,8 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
         return { workflowId, result };
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
-          throw new ActionRejectedError(workflowId, err.cause?.message ?? err.message, { cause: err });
+          const reason = err.cause instanceof ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
+          throw new ActionRejectedError(workflowId, err.cause?.message ?? err.message, { cause: err, ...(reason ? { reason } : {}) });
         }
         throw err;
       }

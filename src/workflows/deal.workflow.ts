@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DealSnapshot } from '../contract';
-import { closedWonSignal, contractSignatureSignal, getDealStateQuery, resolveExceptionUpdate, type DealInput, type DealView, type OperatorAction, type SignatureEvent } from '../contract';
+import { annotateExceptionUpdate, applyCustomerOverride, closedWonSignal, contractSignatureSignal, getDealStateQuery, OVERRIDE_FIELDS, overrideProblem, resolveExceptionUpdate, STEP_SYSTEM, type DealException, type DealInput, type DealView, type OperatorAction, type SignatureEvent } from '../contract';
 import { assertTransition } from './deal.stages';
 import type { DealStage } from '../contract';
 import { installDeliveryHandlers, runDelivery } from './delivery';
@@ -51,7 +51,7 @@ type StepName =
 /** What the operator may do when each step is parked. `link` = use a record that already exists in the target system. */
 const ALLOWED_ACTIONS: Record<StepName, OperatorAction['action'][]> = {
   loadDeal: ['retry', 'cancel'],
-  syncCustomerMaster: ['retry', 'link', 'cancel'],
+  syncCustomerMaster: ['retry', 'link', 'override', 'cancel'],
   sendContractForSignature: ['retry', 'link', 'cancel'],
   awaitSignature: ['retry', 'cancel'],
   provisionProject: ['retry', 'link', 'cancel'],
@@ -80,6 +80,8 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
   const signatures = new Map<string, SignatureEvent>();
   let pendingAction: OperatorAction | undefined;
   let exceptionSeq = 0;
+  /** What operators learnt about a step's failure, kept when the step parks again with the same code (first seen, attempts, notes, assignee). */
+  const seenBefore = new Map<string, Pick<DealException, 'firstSeenAt' | 'attempts' | 'notes' | 'assignee'>>();
   const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
 
   setHandler(getDealStateQuery, () => view);
@@ -105,6 +107,36 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
         }
         if (action.action === 'link' && !action.externalId?.trim()) throw ApplicationFailure.nonRetryable('link needs externalId', 'DEAL.ACTION_INVALID');
         if (action.action === 'cancel' && !action.reason?.trim()) throw ApplicationFailure.nonRetryable('cancel needs a reason', 'DEAL.ACTION_INVALID');
+        if (action.action === 'override') {
+          const problem = typeof action.field === 'string' && typeof action.value === 'string' ? overrideProblem(open.step, action.field, action.value) : 'override needs field and value';
+          if (problem) throw ApplicationFailure.nonRetryable(problem, 'DEAL.ACTION_INVALID');
+        }
+      },
+    },
+  );
+  // Notes and assignment: bookkeeping on the open exception, never a change to what the deal does.
+  setHandler(
+    annotateExceptionUpdate,
+    (request) => {
+      const open = view.exceptions.find((e) => e.id === request.exceptionId)!;
+      const note = request.note?.trim();
+      if (note) open.notes = [...(open.notes ?? []), { at: now(), by: request.by.trim(), text: note }];
+      if (request.assignee !== undefined) {
+        const assignee = request.assignee.trim();
+        if (assignee) open.assignee = assignee;
+        else delete open.assignee;
+      }
+      return open;
+    },
+    {
+      validator: (request) => {
+        if (!view.exceptions.some((e) => e.id === request.exceptionId)) {
+          throw ApplicationFailure.nonRetryable(`no open exception ${request.exceptionId}`, 'DEAL.EXCEPTION_UNKNOWN');
+        }
+        if (typeof request.by !== 'string' || !request.by.trim() || request.by.length > 200) throw ApplicationFailure.nonRetryable('by: 1-200 characters', 'DEAL.ACTION_INVALID');
+        if (request.note === undefined && request.assignee === undefined) throw ApplicationFailure.nonRetryable('give a note or an assignee', 'DEAL.ACTION_INVALID');
+        if (request.note !== undefined && (typeof request.note !== 'string' || !request.note.trim() || request.note.length > 2000)) throw ApplicationFailure.nonRetryable('note: 1-2000 characters', 'DEAL.ACTION_INVALID');
+        if (request.assignee !== undefined && (typeof request.assignee !== 'string' || request.assignee.length > 200)) throw ApplicationFailure.nonRetryable('assignee: at most 200 characters', 'DEAL.ACTION_INVALID');
       },
     },
   );
@@ -129,17 +161,35 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
   /** Parks the deal with an exception and waits for the operator's decision. */
   const park = async (step: StepName, code: string, message: string): Promise<OperatorAction> => {
     const resume = view.stage;
-    view.exceptions.push({ id: ++exceptionSeq, step, code, message, raisedAt: now(), allowed: ALLOWED_ACTIONS[step] });
+    const at = now();
+    const before = seenBefore.get(`${step}|${code}`);
+    view.exceptions.push({
+      id: ++exceptionSeq,
+      step,
+      code,
+      message,
+      raisedAt: at,
+      allowed: ALLOWED_ACTIONS[step],
+      ...(STEP_SYSTEM[step] ? { system: STEP_SYSTEM[step] } : {}),
+      attempts: (before?.attempts ?? 0) + 1,
+      firstSeenAt: before?.firstSeenAt ?? at,
+      lastSeenAt: at,
+      notes: before?.notes ?? [],
+      ...(before?.assignee ? { assignee: before.assignee } : {}),
+      ...(OVERRIDE_FIELDS[step] ? { overridable: OVERRIDE_FIELDS[step] } : {}),
+    });
     view.resumeStage = resume;
     enter('NEEDS_ATTENTION', `${step}: ${code}`);
     kpis.recordDealException(code);
     log.warn('deal needs attention', { step, code });
     await condition(() => pendingAction !== undefined);
     const action = pendingAction!;
-    view.exceptions.shift();
+    const closed = view.exceptions.shift();
+    if (closed) seenBefore.set(`${step}|${code}`, { firstSeenAt: closed.firstSeenAt, attempts: closed.attempts, notes: closed.notes, assignee: closed.assignee });
     if (action.action !== 'cancel') {
       view.resumeStage = undefined;
-      enter(resume, `operator: ${action.action}${action.note ? ` (${action.note})` : ''}`);
+      const what = action.action === 'override' ? `override ${action.field}` : action.action;
+      enter(resume, `operator: ${what}${action.by ? ` by ${action.by}` : ''}${action.note ? ` (${action.note})` : ''}`);
     }
     return action;
   };
@@ -150,7 +200,13 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
   };
 
   type Outcome<T> = { kind: 'done'; value: T } | { kind: 'skipped' };
-  const runStep = async <T>(step: StepName, run: () => Promise<T>, link?: (externalId: string) => T): Promise<Outcome<T>> => {
+  const runStep = async <T>(
+    step: StepName,
+    run: () => Promise<T>,
+    link?: (externalId: string) => T,
+    /** Corrects a field of the step's input (OVERRIDE_FIELDS) before the retry. */
+    override?: (field: string, value: string) => void,
+  ): Promise<Outcome<T>> => {
     for (;;) {
       try {
         const value = await run();
@@ -162,6 +218,7 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
         acknowledge();
         if (action.action === 'skip') return { kind: 'skipped' };
         if (action.action === 'link' && link) return { kind: 'done', value: link(action.externalId) };
+        if (action.action === 'override') override?.(action.field, action.value);
       }
     }
   };
@@ -191,10 +248,22 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
     publish();
 
     // 2. Customer master in the ERP, golden record, intercompany check.
+    const customerOverrides: Record<string, string> = {};
     const synced = await runStep(
       'syncCustomerMaster',
-      () => acts.syncCustomerMaster({ customer: deal.customer, contractingEntity: deal.contractingEntity, deliveringEntityIds: deal.deliveringEntityIds }),
+      () =>
+        acts.syncCustomerMaster({
+          customer: deal.customer,
+          contractingEntity: deal.contractingEntity,
+          deliveringEntityIds: deal.deliveringEntityIds,
+          ...(Object.keys(customerOverrides).length ? { overrides: customerOverrides } : {}),
+        }),
       (erpCustomerId) => ({ customer: deal.customer, erpCustomerId, intercompany: deal.deliveringEntityIds.some((id) => id !== deal.contractingEntity.id) }),
+      (field, value) => {
+        // The activity re-reads the CRM account on every attempt: the override goes with the input.
+        customerOverrides[field] = value;
+        deal = { ...deal, customer: applyCustomerOverride(deal.customer, field, value) };
+      },
     );
     if (synced.kind === 'done') {
       deal = { ...deal, customer: synced.value.customer };

@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import type { BillingActivities } from '../activities/billing.activities';
 import {
   amendContractUpdate,
+  annotateAttentionUpdate,
   creditInvoiceUpdate,
   decideInvoiceUpdate,
   deliveryBatchSignal,
@@ -295,6 +296,8 @@ class Shell {
       },
       { validator: (req) => refusing(() => core.validatePromise(s, d, req, today())) },
     );
+    // Notes and assignees on attention items: new requests only, nothing the deal does depends on them.
+    setHandler(annotateAttentionUpdate, (req) => core.annotateAttention(s, req, new Date().toISOString()), { validator: (req) => refusing(() => core.validateAnnotation(s, req)) });
     setHandler(
       decideInvoiceUpdate,
       (req) => {

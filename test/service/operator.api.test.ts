@@ -53,11 +53,48 @@ describe('operator API, health and metrics', () => {
     const ok = await h.inject({ method: 'POST', url: `/deals/${OPP}/resolve`, headers: operate, payload: JSON.stringify({ action: 'retry', note: 'ERP customer fixed' }) });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual({ workflowId: WORKFLOW_ID, result: { opportunityId: OPP, stage: 'ERP_CONTRACT_POSTED', ids: {}, exceptions: [], timeline: [] } });
-    expect(h.gateway.calls).toEqual([{ method: 'resolveException', workflowId: WORKFLOW_ID, action: { action: 'retry', note: 'ERP customer fixed' } }]);
+    expect(h.gateway.calls).toEqual([{ method: 'resolveException', workflowId: WORKFLOW_ID, action: { action: 'retry', note: 'ERP customer fixed', by: 'ops' } }]);
 
     const again = await h.inject({ method: 'POST', url: `/deals/${OPP}/resolve`, headers: operate, payload: JSON.stringify({ action: 'skip' }) });
     expect(again.statusCode).toBe(409);
     expect(again.json()).toEqual({ error: 'ACTION_REJECTED', message: 'nothing to resolve in stage ERP_CONTRACT_POSTED', workflowId: WORKFLOW_ID });
+  });
+
+  it('POST /deals/:id/resolve takes an override (field path checked) and the holder as `by`, never from the body', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'NEEDS_ATTENTION', correlationId: 'c1' });
+    const bad = await h.inject({ method: 'POST', url: `/deals/${OPP}/resolve`, headers: operate, payload: JSON.stringify({ action: 'override', field: 'contract.lines', value: 'x' }) });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().issues).toEqual([{ path: 'field', message: 'expected a field path such as customer.billTo.address.postalCode' }]);
+    const ok = await h.inject({ method: 'POST', url: `/deals/${OPP}/resolve`, headers: operate, payload: JSON.stringify({ action: 'override', field: 'customer.currency', value: 'USD', by: 'mallory' }) });
+    expect(ok.statusCode).toBe(200);
+    expect(h.gateway.calls).toEqual([{ method: 'resolveException', workflowId: WORKFLOW_ID, action: { action: 'override', field: 'customer.currency', value: 'USD', by: 'ops' } }]);
+  });
+
+  it('POST /deals/:id/exceptions/:exceptionId/notes annotates in the holder\'s name (operate scope), 400 naming the field, 409 for no such exception', async () => {
+    h.gateway.running.set(WORKFLOW_ID, { stage: 'NEEDS_ATTENTION', correlationId: 'c1' });
+    h.gateway.views.set(WORKFLOW_ID, {
+      opportunityId: OPP, stage: 'NEEDS_ATTENTION', ids: {}, timeline: [],
+      exceptions: [{ id: 3, step: 'syncCustomerMaster', code: 'ERP.CUSTOMER_INVALID', message: 'currency CHF', raisedAt: '2025-03-30T10:00:00.000Z', allowed: ['retry'], notes: [] }],
+    });
+    const url = `/deals/${OPP}/exceptions/3/notes`;
+    expect((await h.inject({ method: 'POST', url, headers: { ...read, 'content-type': 'application/json' }, payload: '{"note":"x"}' })).statusCode).toBe(403);
+    const empty = await h.inject({ method: 'POST', url, headers: operate, payload: '{}' });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().issues).toEqual([{ path: 'note', message: 'give a note or an assignee' }]);
+    const extra = await h.inject({ method: 'POST', url, headers: operate, payload: JSON.stringify({ note: 'x', by: 'mallory' }) });
+    expect(extra.statusCode).toBe(400);
+    const ok = await h.inject({ method: 'POST', url, headers: operate, payload: JSON.stringify({ note: ' asked sales ', assignee: 'dana' }) });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().result).toMatchObject({ id: 3, assignee: 'dana', notes: [{ by: 'ops', text: 'asked sales' }] });
+    expect(h.gateway.calls).toEqual([{ method: 'annotateException', workflowId: WORKFLOW_ID, request: { exceptionId: 3, by: 'ops', note: 'asked sales', assignee: 'dana' } }]);
+    const unknown = await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/4/notes`, headers: operate, payload: '{"note":"x"}' });
+    expect(unknown.statusCode).toBe(409);
+    expect(unknown.json().reason).toBe('DEAL.EXCEPTION_UNKNOWN');
+    expect((await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/a%20b/notes`, headers: operate, payload: '{"note":"x"}' })).json().issues[0].path).toBe('exceptionId');
+    // An attention item of the delivery, by its id.
+    const attention = await h.inject({ method: 'POST', url: `/deals/${OPP}/exceptions/OVERDUE:inv-1/notes`, headers: operate, payload: '{"note":"x"}' });
+    expect(attention.statusCode).toBe(409);
+    expect(attention.json().reason).toBe('DEAL.ATTENTION_UNKNOWN');
   });
 
   it('answers 400 (not 500) for malformed JSON on the operator API', async () => {

@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { DbHandle } from '../../src/db';
-import { decideInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, writeOffInvoiceUpdate, type DeliveryItem, type InvoiceDecision, type WriteOffRequest } from '../../src/contract';
+import { annotateAttentionUpdate, decideInvoiceUpdate, deliveryBatchSignal, getDeliveryStateQuery, paymentSignal, writeOffInvoiceUpdate, type DeliveryItem, type InvoiceDecision, type WriteOffRequest } from '../../src/contract';
 import { DELIVERY_HISTORIES_DIR, maybeRecordHistory } from '../support/histories';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
@@ -89,6 +89,11 @@ describe('the approval checkpoint and write-offs', () => {
       await until('2030-01-15T15:00:00Z');
       s = await state();
       expect(s.attention.map((a) => [a.kind, a.invoiceId])).toEqual([['APPROVAL_TIMEOUT', m1]]);
+      // An operator notes and assigns it (the console's exceptions page); an unknown item is refused.
+      const noted = await handle.executeUpdate(annotateAttentionUpdate, { args: [{ attentionId: s.attention[0]!.id, by: 'ops', note: 'controller is out until the 16th', assignee: 'controller' }] });
+      expect(noted).toMatchObject({ assignee: 'controller', notes: [{ by: 'ops', text: 'controller is out until the 16th' }] });
+      expect((await state()).attention[0]).toMatchObject({ assignee: 'controller', notes: [{ by: 'ops', text: 'controller is out until the 16th' }] });
+      expect(await rejectionOf(handle.executeUpdate(annotateAttentionUpdate, { args: [{ attentionId: 'NOPE', by: 'ops', note: 'x' }] }))).toBe('DEAL.ATTENTION_UNKNOWN');
 
       // The validator refuses bad decisions and nothing changes.
       expect(await rejectionOf(decide({ invoiceId: 'INV-NOPE', decision: 'approve', by: 'controller' }))).toBe('DEAL.INVOICE_NOT_PENDING');

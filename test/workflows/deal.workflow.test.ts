@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DbHandle } from '../../src/db';
 import { createTemporalDealGateway } from '../../src/service/temporal-deal-gateway';
 import { dealWorkflow } from '../../src/workflows';
-import { contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/contract';
+import { annotateExceptionUpdate, contractSignatureSignal, dealWorkflowId, resolveExceptionUpdate } from '../../src/contract';
 import { patchSalesforce, sandboxActivityDeps, seedClosedWonDeal, startDealWorkers, untilDeal as until } from '../support/deal';
 import { maybeRecordHistory } from '../support/histories';
 import { useSandboxAndDb, type TestSandbox } from '../support/sandbox';
@@ -164,6 +164,39 @@ test('ERP validation error parks the deal; the operator fixes the account in the
   expect(customers).toHaveLength(1);
   await finish(handle);
   await maybeRecordHistory(handle, 'deal-erp-invalid-fixed-retried');
+});
+
+test('a parked step keeps its operators\' notes, assignee and attempts; an override corrects the customer\'s currency and the retry goes through', async () => {
+  const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'ERPOVR', account: { CurrencyIsoCode: 'CHF' } });
+  const handle = await start(opportunityId);
+  const parked = await until(handle, (v) => v.stage === 'NEEDS_ATTENTION', 'needs attention');
+  const first = parked.exceptions[0]!;
+  expect(first).toMatchObject({ step: 'syncCustomerMaster', code: 'ERP.CUSTOMER_INVALID', system: 'erp', attempts: 1, notes: [], allowed: ['retry', 'link', 'override', 'cancel'] });
+  expect(first.firstSeenAt).toBe(first.raisedAt);
+  expect(first.overridable).toContain('customer.currency');
+
+  // Notes and an assignee change nothing the deal does; bad ones are refused by the validator.
+  await expect(handle.executeUpdate(annotateExceptionUpdate, { args: [{ exceptionId: 99, by: 'ops', note: 'x' }] })).rejects.toThrow(WorkflowUpdateFailedError);
+  await expect(handle.executeUpdate(annotateExceptionUpdate, { args: [{ exceptionId: first.id, by: 'ops' }] })).rejects.toThrow(WorkflowUpdateFailedError);
+  const noted = await handle.executeUpdate(annotateExceptionUpdate, { args: [{ exceptionId: first.id, by: 'ops', note: 'asked sales about CHF', assignee: 'dana' }] });
+  expect(noted).toMatchObject({ assignee: 'dana', notes: [{ by: 'ops', text: 'asked sales about CHF' }] });
+
+  // A retry with nothing fixed parks the same step again: one more attempt, first seen and notes kept.
+  await handle.executeUpdate(resolveExceptionUpdate, { args: [{ action: 'retry', by: 'ops' }] });
+  const again = await until(handle, (v) => v.stage === 'NEEDS_ATTENTION' && v.exceptions[0]?.id !== first.id, 'parked again');
+  expect(again.exceptions[0]).toMatchObject({ attempts: 2, firstSeenAt: first.firstSeenAt, assignee: 'dana', notes: [{ by: 'ops', text: 'asked sales about CHF' }] });
+
+  // An override of a field the step does not take, or a bad value, is refused; USD goes through.
+  const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (e: WorkflowUpdateFailedError) => e.cause?.message);
+  expect(await refusal(handle.executeUpdate(resolveExceptionUpdate, { args: [{ action: 'override', field: 'customer.id', value: 'X' }] }))).toMatch(/'customer.id' cannot be overridden on syncCustomerMaster/);
+  expect(await refusal(handle.executeUpdate(resolveExceptionUpdate, { args: [{ action: 'override', field: 'customer.currency', value: 'usd' }] }))).toBe('customer.currency: expected an ISO 4217 code');
+  const resumed = await handle.executeUpdate(resolveExceptionUpdate, { args: [{ action: 'override', field: 'customer.currency', value: 'USD', note: 'billing in USD per contract', by: 'ops' }] });
+  expect(resumed.exceptions).toEqual([]);
+  expect(resumed.timeline.at(-1)!.note).toBe('operator: override customer.currency by ops (billing in USD per contract)');
+  await until(handle, (v) => v.stage === 'CONTRACT_OUT_FOR_SIGNATURE', 'out for signature');
+  const customers = (await records('netsuite', 'customer')).filter((r) => r.externalId === resumed.customerId);
+  expect(customers).toHaveLength(1);
+  await finish(handle);
 });
 
 test('three concurrent closed-won webhooks start one deal: one project, one ERP contract, one billing schedule', async () => {

@@ -1,4 +1,4 @@
-import type { ClosedWonEvent, OperatorAction, SignatureEvent } from '../../../src/contract';
+import type { AnnotateAttentionRequest, AnnotateExceptionRequest, AttentionItem, ClosedWonEvent, DealException, DealView, DeliveryView, OperatorAction, SignatureEvent } from '../../../src/contract';
 import { dealWorkflowId } from '../../../src/contract';
 import {
   ActionRejectedError,
@@ -23,7 +23,9 @@ export type GatewayCall =
   | { method: 'terminateContract'; workflowId: string; request: TerminateContractRequest }
   | { method: 'decideInvoice'; workflowId: string; decision: InvoiceDecision }
   | { method: 'writeOffInvoice'; workflowId: string; request: WriteOffRequest }
-  | { method: 'promiseToPay'; workflowId: string; request: PromiseToPayRequest };
+  | { method: 'promiseToPay'; workflowId: string; request: PromiseToPayRequest }
+  | { method: 'annotateException'; workflowId: string; request: AnnotateExceptionRequest }
+  | { method: 'annotateAttention'; workflowId: string; request: AnnotateAttentionRequest };
 
 /**
  * In-memory DealGateway for the service's unit tests only: records every call,
@@ -89,6 +91,39 @@ export class FakeDealGateway implements DealGateway {
   async queryDeal(opportunityId: string) {
     const workflowId = this.requireDeal(opportunityId);
     return { workflowId, state: this.view(opportunityId) as DealState };
+  }
+
+  /** Full views the deals "answer" getDealState with, by workflow id (else a minimal one). */
+  readonly views = new Map<string, DealView>();
+  /** Delivery states by workflow id; a deal without one is not in delivery. */
+  readonly deliveries = new Map<string, DeliveryView>();
+
+  async queryDelivery(opportunityId: string) {
+    const workflowId = this.requireDeal(opportunityId);
+    const delivery = this.deliveries.get(workflowId);
+    return delivery ? { workflowId, delivery } : { workflowId };
+  }
+
+  async annotateException(opportunityId: string, request: AnnotateExceptionRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    const open = this.views.get(workflowId)?.exceptions.find((e) => e.id === request.exceptionId);
+    if (!open) throw new ActionRejectedError(workflowId, `no open exception ${request.exceptionId}`, { reason: 'DEAL.EXCEPTION_UNKNOWN' });
+    this.calls.push({ method: 'annotateException', workflowId, request });
+    if (request.note) open.notes = [...(open.notes ?? []), { at: '2025-03-31T12:00:00.000Z', by: request.by, text: request.note }];
+    if (request.assignee !== undefined) open.assignee = request.assignee;
+    return { workflowId, result: open as DealException };
+  }
+
+  async annotateAttention(opportunityId: string, request: AnnotateAttentionRequest) {
+    const workflowId = this.requireDeal(opportunityId);
+    this.refusal(workflowId);
+    const item = this.deliveries.get(workflowId)?.attention.find((a) => a.id === request.attentionId);
+    if (!item) throw new ActionRejectedError(workflowId, `no open attention item ${request.attentionId}`, { reason: 'DEAL.ATTENTION_UNKNOWN' });
+    this.calls.push({ method: 'annotateAttention', workflowId, request });
+    if (request.note) item.notes = [...(item.notes ?? []), { at: '2025-03-31T12:00:00.000Z', by: request.by, text: request.note }];
+    if (request.assignee !== undefined) item.assignee = request.assignee;
+    return { workflowId, result: item as AttentionItem };
   }
 
   async resolveException(opportunityId: string, action: OperatorAction) {
@@ -189,7 +224,10 @@ export class FakeDealGateway implements DealGateway {
 
   /** A minimal DealView: stage and empty ids/exceptions/timeline. */
   view(opportunityId: string): unknown {
-    const deal = this.running.get(dealWorkflowId(opportunityId))!;
+    const workflowId = dealWorkflowId(opportunityId);
+    const deal = this.running.get(workflowId)!;
+    const full = this.views.get(workflowId);
+    if (full) return { ...full, stage: deal.stage, exceptions: deal.stage === 'NEEDS_ATTENTION' ? full.exceptions : [] };
     return { opportunityId, stage: deal.stage, ids: {}, exceptions: [], timeline: [] };
   }
 }

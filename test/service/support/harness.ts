@@ -114,7 +114,7 @@ export async function openTestDb(): Promise<DbHandle> {
 }
 
 export async function resetDb(database: DbHandle): Promise<void> {
-  await database.db.execute(sql`truncate webhook_inbox, identity_map restart identity`);
+  await database.db.execute(sql`truncate webhook_inbox, identity_map, operator_actions restart identity`);
 }
 
 /** `deps` overrides or adds to the service's deps (codec, clock, openOnLoopback, ...). */
