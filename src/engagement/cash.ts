@@ -11,8 +11,8 @@ import type { EngagementState } from './state';
  * overdue and approval deadlines, and the operator's invoice decisions.
  */
 
-/** Applies payments and refunds to invoices; one not matching any posted invoice (yet) stays unmatched. */
-export function applyPayments(s: EngagementState, d: Deal): Outcome {
+/** Applies payments and refunds to invoices on the business date `today`; one not matching any posted invoice (yet) stays unmatched. */
+export function applyPayments(s: EngagementState, d: Deal, today: string): Outcome {
   const out = outcome();
   const currency = contractOf(s, d).currency;
   const still: PaymentEvent[] = [];
@@ -38,6 +38,7 @@ export function applyPayments(s: EngagementState, d: Deal): Outcome {
     }
     inv.paidMinor += applied;
     inv.status = statusFor(inv);
+    if (inv.paidOn === undefined && (inv.status === 'PAID' || inv.status === 'OVERPAID')) inv.paidOn = today;
     if (isSettled(inv)) resolveCollection(s, inv.id);
     out.commands.push({
       kind: 'recordPayment',

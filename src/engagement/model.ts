@@ -112,6 +112,8 @@ export interface InvoiceSummary {
   dunning?: InvoiceDunning;
   /** Issued after an amendment changed the bill-to customer: that customer (absent: the deal's own). */
   billTo?: { customerId: string; erpCustomerId: string };
+  /** The business date payments first settled it in full (PAID or OVERPAID); kept if a refund reopens it. Days to pay = paidOn - issueDate. */
+  paidOn?: string;
 }
 
 // ---------------------------------------------------------------- dunning

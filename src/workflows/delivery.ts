@@ -137,7 +137,7 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
     const invoiceRun = core.runDue(s, t) ? core.invoiceRun(s, d, t) : undefined;
     await shell.issue(t);
     if (invoiceRun) await shell.execute(invoiceRun);
-    await shell.execute(core.applyPayments(s, d));
+    await shell.execute(core.applyPayments(s, d, t));
     for (let c = core.nextStatusSync(s, d); c; c = core.nextStatusSync(s, d)) await run(c);
     await shell.dun(t);
     shell.report(core.checkDeadlines(s, d, t).notices);

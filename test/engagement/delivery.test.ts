@@ -82,6 +82,7 @@ describe('the whole engagement (test/workflows/engagement.test.ts)', () => {
 
       e.payments('2030-02-10', pay('evt-1', { invoiceNumber: m1 }, 1_000_000)); // partial
       expect(e.invoice((i) => i.number === m1)).toMatchObject({ paidMinor: 1_000_000, status: 'PARTIALLY_PAID' });
+      expect(e.invoice((i) => i.number === m1).paidOn).toBeUndefined(); // not settled yet
 
       // February: the cap is crossed by TE-5. $15,000.00 - $2,540.00 billed = $12,460.00 left;
       // TE-4 40 h = $6,000.00 fits, TE-5 60 h = $9,000.00 splits into $6,460.00 billed + $2,540.00 capped.
@@ -109,13 +110,15 @@ describe('the whole engagement (test/workflows/engagement.test.ts)', () => {
       // Over-payment, then the excess refunded (Stripe reports the cumulative refunded amount).
       e.payments('2030-03-05', pay('evt-3', { invoiceNumber: jan }, 328_543));
       e.advance('2030-03-06');
-      expect(e.invoice((i) => i.number === jan)).toMatchObject({ paidMinor: 328_543, status: 'OVERPAID' });
+      expect(e.invoice((i) => i.number === jan)).toMatchObject({ paidMinor: 328_543, status: 'OVERPAID', paidOn: '2030-03-05' });
+      // Days to pay: M1 issued Jan 28, settled by evt-2 on Feb 25 = 28 days; January's issued Feb 1, settled Mar 5.
+      expect(e.invoice((i) => i.number === m1)).toMatchObject({ issueDate: '2030-01-28', paidOn: '2030-02-25' });
       e.payments('2030-03-08', pay('evt-4', { invoiceNumber: jan }, 10_000, 'charge.refunded', { chargeId: 'ch_1' }), pay('evt-4b', { invoiceNumber: jan }, 10_000, 'charge.refunded', { chargeId: 'ch_1' }));
 
       // March: everything on L2 is now over the cap; travel is billed alone on Apr 1.
       e.deliver('2030-03-20', batch('kantata:mar', [time('6', T1, '2030-03-03', 60), expense('4', 'TRAVEL', '2030-03-15', 8_000)]));
       e.advance('2030-04-02');
-      expect(e.invoice((i) => i.number === jan)).toMatchObject({ paidMinor: 318_543, refundedMinor: 10_000, status: 'PAID' }); // 328,543 - 10,000 once
+      expect(e.invoice((i) => i.number === jan)).toMatchObject({ paidMinor: 318_543, refundedMinor: 10_000, status: 'PAID', paidOn: '2030-03-05' }); // 328,543 - 10,000 once; still settled on Mar 5
       expect(e.issuedOn('2030-04-01')).toMatchObject({ subtotalMinor: 8_000, taxMinor: 0, totalMinor: 8_000 });
       expect(e.s.held.map((x) => [x.sourceId, x.amountMinor])).toEqual([['EX-3', 2_500], ['TE-5', 254_000], ['TE-6', 15_000]]); // 1 h x $150.00, all over the cap
       const apr = e.issuedOn('2030-04-01').number;

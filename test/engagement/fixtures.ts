@@ -244,7 +244,7 @@ export class Shell {
     const run = runDue(s, t) ? invoiceRun(s, d, t) : undefined;
     this.issue(t);
     if (run) this.execute(run);
-    this.execute(applyPayments(s, d));
+    this.execute(applyPayments(s, d, t));
     for (let c = nextStatusSync(s, d); c; c = nextStatusSync(s, d)) this.commands.push(c);
     this.dun(t);
     this.notices.push(...checkDeadlines(s, d, t).notices);

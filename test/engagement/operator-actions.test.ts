@@ -682,8 +682,8 @@ describe('cash (and test/workflows/stripe-billing.test.ts)', () => {
       expect(receive(e.s, e.d, [], [ev, ev])).toBe(true);
       expect(receive(e.s, e.d, [], [ev])).toBe(false);
       expect(e.s.payments.unmatched).toHaveLength(1);
-      expect(applyPayments(e.s, e.d).commands).toHaveLength(1);
-      expect(applyPayments(e.s, e.d).commands).toHaveLength(0);
+      expect(applyPayments(e.s, e.d, e.today).commands).toHaveLength(1);
+      expect(applyPayments(e.s, e.d, e.today).commands).toHaveLength(0);
     });
   });
 

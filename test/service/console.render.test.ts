@@ -87,14 +87,25 @@ describe('console aggregation (pure)', () => {
 
   it('KPI series by month from the deals themselves', () => {
     const deals = [
-      { opportunityId: 'A', view: view({ timeline: [{ at: '2026-01-01T00:00:00Z', stage: 'QUOTE_ACCEPTED' }, { at: '2026-01-03T00:00:00Z', stage: 'PROJECT_PROVISIONED' }] }), delivery: delivery('USD', [invoice({ issueDate: '2026-02-03' })]) },
+      {
+        opportunityId: 'A',
+        view: view({ timeline: [{ at: '2026-01-01T00:00:00Z', stage: 'QUOTE_ACCEPTED' }, { at: '2026-01-03T00:00:00Z', stage: 'PROJECT_PROVISIONED' }] }),
+        delivery: delivery('USD', [
+          invoice({ issueDate: '2026-02-03', paidOn: '2026-03-05', status: 'PAID' }),
+          invoice({ issueDate: '2026-02-10', paidOn: '2026-03-02', status: 'PAID' }),
+          invoice({ issueDate: '2026-02-20' }), // not paid: no point
+        ]),
+      },
       { opportunityId: 'B', view: view({ timeline: [{ at: '2026-01-10T00:00:00Z', stage: 'QUOTE_ACCEPTED' }, { at: '2026-01-11T00:00:00Z', stage: 'NEEDS_ATTENTION' }, { at: '2026-01-14T00:00:00Z', stage: 'PROJECT_PROVISIONED' }] }) },
     ];
     const s = Object.fromEntries(kpiSeries(deals).map((x) => [x.id, x]));
     expect(s.cycle!.months).toEqual(['2026-01']);
     expect(s.cycle!.datasets[0]!.values).toEqual([3]); // (2 + 4) / 2 days
     expect(s.exceptions!.datasets[0]!.values).toEqual([50]);
-    expect(s.latency!.datasets[0]!.values).toEqual([3]); // 2026-01-31 -> 2026-02-03
+    // Each period ends 2026-01-31; issued Feb 3, 10 and 20: (3 + 10 + 20) / 3 = 11 days.
+    expect(s.latency).toMatchObject({ months: ['2026-02'], datasets: [{ label: 'days', values: [11] }] });
+    // Days to pay by the month paid: (30 + 20) / 2 = 25 days in March (Feb 3 -> Mar 5 = 30, Feb 10 -> Mar 2 = 20).
+    expect(s.toPay).toMatchObject({ months: ['2026-03'], datasets: [{ label: 'days', values: [25] }] });
     // Held money summed in minor units, shown in each currency's unit: USD 1,633,125 + 1 minor = 16,331.26; JPY 5,000.
     const held = kpiSeries([
       { opportunityId: 'U', view: view({}), delivery: delivery('USD', [invoice({ totalMinor: 1_633_125, status: 'AWAITING_APPROVAL' }), invoice({ totalMinor: 1, status: 'AWAITING_APPROVAL' })]) },
@@ -115,7 +126,7 @@ describe('console rendering (pure)', () => {
     });
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<script>alert');
-    const kpis = renderKpisPage({ chrome, series: kpiSeries([]), deals: 0, daysToPay: 'n/a' });
+    const kpis = renderKpisPage({ chrome, series: kpiSeries([]), deals: 0 });
     expect(kpis.match(/<script[^>]*>/g)).toEqual(['<script src="/console/assets/chart.umd.min.js" defer>', '<script src="/console/assets/console.js" defer>']);
     expect(kpis).not.toMatch(/<script[^>]*>[^<]/);
   });

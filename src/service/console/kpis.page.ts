@@ -9,7 +9,7 @@ function table(s: KpiSeries): string {
 }
 
 /** One Chart.js chart per KPI: the data rides in a data attribute, /console/assets/console.js draws it (no inline script). */
-export function renderKpisPage(opts: { chrome: Chrome; series: readonly KpiSeries[]; deals: number; daysToPay: string }): string {
+export function renderKpisPage(opts: { chrome: Chrome; series: readonly KpiSeries[]; deals: number }): string {
   const charts = opts.series
     .map(
       (s) => `<section class="chart" id="kpi-${escapeHtml(s.id)}"><h2>${escapeHtml(s.title)}</h2><p class="muted">${escapeHtml(s.definition)}</p>
@@ -19,7 +19,6 @@ ${table(s)}</section>`,
     .join('\n');
   const body = `<h1>KPIs</h1>
 <p class="muted">From ${opts.deals} deal(s) in Temporal (visibility, then each deal's state and delivery). The same events also feed /metrics (q2c_deal_stage_reached_seconds, q2c_invoice_latency_seconds, q2c_deal_exceptions_total) for Prometheus.</p>
-${charts}
-<section class="chart"><h2>Days to pay</h2><p class="muted">${escapeHtml(opts.daysToPay)}</p></section>`;
+${charts}`;
   return renderLayout({ title: 'KPIs', page: 'kpis', chrome: opts.chrome, body, scripts: ['/console/assets/chart.umd.min.js', '/console/assets/console.js'] });
 }

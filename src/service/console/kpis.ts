@@ -60,6 +60,7 @@ export function kpiSeries(deals: readonly KpiDeal[]): KpiSeries[] {
   const latency = invoices.filter(({ i }) => i.status !== 'AWAITING_APPROVAL' && i.status !== 'REJECTED').map(({ i }) => ({ label: 'days', month: month(i.issueDate), value: Math.max(0, days(i.period.end, i.issueDate)) }));
   const backlog = invoices.filter(({ i }) => i.status === 'AWAITING_APPROVAL').map(({ d, i }) => ({ label: d.delivery!.currency, month: month(i.issueDate), value: i.totalMinor }));
   const exceptionRate = started.map((d) => ({ label: '%', month: month(d.view.timeline[0]!.at), value: d.view.timeline.some((t) => t.stage === 'NEEDS_ATTENTION') ? 100 : 0 }));
+  const toPay = invoices.flatMap(({ i }) => (i.paidOn ? [{ label: 'days', month: month(i.paidOn), value: Math.max(0, days(i.issueDate, i.paidOn)) }] : []));
   const leakage = deals.flatMap((d) => {
     const s = d.delivery?.summary;
     return s ? [{ label: s.currency, month: month(s.closedOn), value: s.leakage.totalMinor }] : [];
@@ -69,6 +70,7 @@ export function kpiSeries(deals: readonly KpiDeal[]): KpiSeries[] {
     series('latency', 'Invoice latency', 'days', 'Average days from the end of the billed period to the invoice date, by invoice month.', latency, avg),
     inMajorUnits(series('backlog', 'Billing backlog', 'amount', 'Invoices held at the approval threshold now, by the month they were raised, per currency.', backlog, sum)),
     series('exceptions', 'Exception rate', '%', 'Share of deals that parked in NEEDS_ATTENTION at least once, by the month they started.', exceptionRate, avg),
+    series('toPay', 'Days to pay', 'days', 'Average days from the invoice date to the business date payments settled it in full, by the month it was paid.', toPay, avg),
     inMajorUnits(series('leakage', 'Revenue leakage', 'amount', "Closed deals' leakage (capped, excluded, rejected, written off, credited) by the month they closed, per currency.", leakage, sum)),
   ];
 }
