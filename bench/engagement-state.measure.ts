@@ -49,6 +49,7 @@ import { startTestSandbox } from '../test/support/sandbox';
 import { createDevServerEnv, createTimeSkippingEnv } from '../test/support/temporal';
 import { avalara, catalog, customer, engagementBundle, engagementWorkers, netsuite, recordingPorts, skipTo, snapshotFor, usd } from '../test/workflows/engagement.support';
 import { engagementTestWorkflow } from '../test/workflows/engagement.workflows';
+import { seededRandom } from '../src/sandbox/faults';
 
 // ---------------------------------------------------------------- the delivery messages
 
@@ -119,17 +120,8 @@ const log = (msg: string) => process.stderr.write(`[measure ${new Date().toISOSt
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quietLogger = () => Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-/** Seeded PRNG (mulberry32), as in bench/month-end.bench.ts: the same entries on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: the same entries on every run (the sandbox's fault generator). */
+const prng = seededRandom;
 
 /**
  * The V8 heaps of this process: the main isolate's and, through the inspector's NodeWorker

@@ -66,6 +66,7 @@ import { dealWorkflowId, type DealInput } from '../src/contract';
 import { initialEngagementState } from '../src/engagement/state';
 import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../src/contract';
 import { ERP_TASK_QUEUE } from '../src/contract';
+import { seededRandom } from '../src/sandbox/faults';
 
 const DEALS = Number(process.argv[2] ?? 1_000);
 const PER_DEAL = Number(process.argv[3] ?? 100);
@@ -82,17 +83,8 @@ const ruleSet = RuleSet.parse(defaultRuleSet);
 const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-/** Seeded PRNG (mulberry32): the same entries on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: the same entries on every run (the sandbox's fault generator). */
+const prng = seededRandom;
 
 /** Last calendar month (the one month-end bills) and a contract that started the month before. */
 function months(): { start: string; days: number; contractStart: string } {

@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 
 /** One problem with a request body, located by its dotted field path ('' for the whole body). */
@@ -97,3 +98,18 @@ export function validationProblem(
   const issues = error.validation.map((v) => ({ path: v.instancePath.replace(/^\//, '').split('/').join('.'), message: v.message ?? 'invalid' }));
   return badRequest(issues, `invalid ${names[part] ?? PART_NAMES[part] ?? part}`);
 }
+
+/**
+ * A route's work with its known failures answered by `answer`, which sends the failure's
+ * body (Fastify takes the returned reply as sent) or rethrows: anything else is Fastify's 500.
+ */
+export const answeringWith =
+  (answer: (reply: FastifyReply, err: unknown) => unknown) =>
+  <R extends FastifyRequest, T>(work: (request: R, reply: FastifyReply) => Promise<T>) =>
+  async (request: R, reply: FastifyReply): Promise<T> => {
+    try {
+      return await work(request, reply);
+    } catch (err) {
+      return answer(reply, err) as never;
+    }
+  };

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AmendContractRequest, CreditInvoiceRequest, OperatorAction, PromiseToPayRequest, TerminateContractRequest } from '../contract';
 import type { InboxRepository } from '../db/inbox';
 import { requireScope as guard, type AccessPolicy, type Scope } from './auth';
 import { ActionRejectedError, DealNotFoundError, DealNotInDeliveryError, type DealGateway } from './deal-gateway';
-import { HttpProblem } from './errors';
+import { answeringWith, HttpProblem } from './errors';
 import { documented, errorResponses } from './openapi';
 
 const Note = z.string().max(2000).optional();
@@ -195,17 +195,7 @@ export function registerOperatorRoutes(
 ) {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const requireScope = (scope: Scope) => guard(deps.access, scope);
-  /** A route's work, with its known failures answered (answer) and anything else left to Fastify (500). */
-  const answering =
-    <R extends FastifyRequest, T>(work: (request: R, reply: FastifyReply) => Promise<T>) =>
-    async (request: R, reply: FastifyReply): Promise<T> => {
-      try {
-        return await work(request, reply);
-      } catch (err) {
-        // answer() sends the failure's body and returns the reply (Fastify takes a returned reply as sent).
-        return answer(reply, err) as never;
-      }
-    };
+  const answering = answeringWith(answer);
   const action = (scope: Scope, summary: string, description?: string) => ({
     ...documented({ tag: 'operations', summary, scope, ...(description ? { description } : {}) }),
     response: { 200: DealActionAnswer, ...errorResponses(400, 401, 403, 404, 409, 429) },

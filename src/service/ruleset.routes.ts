@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_PROPOSAL_EXPIRY_DAYS } from '../contract';
@@ -6,7 +6,7 @@ import type { Db } from '../db';
 import { RuleSetRepository, RuleSetStoreError } from '../db/rulesets';
 import { RuleSet } from '../rules';
 import { requireScope as guard, type AccessPolicy, type Scope } from './auth';
-import { HttpProblem } from './errors';
+import { answeringWith, HttpProblem } from './errors';
 import { documented, errorResponses } from './openapi';
 import { ProposalConflictError, ProposalNotFoundError, ProposalRefusedError, type RuleSetGovernanceGateway } from './ruleset-gateway';
 
@@ -79,16 +79,7 @@ export function registerRuleSetRoutes(app: FastifyInstance, deps: { access: Acce
   const api = app.withTypeProvider<ZodTypeProvider>();
   const requireScope = (scope: Scope) => guard(deps.access, scope);
   const repo = new RuleSetRepository(deps.db);
-  const answering =
-    <R extends FastifyRequest, T>(work: (request: R, reply: FastifyReply) => Promise<T>) =>
-    async (request: R, reply: FastifyReply): Promise<T> => {
-      try {
-        return await work(request, reply);
-      } catch (err) {
-        // answer() sends the failure's body and returns the reply (Fastify takes a returned reply as sent).
-        return answer(reply, err) as never;
-      }
-    };
+  const answering = answeringWith(answer);
 
   api.get('/rulesets', {
     preValidation: requireScope('read'),

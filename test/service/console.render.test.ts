@@ -79,9 +79,10 @@ describe('console aggregation (pure)', () => {
   it('a timeline in date order: stages, invoices with what is paid, revenue months', () => {
     const t = dealTimeline(
       view({ timeline: [{ at: '2026-01-15T09:00:00.000Z', stage: 'QUOTE_ACCEPTED' }, { at: '2026-01-20T10:00:00.000Z', stage: 'PROJECT_PROVISIONED' }] }),
-      delivery('USD', [invoice({ number: 'INV-9', issueDate: '2026-02-03', totalMinor: 100, paidMinor: 100, status: 'PAID' })], { recognisedByMonth: { '2026-01': 100 } }),
+      delivery('USD', [invoice({ number: 'INV-9', issueDate: '2026-02-03', totalMinor: 100, paidMinor: 100, status: 'PAID', paidOn: '2026-03-05' })], { recognisedByMonth: { '2026-01': 100 } }),
     );
-    expect(t.map((e) => [e.at.slice(0, 10), e.kind])).toEqual([['2026-01-15', 'stage'], ['2026-01-20', 'stage'], ['2026-01-31', 'revenue'], ['2026-02-03', 'invoice']]);
+    expect(t.map((e) => [e.at.slice(0, 10), e.kind])).toEqual([['2026-01-15', 'stage'], ['2026-01-20', 'stage'], ['2026-01-31', 'revenue'], ['2026-02-03', 'invoice'], ['2026-03-05', 'payment']]);
+    expect(t[4]).toMatchObject({ text: 'invoice INV-9 paid in full, 30 days after it was issued', amountMinor: 100 }); // Feb 3 -> Mar 5
     expect(t[3]).toMatchObject({ amountMinor: 100, paidMinor: 100 });
   });
 

@@ -198,11 +198,10 @@ describeWithBrowser('the operator console (headless Chromium, real stack)', () =
     const listed = await reloadUntil(`${baseUrl}/console/deals`, (body) => body.includes('USD 39,195.00'), 'the deal list shows the posted invoice');
     expect(listed).toContain('IN DELIVERY');
     expect(await page.$eval(dealRow, (r) => (r as HTMLElement).innerText)).toMatch(/IN DELIVERY[\s\S]*USD 39,195\.00[\s\S]*USD 0\.00[\s\S]*USD 39,195\.00/);
-    await shot('deals');
     await page.goto(`${baseUrl}/console/deals/${opportunityId}`, { waitUntil: 'domcontentloaded' });
     expect(await page.$eval(`#invoices tr[data-invoice="${m1Invoice.number}"]`, (r) => (r as HTMLElement).innerText)).toMatch(/POSTED[\s\S]*USD 39,195\.00/);
     expect(await page.$eval('#actions', (t) => (t as HTMLElement).innerText)).toMatch(/ops\s+console\s+resolve[\s\S]*controller\s+console\s+decide/);
-    await shot('deal');
+    await shot('deal-actions');
 
     // 5. The early webhook, replayed from the inbox: it reaches the deal now, once.
     await signOut();
@@ -218,7 +217,6 @@ describeWithBrowser('the operator console (headless Chromium, real stack)', () =
     // 6. KPIs: Chart.js from the service's own origin draws every chart (no inline script).
     await page.goto(`${baseUrl}/console/kpis`, { waitUntil: 'networkidle0' });
     await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-kpi]')].every((c) => c.getAttribute('data-drawn') === 'true'), { timeout: 10_000 });
-    await shot('kpis');
     // The stylesheet applied and nothing was refused under the pages' strict CSP (no inline script or style).
     expect(await page.$eval('header', (e) => getComputedStyle(e).backgroundColor)).toBe('rgb(36, 41, 47)');
     expect(cspViolations).toEqual([]);

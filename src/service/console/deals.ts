@@ -66,7 +66,7 @@ export function totalsByCurrency(amounts: readonly DealAmounts[]): Map<string, O
 export interface TimelineEvent {
   /** ISO date or instant; events sort by it. */
   at: string;
-  kind: 'stage' | 'invoice' | 'credit' | 'amendment' | 'revenue' | 'termination';
+  kind: 'stage' | 'invoice' | 'payment' | 'credit' | 'amendment' | 'revenue' | 'termination';
   text: string;
   amountMinor?: number;
   /** Invoices: paid so far (less nothing: refunds are shown on the invoice table), and written off. */
@@ -84,8 +84,9 @@ export function dealTimeline(view: DealView, delivery?: DeliveryView): TimelineE
   if (view.ids.envelopeId) out.push({ at: view.timeline.find((t) => t.stage === 'CONTRACT_OUT_FOR_SIGNATURE')?.at ?? view.timeline[0]?.at ?? '', kind: 'stage', text: `contract envelope ${view.ids.envelopeId}` });
   if (delivery) {
     for (const i of delivery.invoices) {
-      // The deal's view keeps each invoice's paid total, not the payments' dates: they are shown on the invoice.
       out.push({ at: i.issueDate, kind: 'invoice', text: `invoice ${i.number} (${i.status.replace(/_/g, ' ').toLowerCase()}), period ${i.period.start} – ${i.period.end}, due ${i.dueDate}`, amountMinor: i.totalMinor, paidMinor: i.paidMinor, ...(i.writtenOffMinor ? { writtenOffMinor: i.writtenOffMinor } : {}) });
+      // The deal keeps the day payments settled an invoice in full (partial payments show on the invoice's paid total).
+      if (i.paidOn) out.push({ at: i.paidOn, kind: 'payment', text: `invoice ${i.number} paid in full, ${daysBetween(i.issueDate, i.paidOn)} days after it was issued`, amountMinor: i.paidMinor });
     }
     for (const c of delivery.creditMemos ?? []) out.push({ at: c.issueDate, kind: 'credit', text: `credit memo ${c.number} on ${c.invoiceNumber} by ${c.by}: ${c.note}`, amountMinor: c.totalMinor });
     for (const a of delivery.amendments ?? []) out.push({ at: a.appliedOn, kind: 'amendment', text: `amendment ${a.id} (v${a.baseVersion} -> v${a.version}) by ${a.by}: ${a.reason}` });
@@ -106,6 +107,8 @@ export function contractVersions(delivery?: DeliveryView): Array<{ version: numb
   if (delivery.termination) out.push({ version: delivery.termination.version, from: delivery.termination.effectiveDate, by: delivery.termination.by, reason: `termination: ${delivery.termination.reason}`, changes: ['TERMINATE'] });
   return out;
 }
+
+const daysBetween = (from: string, to: string): number => Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
 
 /** 'YYYY-MM' -> its last day, 'YYYY-MM-DD' (revenue is posted for the month at its end). */
 const monthEnd = (month: string): string => {
