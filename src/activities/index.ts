@@ -2,6 +2,7 @@ import { createBillingActivities, type BillingActivityDeps } from './billing.act
 import { createCreditActivities } from './credit.activities';
 import { createDealActivities, type DealActivityDeps } from './deal.activities';
 import { createGovernanceActivities } from './governance.activities';
+import { withLiveness } from './liveness';
 import { createSweepActivities, type SweepActivityDeps } from './sweep.activities';
 
 /** What the worker builds once and every activity closes over. */
@@ -12,9 +13,11 @@ export type ActivityDeps = DealActivityDeps & Pick<BillingActivityDeps, 'ruleSet
  * only the type of this function's result.
  */
 export const createActivities = (deps: ActivityDeps) => ({
-  ...createDealActivities(deps),
-  ...createBillingActivities(deps),
-  ...createCreditActivities(deps),
+  // Liveness heartbeats (see withLiveness): a crashed worker's step is retried within seconds.
+  ...withLiveness(createDealActivities(deps)),
+  ...withLiveness(createBillingActivities(deps)),
+  ...withLiveness(createCreditActivities(deps)),
+  // These heartbeat their own progress and resume from it.
   ...createSweepActivities(deps),
   ...createGovernanceActivities(deps),
 });

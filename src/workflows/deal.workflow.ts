@@ -28,9 +28,10 @@ export const STEP_RETRY: ActivityOptions['retry'] = {
   maximumInterval: '5 minutes',
   maximumAttempts: 8,
 };
-export const STEP_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: STEP_RETRY };
+/** The heartbeat timeout finds a dead worker in seconds (the activities' liveness beat) instead of waiting out start-to-close. */
+export const STEP_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: STEP_RETRY };
 /** Compensations and notifications: more patient, they must not be lost. */
-export const COMPENSATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: { ...STEP_RETRY, maximumAttempts: 20 } };
+export const COMPENSATION_OPTIONS: ActivityOptions = { ...STEP_OPTIONS, retry: { ...STEP_RETRY, maximumAttempts: 20 } };
 export const DEFAULT_SIGNATURE_TIMEOUT_DAYS = 14;
 export const DEFAULT_SIGNATURE_REMINDER_DAYS = 7;
 const DAY_MS = 86_400_000;

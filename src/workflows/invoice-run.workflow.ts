@@ -8,10 +8,22 @@ import { failureCode, failureMessage } from './failures';
 
 export { ERP_TASK_QUEUE };
 
-export const BILLING_RETRY: ActivityOptions['retry'] = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10 };
-export const BILLING_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: BILLING_RETRY };
-/** A queue-wide rate limit may hold ERP tasks back for a while at month end: schedule-to-close is generous. */
-export const ERP_OPTIONS: ActivityOptions = { ...BILLING_OPTIONS, taskQueue: ERP_TASK_QUEUE, scheduleToCloseTimeout: '6 hours' };
+/**
+ * Billing steps (tax committed, invoice posted, audit and write-backs, revenue, payments) must
+ * not be lost half-way: a step the vendors saw and q2c did not finish would leave them out of
+ * sync. So their retries are bounded by total time, not by a count a crash loop or an outage
+ * could use up: attempts at most 30 s apart for up to a day (SCHEDULE_TO_CLOSE), then the
+ * failure path. Non-retryable failures (bad data) still fail at once.
+ */
+export const BILLING_RETRY: ActivityOptions['retry'] = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
+/**
+ * start-to-close bounds a hung attempt (a connector's requests time out after 30 s each);
+ * the heartbeat timeout finds a dead worker in seconds (the activities' liveness beat,
+ * src/activities/liveness.ts) so another worker retries its step at once.
+ */
+export const BILLING_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', scheduleToCloseTimeout: '24 hours', retry: BILLING_RETRY };
+/** The ERP's own queue (its rate limit holds tasks back at month end: the day-long schedule-to-close covers the wait). */
+export const ERP_OPTIONS: ActivityOptions = { ...BILLING_OPTIONS, taskQueue: ERP_TASK_QUEUE };
 
 export interface InvoiceRunInput {
   ctx: IssueContext;
