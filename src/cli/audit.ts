@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
+import { toDecimalString } from '../canonical/money-math';
 import type { Config } from '../config';
 import { connectorsConfigFromEnv } from '../connectors';
 import type { ErpPort } from '../connectors/erp/erp.port';
@@ -25,7 +26,9 @@ export interface AuditCommandDeps {
   out?: (line: string) => void;
 }
 
-const money = (minor: number | null, currency: string | null): string => (minor === null ? '-' : `${currency ?? ''} ${(minor / 100).toFixed(2)}`.trim());
+/** Minor units in the currency's own exponent (JPY 0, USD 2, KWD 3), never through a float. */
+const money = (minor: number | null, currency: string | null): string =>
+  minor === null ? '-' : currency ? `${currency} ${toDecimalString({ amountMinor: minor, currency })}` : String(minor);
 
 /** The chain for one invoice, one line per hop: invoice line -> billing event -> source item -> contract line -> quote line. */
 export function formatTrail(t: AuditTrail): string[] {

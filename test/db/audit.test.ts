@@ -31,4 +31,15 @@ describe('audit links', () => {
     ]);
     expect(await repo.dealIds()).toEqual(['deal-OPP-A']);
   });
+
+  it("formats each amount in its currency's own exponent", () => {
+    const link = (sourceId: string, amountMinor: number, currency: string) => ({ id: 1, dealId: 'deal-J', documentKind: 'invoice' as const, documentNumber: 'INV-J', documentLineId: 'INV-J-1', billingEventId: null, sourceKind: 'TIME', sourceId, contractLineId: null, quoteLineId: null, amountMinor, currency });
+    const lines = formatTrail({ documentNumber: 'INV-J', dealId: 'deal-J', lines: [{ documentLineId: 'INV-J-1', items: [link('TE-1', 5_000, 'JPY'), link('TE-2', 1_234, 'KWD'), link('TE-3', -5, 'USD')] }], payments: [], creditMemos: [] });
+    // JPY has no minor unit (5,000 yen), KWD three (1.234 dinar), USD two (-0.05 dollars).
+    expect(lines.slice(2)).toEqual([
+      '    (no event) <- TIME TE-1  JPY 5000  contract line ? <- quote line ?',
+      '    (no event) <- TIME TE-2  KWD 1.234  contract line ? <- quote line ?',
+      '    (no event) <- TIME TE-3  USD -0.05  contract line ? <- quote line ?',
+    ]);
+  });
 });
