@@ -35,9 +35,16 @@ export function replayability(row: Pick<InboxRow, 'status' | 'error' | 'signatur
   return { replayable: false, reason: typeof code === 'string' ? `rejected as ${code}` : 'nothing failed' };
 }
 
+/**
+ * A stored event still not handed to its deal this long after it arrived was abandoned (the
+ * service stopped mid-dispatch): the vendor's redelivery claims it. A dispatch takes
+ * milliseconds; were one still running, the deal would drop the second copy by its event id.
+ */
+export const STALE_DISPATCH_SECONDS = 30;
+
 export type AcceptOutcome =
   | { kind: 'accepted'; id: number }
-  /** The dispatch of an earlier delivery failed; this delivery has claimed the retry. */
+  /** The dispatch of an earlier delivery failed or was abandoned; this delivery has claimed the retry. */
   | { kind: 'retry'; id: number }
   | { kind: 'duplicate'; id: number; original: InboxRow };
 
@@ -56,7 +63,8 @@ export class InboxRepository {
   /**
    * Stores an authenticated, valid event. The first delivery of an event id
    * wins the insert and dispatches; later ones are recorded as 'duplicate'
-   * rows — unless the first one's dispatch failed, in which case exactly one
+   * rows — unless the first one's dispatch failed (or was abandoned: still not
+   * dispatched STALE_DISPATCH_SECONDS after it arrived), in which case one
    * later delivery atomically claims the retry.
    */
   async accept(entry: InboxEntry): Promise<AcceptOutcome> {
@@ -78,7 +86,15 @@ export class InboxRepository {
       const claimed = await this.db
         .update(webhookInbox)
         .set({ error: null, correlationId: entry.correlationId })
-        .where(and(eq(webhookInbox.id, original.id), eq(webhookInbox.status, 'accepted'), sql`${webhookInbox.error}->>'code' = 'DISPATCH_FAILED'`))
+        .where(
+          and(
+            eq(webhookInbox.id, original.id),
+            eq(webhookInbox.status, 'accepted'),
+            // A failed dispatch, or one that never finished: the process died between storing the
+            // event and handing it over (nothing else leaves a row accepted without an error).
+            sql`(${webhookInbox.error}->>'code' = 'DISPATCH_FAILED' or (${webhookInbox.error} is null and ${webhookInbox.receivedAt} < now() - make_interval(secs => ${STALE_DISPATCH_SECONDS})))`,
+          ),
+        )
         .returning({ id: webhookInbox.id });
       if (claimed[0]) return { kind: 'retry', id: original.id };
     }

@@ -1,5 +1,6 @@
 import { openDb, type DbHandle } from '../../src/db';
-import { InboxRepository, type InboxEntry } from '../../src/db/inbox';
+import { sql } from 'drizzle-orm';
+import { InboxRepository, STALE_DISPATCH_SECONDS, type InboxEntry } from '../../src/db/inbox';
 
 describe('InboxRepository', () => {
   const NOW = new Date('2026-10-05T12:00:00.000Z');
@@ -33,6 +34,18 @@ describe('InboxRepository', () => {
       ['e-1', 'dispatched', 'deal-OPP-1', 'c-retry', null],
     ]);
     expect(rows[2]!.dispatchedAt).toEqual(NOW);
+  });
+
+  it('lets a redelivery claim an event whose dispatch was abandoned (stored, never dispatched, no error) once it is stale', async () => {
+    const first = await inbox.accept(entry('e-abandoned'));
+    // Moments later the vendor redelivers: the first dispatch may still be running.
+    expect((await inbox.accept(entry('e-abandoned'))).kind).toBe('duplicate');
+    // The service died after storing it: 31 s on, the row is still accepted with no error.
+    await handle.db.execute(sql`update webhook_inbox set received_at = now() - interval '31 seconds' where id = ${first.id}`);
+    expect(STALE_DISPATCH_SECONDS).toBe(30);
+    expect(await inbox.accept(entry('e-abandoned', { correlationId: 'c-redelivered' }))).toEqual({ kind: 'retry', id: first.id });
+    await inbox.markDispatched(first.id);
+    expect((await inbox.accept(entry('e-abandoned'))).kind).toBe('duplicate');
   });
 
   it('takes a rejected event out of the dedupe index, keeps failed deliveries for inspection, and filters the list', async () => {
