@@ -1,8 +1,4 @@
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Worker } from '@temporalio/worker';
-import { setupTelemetry, type Telemetry } from '../../src/telemetry';
-import { kpiSinks } from '../../src/worker';
-import { DELIVERY_HISTORIES_DIR, loadHistories } from '../support/histories';
+import { DELIVERY_HISTORIES_DIR, itReplays, loadHistories } from '../support/histories';
 import { tracedWorkflowBundle } from '../support/temporal';
 import { engagementBundle } from '../workflows/engagement.support';
 
@@ -15,22 +11,5 @@ describe('recorded delivery histories replay on the current workflow code', () =
     expect(histories.map((h) => h.workflowId)).toContain('approved-invoice-paid');
   });
 
-  it.each(histories.map((h) => [h.workflowId, h] as const))('%s replays without nondeterminism', async (_id, h) => {
-    const result = Worker.runReplayHistories({ workflowBundle: await engagementBundle(), sinks: kpiSinks() }, [h]);
-    for await (const r of result) expect(r.error).toBeUndefined();
-  });
-
-  describe('with the OpenTelemetry interceptors installed (tracing on)', () => {
-    let telemetry: Telemetry;
-    beforeAll(() => {
-      telemetry = setupTelemetry({ serviceName: 'replay', env: {}, exporter: new InMemorySpanExporter() });
-    });
-    afterAll(() => telemetry.shutdown());
-
-    it.each(histories.map((h) => [h.workflowId, h] as const))('%s replays without nondeterminism', async (_id, h) => {
-      const bundle = await tracedWorkflowBundle(require.resolve('../workflows/engagement.workflows'));
-      const result = Worker.runReplayHistories({ workflowBundle: bundle, sinks: { ...kpiSinks(), ...telemetry.worker!.sinks } }, [h]);
-      for await (const r of result) expect(r.error).toBeUndefined();
-    });
-  });
+  itReplays(histories, { bundle: engagementBundle, tracedBundle: () => tracedWorkflowBundle(require.resolve('../workflows/engagement.workflows')) });
 });
