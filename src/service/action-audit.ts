@@ -47,6 +47,8 @@ export function apiActionRecord(req: { routeUrl: string | undefined; params: Rec
  */
 export function registerApiActionAudit(app: FastifyInstance, actions: OperatorActionRepository): void {
   app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+    // Most requests (webhooks, reads) are not actions: leave them before reading their answer.
+    if (!request.routeOptions.url || !(request.routeOptions.url in API_ACTIONS)) return payload;
     const record = apiActionRecord({
       routeUrl: request.routeOptions.url,
       params: (request.params ?? {}) as Record<string, string>,
