@@ -182,7 +182,7 @@ export async function runWorker(config: Config): Promise<void> {
   const metricsAddress = workerMetricsAddress(config);
   installRuntimeLogger(logger, metricsAddress);
   const telemetry = setupTelemetry({ serviceName: 'q2c-worker', env: config });
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite`, onIdleError: (err) => logger.warn({ err }, 'database connection dropped; the next query reconnects') });
   // The shipped rule sets a new deal pins (idempotent, safe for workers starting together): a worker
   // on a fresh database can bill; a shipped file changed without a version bump stops it here.
   const ruleSets = await ensureDefaultRuleSets(db.db);

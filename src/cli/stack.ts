@@ -68,7 +68,7 @@ async function startParts(config: Config, logger: Logger, telemetry: Telemetry, 
   started.push(() => temporal.stop());
   logger.info({ address: temporal.address, ui: temporal.uiUrl, reused: useLocalServer && !temporal.process }, 'temporal ready');
 
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite') });
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: path.resolve(REPO_ROOT, config.Q2C_DATA_DIR, 'pglite'), onIdleError: (err) => logger.warn({ err }, 'database connection dropped; the next query reconnects') });
   started.push(() => db.close());
   logger.info({ driver: db.driver }, 'database ready');
   const loaded = await ensureDefaultRuleSets(db.db);

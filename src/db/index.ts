@@ -22,6 +22,14 @@ export interface OpenDbOptions {
   dataDir?: string;
   /** Run pending migrations (default true). Both drivers run the same migration files. */
   migrate?: boolean;
+  /**
+   * Told when the server drops an idle pooled connection (a restart, a failover, an idle
+   * timeout). The pool discards that connection and the next query opens a new one; without
+   * a listener the pool's 'error' event would end the process (the chaos run, issue 15).
+   */
+  onIdleError?: (err: Error) => void;
+  /** application_name on the server's side (pg_stat_activity). */
+  applicationName?: string;
 }
 
 /**
@@ -34,7 +42,8 @@ export async function openDb(options: OpenDbOptions = {}): Promise<DbHandle> {
     assertPostgresUrl(options.databaseUrl);
     const { Pool } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
-    const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+    const pool = new Pool({ connectionString: options.databaseUrl, max: 10, ...(options.applicationName ? { application_name: options.applicationName } : {}) });
+    pool.on('error', (err) => options.onIdleError?.(err));
     const db = drizzle(pool, { schema });
     if (runMigrations) {
       const { migrate } = await import('drizzle-orm/node-postgres/migrator');

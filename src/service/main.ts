@@ -42,7 +42,7 @@ export async function main(): Promise<void> {
   const secrets = serviceSecretsFrom(config);
   // With PGlite (no DATABASE_URL) only one process may open the data dir: run the
   // service inside the stack process then (see docs/service.md), or set DATABASE_URL.
-  const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite` });
+  const database = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: `${config.Q2C_DATA_DIR}/pglite`, onIdleError: (err) => logger.warn({ err }, 'database connection dropped; the next query reconnects') });
   const connection = await connectTemporal(config);
   // Signals and updates must be encrypted with the same keys the worker decrypts with.
   const codec = config.Q2C_PAYLOAD_KEYS ? new EncryptionCodec(parseEncryptionKeys(config.Q2C_PAYLOAD_KEYS)) : undefined;

@@ -42,4 +42,22 @@ describe('openDb', () => {
       await handle.close();
     }
   });
+
+  (url ? it : it.skip)('outlives a server that drops its idle connections (a restart): told once, the next query opens a new one (skipped without DATABASE_URL)', async () => {
+    const dropped: Error[] = [];
+    const handle = await openDb({ databaseUrl: url!, applicationName: 'q2c-open-db-test', onIdleError: (err) => dropped.push(err) });
+    const admin = await openDb({ databaseUrl: url!, migrate: false });
+    try {
+      await handle.db.execute(sql`select 1`);
+      // What a restart does to every pooled connection: the server ends the backend.
+      await admin.db.execute(sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'q2c-open-db-test'`);
+      for (let i = 0; i < 50 && dropped.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(dropped.length).toBeGreaterThanOrEqual(1);
+      const res = await handle.db.execute(sql`select 2 as n`);
+      expect((res as unknown as { rows: Array<{ n: number }> }).rows[0]!.n).toBe(2);
+    } finally {
+      await handle.close();
+      await admin.close();
+    }
+  });
 });
