@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ConnectorError } from '../errors';
-import { HttpClient, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
+import { HttpClient, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification, DEFAULT_REPEAT } from '../http';
 import type { ClmPort, CreateEnvelopeInput, EnvelopeRef, EnvelopeState } from './clm.port';
 import { FIELD_IDEMPOTENCY_KEY, toEnvelopeDefinition, toEnvelopeState, toStatus } from './docusign.mapper';
 import { DocuSignErrorBody, EnvelopeList, EnvelopeRecord, EnvelopeSummary } from './docusign.schemas';
@@ -52,6 +52,7 @@ export const createDocuSignHttp = (o: DocuSignHttpOptions): HttpClient =>
     ...(o.rateLimiter ? { rateLimiter: o.rateLimiter } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    repeat: DEFAULT_REPEAT,
   });
 
 /**

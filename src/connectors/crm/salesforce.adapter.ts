@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Customer, Quote } from '../../canonical';
 import { ConnectorError } from '../errors';
-import { collect, HttpClient, paginateNextUrl, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
+import { collect, HttpClient, paginateNextUrl, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification, DEFAULT_REPEAT } from '../http';
 import type { CrmOpportunity, CrmPort, CrmRecordRef, DunningTaskInput, InvoiceStatusInput, UpsertAccountInput } from './crm.port';
 import { invoiceStatusPicklist, moneyToJsonNumber, soqlDateTime, soqlString, toAccountFields, toCustomer, toDunningTaskFields, toOpportunity, toQuote } from './salesforce.mapper';
 import {
@@ -70,6 +70,7 @@ export const createSalesforceHttp = (o: SalesforceHttpOptions): HttpClient =>
     ...(o.rateLimiter ? { rateLimiter: o.rateLimiter } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    repeat: DEFAULT_REPEAT,
   });
 
 /**

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { convert, currencyRule, FxRate, type Customer, type LegalEntity } from '../../canonical';
 import { jsonNumberToMoney } from '../decimal';
 import { ConnectorError, type ConnectorErrorCode } from '../errors';
-import { collect, HttpClient, paginateOffset, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification } from '../http';
+import { collect, HttpClient, paginateOffset, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification, DEFAULT_REPEAT } from '../http';
 import { NetSuiteM2MAuth } from './netsuite.auth';
 import type {
   CustomerIssue,
@@ -475,6 +475,7 @@ export function createNetSuiteAdapter(cfg: NetSuiteConnectionConfig): NetSuiteAd
     rateLimiter: new TokenBucket(cfg.rateLimit ?? { capacity: 5, refillPerSecond: 5 }),
     classify: classifyNetSuite,
     timeoutMs: cfg.timeoutMs ?? 30_000,
+    repeat: DEFAULT_REPEAT,
     ...(cfg.logger ? { logger: cfg.logger } : {}),
   });
   return new NetSuiteAdapter({ http, mapping: cfg.mapping, ...(cfg.logger ? { logger: cfg.logger } : {}), ...(cfg.pageSize ? { pageSize: cfg.pageSize } : {}) });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { collect, HttpClient, paginatePages, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification } from '../http';
+import { collect, HttpClient, paginatePages, type AuthProvider, type ErrorContext, type TokenBucket, type VendorClassification, DEFAULT_REPEAT } from '../http';
 import type { DeliveredExpense, DeliveredTimeEntry } from '../../contract';
 import { deliveredExpense, deliveredMilestone, deliveredTimeEntry, refOf, refTag, timeRecordOf, toExpense, toMilestoneEvents, toTimeEntry } from './kantata.mapper';
 import { ConnectorError } from '../errors';
@@ -56,6 +56,7 @@ export const createKantataHttp = (o: KantataHttpOptions): HttpClient =>
     ...(o.rateLimiter ? { rateLimiter: o.rateLimiter } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    repeat: DEFAULT_REPEAT,
   });
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ConnectorErrorCode } from '../errors';
-import { basicAuth, HttpClient, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification } from '../http';
+import { basicAuth, HttpClient, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification, DEFAULT_REPEAT } from '../http';
 import { AvalaraErrorBody, TransactionModel } from './avalara.schemas';
 import { fromTransaction, toCreateTransaction } from './avalara.mapper';
 import type { TaxDocument, TaxDocumentInput, TaxPort } from './tax.port';
@@ -101,6 +101,7 @@ export function createAvalaraAdapter(cfg: AvalaraConnectionConfig): AvalaraAdapt
     rateLimiter: new TokenBucket(cfg.rateLimit ?? { capacity: 10, refillPerSecond: 10 }),
     classify: classifyAvalara,
     timeoutMs: cfg.timeoutMs ?? 30_000,
+    repeat: DEFAULT_REPEAT,
     ...(cfg.logger ? { logger: cfg.logger } : {}),
     // Avalara asks integrations to identify themselves: name; version; adapter; adapter version; machine.
     headers: { 'x-avalara-client': 'q2c; 0.1.0; q2c-avalara-adapter; 1.0; ' },

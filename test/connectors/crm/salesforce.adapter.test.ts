@@ -260,13 +260,17 @@ test('a wrong client secret is HTTP.AUTH, not retryable', async () => {
 });
 
 test('vendor faults are classified: 503 retryable, 429 with Retry-After, unknown id not found', async () => {
+  // One busy answer is absorbed by the connector's repeat (DEFAULT_REPEAT: two more tries); three are the activity's to retry.
   sandbox.faults.add({ vendor: 'salesforce', kind: 'status', status: 503, path: '/sobjects/Opportunity/', times: 1, message: 'maintenance' });
+  expect((await crm.getOpportunity(oppId)).name).toBeDefined();
+  sandbox.faults.add({ vendor: 'salesforce', kind: 'status', status: 503, path: '/sobjects/Opportunity/', times: 3, message: 'maintenance' });
   const e503 = await failure(crm.getOpportunity(oppId));
   expect([e503.code, e503.retryable, e503.meta.vendorCode, e503.meta.status]).toEqual(['HTTP.SERVER_ERROR', true, 'SERVER_UNAVAILABLE', 503]);
 
-  sandbox.faults.add({ vendor: 'salesforce', kind: 'rate_limit', retryAfterSeconds: 2, times: 1 });
+  // A Retry-After beyond what the connector may wait (2 s) ends the call at once, carrying the wait to the activity retry.
+  sandbox.faults.add({ vendor: 'salesforce', kind: 'rate_limit', retryAfterSeconds: 5, times: 1 });
   const e429 = await failure(crm.getOpportunity(oppId));
-  expect([e429.code, e429.retryable, e429.retryAfterMs, e429.meta.vendorCode]).toEqual(['HTTP.RATE_LIMITED', true, 2000, 'REQUEST_LIMIT_EXCEEDED']);
+  expect([e429.code, e429.retryable, e429.retryAfterMs, e429.meta.vendorCode]).toEqual(['HTTP.RATE_LIMITED', true, 5000, 'REQUEST_LIMIT_EXCEEDED']);
 
   const e404 = await failure(crm.getOpportunity('006000000000999AAA'));
   expect([e404.code, e404.retryable, e404.meta.vendorCode]).toEqual(['HTTP.NOT_FOUND', false, 'NOT_FOUND']);

@@ -27,6 +27,16 @@ beforeAll(async () => {
         return; // never answers
       case '/reset':
         return req.socket.destroy();
+      case '/flaky': {
+        // Busy twice (429 Retry-After 1 s, then 503), then the answer: what a noisy vendor does.
+        const n = seen.filter((x) => x.url === '/flaky').length;
+        if (n === 1) return json(res, 429, { message: 'busy' }, { 'retry-after': '1' });
+        if (n === 2) return json(res, 503, { message: 'down' });
+        return json(res, 201, { id: 'f1' });
+      }
+      case '/reset-once':
+        if (seen.filter((x) => x.url === '/reset-once').length === 1) return req.socket.destroy();
+        return json(res, 200, { id: 'r1' });
       default:
         return json(res, 500, {});
     }
@@ -119,6 +129,49 @@ test('a reset connection is HTTP.CONNECTION', async () => {
   const err = await failure(client().request({ method: 'GET', path: '/reset' }));
   expect(err.code).toBe('HTTP.CONNECTION');
   expect(err.retryable).toBe(true);
+});
+
+describe('a repeat policy', () => {
+  const repeat = { retries: 2, baseDelayMs: 250, maxWaitMs: 2_000 };
+  const sleeps: number[] = [];
+  const repeating = () => client({ repeat, sleep: async (ms) => void sleeps.push(ms) });
+  beforeEach(() => (sleeps.length = 0));
+
+  test('sends again what the vendor did not process (429 after its Retry-After, 503 after the backoff), any method', async () => {
+    const res = await repeating().request({ method: 'POST', path: '/flaky', json: { n: 1 } });
+    expect(res.status).toBe(201);
+    expect(seen.map((x) => x.method)).toEqual(['POST', 'POST', 'POST']);
+    // Retry-After: 1 -> 1000 ms; then the 503 waits the backoff of the second repeat: 250 x 2^1 = 500 ms.
+    expect(sleeps).toEqual([1000, 500]);
+  });
+
+  test('gives up after its retries with the last answer as the error', async () => {
+    const err = await failure(repeating().request({ method: 'GET', path: '/boom' }));
+    expect(err.code).toBe('HTTP.SERVER_ERROR');
+    expect(seen).toHaveLength(3);
+    expect(sleeps).toEqual([250, 500]);
+  });
+
+  test('a Retry-After longer than it may wait ends the call at once: the activity retry waits', async () => {
+    const err = await failure(client({ repeat: { ...repeat, maxWaitMs: 1_000 }, sleep: async (ms) => void sleeps.push(ms) }).request({ method: 'GET', path: '/limited' }));
+    expect(err.code).toBe('HTTP.RATE_LIMITED');
+    expect(err.retryAfterMs).toBe(2000);
+    expect(seen).toHaveLength(1);
+  });
+
+  test('a lost connection is repeated for a read, never for a write (it may have been committed)', async () => {
+    expect((await repeating().request({ method: 'GET', path: '/reset-once' })).body).toEqual({ id: 'r1' });
+    expect(seen).toHaveLength(2);
+    seen.length = 0;
+    const err = await failure(repeating().request({ method: 'POST', path: '/reset', json: {} }));
+    expect(err.code).toBe('HTTP.CONNECTION');
+    expect(seen).toHaveLength(1);
+  });
+
+  test('a status the caller handles itself is answered, not repeated', async () => {
+    expect((await repeating().request({ method: 'GET', path: '/boom', allowStatus: [503] })).status).toBe(503);
+    expect(seen).toHaveLength(1);
+  });
 });
 
 test('absolute URLs (e.g. a nextRecordsUrl on another host) are used as they are', () => {
