@@ -21,17 +21,19 @@ import { CustomerIdKey, DealStageKey, LegalEntityKey, NeedsAttentionKey } from '
 import { failureCode, failureMessage } from './failures';
 import { kpis } from './sinks';
 
-/** Retryable failures (timeouts, 5xx, 429) are retried with backoff by Temporal; after these attempts the deal parks. */
-export const STEP_RETRY: ActivityOptions['retry'] = {
-  initialInterval: '2 seconds',
-  backoffCoefficient: 2,
-  maximumInterval: '5 minutes',
-  maximumAttempts: 8,
-};
+/**
+ * Retryable failures (timeouts, 5xx, 429) are retried by Temporal, at most 30 s apart, for up
+ * to an hour (STEP_OPTIONS' schedule-to-close); then the deal parks for an operator. Bounded by
+ * time, not by a count: a multi-request step (a PSA project is a dozen creates) that meets a
+ * vendor failing one request in three resumes where it stopped on each attempt (each create
+ * looks up its reference first), and a count of 8 used to park it while the vendor was merely
+ * noisy (the chaos run, issue 15). Non-retryable failures (bad data) still park at once.
+ */
+export const STEP_RETRY: ActivityOptions['retry'] = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 /** The heartbeat timeout finds a dead worker in seconds (the activities' liveness beat) instead of waiting out start-to-close. */
-export const STEP_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: STEP_RETRY };
-/** Compensations and notifications: more patient, they must not be lost. */
-export const COMPENSATION_OPTIONS: ActivityOptions = { ...STEP_OPTIONS, retry: { ...STEP_RETRY, maximumAttempts: 20 } };
+export const STEP_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', scheduleToCloseTimeout: '1 hour', retry: STEP_RETRY };
+/** Compensations and notifications: more patient (a day), they must not be lost. */
+export const COMPENSATION_OPTIONS: ActivityOptions = { ...STEP_OPTIONS, scheduleToCloseTimeout: '24 hours' };
 export const DEFAULT_SIGNATURE_TIMEOUT_DAYS = 14;
 export const DEFAULT_SIGNATURE_REMINDER_DAYS = 7;
 const DAY_MS = 86_400_000;
