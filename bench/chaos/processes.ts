@@ -1,0 +1,172 @@
+/**
+ * The chaos run's own processes, each one it can kill and start again: a
+ * PostgreSQL cluster in a temporary directory, the Temporal dev server on a
+ * persistent SQLite file, and q2c's deployment entry points (src/worker.ts,
+ * src/service/main.ts) as child processes of a source tree (this one, or a
+ * previous commit's for the mid-run deploy).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { devServerArgs, loadDevServerSettings, portOpen, waitForPort } from '../../src/cli/temporal-dev';
+import { resolveTemporalCli, REPO_ROOT } from '../../src/cli/toolchain';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A free TCP port on loopback (the OS picks; released before use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits for `child` to exit (resolves at once if it already has). */
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+function pgBin(): string {
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(path.join(base, v, 'bin', 'pg_ctl'))) : [];
+  const v = versions.sort((a, b) => Number(a) - Number(b)).at(-1);
+  if (!v) throw new Error(`no PostgreSQL server binaries under ${base} (apt-get install postgresql, or bash scripts/postgres-server.sh)`);
+  return path.join(base, v, 'bin');
+}
+
+export interface ChaosPostgres {
+  url: string;
+  /** A crash restart (`pg_ctl restart -m immediate`): connections are cut, nothing committed is lost. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL cluster of the run's own (initdb in `dir`), so restarting it
+ * touches nothing else on the machine. initdb refuses root: as root it runs as
+ * the `postgres` user Debian's package creates.
+ */
+export async function startPostgres(dir: string): Promise<ChaosPostgres> {
+  const bin = pgBin();
+  const data = path.join(dir, 'pgdata');
+  mkdirSync(data, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) for (const d of [dir, data]) chownSync(d, uid('postgres'), gid('postgres'));
+  const run = (cmd: string, args: string[]) => {
+    const file = path.join(bin, cmd);
+    return asRoot ? execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', [file, ...args].map(shellQuote).join(' ')], { stdio: 'pipe' }) : execFileSync(file, args, { stdio: 'pipe' });
+  };
+  run('initdb', ['-D', data, '-U', 'q2c', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const port = await freePort();
+  const log = path.join(dir, 'postgres.log');
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`;
+  run('pg_ctl', ['-D', data, '-l', log, '-o', opts, '-w', 'start']);
+  return {
+    url: `postgres://q2c@127.0.0.1:${port}/postgres`,
+    restart: async () => {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      run('pg_ctl', ['-D', data, '-l', log, '-o', opts, '-w', 'start']);
+    },
+    stop: async () => {
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      } catch {
+        // already stopped
+      }
+    },
+  };
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const uid = (user: string) => Number(execFileSync('id', ['-u', user]).toString().trim());
+const gid = (user: string) => Number(execFileSync('id', ['-g', user]).toString().trim());
+
+// ---------------------------------------------------------------- Temporal dev server
+
+export interface ChaosTemporal {
+  address: string;
+  /** SIGKILL, then start again on the same SQLite file and port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The Temporal dev server with temporal-dev.yaml's search attributes and dynamic config, on free ports, history in `dir`. */
+export async function startTemporal(dir: string): Promise<ChaosTemporal> {
+  const settings = loadDevServerSettings();
+  const port = await freePort();
+  const uiPort = await freePort();
+  const s = { ...settings, ip: '127.0.0.1', port, uiPort, dbFile: path.join(dir, 'temporal.sqlite'), logLevel: 'error' as const };
+  delete (s as { uiCodecEndpoint?: string }).uiCodecEndpoint;
+  const cli = resolveTemporalCli({ pathEnv: process.env.PATH });
+  const out = openSync(path.join(dir, 'temporal.log'), 'a');
+  let child: ChildProcess;
+  const start = async () => {
+    child = spawn(cli, devServerArgs(s), { stdio: ['ignore', out, out] });
+    await waitForPort('127.0.0.1', port, 60_000, 'Temporal dev server');
+  };
+  await start();
+  return {
+    address: `127.0.0.1:${port}`,
+    restart: async () => {
+      child.kill('SIGKILL');
+      await exited(child);
+      while (await portOpen('127.0.0.1', port)) await sleep(100);
+      await start();
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited(child);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- q2c processes
+
+export interface Q2cProcess {
+  name: string;
+  /** The source tree it runs from (this checkout, or a previous commit's). */
+  root: string;
+  child: ChildProcess;
+  /** When it was (re)started (ms since epoch) and when it said it was running. */
+  startedAt: number;
+  ready: Promise<number>;
+}
+
+/**
+ * Starts `entry` (src/worker.ts or src/service/main.ts) of `root` under tsx,
+ * logging JSON to `logFile`; `ready` resolves when a line matches `readyLine`.
+ */
+export function startQ2c(opts: { name: string; root?: string; entry: string; env: Record<string, string>; logFile: string; readyLine: RegExp }): Q2cProcess {
+  const root = opts.root ?? REPO_ROOT;
+  const out = openSync(opts.logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, opts.entry)], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', ...opts.env },
+    stdio: ['ignore', 'pipe', out],
+  });
+  const startedAt = Date.now();
+  const ready = new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (opts.readyLine.test(line)) resolve(Date.now());
+      }
+    });
+    child.stdout!.pipe(createWriteStream(opts.logFile, { flags: 'a' }));
+    child.once('exit', (code, signal) => reject(new Error(`${opts.name} exited with ${signal ?? code} before it was ready (see ${opts.logFile})`)));
+  });
+  ready.catch(() => {});
+  return { name: opts.name, root, child, startedAt, ready };
+}
