@@ -1,4 +1,5 @@
 import type { TimeEntry } from '../canonical';
+import { formatMoney } from '../canonical/money-math';
 import { instantMs, localDate } from './calendar';
 import { contractOf, NON_BILLABLE_TASK, type Deal } from './deal';
 import type { DeliveredTimeEntry, DeliveryBatch, DeliveryItem, PaymentEvent, ReportedItem } from './model';
@@ -8,6 +9,9 @@ import type { EngagementState } from './state';
  * Intake: delivered items and payment events into the state, once each. A
  * repeated item (same kind and PSA id; a milestone per status) changes nothing.
  */
+
+/** Foreign-currency expenses are excluded with their own reason (runs before it left them deferred for an FX rate the deal never gets). */
+export const CURRENCY_MISMATCH = 'expense-currency-mismatch';
 
 const seenSets = new WeakMap<EngagementState, Set<string>>();
 /** The `seen` list as a set, built once per state object (derived, never carried). */
@@ -99,6 +103,12 @@ export function accept(s: EngagementState, d: Deal, item: DeliveryItem, round?: 
     if (!item.billable) {
       const amount = item.currency === c.currency ? item.amountMinor : 0;
       report(s, 'EXCLUDED', { sourceId: `EX-${item.sourceId}${again}`, kind: 'EXPENSE', contractLineId: lineId, serviceDate: item.incurredOn, reasonCode: 'EXCLUDED.NOT_BILLABLE_IN_PSA', amountMinor: amount, detail: `${item.category}, marked not billable in the PSA` });
+      return true;
+    }
+    // The deal has no FX rates: billed in its own currency only. Its value in the contract currency is unknown, so 0 is booked.
+    if (item.currency !== c.currency && d.patched(CURRENCY_MISMATCH)) {
+      const amount = formatMoney({ amountMinor: item.amountMinor, currency: item.currency });
+      report(s, 'EXCLUDED', { sourceId: `EX-${item.sourceId}${again}`, kind: 'EXPENSE', contractLineId: lineId, serviceDate: item.incurredOn, reasonCode: 'EXCLUDED.CURRENCY_MISMATCH', amountMinor: 0, detail: `${item.category} ${amount} on a ${c.currency} contract: not billed; re-submit it in ${c.currency}` });
       return true;
     }
     const res = d.setup.resources[item.resourceId];

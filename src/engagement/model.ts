@@ -194,9 +194,11 @@ export interface ReportedItem {
 /** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
 export interface AttentionItem {
   id: string;
-  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN';
-  /** REVENUE_HELD: the contract line whose allocation is full. */
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN' | 'NO_RATE';
+  /** REVENUE_HELD: the contract line whose allocation is full; NO_RATE: the line whose rate card has no row. */
   contractLineId?: string;
+  /** NO_RATE: the deal's ids of the items concerned (TE-…). */
+  itemIds?: string[];
   invoiceId?: string;
   message: string;
   raisedOn: string;
