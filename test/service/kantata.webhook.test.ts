@@ -188,6 +188,29 @@ describe('POST /webhooks/kantata/:kind', () => {
     expect(bytes).toBeLessThan(512 * 1024);
   });
 
+  it('hands withdrawn approvals (time-entry-unapproved, expense-unapproved) to the deal as the batch\'s unapprovals', async () => {
+    const envelope = { occurredAt: '2025-03-31T11:00:00Z', workspaceId: 7001, opportunityId: OPP };
+    expect((await post('time-entry-unapproved', { ...envelope, eventId: 'kt-un-1', items: [{ id: 90001, approved: false, unapproved_at: '2025-03-31T10:59:00+01:00' }, { id: '90002' }] })).statusCode).toBe(202);
+    expect((await post('expense-unapproved', { ...envelope, eventId: 'kt-un-2', items: [{ id: 'e-1', updated_at: '2025-03-31T10:00:00Z' }] })).statusCode).toBe(202);
+    expect(h.gateway.calls.map((c) => (c as { batch: unknown }).batch)).toEqual([
+      {
+        batchId: 'kantata:kt-un-1',
+        source: 'kantata',
+        receivedAt: NOW.toISOString(),
+        items: [],
+        unapprovals: [
+          { kind: 'timeEntry', sourceId: '90001', at: '2025-03-31T09:59:00.000Z' },
+          { kind: 'timeEntry', sourceId: '90002', at: '2025-03-31T11:00:00.000Z' },
+        ],
+      },
+      { batchId: 'kantata:kt-un-2', source: 'kantata', receivedAt: NOW.toISOString(), items: [], unapprovals: [{ kind: 'expense', sourceId: 'e-1', at: '2025-03-31T10:00:00.000Z' }] },
+    ]);
+    // an approval cannot be withdrawn with approved: true
+    const res = await post('time-entry-unapproved', { ...envelope, eventId: 'kt-un-3', items: [{ id: 1, approved: true }] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues.map((i: { path: string }) => i.path)).toEqual(['items.0.approved']);
+  });
+
   it('answers 400 for an empty batch', async () => {
     const res = await post('time-entry-approved', { ...timeEntries(), items: [] });
     expect(res.statusCode).toBe(400);
