@@ -81,6 +81,7 @@ export interface EngagementState {
   /**
    * What each time entry and expense was delivered with, per `seen` key (runs from
    * 'delivery-conflicts' on): a repeat with other content is a conflict, not a no-op.
+   * Carried for every item: about 58 bytes per relay time entry (`seen` takes 12).
    */
   delivered?: Record<string, string>;
   /** PSA items delivered again with other content, oldest first. */

@@ -137,12 +137,13 @@ describe('the same PSA id delivered again', () => {
     expect(subtotals(e)).toEqual([['2030-02-01', 192_000]]);
   });
 
-  it('keeps what it needs across continue-as-new', () => {
+  it('keeps what it needs across continue-as-new, in one short string per item', () => {
     const e = engagement();
-    e.deliver('2030-01-20', batch('b1', [time('1', T1, '2030-01-10', 600)]));
+    e.deliver('2030-01-20', batch('b1', [time('1', T1, '2030-01-10', 600), as(time('2', T1, '2030-01-10', 60), { role: 'a|b%7C' })]));
+    expect(e.s.delivered).toEqual({ 'T:1': `600|2030-01-10|consultant|${T1}|r-us|true`, 'T:2': `60|2030-01-10|a%7Cb%257C|${T1}|r-us|true` });
     e.continueAsNew();
-    e.deliver('2030-01-21', batch('b2', [time('1', T1, '2030-01-10', 480)]));
-    expect(e.s.conflicts!.map((c) => c.differences)).toEqual([[{ field: 'minutes', kept: '600', received: '480' }]]);
+    e.deliver('2030-01-21', batch('b2', [time('1', T1, '2030-01-10', 480), as(time('2', T1, '2030-01-10', 60), { role: 'a|b' })]));
+    expect(e.s.conflicts!.map((c) => c.differences)).toEqual([[{ field: 'minutes', kept: '600', received: '480' }], [{ field: 'role', kept: 'a|b%7C', received: 'a|b' }]]);
   });
 });
 
