@@ -74,7 +74,7 @@ function remember(s: EngagementState, d: Deal, key: string, item: DeliveredTimeE
  * field that differs otherwise (once per distinct content). The PSA approving
  * again an item it had withdrawn closes the UNAPPROVED_AFTER_BILLING item.
  */
-function repeated(s: EngagementState, key: string, itemId: string, item: DeliveredTimeEntry | DeliveredExpense, from: DeliveryBatch | undefined): void {
+function repeated(s: EngagementState, key: string, itemId: string, item: DeliveredTimeEntry | DeliveredExpense, from: DeliveryBatch | undefined, out: Outcome | undefined): void {
   if (s.attention.length > 0) resolveAttention(s, (a) => a.id === `UNAPPROVED:${itemId}`);
   const kept = s.delivered?.[key];
   if (kept === undefined || !from) return;
@@ -89,6 +89,7 @@ function repeated(s: EngagementState, key: string, itemId: string, item: Deliver
   const pending = item.kind === 'timeEntry' ? s.pending.time.some((e) => e.id === itemId) : s.pending.expenses.some((x) => x.id === itemId);
   const conflict: DeliveryConflict = { itemId, kind: item.kind === 'timeEntry' ? 'TIME' : 'EXPENSE', sourceId: item.sourceId, batchId: from.batchId, receivedAt: from.receivedAt, differences, keptState: pending ? 'PENDING' : 'SETTLED' };
   (s.conflicts ??= []).push(conflict);
+  out?.notices.push({ kind: 'warn', message: 'PSA item delivered again with other content; the first delivery stands', fields: { itemId, batchId: from.batchId, differences } });
 }
 
 /** Books an item the rules will not invoice under its class (nothing is silently dropped). */
@@ -118,7 +119,7 @@ export const workDateOf = (d: Deal, item: Pick<DeliveredTimeEntry, 'workDate'>):
 export function receive(s: EngagementState, d: Deal, batches: readonly DeliveryBatch[], payments: readonly PaymentEvent[], at?: { today: string; out: Outcome }): boolean {
   let changed = false;
   for (const batch of batches) {
-    for (const item of batch.items) changed = accept(s, d, item, undefined, batch) || changed;
+    for (const item of batch.items) changed = accept(s, d, item, undefined, batch, at?.out) || changed;
     if (batch.unapprovals?.length && d.patched(UNAPPROVALS)) for (const u of batch.unapprovals) changed = unapprove(s, u, at?.today ?? u.at.slice(0, 10), at?.out ?? outcome()) || changed;
   }
   for (const ev of payments) {
@@ -135,14 +136,14 @@ export function receive(s: EngagementState, d: Deal, batches: readonly DeliveryB
  * milestone, or an excluded expense. A rebill takes an item again (`round` 1,
  * 2 …) under its own id, `<id>~R<round>`; the PSA id it refers to stays.
  */
-export function accept(s: EngagementState, d: Deal, item: DeliveryItem, round?: number, from?: DeliveryBatch): boolean {
+export function accept(s: EngagementState, d: Deal, item: DeliveryItem, round?: number, from?: DeliveryBatch, out?: Outcome): boolean {
   const c = contractOf(s, d);
   const projectId = d.setup.project.id;
   const again = round ? `~R${round}` : '';
   if (item.kind === 'timeEntry') {
     const key = `T:${item.sourceId}${again}`;
     if (!markSeen(s, key)) {
-      if (!round) repeated(s, key, `TE-${item.sourceId}`, item, from);
+      if (!round) repeated(s, key, `TE-${item.sourceId}`, item, from, out);
       return false;
     }
     if (!round) {
@@ -176,7 +177,7 @@ export function accept(s: EngagementState, d: Deal, item: DeliveryItem, round?: 
   if (item.kind === 'expense') {
     const key = `X:${item.sourceId}${again}`;
     if (!markSeen(s, key)) {
-      if (!round) repeated(s, key, `EX-${item.sourceId}`, item, from);
+      if (!round) repeated(s, key, `EX-${item.sourceId}`, item, from, out);
       return false;
     }
     if (!round) {

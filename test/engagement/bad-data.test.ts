@@ -120,6 +120,8 @@ describe('the same PSA id delivered again', () => {
       { itemId: 'TE-1', kind: 'TIME', sourceId: '1', batchId: 'b3', receivedAt: '2030-01-22T09:00:00Z', differences: [{ field: 'minutes', kept: '600', received: '300' }], keptState: 'PENDING' },
       { itemId: 'EX-1', kind: 'EXPENSE', sourceId: '1', batchId: 'b3', receivedAt: '2030-01-22T09:00:00Z', differences: [{ field: 'amount', kept: 'USD 420.00', received: 'EUR 400.00' }], keptState: 'PENDING' },
     ]);
+    // and logged by the workflow (a warn notice per new conflict)
+    expect(e.notices.filter((n) => n.kind === 'warn').map((n) => n.kind === 'warn' && n.fields.itemId)).toEqual(['TE-1', 'EX-1']);
     e.advance('2030-02-02');
     // Billed once, as first delivered: 600 min x $150.00 / 60 = $1,500.00 + $420.00 = $1,920.00.
     expect(subtotals(e)).toEqual([['2030-02-01', 192_000]]);
