@@ -1,6 +1,6 @@
 import type { CreditMemo } from '../canonical';
 import { CreditError, creditInvoiceLines } from '../rules/credit';
-import { contractOf, isPosted, isSettled, statusFor, type Deal } from './deal';
+import { contractOf, isPosted, isSettled, resolveAttention, statusFor, type Deal } from './deal';
 import type { BillTo, CreditAuditItem, CreditInvoiceRequest, CreditMemoSummary, InvoiceItemLink, InvoiceSummary } from './model';
 import { resolveCollection } from './dunning';
 import { refuse } from './refusal';
@@ -162,6 +162,11 @@ export function creditPosted(s: EngagementState, d: Deal, req: CreditInvoiceRequ
     request: req.lines,
   };
   for (const l of memo.lines) (basis.credited[l.originalInvoiceLineId] ??= []).push(...l.sourceItemIds);
+  // An item the PSA un-approved after it was billed: credited, the operator has decided.
+  if (s.attention.some((a) => a.kind === 'UNAPPROVED_AFTER_BILLING')) {
+    const credited = new Set(memo.lines.flatMap((l) => l.sourceItemIds));
+    resolveAttention(s, (a) => a.kind === 'UNAPPROVED_AFTER_BILLING' && (a.itemIds ?? []).every((id) => credited.has(id)));
+  }
   basis.taxCreditedMinor += posted.taxMinor;
   inv.creditedMinor = (inv.creditedMinor ?? 0) + summary.totalMinor;
   inv.creditMemos = [...(inv.creditMemos ?? []), summary.number];

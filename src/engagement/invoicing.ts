@@ -8,7 +8,7 @@ import { toBillingEvents } from '../rules/preview';
 import { revenueSchedule } from '../rules/revenue';
 import { customerJurisdiction, decideTax } from '../rules/tax';
 import { outcome, type Outcome } from './commands';
-import { compiled, contractOf, type Deal } from './deal';
+import { compiled, contractOf, raise, resolveAttention, type Deal } from './deal';
 import { markSeen, report } from './intake';
 import type { AuditEvent, InvoiceSummary, ReportedItem } from './model';
 import { BREAKAGE_FROM_TOTAL, queueRevenue } from './revenue';
@@ -45,6 +45,8 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
     !s.releasing?.length
   ) {
     s.deferredMinor = 0;
+    // the last unrated entries were withdrawn: nothing is left to rate
+    unratedTime(s, d, compiledContract, [], today, out);
     return out;
   }
   s.runSeq += 1;
@@ -61,6 +63,7 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
     }
   }
   s.deferredMinor = deferredMinor;
+  unratedTime(s, d, compiledContract, run.decisions, today, out);
   const settled = run.decisions.filter((dec) => !deferred.has(dec.sourceId));
   if (settled.length === 0 && released.length === 0) return out;
   const invoiced: Decision[] = [...released];
@@ -110,6 +113,49 @@ export function invoiceRun(s: EngagementState, d: Deal, today: string): Outcome 
   // Intercompany: time delivered by another entity, charged once when it settles.
   chargeIntercompany(s, d, contract, settledTime, out);
   return out;
+}
+
+/** Time no rate card row prices raises a NO_RATE item (runs before it left such time deferred without telling anyone). */
+export const NO_RATE_ATTENTION = 'no-rate-attention';
+/** Item ids an attention item lists; the message counts them all. */
+const LISTED_IDS = 50;
+
+/**
+ * Time entries DEFERRED.NO_RATE (a role or region the line's rate card has no
+ * row for on the day worked) wait, unbilled, for a rate: one NO_RATE attention
+ * item per line, role and region names them, kept up to date each run and
+ * closed once none is left (an amendment gave the line a rate that prices them,
+ * or the PSA withdrew them). Never billed at another role's rate, never dropped.
+ */
+function unratedTime(s: EngagementState, d: Deal, cc: () => CompiledContract, decisions: readonly Decision[], today: string, out: Outcome): void {
+  const unrated = decisions.filter((dec) => dec.reasonCode === 'DEFERRED.NO_RATE');
+  const open = s.attention.some((a) => a.kind === 'NO_RATE');
+  if ((unrated.length === 0 && !open) || !d.patched(NO_RATE_ATTENTION)) return;
+  const entries = new Map(s.pending.time.map((e) => [e.id, e]));
+  const groups = new Map<string, { lineId: string; role: string; region: string; ids: string[] }>();
+  for (const dec of unrated) {
+    const e = entries.get(dec.sourceId);
+    const role = e?.role ?? '?';
+    const region = e?.region ?? '?';
+    const id = `NO_RATE:${dec.contractLineId}:${role}:${region}`;
+    const g = groups.get(id) ?? { lineId: dec.contractLineId, role, region, ids: [] };
+    g.ids.push(dec.sourceId);
+    groups.set(id, g);
+  }
+  resolveAttention(s, (a) => a.kind === 'NO_RATE' && !groups.has(a.id));
+  for (const [id, g] of groups) {
+    const ids = [...g.ids].sort();
+    const card = cc().lines.get(g.lineId)?.line.rateCardRef ?? 'none';
+    const listed = ids.length > LISTED_IDS ? `${ids.slice(0, LISTED_IDS).join(', ')} and ${ids.length - LISTED_IDS} more` : ids.join(', ');
+    const message = `${ids.length} time ${ids.length === 1 ? 'entry' : 'entries'} on line ${g.lineId} for role '${g.role}' in region ${g.region} ${ids.length === 1 ? 'has' : 'have'} no rate on rate card ${card} (${listed}): not billed, DEFERRED.NO_RATE until an amendment gives the line a rate for them or the PSA withdraws them`;
+    const existing = s.attention.find((a) => a.id === id);
+    if (existing) {
+      existing.message = message;
+      existing.itemIds = ids.slice(0, LISTED_IDS);
+    } else {
+      raise(s, { id, kind: 'NO_RATE', contractLineId: g.lineId, itemIds: ids.slice(0, LISTED_IDS), message, raisedOn: today }, out);
+    }
+  }
 }
 
 /** The change that bills released over-cap time on its line's next regular invoice (runs before it issued a late invoice for the old period). */

@@ -59,6 +59,37 @@ export interface DeliveryBatch {
   source: 'kantata' | 'sweep';
   receivedAt: string;
   items: DeliveryItem[];
+  /** Approvals the PSA withdrew (the relay's `*-unapproved` kinds); a worker from before them ignores the field. */
+  unapprovals?: Unapproval[];
+}
+
+/** The PSA withdrew its approval of a time entry or an expense it had approved. */
+export interface Unapproval {
+  kind: 'timeEntry' | 'expense';
+  /** The PSA's id of the item. */
+  sourceId: string;
+  /** ISO-8601 instant of the withdrawal. */
+  at: string;
+}
+
+/**
+ * A PSA item delivered again with other content than the delivery the deal took
+ * (webhooks repeat; an identical repeat is no news). The first delivery stands:
+ * nothing is billed twice; an operator corrects it (credit and rebill reads the PSA again).
+ */
+export interface DeliveryConflict {
+  /** The deal's id of the item: TE-<psa id> or EX-<psa id>. */
+  itemId: string;
+  kind: 'TIME' | 'EXPENSE';
+  /** The PSA's id. */
+  sourceId: string;
+  /** The batch that brought the other content, and when it arrived. */
+  batchId: string;
+  receivedAt: string;
+  /** Each field that differs: the value the deal kept, and the one delivered again. */
+  differences: Array<{ field: string; kept: string; received: string }>;
+  /** Where the kept delivery was when the other arrived: waiting to be billed, or settled (billed, capped or excluded). */
+  keptState: 'PENDING' | 'SETTLED';
 }
 
 /** Money movement reported by the payment processor (or the ERP through the sweep). */
@@ -194,9 +225,11 @@ export interface ReportedItem {
 /** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
 export interface AttentionItem {
   id: string;
-  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN';
-  /** REVENUE_HELD: the contract line whose allocation is full. */
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN' | 'NO_RATE' | 'UNAPPROVED_AFTER_BILLING';
+  /** REVENUE_HELD: the contract line whose allocation is full; NO_RATE: the line whose rate card has no row. */
   contractLineId?: string;
+  /** NO_RATE, UNAPPROVED_AFTER_BILLING: the deal's ids of the items concerned (TE-…, EX-…). */
+  itemIds?: string[];
   invoiceId?: string;
   message: string;
   raisedOn: string;
@@ -314,6 +347,8 @@ export interface DeliveryView {
   held: ReportedItem[];
   excluded: ReportedItem[];
   attention: AttentionItem[];
+  /** PSA items delivered again with other content (present once there is one); the first delivery stands. */
+  conflicts?: DeliveryConflict[];
   /** Recognised revenue to date per contract line, and in total (minor units). */
   recognisedByLine: Record<string, number>;
   recognisedMinor: number;

@@ -59,6 +59,7 @@ export function deliveryView(s: EngagementState, d: Deal, asOf: string, demo?: D
     held: s.held,
     excluded: s.excluded,
     attention: s.attention,
+    ...(s.conflicts?.length ? { conflicts: s.conflicts } : {}),
     recognisedByLine: s.revenue.recognisedByLine,
     recognisedMinor: recognised(s),
     recognisedByMonth: s.revenue.byMonth,

@@ -32,6 +32,7 @@ export const REASONS = {
   'EXCLUDED.EXPENSE_CATEGORY': 'The expense policy does not bill this expense category.',
   'EXCLUDED.WRONG_LINE_TYPE': 'This kind of item cannot be billed on this line type.',
   'EXCLUDED.UNKNOWN_MILESTONE': 'The milestone is not in the line milestone schedule.',
+  'EXCLUDED.CURRENCY_MISMATCH': 'The expense is in another currency than the contract and the deal has no FX rate to bill it at; re-submit it in the contract currency.',
 } as const satisfies Record<string, string>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -129,11 +129,16 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
   const shell = new Shell(ctx, s, d, clock);
   shell.installOperatorHandlers(today);
   const maxHistory = ctx.options?.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
-  const receive = () => core.receive(s, d, inbox.batches.splice(0), inbox.payments.splice(0));
+  // An un-approval of a billed item raises an attention item: reported like the core's others.
+  const receive = (t: string) => {
+    const out = core.outcome();
+    core.receive(s, d, inbox.batches.splice(0), inbox.payments.splice(0), { today: t, out });
+    shell.report(out.notices);
+  };
   const hasWork = () => inbox.batches.length > 0 || inbox.payments.length > 0 || core.hasWork(s);
   for (;;) {
     const t = today();
-    receive();
+    receive(t);
     const invoiceRun = core.runDue(s, t) ? core.invoiceRun(s, d, t) : undefined;
     await shell.issue(t);
     if (invoiceRun) await shell.execute(invoiceRun);
@@ -156,7 +161,7 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
     const info = workflowInfo();
     if ((info.continueAsNewSuggested || info.historyLength >= maxHistory) && !hasWork()) {
       await condition(allHandlersFinished);
-      receive();
+      receive(today());
       return ctx.continueAsNew({ state: { ...s, continuedAsNew: s.continuedAsNew + 1 }, inbox });
     }
     const next = core.nextWake(s, d, t);

@@ -240,7 +240,9 @@ export class Shell {
     if (this.closed) throw new Error(`the deal closed on ${this.summary!.closedOn}`);
     const { s, d } = this;
     const t = this.today;
-    receive(s, d, batches, payments);
+    const received = { commands: [], notices: [] } as Outcome;
+    receive(s, d, batches, payments, { today: t, out: received });
+    this.notices.push(...received.notices);
     const run = runDue(s, t) ? invoiceRun(s, d, t) : undefined;
     this.issue(t);
     if (run) this.execute(run);

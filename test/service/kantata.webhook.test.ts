@@ -1,4 +1,7 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { DbHandle } from '../../src/db';
+import { DEFAULT_BODY_LIMIT } from '../../src/service/app';
+import { KANTATA_MAX_ITEMS } from '../../src/service/webhooks/kantata';
 import { schema } from '../../src/db';
 import { NOW, NOW_S, SECRETS, q2cHeaders, type Harness, useWebhookHarness } from './support/harness';
 import { OPP } from './support/payloads';
@@ -129,6 +132,83 @@ describe('POST /webhooks/kantata/:kind', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().issues.map((i: { path: string }) => i.path)).toEqual(['items.1.date_performed', 'items.1.time_in_minutes', 'items.1.approved']);
     expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('answers 400 naming items.<n>.time_in_minutes for negative minutes or 25 hours; nothing of the event reaches the deal, the rejection is kept', async () => {
+    for (const [eventId, minutes] of [['kt-neg', -30], ['kt-25h', 1500], ['kt-zero', 0]] as const) {
+      const payload = timeEntries(eventId);
+      payload.items[1] = { ...payload.items[1]!, time_in_minutes: minutes };
+      const res = await post('time-entry-approved', payload);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: 'BAD_REQUEST',
+        message: 'request body is invalid',
+        issues: [{ path: 'items.1.time_in_minutes', message: minutes > 0 ? 'Too big: expected number to be <=1440' : 'Too small: expected number to be >0' }],
+      });
+    }
+    // item 0 of each event was valid: it was not handed over either
+    expect(h.gateway.calls).toEqual([]);
+    // kept for inspection: the raw body and the answer
+    expect((await h.inboxRows()).map((r) => [r.status, (JSON.parse(r.rawBody) as { eventId: string }).eventId, (r.error as { issues: Array<{ path: string }> }).issues.map((i) => i.path)])).toEqual([
+      ['rejected', 'kt-neg', ['items.1.time_in_minutes']],
+      ['rejected', 'kt-25h', ['items.1.time_in_minutes']],
+      ['rejected', 'kt-zero', ['items.1.time_in_minutes']],
+    ]);
+  });
+
+  it('answers 413 for a delivery over the 256 KiB body limit (far below Temporal\'s 2 MB payload limit); nothing reaches the deal', async () => {
+    // 30 entries with 9,000-character notes: about 272 KB
+    const payload = { ...timeEntries('kt-huge'), items: Array.from({ length: 30 }, (_, n) => ({ ...timeEntries().items[0]!, id: String(95_000 + n), notes: 'x'.repeat(9_000) })) };
+    const res = await post('time-entry-approved', payload);
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toEqual({ error: 'PAYLOAD_TOO_LARGE', message: `request body exceeds ${DEFAULT_BODY_LIMIT} bytes`, limit: 262_144 });
+    expect(h.gateway.calls).toEqual([]);
+  });
+
+  it('the largest delivery it accepts (1000 items, a 200-character workspace id, notes up to the body limit) makes a signal far below 2 MB', async () => {
+    // Mapping adds per item what the relay does not repeat (the workspace id as projectId, the event's time as approvedAt, longer
+    // field names): with the longest workspace id and minimal items, the most a 256 KiB body can grow.
+    const workspaceId = 'w'.repeat(200);
+    const item = (n: number) => ({ id: n, user_id: 1, date_performed: '2025-03-28', time_in_minutes: 1, billable: true, approved: true, notes: '' });
+    const base = { eventId: 'kt-max', occurredAt: '2025-03-31T11:00:00Z', workspaceId, opportunityId: OPP, items: Array.from({ length: KANTATA_MAX_ITEMS }, (_, n) => item(n)) };
+    const room = DEFAULT_BODY_LIMIT - Buffer.byteLength(JSON.stringify(base)) - 1;
+    const per = Math.floor(room / KANTATA_MAX_ITEMS);
+    const payload = { ...base, items: base.items.map((i, n) => ({ ...i, notes: 'n'.repeat(per + (n < room - per * KANTATA_MAX_ITEMS ? 1 : 0)) })) };
+    const body = JSON.stringify(payload);
+    expect(Buffer.byteLength(body)).toBe(DEFAULT_BODY_LIMIT - 1);
+    const res = await h.inject({ method: 'POST', url: '/webhooks/kantata/time-entry-approved', payload: body, headers: q2cHeaders(body, SECRETS.kantata) });
+    expect(res.statusCode).toBe(202);
+    const { batch } = h.gateway.calls[0] as { batch: { items: unknown[] } };
+    expect(batch.items).toHaveLength(KANTATA_MAX_ITEMS);
+    // The signal's payload as Temporal's default converter encodes it (what the history's signal event holds).
+    const bytes = defaultPayloadConverter.toPayload(batch)!.data!.length;
+    // 256 KiB + 1000 x (200-byte projectId + 24-byte approvedAt + longer names): 518,920 bytes, under Temporal's
+    // 512 KiB blob-size warning (524,288) and a quarter of its 2 MB limit on a payload and on a history event.
+    expect(bytes).toBeGreaterThan(DEFAULT_BODY_LIMIT);
+    expect(bytes).toBeLessThan(512 * 1024);
+  });
+
+  it('hands withdrawn approvals (time-entry-unapproved, expense-unapproved) to the deal as the batch\'s unapprovals', async () => {
+    const envelope = { occurredAt: '2025-03-31T11:00:00Z', workspaceId: 7001, opportunityId: OPP };
+    expect((await post('time-entry-unapproved', { ...envelope, eventId: 'kt-un-1', items: [{ id: 90001, approved: false, unapproved_at: '2025-03-31T10:59:00+01:00' }, { id: '90002' }] })).statusCode).toBe(202);
+    expect((await post('expense-unapproved', { ...envelope, eventId: 'kt-un-2', items: [{ id: 'e-1', updated_at: '2025-03-31T10:00:00Z' }] })).statusCode).toBe(202);
+    expect(h.gateway.calls.map((c) => (c as { batch: unknown }).batch)).toEqual([
+      {
+        batchId: 'kantata:kt-un-1',
+        source: 'kantata',
+        receivedAt: NOW.toISOString(),
+        items: [],
+        unapprovals: [
+          { kind: 'timeEntry', sourceId: '90001', at: '2025-03-31T09:59:00.000Z' },
+          { kind: 'timeEntry', sourceId: '90002', at: '2025-03-31T11:00:00.000Z' },
+        ],
+      },
+      { batchId: 'kantata:kt-un-2', source: 'kantata', receivedAt: NOW.toISOString(), items: [], unapprovals: [{ kind: 'expense', sourceId: 'e-1', at: '2025-03-31T10:00:00.000Z' }] },
+    ]);
+    // an approval cannot be withdrawn with approved: true
+    const res = await post('time-entry-unapproved', { ...envelope, eventId: 'kt-un-3', items: [{ id: 1, approved: true }] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues.map((i: { path: string }) => i.path)).toEqual(['items.0.approved']);
   });
 
   it('answers 400 for an empty batch', async () => {

@@ -150,7 +150,7 @@ describe('OpenAPI document and Swagger UI at /docs', () => {
     expect(body('post', '/webhooks/salesforce/opportunity').properties.opportunity.properties.stageName).toEqual({ type: 'string', enum: ['Closed Won'] });
     expect(sf.description).toContain('exact bytes');
     expect(op('post', '/webhooks/stripe').parameters!.map((p) => p.name)).toEqual(['stripe-signature']);
-    expect(op('post', '/webhooks/kantata/{kind}').parameters![0]).toMatchObject({ in: 'path', name: 'kind', schema: { enum: ['time-entry-approved', 'expense-approved', 'milestone-completed', 'milestone-accepted'] } });
+    expect(op('post', '/webhooks/kantata/{kind}').parameters![0]).toMatchObject({ in: 'path', name: 'kind', schema: { enum: ['time-entry-approved', 'expense-approved', 'milestone-completed', 'milestone-accepted', 'time-entry-unapproved', 'expense-unapproved'] } });
     expect(Object.keys(sf.responses)).toEqual(['202', '400', '401', '413', '415', '422', '429', '503']);
 
     // The documented header and body are not a validation schema: an unsigned, empty delivery is

@@ -116,6 +116,18 @@ export const RelayExpense = z.object({
 });
 export type RelayExpense = z.infer<typeof RelayExpense>;
 
+/**
+ * A time entry or expense whose approval was withdrawn in Kantata (the relay's
+ * `time-entry-unapproved` / `expense-unapproved` kinds): its id, and when, if the relay knows.
+ */
+export const RelayUnapproval = z.object({
+  id: RelayId,
+  approved: z.literal(false).optional(),
+  unapproved_at: RelayInstant.optional(),
+  updated_at: RelayInstant.optional(),
+});
+export type RelayUnapproval = z.infer<typeof RelayUnapproval>;
+
 /** A story of type milestone, completed or accepted (the endpoint says which); `at`, when the relay states the time itself. */
 export const RelayMilestone = z.object({
   id: RelayId,

@@ -36,6 +36,8 @@ const ATTENTION_SYSTEM: Record<AttentionItem['kind'], ExceptionSystem> = {
   REVENUE_HELD: 'revenue',
   DUNNING_ESCALATED: 'payments',
   PROMISE_BROKEN: 'payments',
+  NO_RATE: 'billing',
+  UNAPPROVED_AFTER_BILLING: 'psa',
 };
 
 /** How each attention item is cleared from the console: the deal's own update resolves it. */
@@ -47,6 +49,10 @@ const ATTENTION_ACTIONS: Record<AttentionItem['kind'], AttentionAction[]> = {
   REVENUE_HELD: ['amend'],
   DUNNING_ESCALATED: ['promise-to-pay', 'write-off'],
   PROMISE_BROKEN: ['promise-to-pay', 'write-off'],
+  // an amendment giving the line a rate card that prices the role (or the PSA withdrawing the entries) clears it
+  NO_RATE: ['amend'],
+  // a credit (operator API / CLI) or the PSA approving the item again clears it
+  UNAPPROVED_AFTER_BILLING: [],
 };
 
 /** A deal's parked items: its open exceptions (older deals' lack the newer fields: defaults), then its delivery's attention items. */

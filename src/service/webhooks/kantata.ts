@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { DeliveryBatch, DeliveryItem } from '../../contract';
+import type { DeliveryBatch, DeliveryItem, Unapproval } from '../../contract';
 import { deliveredExpense, deliveredMilestone, deliveredTimeEntry } from '../../connectors/psa/kantata.mapper';
-import { RelayExpense, RelayMilestone, RelayTimeEntry } from '../../connectors/psa/kantata.schemas';
+import { RelayExpense, RelayMilestone, RelayTimeEntry, RelayUnapproval } from '../../connectors/psa/kantata.schemas';
 import { IsoInstant, parseOrThrow, VendorId } from './parse';
 import { unknownEventType } from '../errors';
 import { verifyQ2cSignature } from './signature';
@@ -30,15 +30,27 @@ export const KantataPayloads = {
   'expense-approved': envelope(RelayExpense),
   'milestone-completed': envelope(RelayMilestone),
   'milestone-accepted': envelope(RelayMilestone),
+  /** The approval of a time entry or expense was withdrawn: the deal takes an unbilled one back, and raises an attention item for a billed one. */
+  'time-entry-unapproved': envelope(RelayUnapproval),
+  'expense-unapproved': envelope(RelayUnapproval),
 } as const;
 type KantataEnvelope = Omit<z.infer<(typeof KantataPayloads)['time-entry-approved']>, 'items'> & { items: unknown[] };
 export type KantataKind = keyof typeof KantataPayloads;
 export const KANTATA_KINDS = Object.keys(KantataPayloads) as KantataKind[];
 
+/** The withdrawn approvals of an `*-unapproved` event; a record without its own time is stamped with the event's. */
+function toUnapprovals(kind: KantataKind, body: { occurredAt: string; items: unknown[] }): Unapproval[] {
+  if (kind !== 'time-entry-unapproved' && kind !== 'expense-unapproved') return [];
+  return (body.items as RelayUnapproval[]).map((u) => ({ kind: kind === 'time-entry-unapproved' ? 'timeEntry' : 'expense', sourceId: u.id, at: u.unapproved_at ?? u.updated_at ?? body.occurredAt }));
+}
+
 /** The delivery items of one relay event; a record without its own time is stamped with the event's. */
 function toItems(kind: KantataKind, body: { workspaceId: string; occurredAt: string; items: unknown[] }): DeliveryItem[] {
   const ctx = { projectId: body.workspaceId, reportedAt: body.occurredAt };
   switch (kind) {
+    case 'time-entry-unapproved':
+    case 'expense-unapproved':
+      return [];
     case 'time-entry-approved':
       return (body.items as RelayTimeEntry[]).map((t) => deliveredTimeEntry(t, ctx));
     case 'expense-approved':
@@ -60,6 +72,7 @@ export function kantataSource(secrets: readonly string[], toleranceSeconds?: num
       const k = kind as KantataKind;
       const body = parseOrThrow(KantataPayloads[k] as z.ZodType<KantataEnvelope>, json);
       const items = toItems(k, body);
+      const unapprovals = toUnapprovals(k, body);
       return {
         eventId: body.eventId,
         eventType: k,
@@ -71,6 +84,7 @@ export function kantataSource(secrets: readonly string[], toleranceSeconds?: num
             source: 'kantata',
             receivedAt: ctx.receivedAt.toISOString(),
             items,
+            ...(unapprovals.length > 0 ? { unapprovals } : {}),
           };
           return gateway.signalDelivery(ctx.opportunityId, batch);
         },
