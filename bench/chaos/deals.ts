@@ -9,7 +9,8 @@
  * What each deal should bill is computed here from its inputs, by hand:
  *   fixed fee F dollars: M1 = 30 % of F, M2 = 50 % of F (M3 is never accepted);
  *   advisory time: minutes x $150.00/h = minutes x 250 cents (RC-STD consultant US,
- *   200 h not-to-exceed, never reached: at most 3 x 10 h per deal).
+ *   200 h not-to-exceed, never reached: at most 3 x 10 h per deal); a role RC-STD has no
+ *   row for takes its catch-all '*' row, $120.00/h = 200 cents a minute.
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -24,13 +25,15 @@ import { vendorRecords } from './reconcile';
 import { sign, type Storm } from './storm';
 
 /** Bad data inside otherwise valid events; each planned deal carries at most one kind. */
-export const BAD_KINDS = ['negativeMinutes', 'twentyFiveHours', 'oversizePayload', 'unknownRole', 'otherCurrencyExpense', 'conflictingDuplicate'] as const;
+export const BAD_KINDS = ['negativeMinutes', 'twentyFiveHours', 'oversizePayload', 'unknownRole', 'otherCurrencyExpense', 'conflictingDuplicate', 'unapprovedAfterBilling'] as const;
 export type BadKind = (typeof BAD_KINDS)[number];
 
 export interface PlannedEntry {
   id?: string;
   date: string;
   minutes: number;
+  /** Cents per minute on RC-STD: 250 ($150.00/h, consultant US) unless the entry says otherwise. */
+  centsPerMinute?: number;
 }
 
 export interface PlannedDeal {
@@ -56,7 +59,7 @@ export const expectedOf = (p: PlannedDeal) => {
   return {
     milestones: [(feeCents * 30) / 100, (feeCents * 50) / 100],
     timeMinutes: p.entries.reduce((a, e) => a + e.minutes, 0),
-    timeCents: p.entries.reduce((a, e) => a + e.minutes * 250, 0),
+    timeCents: p.entries.reduce((a, e) => a + e.minutes * (e.centsPerMinute ?? 250), 0),
   };
 };
 
@@ -67,11 +70,13 @@ export function lastMonth(now = new Date()): { start: string; day: (n: number) =
   return { start: `${ym}-01`, day: (n) => `${ym}-${String(n).padStart(2, '0')}` };
 }
 
-export function planDeals(n: number, runKey: string, random: Random, badEvery: number): PlannedDeal[] {
+/** The deals of a run: every `badEvery`-th one (or the first `badDeals`) carries a kind of bad data, the kinds in turn. */
+export function planDeals(n: number, runKey: string, random: Random, o: { badEvery: number; badDeals?: number }): PlannedDeal[] {
   const { day } = lastMonth();
   return Array.from({ length: n }, (_, i) => {
     const entries = Array.from({ length: 3 }, () => ({ date: day(1 + Math.floor(random() * 27)), minutes: 30 * (8 + Math.floor(random() * 13)) }));
-    const bad = badEvery > 0 && i % badEvery === badEvery - 1 ? BAD_KINDS[Math.floor(i / badEvery) % BAD_KINDS.length] : undefined;
+    const turn = o.badDeals !== undefined ? (i < o.badDeals ? i : -1) : o.badEvery > 0 && i % o.badEvery === o.badEvery - 1 ? Math.floor(i / o.badEvery) : -1;
+    const bad = turn >= 0 ? BAD_KINDS[turn % BAD_KINDS.length] : undefined;
     return { key: `${runKey}${String(i).padStart(4, '0')}`, feeDollars: 10_000 + 10 * Math.floor(random() * 1_000), entries, ...(bad ? { bad } : {}), badSourceIds: [] };
   });
 }
@@ -157,6 +162,12 @@ export async function driveDeal(t: DriveTarget, p: PlannedDeal): Promise<void> {
   p.drivenAt = Date.now();
   // The customer pays what the ERP says it owes, once it is there (three invoices: M1, M2, last month's time).
   await payInvoices(t, p, workflowId);
+  if (p.bad === 'unapprovedAfterBilling') {
+    const e = p.entries[0]!;
+    p.badSourceIds.push(e.id!);
+    const r = await k.send('time-entry-unapproved', [{ id: e.id, unapproved_at: new Date().toISOString() }]);
+    p.badAnswer = r.status;
+  }
 }
 
 async function sendBad(k: KantataRelay, p: PlannedDeal, task: string): Promise<void> {
@@ -190,10 +201,15 @@ async function sendBad(k: KantataRelay, p: PlannedDeal, task: string): Promise<v
       return withValid(bad);
     }
     case 'unknownRole': {
+      // RC-STD prices a role it has no row for at its catch-all: billed, at $120.00/h.
       const bad: Record<string, unknown> = { ...(await k.timeEntry(task, { date: day(27), minutes: 120 })), role_name: 'astronaut' };
-      p.badSourceIds.push(String(bad['id']));
-      return withValid(bad);
+      await withValid(bad);
+      if (p.badAnswer === 202) p.entries.push({ id: String(bad['id']), date: day(27), minutes: 120, centsPerMinute: 200 });
+      return;
     }
+    case 'unapprovedAfterBilling':
+      // Sent once the entries are invoiced (driveDeal): the deal must ask for a credit, not bill or drop anything.
+      return;
     case 'conflictingDuplicate': {
       // The first entry again under its own id, with other minutes: never billed twice, never silently replaced.
       const first = p.entries[0]!;
@@ -210,10 +226,13 @@ async function sendBad(k: KantataRelay, p: PlannedDeal, task: string): Promise<v
   }
 }
 
+/** Pays each invoice the ERP holds for the deal, until the ERP holds everything the inputs bill. */
 async function payInvoices(t: DriveTarget, p: PlannedDeal, workflowId: string): Promise<void> {
   const paid = new Set<string>();
   const deadline = Date.now() + QUERY_DEADLINE_MS;
-  while (paid.size < 3) {
+  const exp = expectedOf(p);
+  const want = exp.milestones.reduce((a, b) => a + b, 0) + exp.timeCents;
+  for (;;) {
     const posted = await vendorRecords(t.sandbox, 'netsuite', 'invoice', `${workflowId}:`);
     for (const inv of posted) {
       if (paid.has(inv.id)) continue;
@@ -223,8 +242,9 @@ async function payInvoices(t: DriveTarget, p: PlannedDeal, workflowId: string): 
       await vendorCall(`${t.sandbox.url}/stripe/v1/payment_intents`, { method: 'POST', headers: { authorization: `Bearer ${STRIPE_SANDBOX.apiKey}`, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': `chaos:${invoiceId}` }, body: form.toString() }, (s) => s === 200);
       paid.add(inv.id);
     }
-    if (paid.size >= 3) return;
-    if (Date.now() > deadline) throw new Error(`${paid.size} of 3 invoices reached NetSuite in ${QUERY_DEADLINE_MS / 60_000} minutes`);
+    const invoiced = posted.reduce((a, r) => a + Math.round(Number(r.data['subtotal'] ?? 0) * 100), 0);
+    if (invoiced >= want) return;
+    if (Date.now() > deadline) throw new Error(`NetSuite holds ${invoiced} of ${want} cents for the deal after ${QUERY_DEADLINE_MS / 60_000} minutes`);
     await sleep(1_000);
   }
 }

@@ -151,7 +151,8 @@ export class Storm {
     this.stats.bad[kind].sent += 1;
     for (let attempt = 0; attempt < 20; attempt++) {
       const r = await this.post(d);
-      if (r.status === 401 || r.status === 403) {
+      // 413: a body over the limit is refused before its signature is read.
+      if (r.status === 401 || r.status === 403 || r.status === 413) {
         this.stats.bad[kind].refused += 1;
         return;
       }
