@@ -194,10 +194,12 @@ export interface ReportedItem {
 /** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
 export interface AttentionItem {
   id: string;
-  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN';
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN' | 'ISSUE_STALLED';
   /** REVENUE_HELD: the contract line whose allocation is full. */
   contractLineId?: string;
   invoiceId?: string;
+  /** ISSUE_STALLED: the issuing step the invoice is held in (see src/engagement/stalled-issue.ts). */
+  issueStep?: IssueStep;
   message: string;
   raisedOn: string;
   /** Operators' notes (the annotateAttention update). */
@@ -606,6 +608,12 @@ export interface IssueRequest {
   taxableLineIds: string[];
   events: AuditEvent[];
 }
+
+/**
+ * Where issuing one invoice is: TAX (the tax commit, AvaTax), POST (tax committed, the invoice
+ * to the ERP or Stripe), RECORD (posted; audit links and the CRM/PSA write-back).
+ */
+export type IssueStep = 'TAX' | 'POST' | 'RECORD';
 
 export interface IssueResult {
   invoiceId: string;

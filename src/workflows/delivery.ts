@@ -24,6 +24,7 @@ import {
   type DealView,
   type DeliveryOptions,
   type DeliveryView,
+  type IssueContext,
   type IssueResult,
   type TerminateContractRequest,
   type TerminateContractResult,
@@ -34,7 +35,7 @@ import { clockFor, type BusinessClock } from './business-clock';
 import type { DealStage } from '../contract';
 import type { Contract } from '../canonical';
 import { failureMessage, refusing } from './failures';
-import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices } from './invoice-run.workflow';
+import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices, type IssueWatch } from './invoice-run.workflow';
 import { kpis } from './sinks';
 
 /** Continue-as-new well before Temporal's 10,240-event warning even if the server does not suggest it. */
@@ -255,8 +256,21 @@ class Shell {
     const ctx = core.issueContext(d, core.contractOf(s, d), s.billTos?.at(-1));
     const results: IssueResult[] = core.issuesInChild(d, requests)
       ? await executeChild(invoiceRunWorkflow, { workflowId: this.ctx.key(`invoice-run:${s.runSeq}:${today}`), args: [{ ctx, runId: `${s.runSeq}`, requests }] })
-      : await issueInvoices(ctx, requests);
+      : await issueInvoices(ctx, requests, patched(core.STALLED_ISSUE_PATCH) ? this.issueWatch(ctx.system, today) : undefined);
     this.report(core.invoicesIssued(s, d, results, today).notices);
+  }
+
+  /** An invoice held in an issuing step raises ISSUE_STALLED (the deal shows NEEDS_ATTENTION at once); the step completing clears it. */
+  private issueWatch(system: IssueContext['system'], today: string): IssueWatch {
+    return {
+      stalled: (invoiceId, step) => {
+        this.report(core.issueStalled(this.s, { invoiceId, step, system }, today).notices);
+        this.syncStage();
+      },
+      moved: (invoiceId) => {
+        if (core.issueMoved(this.s, invoiceId)) this.syncStage();
+      },
+    };
   }
 
   /** NEEDS_ATTENTION while any delivery item is open, IN_DELIVERY otherwise. */

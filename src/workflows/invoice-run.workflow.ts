@@ -1,7 +1,8 @@
-import { ActivityFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
 import type { Invoice } from '../canonical';
 import type { BillingActivities } from '../activities/billing.activities';
-import type { IssueContext, IssueRequest, IssueResult } from '../contract';
+import type { IssueContext, IssueRequest, IssueResult, IssueStep } from '../contract';
+import { STALLED_ISSUE_AFTER_MS } from '../engagement/stalled-issue';
 
 import { ERP_TASK_QUEUE } from '../contract/task-queues';
 import { failureCode, failureMessage } from './failures';
@@ -31,26 +32,57 @@ export interface InvoiceRunInput {
   requests: IssueRequest[];
 }
 
+/** Told when an invoice has been held in one issuing step for STALLED_ISSUE_AFTER_MS, and when the step completes. */
+export interface IssueWatch {
+  stalled(invoiceId: string, step: IssueStep): void;
+  /** The step completed (a step that fails for good is reported in the run's results instead). */
+  moved(invoiceId: string): void;
+}
+
+/**
+ * Runs one issuing step; with a watch, a timer races it and tells the watch when the step has
+ * taken STALLED_ISSUE_AFTER_MS. The timer is cancelled when the step ends (no event is left
+ * waiting), so a watched step costs two history events (timer started, cancelled).
+ */
+async function step<T>(watch: IssueWatch | undefined, invoiceId: string, name: IssueStep, run: () => Promise<T>): Promise<T> {
+  if (!watch) return run();
+  const timer = new CancellationScope();
+  void timer.run(() => sleep(STALLED_ISSUE_AFTER_MS)).then(
+    () => watch.stalled(invoiceId, name),
+    () => undefined, // cancelled: the step ended first
+  );
+  try {
+    const value = await run();
+    watch.moved(invoiceId);
+    return value;
+  } finally {
+    timer.cancel();
+  }
+}
+
 /**
  * Tax, post and write back each invoice, one after another (the ERP queue's
  * rate limit paces them). A failed invoice is reported, not thrown: the others
  * still go out, and the deal raises an exception for the one that failed.
+ * With a watch (the deal's own runs, from patched STALLED_ISSUE_PATCH on), an
+ * invoice held in one step is reported while Temporal keeps retrying it.
  */
-export async function issueInvoices(ctx: IssueContext, requests: readonly IssueRequest[]): Promise<IssueResult[]> {
+export async function issueInvoices(ctx: IssueContext, requests: readonly IssueRequest[], watch?: IssueWatch): Promise<IssueResult[]> {
   const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
   const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
   const results: IssueResult[] = [];
   for (const req of requests) {
     try {
-      const t = await acts.taxInvoice({ invoice: req.invoice, customer: ctx.customer, seller: ctx.seller, taxableLineIds: req.taxableLineIds });
+      const id = req.invoice.id;
+      const t = await step(watch, id, 'TAX', () => acts.taxInvoice({ invoice: req.invoice, customer: ctx.customer, seller: ctx.seller, taxableLineIds: req.taxableLineIds }));
       const invoice: Invoice = {
         ...req.invoice,
         status: 'POSTED',
         tax: { amountMinor: t.taxMinor, currency: req.invoice.currency },
         total: { amountMinor: req.invoice.subtotal.amountMinor + t.taxMinor, currency: req.invoice.currency },
       };
-      const posted = await erp.postInvoice({ ctx, invoice });
-      await acts.recordInvoiceIssued({ ctx, invoice, posted, events: req.events });
+      const posted = await step(watch, id, 'POST', () => erp.postInvoice({ ctx, invoice }));
+      await step(watch, id, 'RECORD', () => acts.recordInvoiceIssued({ ctx, invoice, posted, events: req.events }));
       results.push({ invoiceId: invoice.id, ok: true, number: posted.number, externalId: posted.externalId, system: posted.system, taxMinor: t.taxMinor });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;

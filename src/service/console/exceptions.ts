@@ -36,7 +36,11 @@ const ATTENTION_SYSTEM: Record<AttentionItem['kind'], ExceptionSystem> = {
   REVENUE_HELD: 'revenue',
   DUNNING_ESCALATED: 'payments',
   PROMISE_BROKEN: 'payments',
+  ISSUE_STALLED: 'erp',
 };
+
+/** Where a stalled invoice is held: the system whose step has not completed. */
+const STALLED_STEP_SYSTEM: Record<NonNullable<AttentionItem['issueStep']>, ExceptionSystem> = { TAX: 'tax', POST: 'erp', RECORD: 'crm' };
 
 /** How each attention item is cleared from the console: the deal's own update resolves it. */
 const ATTENTION_ACTIONS: Record<AttentionItem['kind'], AttentionAction[]> = {
@@ -47,6 +51,8 @@ const ATTENTION_ACTIONS: Record<AttentionItem['kind'], AttentionAction[]> = {
   REVENUE_HELD: ['amend'],
   DUNNING_ESCALATED: ['promise-to-pay', 'write-off'],
   PROMISE_BROKEN: ['promise-to-pay', 'write-off'],
+  // Clears itself when the step completes (Temporal keeps retrying it); the vendor is what to look at.
+  ISSUE_STALLED: [],
 };
 
 /** A deal's parked items: its open exceptions (older deals' lack the newer fields: defaults), then its delivery's attention items. */
@@ -74,7 +80,7 @@ export function parkedItems(opportunityId: string, view: DealView, delivery?: De
     id: a.id,
     step: 'delivery',
     code: `DELIVERY.${a.kind}`,
-    system: ATTENTION_SYSTEM[a.kind],
+    system: a.issueStep ? STALLED_STEP_SYSTEM[a.issueStep] : ATTENTION_SYSTEM[a.kind],
     message: a.message,
     attempts: 1,
     firstSeenAt: a.raisedOn,
