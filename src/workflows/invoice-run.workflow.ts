@@ -26,10 +26,15 @@ export const BILLING_OPTIONS: ActivityOptions = { startToCloseTimeout: '2 minute
 /** The ERP's own queue (its rate limit holds tasks back at month end: the day-long schedule-to-close covers the wait). */
 export const ERP_OPTIONS: ActivityOptions = { ...BILLING_OPTIONS, taskQueue: ERP_TASK_QUEUE };
 
+/** ERP_OPTIONS on the deal's ERP queue (DealInput.erpTaskQueue); absent, the default queue, so older deals schedule exactly as before. */
+export const erpOptions = (taskQueue?: string): ActivityOptions => (taskQueue ? { ...ERP_OPTIONS, taskQueue } : ERP_OPTIONS);
+
 export interface InvoiceRunInput {
   ctx: IssueContext;
   runId: string;
   requests: IssueRequest[];
+  /** The deal's ERP queue (absent: ERP_TASK_QUEUE). */
+  erpTaskQueue?: string;
 }
 
 /** Told when an invoice has been held in one issuing step for STALLED_ISSUE_AFTER_MS, and when the step completes. */
@@ -67,9 +72,10 @@ async function step<T>(watch: IssueWatch | undefined, invoiceId: string, name: I
  * With a watch (the deal's own runs, from patched STALLED_ISSUE_PATCH on), an
  * invoice held in one step is reported while Temporal keeps retrying it.
  */
-export async function issueInvoices(ctx: IssueContext, requests: readonly IssueRequest[], watch?: IssueWatch): Promise<IssueResult[]> {
+export async function issueInvoices(ctx: IssueContext, requests: readonly IssueRequest[], opts: { watch?: IssueWatch; erpTaskQueue?: string } = {}): Promise<IssueResult[]> {
+  const { watch } = opts;
   const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
-  const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
+  const erp = proxyActivities<BillingActivities>(erpOptions(opts.erpTaskQueue));
   const results: IssueResult[] = [];
   for (const req of requests) {
     try {
@@ -94,5 +100,5 @@ export async function issueInvoices(ctx: IssueContext, requests: readonly IssueR
 
 /** An invoice run of a large deal as a child workflow: its own history, so the deal's stays small. */
 export async function invoiceRunWorkflow(input: InvoiceRunInput): Promise<IssueResult[]> {
-  return issueInvoices(input.ctx, input.requests);
+  return issueInvoices(input.ctx, input.requests, input.erpTaskQueue ? { erpTaskQueue: input.erpTaskQueue } : {});
 }
