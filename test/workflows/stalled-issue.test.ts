@@ -1,6 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
+import { dealAttentionRecords, pendingActivities } from '../../src/cli/audit';
 import type { DbHandle } from '../../src/db';
 import { ConnectorError } from '../../src/connectors/errors';
 import type { ErpPort } from '../../src/connectors/erp/erp.port';
@@ -83,9 +84,12 @@ describe('an invoice held between tax committed and posted', () => {
         [`ISSUE_STALLED:${m1}`, 'ISSUE_STALLED', m1, 'POST', `invoice ${m1}: tax committed, not posted to the ERP after 10 minutes`, '2030-01-10'],
       ]);
       expect(exceptions).toEqual(['DELIVERY.ISSUE_STALLED']);
-      // Temporal holds the post's last failure meanwhile (what `q2c reconcile` reports with the item).
-      const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      expect(pending.map((p) => [p.activityType?.name, p.lastFailure?.message])).toEqual([['postInvoice', 'NetSuite answered 503 after the write']]);
+      // Temporal holds the post's last failure meanwhile: `q2c reconcile` names it with the item.
+      const pending = pendingActivities((await handle.describe()).raw);
+      expect(pending).toEqual([{ activityType: 'postInvoice', lastFailure: 'HTTP.SERVER_ERROR: NetSuite answered 503 after the write' }]);
+      expect(dealAttentionRecords(s.attention, pending)).toEqual([
+        { id: `ISSUE_STALLED:${m1}`, kind: 'ISSUE_STALLED', invoiceId: m1, message: `invoice ${m1}: tax committed, not posted to the ERP after 10 minutes`, lastFailure: 'HTTP.SERVER_ERROR: NetSuite answered 503 after the write' },
+      ]);
       // Tax is committed; the ERP already has the invoice (its answer was lost).
       expect((await avalara(sb.url).getTaxDocument(m1))?.status).toBe('COMMITTED');
 
