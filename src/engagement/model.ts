@@ -615,6 +615,13 @@ export interface IssueRequest {
  */
 export type IssueStep = 'TAX' | 'POST' | 'RECORD';
 
+/** A child invoice run tells its deal: an invoice held in a step (stalled), or the held step ended (not). */
+export interface IssueProgress {
+  invoiceId: string;
+  step: IssueStep;
+  stalled: boolean;
+}
+
 export interface IssueResult {
   invoiceId: string;
   ok: boolean;

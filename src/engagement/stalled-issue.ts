@@ -57,6 +57,8 @@ export function stalledIssueItem(stall: IssueStall, today: string, afterMs = STA
 /** The invoice has been in `step` for STALLED_ISSUE_AFTER_MS: raise (or move to this step) its ISSUE_STALLED item. */
 export function issueStalled(s: EngagementState, stall: IssueStall, today: string): Outcome {
   const out = outcome();
+  // A child run's late report of an invoice the deal has already taken the result of.
+  if (!s.drafts.some((x) => x.invoice.id === stall.invoiceId)) return out;
   const item = stalledIssueItem(stall, today);
   const open = s.attention.find((a) => a.id === item.id);
   if (open) {

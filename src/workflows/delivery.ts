@@ -10,6 +10,7 @@ import {
   getBillingBasisQuery,
   getDeliveryStateQuery,
   getRevenueWaterfallQuery,
+  issueProgressSignal,
   paymentSignal,
   promiseToPayUpdate,
   terminateContractUpdate,
@@ -279,8 +280,9 @@ class Shell {
         this.report(core.issueStalled(this.s, { invoiceId, step, system }, today).notices);
         this.syncStage();
       },
-      moved: (invoiceId) => {
-        if (core.issueMoved(this.s, invoiceId)) this.syncStage();
+      // A step that failed for good stays flagged until the run's results replace it with POSTING_FAILED (no stage flicker).
+      moved: (invoiceId, completed) => {
+        if (completed && core.issueMoved(this.s, invoiceId)) this.syncStage();
       },
     };
   }
@@ -308,6 +310,11 @@ class Shell {
     const { s, d } = this;
     setHandler(getDeliveryStateQuery, () => core.deliveryView(s, d, today(), this.clock.demo));
     setHandler(getRevenueWaterfallQuery, () => core.revenueWaterfall(s, d, today()));
+    // A child invoice run's stalled invoices (from patched STALLED_ISSUE_PATCH on in the child; older runs send none).
+    setHandler(issueProgressSignal, (p) => {
+      if (p.stalled) this.issueWatch(d.options.invoiceSystem ?? 'erp', today()).stalled(p.invoiceId, p.step);
+      else if (core.issueMoved(s, p.invoiceId)) this.syncStage();
+    });
     // A query adds nothing to the history: running deals answer it as soon as their code has it.
     setHandler(getBillingBasisQuery, () => core.billingBasis(s, d, today()));
     setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amend(req, today())), { validator: (req) => refusing(() => this.validateAmendment(req)) });

@@ -1,8 +1,9 @@
-import { ActivityFailure, CancellationScope, proxyActivities, sleep, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, getExternalWorkflowHandle, log, patched, proxyActivities, sleep, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Invoice } from '../canonical';
 import type { BillingActivities } from '../activities/billing.activities';
 import type { IssueContext, IssueRequest, IssueResult, IssueStep } from '../contract';
-import { STALLED_ISSUE_AFTER_MS } from '../engagement/stalled-issue';
+import { issueProgressSignal } from '../contract/messages';
+import { STALLED_ISSUE_AFTER_MS, STALLED_ISSUE_PATCH } from '../engagement/stalled-issue';
 
 import { ERP_TASK_QUEUE } from '../contract/task-queues';
 import { failureCode, failureMessage } from './failures';
@@ -40,8 +41,8 @@ export interface InvoiceRunInput {
 /** Told when an invoice has been held in one issuing step for STALLED_ISSUE_AFTER_MS, and when the step completes. */
 export interface IssueWatch {
   stalled(invoiceId: string, step: IssueStep): void;
-  /** The step completed (a step that fails for good is reported in the run's results instead). */
-  moved(invoiceId: string): void;
+  /** The step ended: completed, or failed for good (then the run's results report the failure). */
+  moved(invoiceId: string, completed: boolean): void;
 }
 
 /**
@@ -56,12 +57,14 @@ async function step<T>(watch: IssueWatch | undefined, invoiceId: string, name: I
     () => watch.stalled(invoiceId, name),
     () => undefined, // cancelled: the step ended first
   );
+  let completed = false;
   try {
     const value = await run();
-    watch.moved(invoiceId);
+    completed = true;
     return value;
   } finally {
     timer.cancel();
+    watch.moved(invoiceId, completed);
   }
 }
 
@@ -98,7 +101,32 @@ export async function issueInvoices(ctx: IssueContext, requests: readonly IssueR
   return results;
 }
 
+/**
+ * A child run reports to its deal by signal: an invoice held in a step, and the end of that
+ * step (only for a step it reported), so a run that goes well sends nothing.
+ */
+function parentWatch(parent: { workflowId: string; runId: string }): IssueWatch {
+  const deal = getExternalWorkflowHandle(parent.workflowId, parent.runId);
+  const held = new Map<string, IssueStep>();
+  const tell = (invoiceId: string, step: IssueStep, stalled: boolean) =>
+    void deal.signal(issueProgressSignal, { invoiceId, step, stalled }).catch((err: unknown) => log.warn('the deal was not told of a stalled invoice', { invoiceId, error: String(err) }));
+  return {
+    stalled: (invoiceId, step) => {
+      held.set(invoiceId, step);
+      tell(invoiceId, step, true);
+    },
+    moved: (invoiceId) => {
+      const step = held.get(invoiceId);
+      if (step === undefined) return;
+      held.delete(invoiceId);
+      tell(invoiceId, step, false);
+    },
+  };
+}
+
 /** An invoice run of a large deal as a child workflow: its own history, so the deal's stays small. */
 export async function invoiceRunWorkflow(input: InvoiceRunInput): Promise<IssueResult[]> {
-  return issueInvoices(input.ctx, input.requests, input.erpTaskQueue ? { erpTaskQueue: input.erpTaskQueue } : {});
+  const parent = workflowInfo().parent;
+  const watch = parent && patched(STALLED_ISSUE_PATCH) ? parentWatch(parent) : undefined;
+  return issueInvoices(input.ctx, input.requests, { ...(watch ? { watch } : {}), ...(input.erpTaskQueue ? { erpTaskQueue: input.erpTaskQueue } : {}) });
 }

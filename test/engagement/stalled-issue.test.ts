@@ -1,4 +1,11 @@
-import { initialEngagementState, issueMoved, issueStalled, stalledIssueItem, STALLED_ISSUE_AFTER_MS, wantedStage } from '../../src/engagement';
+import { initialEngagementState, issueMoved, issueStalled, stalledIssueItem, STALLED_ISSUE_AFTER_MS, wantedStage, type Draft, type EngagementState } from '../../src/engagement';
+
+/** A state issuing these invoices (drafts: the deal has not taken their results yet). */
+const issuing = (...ids: string[]): EngagementState => {
+  const s = initialEngagementState();
+  for (const id of ids) s.drafts.push({ invoice: { id }, taxableLineIds: [], events: [], approval: 'NOT_REQUIRED', requestedOn: '2030-01-10' } as unknown as Draft);
+  return s;
+};
 
 describe('an invoice held between issuing steps (core)', () => {
   it('waits ten minutes of workflow time before asking for attention', () => {
@@ -22,7 +29,7 @@ describe('an invoice held between issuing steps (core)', () => {
   });
 
   it('raises once, moves to a later step in place, and clears when the step completes', () => {
-    const s = initialEngagementState();
+    const s = issuing('INV-1');
     const raised = issueStalled(s, { invoiceId: 'INV-1', step: 'POST' }, '2030-01-10');
     expect(raised.notices).toEqual([{ kind: 'attentionRaised', item: s.attention[0] }]);
     expect(wantedStage(s)).toBe('NEEDS_ATTENTION');
@@ -37,8 +44,14 @@ describe('an invoice held between issuing steps (core)', () => {
     expect(wantedStage(s)).toBe('IN_DELIVERY');
   });
 
+  it('ignores a late report of an invoice whose result the deal already took (a child run signalling after its end)', () => {
+    const s = issuing('INV-2');
+    expect(issueStalled(s, { invoiceId: 'INV-1', step: 'POST' }, '2030-01-10')).toEqual({ commands: [], notices: [] });
+    expect(s.attention).toEqual([]);
+  });
+
   it('clears only ISSUE_STALLED items of the invoice, never its other attention items', () => {
-    const s = initialEngagementState();
+    const s = issuing('INV-1');
     s.attention.push({ id: 'POSTING_FAILED:INV-1', kind: 'POSTING_FAILED', invoiceId: 'INV-1', message: 'x', raisedOn: '2030-01-10' });
     issueStalled(s, { invoiceId: 'INV-1', step: 'TAX' }, '2030-01-11');
     issueMoved(s, 'INV-1');

@@ -105,4 +105,51 @@ describe('an invoice held between tax committed and posted', () => {
       await handle.terminate('test done');
     });
   }, 120_000);
+
+  it('in a child invoice run (a large run): the run tells the deal, which raises and clears the same item', async () => {
+    const real = netsuite(sb.url);
+    const erp: ErpPort = Object.assign(Object.create(real) as ErpPort, {
+      postInvoice: async (input: Parameters<ErpPort['postInvoice']>[0]) => {
+        const ref = await real.postInvoice(input);
+        const info = Context.current().info;
+        if (info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs < LOST_FOR_MS) throw new ConnectorError('HTTP.SERVER_ERROR', 'NetSuite answered 503 after the write');
+        return ref;
+      },
+    });
+    const ports = recordingPorts();
+    const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
+    const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-STALL-CHILD' });
+    const opp = 'OPP-STALLC';
+    const snapshot = snapshotFor(
+      opp,
+      [{ id: 'QL-1', servicePackage: 'TRANSFORMATION', description: 'Transformation', quantity: 1, unit: 'EACH', listPrice: usd(10_000_000), netPrice: usd(10_000_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }],
+      '2030-01-01',
+    );
+    const workers = await engagementWorkers({ env, taskQueue: 'stalled-issue-child', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing } });
+    await workers.run(async () => {
+      await until('2030-02-10T15:00:00Z');
+      const handle: WorkflowHandle<typeof engagementTestWorkflow> = await env.client.workflow.start(engagementTestWorkflow, {
+        taskQueue: 'stalled-issue-child',
+        workflowId: `deal-${opp}`,
+        // Every run through a child workflow.
+        args: [{ opportunityId: opp, snapshot, view: { opportunityId: opp, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, projectId: 'WS-STALLC' }, exceptions: [], timeline: [] }, options: { childRunThreshold: 0 } }],
+      });
+      const state = () => handle.query(getDeliveryStateQuery);
+      await handle.signal(deliveryBatchSignal, { batchId: 'kantata:m1', source: 'kantata', receivedAt: '2030-02-10T15:00:00Z', items: [{ kind: 'milestone', sourceId: 'CTR-OPP-STALLC-L1-M1', projectId: 'WS-STALLC', status: 'accepted', at: '2030-02-10T14:00:00Z' }] });
+      await until('2030-02-10T15:01:00Z');
+      const m1 = (await state()).invoices[0]!.id;
+      await until('2030-02-10T15:11:00Z');
+      expect((await state()).attention.map((a) => [a.id, a.issueStep, a.message])).toEqual([[`ISSUE_STALLED:${m1}`, 'POST', `invoice ${m1}: tax committed, not posted to the ERP after 10 minutes`]]);
+      await until('2030-02-10T15:20:00Z');
+      const s = await state();
+      expect(s.attention).toEqual([]);
+      expect(s.invoices.map((i) => [i.id, i.totalMinor, i.status])).toEqual([[m1, 3_266_250, 'POSTED']]);
+      expect((await real.listInvoices(erpCustomer.id)).map((i) => i.tranId)).toEqual([s.invoices[0]!.number]);
+      // The child run signalled twice (held, then posted): nothing when a run goes well.
+      const signals = (await handle.fetchHistory()).events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'issueProgress');
+      expect(signals).toHaveLength(2);
+      await maybeRecordHistory(handle, 'stalled-issue-child-run', DELIVERY_HISTORIES_DIR);
+      await handle.terminate('test done');
+    });
+  }, 120_000);
 });
