@@ -39,7 +39,7 @@ const ATTENTION_SYSTEM: Record<AttentionItem['kind'], ExceptionSystem> = {
   ISSUE_STALLED: 'erp',
 };
 
-/** Where a stalled invoice is held: the system whose step has not completed. */
+/** Where a stalled invoice is held: the system whose step has not completed (RECORD: the audit links, then the CRM and PSA write-back). */
 const STALLED_STEP_SYSTEM: Record<NonNullable<AttentionItem['issueStep']>, ExceptionSystem> = { TAX: 'tax', POST: 'erp', RECORD: 'crm' };
 
 /** How each attention item is cleared from the console: the deal's own update resolves it. */
