@@ -173,6 +173,9 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
 
 // ---------------------------------------------------------------- what the commands run against
 
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED. */
+const PENDING_ACTIVITY_SCHEDULED = 1;
+
 /** The activities of issuing one invoice (src/workflows/invoice-run.workflow.ts). */
 const ISSUING_ACTIVITIES = new Set(['taxInvoice', 'postInvoice', 'recordInvoiceIssued']);
 
@@ -189,11 +192,16 @@ interface DealState {
 }
 
 /** The pending activities of a workflow's description (`handle.describe().raw`). */
-export function pendingActivities(raw: { pendingActivities?: Array<{ activityType?: { name?: string | null } | null; lastFailure?: { message?: string | null; applicationFailureInfo?: { type?: string | null } | null } | null }> | null }): PendingActivity[] {
+export function pendingActivities(raw: {
+  pendingActivities?: Array<{ activityType?: { name?: string | null } | null; state?: number | null; attempt?: number | null; lastFailure?: { message?: string | null; applicationFailureInfo?: { type?: string | null } | null } | null }> | null;
+}): PendingActivity[] {
   return (raw.pendingActivities ?? []).map((p) => {
     const f = p.lastFailure;
     const type = f?.applicationFailureInfo?.type;
-    return { activityType: p.activityType?.name ?? '', ...(f?.message ? { lastFailure: type ? `${type}: ${f.message}` : f.message } : {}) };
+    const failure = f?.message ? (type ? `${type}: ${f.message}` : f.message) : undefined;
+    // Scheduled, never started and never failed: no worker polls its task queue (a misnamed ERP_TASK_QUEUE, the ERP worker down).
+    const neverStarted = !failure && (p.attempt ?? 1) <= 1 && p.state === PENDING_ACTIVITY_SCHEDULED;
+    return { activityType: p.activityType?.name ?? '', ...(failure ? { lastFailure: failure } : neverStarted ? { lastFailure: 'never started: no worker has taken it from its task queue' } : {}) };
   });
 }
 

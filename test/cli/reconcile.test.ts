@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { entityAddress } from '../../src/activities/boundary';
-import { registerAuditCommands, reconcileDeal, type AuditCommandDeps, type DealInvoiceRecord } from '../../src/cli/audit';
+import { dealAttentionRecords, pendingActivities, registerAuditCommands, reconcileDeal, type AuditCommandDeps, type DealInvoiceRecord } from '../../src/cli/audit';
 import { openDb, type DbHandle } from '../../src/db';
 import { AuditRepository } from '../../src/db/audit';
 import type { Invoice } from '../../src/canonical';
@@ -102,6 +102,17 @@ describe('q2c reconcile: the gaps between tax committed, invoice posted and audi
       ['INV-REC-A', 'tax committed in AvaTax (document INV-REC-A, USD … tax), no invoice in the ERP (the deal has it as posted)'],
       ['INV-REC-D', 'billed by the deal, not in the ERP'],
     ]);
+  });
+
+  it("takes a stalled invoice's last failure from the one pending issuing step Temporal describes, or says no worker took it", () => {
+    const item = { id: 'ISSUE_STALLED:INV-1', kind: 'ISSUE_STALLED' as const, invoiceId: 'INV-1', message: 'invoice INV-1: tax committed, not posted to the ERP after 10 minutes', raisedOn: '2030-01-10' };
+    const failing = pendingActivities({ pendingActivities: [{ activityType: { name: 'postInvoice' }, state: 1, attempt: 7, lastFailure: { message: '503', applicationFailureInfo: { type: 'HTTP.SERVER_ERROR' } } }] });
+    expect(dealAttentionRecords([item], failing)).toEqual([{ id: item.id, kind: 'ISSUE_STALLED', invoiceId: 'INV-1', message: item.message, lastFailure: 'HTTP.SERVER_ERROR: 503' }]);
+    // Scheduled on a queue nobody polls: never started, never failed.
+    const unpolled = pendingActivities({ pendingActivities: [{ activityType: { name: 'postInvoice' }, state: 1, attempt: 1 }] });
+    expect(dealAttentionRecords([item], unpolled)[0]!.lastFailure).toBe('never started: no worker has taken it from its task queue');
+    // Running its first attempt: nothing known yet; another activity's failure is not the invoice's.
+    expect(dealAttentionRecords([item], pendingActivities({ pendingActivities: [{ activityType: { name: 'postInvoice' }, state: 2, attempt: 1 }, { activityType: { name: 'postRevenue' }, state: 1, attempt: 3, lastFailure: { message: 'x' } }] }))[0]!.lastFailure).toBeUndefined();
   });
 
   it('`q2c reconcile --all` takes running deals that need attention too, prints each gap and exits 1', async () => {
