@@ -96,15 +96,15 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
 }
 
 /**
- * The ERP's own worker: activities only, on ERP_TASK_QUEUE, with a queue-wide
- * rate limit (enforced by the Temporal server across every worker of the queue)
- * so a month-end peak cannot trip NetSuite's concurrency and request limits.
+ * The ERP's own worker: activities only, on the ERP task queue (the ERP_TASK_QUEUE setting;
+ * default the constant), with a queue-wide rate limit (enforced by the Temporal server across
+ * every worker of the queue) so a month-end peak cannot trip NetSuite's concurrency and request limits.
  */
-export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'workflowBundle'> & { activitiesPerSecond: number }): Promise<Worker> {
+export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'workflowBundle'> & { activitiesPerSecond: number; taskQueue?: string }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
-    taskQueue: ERP_TASK_QUEUE,
+    taskQueue: opts.taskQueue ?? ERP_TASK_QUEUE,
     activities: createActivities(opts.deps),
     maxTaskQueueActivitiesPerSecond: opts.activitiesPerSecond,
     ...(opts.telemetry ? { interceptors: { activity: opts.telemetry.interceptors.activity } } : {}),
@@ -210,10 +210,12 @@ export async function runWorker(config: Config): Promise<void> {
     dataConverter,
     telemetry: telemetry.worker,
     activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
+    taskQueue: config.ERP_TASK_QUEUE,
   });
   logger.info(
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
+      erpTaskQueue: config.ERP_TASK_QUEUE,
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),

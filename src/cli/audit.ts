@@ -6,23 +6,50 @@ import type { Config } from '../config';
 import { connectorsConfigFromEnv } from '../connectors';
 import type { ErpPort } from '../connectors/erp/erp.port';
 import { createNetSuiteAdapter, type NetSuiteConnectionConfig } from '../connectors/erp/netsuite.adapter';
+import { createAvalaraAdapter, type AvalaraConnectionConfig } from '../connectors/tax/avalara.adapter';
+import type { TaxPort } from '../connectors/tax/tax.port';
 import { openDb, type Db } from '../db';
 import { AuditRepository, type AuditTrail } from '../db/audit';
+import { AVALARA_VENDOR } from '../sandbox/avalara/avalara.sandbox';
 import { NETSUITE_VENDOR } from '../sandbox/netsuite/netsuite.sandbox';
 import { startSandbox } from '../sandbox/server';
 import { getDealStateQuery, type DealView } from '../contract';
-import { getDeliveryStateQuery, type DeliveryView } from '../contract';
+import { getDeliveryStateQuery, type AttentionItem, type DeliveryView } from '../contract';
+import { dealVisibilityQuery } from '../service/temporal-deal-gateway';
 import { withDealClient } from './deal-client';
 import { sandboxConnectorsConfig } from './dev-secrets';
 import { REPO_ROOT } from './toolchain';
+
+/** One invoice as the deal workflow holds it. */
+export interface DealInvoiceRecord {
+  /** The invoice id: its tax document's code in AvaTax. */
+  id?: string;
+  number: string;
+  totalMinor: number;
+  paidMinor: number;
+  status: string;
+  erpCustomerId?: string;
+  system?: 'erp' | 'stripe';
+  /** False while the deal is still issuing it (tax, post, record); absent: issued. */
+  issued?: boolean;
+}
+
+/** An open attention item of a deal, with the last failure Temporal holds for the step it is held in (ISSUE_STALLED). */
+export type DealAttentionRecord = Pick<AttentionItem, 'id' | 'kind' | 'message'> & { invoiceId?: string; lastFailure?: string };
 
 export interface AuditCommandDeps {
   /** Opens the database (and closes it when the command is done). */
   db: () => Promise<{ db: Db; close(): Promise<void> }>;
   /** The ERP, for `reconcile` (posted and paid as the ERP sees them). */
   erp?: () => ErpPort;
+  /** The tax engine, for `reconcile`: documents committed for invoices the ERP does not have. */
+  tax?: () => Pick<TaxPort, 'getTaxDocument'>;
   /** Invoices as each deal workflow holds them (approved vs billed vs paid), by deal id. */
-  dealInvoices?: (dealId: string) => Promise<Array<{ number: string; totalMinor: number; paidMinor: number; status: string; erpCustomerId?: string }>>;
+  dealInvoices?: (dealId: string) => Promise<DealInvoiceRecord[]>;
+  /** The deal's open attention items. */
+  dealAttention?: (dealId: string) => Promise<DealAttentionRecord[]>;
+  /** Running deals that need attention (`reconcile --all` takes them too: a deal stuck on its first invoice has no audit links yet). */
+  attentionDeals?: () => Promise<string[]>;
   out?: (line: string) => void;
 }
 
@@ -51,7 +78,11 @@ export interface ReconcileDifference {
 
 /**
  * Compares, per deal, what the workflow billed and collected with the audit
- * trail and with what the ERP holds; every difference is listed.
+ * trail and with what the ERP and the tax engine hold; every difference is
+ * listed. Issuing one invoice is tax commit -> ERP post -> audit record, each
+ * retried for up to a day: the gaps between them are named from the vendors'
+ * records (tax committed in AvaTax with no ERP invoice; an ERP invoice with no
+ * audit links), and the deal's open ISSUE_STALLED item with the step's last failure.
  */
 export async function reconcileDeal(dealId: string, deps: AuditCommandDeps, repo: AuditRepository): Promise<ReconcileDifference[]> {
   const diffs: ReconcileDifference[] = [];
@@ -62,24 +93,41 @@ export async function reconcileDeal(dealId: string, deps: AuditCommandDeps, repo
     if (l.documentKind === 'invoice') audited.set(l.documentNumber, (audited.get(l.documentNumber) ?? 0) + (l.amountMinor ?? 0));
     if (l.documentKind === 'payment') paidByLinks.set(l.documentNumber, (paidByLinks.get(l.documentNumber) ?? 0) + (l.amountMinor ?? 0));
   }
-  const billed = deps.dealInvoices ? await deps.dealInvoices(dealId) : [];
-  for (const inv of billed) {
-    if (inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') continue;
+  const billed = (deps.dealInvoices ? await deps.dealInvoices(dealId) : []).filter((inv) => inv.status !== 'REJECTED' && inv.status !== 'AWAITING_APPROVAL');
+  // An invoice the deal is still issuing is not billed yet: only the vendors' records of it are compared.
+  const issued = (inv: DealInvoiceRecord) => inv.issued !== false;
+  for (const inv of billed.filter(issued)) {
     if (!audited.has(inv.number)) diffs.push({ dealId, invoice: inv.number, what: 'billed by the deal but has no audit links' });
     const paid = paidByLinks.get(inv.number) ?? 0;
     if (paid !== inv.paidMinor) diffs.push({ dealId, invoice: inv.number, what: `paid ${inv.paidMinor} in the deal, ${paid} in the audit trail` });
   }
-  const erpCustomers = [...new Set(billed.flatMap((b) => (b.erpCustomerId ? [b.erpCustomerId] : [])))];
+  const erpCustomers = [...new Set(billed.flatMap((b) => (b.erpCustomerId && b.system !== 'stripe' ? [b.erpCustomerId] : [])))];
   if (deps.erp && erpCustomers.length > 0) {
     const erp = deps.erp();
-    const posted = new Map<string | undefined, number>();
-    for (const c of erpCustomers) for (const i of await erp.listInvoices(c)) posted.set(i.tranId, i.total.amountMinor);
+    const tax = deps.tax?.();
+    const posted = new Map<string | undefined, { total: number; id: string }>();
+    for (const c of erpCustomers) for (const i of await erp.listInvoices(c)) posted.set(i.tranId, { total: i.total.amountMinor, id: i.id });
     for (const inv of billed) {
-      if (inv.status === 'REJECTED' || inv.status === 'AWAITING_APPROVAL') continue;
-      const total = posted.get(inv.number);
-      if (total === undefined) diffs.push({ dealId, invoice: inv.number, what: 'billed by the deal, not in the ERP' });
-      else if (total !== inv.totalMinor) diffs.push({ dealId, invoice: inv.number, what: `total ${inv.totalMinor} in the deal, ${total} in the ERP` });
+      if (inv.system === 'stripe') continue;
+      const inErp = posted.get(inv.number);
+      if (inErp === undefined) {
+        const doc = tax && inv.id ? await tax.getTaxDocument(inv.id) : undefined;
+        if (doc?.status === 'COMMITTED') {
+          const taxed = `${money(doc.totalTax.amountMinor, doc.totalTax.currency)} tax`;
+          diffs.push({ dealId, invoice: inv.number, what: `tax committed in AvaTax (document ${doc.documentCode}, ${taxed}), no invoice in the ERP${issued(inv) ? ' (the deal has it as posted)' : ''}` });
+        } else if (issued(inv)) {
+          diffs.push({ dealId, invoice: inv.number, what: 'billed by the deal, not in the ERP' });
+        }
+      } else if (!issued(inv)) {
+        if (!audited.has(inv.number)) diffs.push({ dealId, invoice: inv.number, what: `in the ERP (${inErp.id}), no audit links: posted, audit not recorded` });
+      } else if (inErp.total !== inv.totalMinor) {
+        diffs.push({ dealId, invoice: inv.number, what: `total ${inv.totalMinor} in the deal, ${inErp.total} in the ERP` });
+      }
     }
+  }
+  for (const a of deps.dealAttention ? await deps.dealAttention(dealId) : []) {
+    if (a.kind !== 'ISSUE_STALLED') continue;
+    diffs.push({ dealId, invoice: a.invoiceId ?? '-', what: `open attention item ${a.id}: ${a.message}${a.lastFailure ? `; last failure: ${a.lastFailure}` : ''}` });
   }
   return diffs;
 }
@@ -100,13 +148,13 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
     });
   program
     .command('reconcile [deal]')
-    .option('--all', 'every deal with audit links')
+    .option('--all', 'every deal with audit links, and every running deal that needs attention')
     .description('compare approved vs billed vs posted vs paid across the systems and list every difference')
     .action(async (deal: string | undefined, opts: { all?: boolean }) => {
       const h = await deps.db();
       try {
         const repo = new AuditRepository(h.db);
-        const deals = opts.all ? await repo.dealIds() : deal ? [deal] : [];
+        const deals = opts.all ? [...new Set([...(await repo.dealIds()), ...((await deps.attentionDeals?.()) ?? [])])].sort() : deal ? [deal] : [];
         if (deals.length === 0) throw new Error('give a deal id or --all');
         let n = 0;
         for (const d of deals) {
@@ -124,6 +172,55 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
 }
 
 // ---------------------------------------------------------------- what the commands run against
+
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED. */
+const PENDING_ACTIVITY_SCHEDULED = 1;
+
+/** The activities of issuing one invoice (src/workflows/invoice-run.workflow.ts). */
+const ISSUING_ACTIVITIES = new Set(['taxInvoice', 'postInvoice', 'recordInvoiceIssued']);
+
+/** A pending activity of a deal and its last failure ('<type>: <message>'), as Temporal's describe holds them. */
+export interface PendingActivity {
+  activityType: string;
+  lastFailure?: string;
+}
+
+interface DealState {
+  view: DealView;
+  delivery?: DeliveryView;
+  pending: PendingActivity[];
+}
+
+/** The pending activities of a workflow's description (`handle.describe().raw`). */
+export function pendingActivities(raw: {
+  pendingActivities?: Array<{ activityType?: { name?: string | null } | null; state?: number | null; attempt?: number | null; lastFailure?: { message?: string | null; applicationFailureInfo?: { type?: string | null } | null } | null }> | null;
+}): PendingActivity[] {
+  return (raw.pendingActivities ?? []).map((p) => {
+    const f = p.lastFailure;
+    const type = f?.applicationFailureInfo?.type;
+    const failure = f?.message ? (type ? `${type}: ${f.message}` : f.message) : undefined;
+    // Scheduled, never started and never failed: no worker polls its task queue (a misnamed ERP_TASK_QUEUE, the ERP worker down).
+    const neverStarted = !failure && (p.attempt ?? 1) <= 1 && p.state === PENDING_ACTIVITY_SCHEDULED;
+    return { activityType: p.activityType?.name ?? '', ...(failure ? { lastFailure: failure } : neverStarted ? { lastFailure: 'never started: no worker has taken it from its task queue' } : {}) };
+  });
+}
+
+/**
+ * A deal's open attention items for reconcile. The workflow sees a step's failures only when
+ * its retries end; Temporal holds the last one meanwhile. The deal issues one invoice at a
+ * time, so the one pending issuing step's last failure is the one stalled invoice's.
+ */
+export function dealAttentionRecords(attention: readonly AttentionItem[], pending: readonly PendingActivity[]): DealAttentionRecord[] {
+  const issuing = pending.filter((p) => ISSUING_ACTIVITIES.has(p.activityType) && p.lastFailure);
+  const stalled = attention.filter((a) => a.kind === 'ISSUE_STALLED');
+  return attention.map((a) => ({
+    id: a.id,
+    kind: a.kind,
+    message: a.message,
+    ...(a.invoiceId ? { invoiceId: a.invoiceId } : {}),
+    ...(a.kind === 'ISSUE_STALLED' && stalled.length === 1 && issuing.length === 1 ? { lastFailure: issuing[0]!.lastFailure! } : {}),
+  }));
+}
 
 const answers = async (url: string): Promise<boolean> => {
   try {
@@ -144,13 +241,16 @@ const answers = async (url: string): Promise<boolean> => {
  * - the deal's invoices: from Temporal at TEMPORAL_ADDRESS (a closed deal's
  *   result, a running deal's state query); with the stack stopped, `npm run
  *   temporal` serves the dev server's kept history (.q2c/temporal-dev.sqlite);
- * - the ERP: the configured NetSuite, or the sandbox at Q2C_SANDBOX_URL; otherwise the
- *   stack's sandbox when it answers on SANDBOX_PORT, else the NetSuite sandbox
- *   served in-process from the same database (its records live there).
+ * - the deal's open attention items (a stalled issue with the last failure of the
+ *   step Temporal is retrying), and with --all the running deals that need attention;
+ * - the ERP and the tax engine: the configured NetSuite and AvaTax, or the sandbox at
+ *   Q2C_SANDBOX_URL; otherwise the stack's sandbox when it answers on SANDBOX_PORT,
+ *   else their sandboxes served in-process from the same database (their records live there).
  */
 export function auditCommandDeps(loadConfig: () => Config, logger: Logger): AuditCommandDeps {
   let opened: { db: Awaited<ReturnType<typeof openDb>>; config: Config; sandbox?: Awaited<ReturnType<typeof startSandbox>> } | undefined;
   const cfg = () => (opened?.config ?? loadConfig());
+  const dealStates = new Map<string, Promise<DealState>>();
   return {
     db: async () => {
       const config = loadConfig();
@@ -173,38 +273,75 @@ export function auditCommandDeps(loadConfig: () => Config, logger: Logger): Audi
     erp: () => {
       let port: Promise<ErpPort> | undefined;
       const resolve = async (): Promise<ErpPort> => {
-        const config = cfg();
         // Only the ERP: reconcile needs no other vendor configured.
         const erpAt = (netsuite: NetSuiteConnectionConfig) => createNetSuiteAdapter({ ...netsuite, logger: logger.child({ component: 'reconcile' }) });
-        const own = connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>).netsuite;
-        if (own) return erpAt(own);
-        if (config.Q2C_SANDBOX_URL) return erpAt(sandboxConnectorsConfig(config.Q2C_SANDBOX_URL).netsuite);
-        const stackSandbox = `http://127.0.0.1:${config.SANDBOX_PORT}`;
-        if (await answers(`${stackSandbox}/_sandbox/health`)) return erpAt(sandboxConnectorsConfig(stackSandbox).netsuite);
-        if (!opened) throw new Error('reconcile: the database is not open');
-        opened.sandbox = await startSandbox({ port: 0, db: opened.db.db, vendors: [NETSUITE_VENDOR] });
-        return erpAt(sandboxConnectorsConfig(opened.sandbox.url).netsuite);
+        const own = connectorsConfigFromEnv(cfg() as unknown as Record<string, string | undefined>).netsuite;
+        return erpAt(own ?? sandboxConnectorsConfig(await sandboxUrl()).netsuite);
       };
       return { listInvoices: async (erpCustomerId: string) => (await (port ??= resolve())).listInvoices(erpCustomerId) } as unknown as ErpPort;
     },
-    dealInvoices: (dealId) =>
-      withDealClient(cfg(), `reconcile of ${dealId}`, async (client) => {
-        const handle = client.workflow.getHandle(dealId);
-        const { status } = await handle.describe();
-        let view: DealView;
-        let delivery: DeliveryView | undefined;
-        if (status.name === 'RUNNING') {
-          view = await handle.query(getDealStateQuery);
-          delivery = await handle.query(getDeliveryStateQuery).catch(() => undefined);
-        } else {
-          view = (await handle.result()) as DealView;
-          delivery = view.delivery;
-        }
-        // An invoice issued after a bill-to change lives under that customer in the ERP.
-        return (delivery?.invoices ?? []).map((i) => {
-          const erpCustomerId = i.billTo?.erpCustomerId ?? view.ids.erpCustomerId;
-          return { number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, ...(erpCustomerId ? { erpCustomerId } : {}) };
-        });
+    tax: () => {
+      let port: Promise<TaxPort> | undefined;
+      const resolve = async (): Promise<TaxPort> => {
+        const taxAt = (avalara: AvalaraConnectionConfig) => createAvalaraAdapter({ ...avalara, logger: logger.child({ component: 'reconcile' }) });
+        const own = connectorsConfigFromEnv(cfg() as unknown as Record<string, string | undefined>).avalara;
+        return taxAt(own ?? sandboxConnectorsConfig(await sandboxUrl()).avalara);
+      };
+      return { getTaxDocument: async (code: string) => (await (port ??= resolve())).getTaxDocument(code) };
+    },
+    dealInvoices: async (dealId) => {
+      const { view, delivery } = await dealState(dealId);
+      // An invoice issued after a bill-to change lives under that customer in the ERP.
+      return (delivery?.invoices ?? []).map((i) => {
+        const erpCustomerId = i.billTo?.erpCustomerId ?? view.ids.erpCustomerId;
+        // A draft the deal is still issuing has no external id yet (its number is its id).
+        return { id: i.id, number: i.number, totalMinor: i.totalMinor, paidMinor: i.paidMinor, status: i.status, system: i.system, issued: i.externalId !== undefined, ...(erpCustomerId ? { erpCustomerId } : {}) };
+      });
+    },
+    dealAttention: async (dealId) => {
+      const { delivery, pending } = await dealState(dealId);
+      return dealAttentionRecords(delivery?.attention ?? [], pending);
+    },
+    attentionDeals: () =>
+      withDealClient(cfg(), 'reconcile --all', async (client) => {
+        const ids: string[] = [];
+        for await (const w of client.workflow.list({ query: dealVisibilityQuery({ openOnly: true, needsAttention: true }) })) ids.push(w.workflowId);
+        return ids;
       }),
   };
+
+  /**
+   * A sandbox serving NetSuite and AvaTax, for vendors without settings of their own: Q2C_SANDBOX_URL,
+   * the stack's when it answers on SANDBOX_PORT, else served in-process from the database (their records live there).
+   */
+  async function sandboxUrl(): Promise<string> {
+    const config = cfg();
+    if (config.Q2C_SANDBOX_URL) return config.Q2C_SANDBOX_URL;
+    const stackSandbox = `http://127.0.0.1:${config.SANDBOX_PORT}`;
+    if (await answers(`${stackSandbox}/_sandbox/health`)) return stackSandbox;
+    if (!opened) throw new Error('reconcile: the database is not open');
+    opened.sandbox ??= await startSandbox({ port: 0, db: opened.db.db, vendors: [NETSUITE_VENDOR, AVALARA_VENDOR] });
+    return opened.sandbox.url;
+  }
+
+  /** The deal as Temporal holds it (a closed deal's result, a running deal's queries), and its pending activities; read once per deal. */
+  function dealState(dealId: string): Promise<DealState> {
+    let state = dealStates.get(dealId);
+    if (!state) {
+      state = withDealClient(cfg(), `reconcile of ${dealId}`, async (client) => {
+        const handle = client.workflow.getHandle(dealId);
+        const described = await handle.describe();
+        if (described.status.name !== 'RUNNING') {
+          const view = (await handle.result()) as DealView;
+          return { view, ...(view.delivery ? { delivery: view.delivery } : {}), pending: [] };
+        }
+        const view = await handle.query(getDealStateQuery);
+        const delivery = await handle.query(getDeliveryStateQuery).catch(() => undefined);
+        return { view, ...(delivery ? { delivery } : {}), pending: pendingActivities(described.raw) };
+      });
+      dealStates.set(dealId, state);
+    }
+    return state;
+  }
 }
+

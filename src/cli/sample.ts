@@ -35,6 +35,8 @@ export const SAMPLE_LINES = [
 export interface SampleTarget {
   client: Client;
   taskQueue: string;
+  /** The ERP_TASK_QUEUE setting the deal is started with (absent: the default queue). */
+  erpTaskQueue?: string;
   sandboxUrl: string;
   serviceUrl: string;
   /** The q2c relay HMAC secrets the service accepts (first of each configured list). */
@@ -73,6 +75,7 @@ export async function runSampleDeal(stack: Stack, config: Config, log: (line: st
   const target: SampleTarget = {
     client: stack.client,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    erpTaskQueue: config.ERP_TASK_QUEUE,
     sandboxUrl: stack.sandbox.url,
     serviceUrl: stack.serviceUrl,
     secrets: { salesforce: firstSecret(config.Q2C_WEBHOOK_SECRET_SALESFORCE), kantata: firstSecret(config.Q2C_WEBHOOK_SECRET_KANTATA) },
@@ -111,7 +114,7 @@ export async function runSample(t: SampleTarget, log: (line: string) => void, op
 
   // Demo mode rides on the start input; the closed-won webhook then signals the running deal (USE_EXISTING).
   const correlationId = `sample-${key}`;
-  await t.client.workflow.start(DEAL_WORKFLOW_TYPE, { workflowId, taskQueue: t.taskQueue, args: [{ opportunityId, correlationId, delivery: { demo: { dayMs } } } satisfies DealInput] });
+  await t.client.workflow.start(DEAL_WORKFLOW_TYPE, { workflowId, taskQueue: t.taskQueue, args: [{ opportunityId, correlationId, delivery: { demo: { dayMs } }, ...(t.erpTaskQueue ? { erpTaskQueue: t.erpTaskQueue } : {}) } satisfies DealInput] });
   log(`deal ${workflowId} started in demo mode: one business day every ${dayMs} ms`);
   const started = Date.now();
 

@@ -116,6 +116,7 @@ async function startParts(config: Config, logger: Logger, telemetry: Telemetry, 
       dataConverter,
       telemetry: telemetry.worker,
       activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
+      taskQueue: config.ERP_TASK_QUEUE,
     }),
   ];
   const runs = workers.map((w) => w.run());
@@ -136,7 +137,7 @@ async function startParts(config: Config, logger: Logger, telemetry: Telemetry, 
 
   const service = await buildService({
     db: db.db,
-    dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE, erpTaskQueue: config.ERP_TASK_QUEUE }),
     governance: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger: logger.child({ component: 'service' }),
     secrets: serviceSecretsFrom(config),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERP_TASK_QUEUE } from '../contract/task-queues';
 import { resolveTemporalSettings, TEMPORAL_ENV_KEYS, type TemporalSettings } from './temporal';
 
 /** Empty strings count as unset, so `FOO=` in a .env file does not override a default. */
@@ -62,6 +63,11 @@ export const configSchema = z.object({
    */
   ...Object.fromEntries(TEMPORAL_ENV_KEYS.map((k) => [k, optional(z.string())])) as Record<(typeof TEMPORAL_ENV_KEYS)[number], ReturnType<typeof optional<z.ZodString>>>,
   TEMPORAL_TASK_QUEUE: optional(z.string()).default('q2c'),
+  /**
+   * The ERP's rate-limited task queue: the ERP worker polls it and new deals schedule their ERP
+   * activities on it (DealInput.erpTaskQueue). A deal keeps the name it was started with.
+   */
+  ERP_TASK_QUEUE: optional(z.string().regex(/^\S+$/, 'one task queue name, no spaces')).default(ERP_TASK_QUEUE),
   /**
    * Queue-wide rate limit of ERP activities (all workers together), per second. An
    * invoice is about three NetSuite requests; 5/s kept the month-end benchmark clear of

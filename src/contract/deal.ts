@@ -20,6 +20,12 @@ export interface DealInput {
   signatureReminderDays?: number;
   /** Delivery-to-cash settings (approval threshold, overdue grace, child-run and history limits). */
   delivery?: DeliveryOptions;
+  /**
+   * The task queue the deal schedules its ERP activities on: the ERP_TASK_QUEUE setting of
+   * whoever starts the deal (the service, the CLI); carried across continue-as-new, so a deal
+   * keeps the queue it was started with. Absent (deals started before the setting): ERP_TASK_QUEUE.
+   */
+  erpTaskQueue?: string;
   /** Set only by continue-as-new during delivery: skips part 1 and resumes the delivery loop. */
   resume?: DealResume;
 }

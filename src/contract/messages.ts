@@ -10,6 +10,7 @@ import type {
   DeliveryView,
   InvoiceDecision,
   InvoiceSummary,
+  IssueProgress,
   PaymentEvent,
   PromiseRecord,
   PromiseToPayRequest,
@@ -38,6 +39,8 @@ export const annotateAttentionUpdate = defineUpdate<AttentionItem, [AnnotateAtte
 export const deliveryBatchSignal = defineSignal<[DeliveryBatch]>('deliveryBatch');
 export const paymentSignal = defineSignal<[PaymentEvent]>('payment');
 export const getDeliveryStateQuery = defineQuery<DeliveryView>('getDeliveryState');
+/** From the deal's child invoice run: an invoice held in an issuing step, or that step ended (ISSUE_STALLED raised or cleared). */
+export const issueProgressSignal = defineSignal<[IssueProgress]>('issueProgress');
 /** The contract's revenue waterfall by month, as of the deal's business date (answered once the deal is in delivery). */
 export const getRevenueWaterfallQuery = defineQuery<RevenueWaterfall>('getRevenueWaterfall');
 /** Approve or reject an invoice held at the approval checkpoint; the validator rejects unknown or decided invoices. */

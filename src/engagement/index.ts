@@ -16,6 +16,7 @@ export * from './issuing';
 export * from './refusal';
 export * from './revenue';
 export * from './scope';
+export * from './stalled-issue';
 export * from './state';
 export * from './termination';
 export * from './view';

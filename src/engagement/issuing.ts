@@ -4,6 +4,7 @@ import { outcome, type Outcome } from './commands';
 import { contractOf, invoiceById, raise, resolveAttention, statusFor, type Deal } from './deal';
 import type { BillTo, IssueContext, IssueRequest, IssueResult } from './model';
 import { queueRevenue } from './revenue';
+import { issueMoved } from './stalled-issue';
 import type { EngagementState } from './state';
 
 /** More invoices than this in one run go out through a child workflow. */
@@ -80,6 +81,8 @@ export function invoicesIssued(s: EngagementState, d: Deal, results: readonly Is
   for (const r of results) {
     const draft = s.drafts.find((x) => x.invoice.id === r.invoiceId)!;
     const inv = invoiceById(s, r.invoiceId)!;
+    // The run is over for this invoice: it is no longer held in a step (a failure for good is POSTING_FAILED below).
+    issueMoved(s, inv.id);
     if (!r.ok) {
       draft.failed = { code: r.errorCode ?? 'UNKNOWN', message: r.errorMessage ?? '' };
       draft.requestedOn = today; // retried on a later day; an operator may reject it meanwhile

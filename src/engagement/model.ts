@@ -225,12 +225,14 @@ export interface ReportedItem {
 /** Something in delivery an operator must look at; the deal is NEEDS_ATTENTION while any is open. */
 export interface AttentionItem {
   id: string;
-  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN' | 'NO_RATE' | 'UNAPPROVED_AFTER_BILLING';
+  kind: 'OVERDUE' | 'APPROVAL_TIMEOUT' | 'UNMATCHED_PAYMENT' | 'POSTING_FAILED' | 'REVENUE_HELD' | 'DUNNING_ESCALATED' | 'PROMISE_BROKEN' | 'NO_RATE' | 'UNAPPROVED_AFTER_BILLING' | 'ISSUE_STALLED';
   /** REVENUE_HELD: the contract line whose allocation is full; NO_RATE: the line whose rate card has no row. */
   contractLineId?: string;
   /** NO_RATE, UNAPPROVED_AFTER_BILLING: the deal's ids of the items concerned (TE-…, EX-…). */
   itemIds?: string[];
   invoiceId?: string;
+  /** ISSUE_STALLED: the issuing step the invoice is held in (see src/engagement/stalled-issue.ts). */
+  issueStep?: IssueStep;
   message: string;
   raisedOn: string;
   /** Operators' notes (the annotateAttention update). */
@@ -640,6 +642,19 @@ export interface IssueRequest {
   invoice: Invoice;
   taxableLineIds: string[];
   events: AuditEvent[];
+}
+
+/**
+ * Where issuing one invoice is: TAX (the tax commit, AvaTax), POST (tax committed, the invoice
+ * to the ERP or Stripe), RECORD (posted; audit links and the CRM/PSA write-back).
+ */
+export type IssueStep = 'TAX' | 'POST' | 'RECORD';
+
+/** A child invoice run tells its deal: an invoice held in a step (stalled), or the held step ended (not). */
+export interface IssueProgress {
+  invoiceId: string;
+  step: IssueStep;
+  stalled: boolean;
 }
 
 export interface IssueResult {

@@ -50,7 +50,7 @@ export async function main(): Promise<void> {
   const client = temporalClient(connection, config, { ...(dataConverter ? { dataConverter } : {}), ...(telemetry.clientInterceptors ? { interceptors: telemetry.clientInterceptors } : {}) });
   const app = await buildService({
     db: database.db,
-    dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    dealGateway: createTemporalDealGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE, erpTaskQueue: config.ERP_TASK_QUEUE }),
     governance: createTemporalGovernanceGateway({ client: client.workflow, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     logger,
     secrets,

@@ -51,6 +51,8 @@ function toSummary(info: WorkflowExecutionInfo): DealSummary {
 export interface TemporalDealGatewayOptions {
   client: WorkflowClient;
   taskQueue: string;
+  /** The ERP_TASK_QUEUE setting: new deals schedule their ERP activities there (absent: the default queue). */
+  erpTaskQueue?: string;
 }
 
 /**
@@ -60,7 +62,7 @@ export interface TemporalDealGatewayOptions {
  * (reuse policy REJECT_DUPLICATE), so duplicate webhooks cannot create a
  * second deal. Everything else signals, queries or updates an existing deal.
  */
-export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGatewayOptions): DealGateway {
+export function createTemporalDealGateway({ client, taskQueue, erpTaskQueue }: TemporalDealGatewayOptions): DealGateway {
   const onExisting = async <T>(workflowId: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -123,7 +125,7 @@ export function createTemporalDealGateway({ client, taskQueue }: TemporalDealGat
 
     async startOrSignalClosedWon(ev, { correlationId }) {
       const workflowId = dealWorkflowId(ev.opportunityId);
-      const input: DealInput = { opportunityId: ev.opportunityId, correlationId };
+      const input: DealInput = { opportunityId: ev.opportunityId, correlationId, ...(erpTaskQueue ? { erpTaskQueue } : {}) };
       // "Already started" means a closed run only when the run is not open: a delivery racing
       // another to create the run is signalled again rather than taken for a finished deal.
       for (let attempt = 1; ; attempt++) {

@@ -237,6 +237,7 @@ export async function dealWorkflow(input: DealInput): Promise<DealView> {
       key,
       inbox,
       ...(input.delivery ? { options: input.delivery } : {}),
+      ...(input.erpTaskQueue ? { erpTaskQueue: input.erpTaskQueue } : {}),
       ...(input.resume ? { resume: input.resume.delivery } : {}),
       continueAsNew: (carry) => continueAsNew<typeof dealWorkflow>({ ...input, resume: { snapshot, view, delivery: carry } }),
     });

@@ -10,6 +10,7 @@ import {
   getBillingBasisQuery,
   getDeliveryStateQuery,
   getRevenueWaterfallQuery,
+  issueProgressSignal,
   paymentSignal,
   promiseToPayUpdate,
   terminateContractUpdate,
@@ -24,6 +25,7 @@ import {
   type DealView,
   type DeliveryOptions,
   type DeliveryView,
+  type IssueContext,
   type IssueResult,
   type TerminateContractRequest,
   type TerminateContractResult,
@@ -34,7 +36,7 @@ import { clockFor, type BusinessClock } from './business-clock';
 import type { DealStage } from '../contract';
 import type { Contract } from '../canonical';
 import { failureMessage, refusing } from './failures';
-import { BILLING_OPTIONS, ERP_OPTIONS, invoiceRunWorkflow, issueInvoices } from './invoice-run.workflow';
+import { BILLING_OPTIONS, erpOptions, invoiceRunWorkflow, issueInvoices, type IssueWatch } from './invoice-run.workflow';
 import { kpis } from './sinks';
 
 /** Continue-as-new well before Temporal's 10,240-event warning even if the server does not suggest it. */
@@ -50,6 +52,8 @@ export interface DeliveryContext {
   key(step: string): string;
   inbox: DeliveryInbox;
   options?: DeliveryOptions;
+  /** The deal's ERP task queue (DealInput.erpTaskQueue; absent: ERP_TASK_QUEUE). */
+  erpTaskQueue?: string;
   resume?: DeliveryCarry;
   /** Continues the deal as new with this carry; never returns. */
   continueAsNew(carry: DeliveryCarry): Promise<never>;
@@ -75,9 +79,9 @@ export function installDeliveryHandlers(resume?: DeliveryCarry): DeliveryInbox {
 }
 
 const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
-const erp = proxyActivities<BillingActivities>(ERP_OPTIONS);
-/** Operator actions: the ERP writes on the rate-limited queue, the audit on the main one. */
-const operatorErp = proxyActivities<Pick<Activities, 'postErpContract' | 'postCreditMemo'>>(ERP_OPTIONS);
+/** The ERP's activities on the deal's queue: the core's ERP commands, and the operator actions' ERP writes (their audit runs on the main queue). */
+const erpActivities = (taskQueue?: string) => proxyActivities<Pick<Activities, 'postIntercompany' | 'postRevenue' | 'postErpContract' | 'postCreditMemo'>>(erpOptions(taskQueue));
+type ErpActivities = ReturnType<typeof erpActivities>;
 const operatorActs = proxyActivities<Pick<Activities, 'recordCreditMemo' | 'loadInvoiceItems' | 'closeProject' | 'cancelRecurringBilling' | 'resolveBillTo' | 'loadDeliveredItems' | 'addProjectScope' | 'archiveProjectScope'>>(BILLING_OPTIONS);
 
 /** Change orders that add lines (with their PSA scope) and remove unbilled ones. */
@@ -87,7 +91,7 @@ const DUNNING_OPTIONS = { ...BILLING_OPTIONS, retry: { ...BILLING_OPTIONS.retry,
 const dunningActs = proxyActivities<Pick<BillingActivities, 'sendDunningReminder' | 'retryInvoicePayment'>>(DUNNING_OPTIONS);
 
 /** Runs one command of the core as its activity. */
-async function run(c: Command): Promise<void> {
+async function run(c: Command, erp: ErpActivities): Promise<void> {
   switch (c.kind) {
     case 'postIntercompany':
       await erp.postIntercompany(c.input);
@@ -143,7 +147,7 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
     await shell.issue(t);
     if (invoiceRun) await shell.execute(invoiceRun);
     await shell.execute(core.applyPayments(s, d, t));
-    for (let c = core.nextStatusSync(s, d); c; c = core.nextStatusSync(s, d)) await run(c);
+    for (let c = core.nextStatusSync(s, d); c; c = core.nextStatusSync(s, d)) await shell.run(c);
     await shell.dun(t);
     shell.report(core.checkDeadlines(s, d, t).notices);
     await shell.execute(core.revenueDue(s, d, t));
@@ -181,13 +185,20 @@ export async function runDelivery(ctx: DeliveryContext): Promise<DealView> {
 class Shell {
   /** Operator actions running now, by request id (a repeated request joins the running one). */
   private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly erp: ErpActivities;
 
   constructor(
     private readonly ctx: DeliveryContext,
     private readonly s: EngagementState,
     private readonly d: Deal,
     private readonly clock: BusinessClock,
-  ) {}
+  ) {
+    this.erp = erpActivities(ctx.erpTaskQueue);
+  }
+
+  run(c: Command): Promise<void> {
+    return run(c, this.erp);
+  }
 
   idle(): boolean {
     return this.inflight.size === 0;
@@ -212,7 +223,7 @@ class Shell {
 
   async execute(out: Outcome): Promise<void> {
     this.report(out.notices);
-    for (const c of out.commands) await run(c);
+    for (const c of out.commands) await this.run(c);
   }
 
   /**
@@ -236,7 +247,7 @@ class Shell {
         } else if (c.kind === 'sendDunningReminder') {
           await this.remind(c.input);
         } else {
-          await run(c);
+          await this.run(c);
         }
       }
     }
@@ -259,9 +270,26 @@ class Shell {
     if (requests.length === 0) return;
     const ctx = core.issueContext(d, core.contractOf(s, d), s.billTos?.at(-1));
     const results: IssueResult[] = core.issuesInChild(d, requests)
-      ? await executeChild(invoiceRunWorkflow, { workflowId: this.ctx.key(`invoice-run:${s.runSeq}:${today}`), args: [{ ctx, runId: `${s.runSeq}`, requests }] })
-      : await issueInvoices(ctx, requests);
+      ? await executeChild(invoiceRunWorkflow, { workflowId: this.ctx.key(`invoice-run:${s.runSeq}:${today}`), args: [{ ctx, runId: `${s.runSeq}`, requests, ...(this.ctx.erpTaskQueue ? { erpTaskQueue: this.ctx.erpTaskQueue } : {}) }] })
+      : await issueInvoices(ctx, requests, {
+          ...(patched(core.STALLED_ISSUE_PATCH) ? { watch: this.issueWatch(ctx.system, today) } : {}),
+          ...(this.ctx.erpTaskQueue ? { erpTaskQueue: this.ctx.erpTaskQueue } : {}),
+        });
     this.report(core.invoicesIssued(s, d, results, today).notices);
+  }
+
+  /** An invoice held in an issuing step raises ISSUE_STALLED (the deal shows NEEDS_ATTENTION at once); the step completing clears it. */
+  private issueWatch(system: IssueContext['system'], today: string): IssueWatch {
+    return {
+      stalled: (invoiceId, step) => {
+        this.report(core.issueStalled(this.s, { invoiceId, step, system }, today).notices);
+        this.syncStage();
+      },
+      // A step that failed for good stays flagged until the run's results replace it with POSTING_FAILED (no stage flicker).
+      moved: (invoiceId, completed) => {
+        if (completed && core.issueMoved(this.s, invoiceId)) this.syncStage();
+      },
+    };
   }
 
   /** NEEDS_ATTENTION while any delivery item is open, IN_DELIVERY otherwise. */
@@ -287,6 +315,11 @@ class Shell {
     const { s, d } = this;
     setHandler(getDeliveryStateQuery, () => core.deliveryView(s, d, today(), this.clock.demo));
     setHandler(getRevenueWaterfallQuery, () => core.revenueWaterfall(s, d, today()));
+    // A child invoice run's stalled invoices (from patched STALLED_ISSUE_PATCH on in the child; older runs send none).
+    setHandler(issueProgressSignal, (p) => {
+      if (p.stalled) this.issueWatch(d.options.invoiceSystem ?? 'erp', today()).stalled(p.invoiceId, p.step);
+      else if (core.issueMoved(s, p.invoiceId)) this.syncStage();
+    });
     // A query adds nothing to the history: running deals answer it as soon as their code has it.
     setHandler(getBillingBasisQuery, () => core.billingBasis(s, d, today()));
     setHandler(amendContractUpdate, (req) => this.once(`amend:${req.requestId}`, () => this.amend(req, today())), { validator: (req) => refusing(() => this.validateAmendment(req)) });
@@ -347,7 +380,7 @@ class Shell {
     const erpCustomerId = this.d.ids.erpCustomerId;
     if (!erpCustomerId) return undefined;
     try {
-      return (await operatorErp.postErpContract({ idempotencyKey: this.ctx.key('erp-contract'), contract: next, erpCustomerId, legalEntity: this.d.snapshot.contractingEntity })).erpContractId;
+      return (await this.erp.postErpContract({ idempotencyKey: this.ctx.key('erp-contract'), contract: next, erpCustomerId, legalEntity: this.d.snapshot.contractingEntity })).erpContractId;
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`${failure.what} could not be posted to the ERP: ${failureMessage(err)}`, failure.code);
     }
@@ -542,9 +575,9 @@ class Shell {
   /** Tax return and ERP credit memo, then the deal's books, then the audit trail. */
   private async postCredit(req: CreditInvoiceRequest, plan: CreditPlan, reversesRevenue = true): Promise<CreditMemoSummary> {
     const { s, d } = this;
-    let posted: Awaited<ReturnType<typeof operatorErp.postCreditMemo>>;
+    let posted: Awaited<ReturnType<ErpActivities['postCreditMemo']>>;
     try {
-      posted = await operatorErp.postCreditMemo(core.creditMemoPosting(d, plan, core.billToOf(s, plan.inv)));
+      posted = await this.erp.postCreditMemo(core.creditMemoPosting(d, plan, core.billToOf(s, plan.inv)));
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`credit memo ${plan.memo.id} could not be posted: ${failureMessage(err)}`, 'DEAL.CREDIT_POSTING_FAILED');
     }

@@ -66,6 +66,16 @@ describe('console aggregation (pure)', () => {
     expect(groups[1]!.items.map((i) => i.opportunityId)).toEqual(['A', 'B']);
   });
 
+  it('a stalled invoice is parked under the system of the step it is held in, with nothing to do but wait or look at the vendor', () => {
+    const stalled = (step: 'TAX' | 'POST' | 'RECORD') => ({ id: `ISSUE_STALLED:${step}`, kind: 'ISSUE_STALLED' as const, invoiceId: step, issueStep: step, message: `held in ${step}`, raisedOn: '2026-03-01' });
+    const items = parkedItems('S', view({}), delivery('USD', [], { attention: [stalled('TAX'), stalled('POST'), stalled('RECORD')] }));
+    expect(items.map((i) => [i.code, i.system, i.message, i.invoiceId, i.allowed])).toEqual([
+      ['DELIVERY.ISSUE_STALLED', 'tax', 'held in TAX', 'TAX', []],
+      ['DELIVERY.ISSUE_STALLED', 'erp', 'held in POST', 'POST', []],
+      ['DELIVERY.ISSUE_STALLED', 'crm', 'held in RECORD', 'RECORD', []],
+    ]);
+  });
+
   it('billing queue: held invoices and open issued ones, totals per currency', () => {
     const q = billingQueue([
       { opportunityId: 'A', delivery: delivery('USD', [invoice({ number: 'H1', totalMinor: 1_633_125, status: 'AWAITING_APPROVAL' }), invoice({ number: 'P1', totalMinor: 100_000, paidMinor: 40_000, status: 'PARTIALLY_PAID' }), invoice({ number: 'X', totalMinor: 5, paidMinor: 5, status: 'PAID' })]) },

@@ -56,6 +56,13 @@ describe('Temporal DealGateway (against the dev server, with a stub dealWorkflow
     expect(first.runId).toBe(s.runId);
   });
 
+  it('starts a deal with the ERP task queue it is configured with (none given: the input has none, the workflow uses the default)', async () => {
+    await createTemporalDealGateway({ client: env.client.workflow, taskQueue: TASK_QUEUE, erpTaskQueue: 'acme-netsuite' }).startOrSignalClosedWon(ev('e1', 'OPP-TQ1'), { correlationId: 'c1' });
+    await gateway().startOrSignalClosedWon(ev('e2', 'OPP-TQ2'), { correlationId: 'c2' });
+    expect((await state('OPP-TQ1')).input).toEqual({ opportunityId: 'OPP-TQ1', correlationId: 'c1', erpTaskQueue: 'acme-netsuite' });
+    expect((await state('OPP-TQ2')).input).toEqual({ opportunityId: 'OPP-TQ2', correlationId: 'c2' });
+  });
+
   it('answers a revenue waterfall only for a deal in delivery: not found for no deal, not in delivery before it bills', async () => {
     const g = gateway();
     await expect(g.revenueWaterfall('OPP-NONE')).rejects.toBeInstanceOf(DealNotFoundError);

@@ -114,6 +114,8 @@ export async function engagementWorkers(args: {
   kpis?: KpiRecorder;
   /** Also the activities of the operator updates: credit memos, and the ERP contract and PSA project writes of amendments and terminations. */
   operatorActions?: boolean;
+  /** The queue the ERP worker polls (default ERP_TASK_QUEUE); false: no ERP worker (the test runs its own). */
+  erpTaskQueue?: string | false;
 }): Promise<{ run<T>(fn: () => Promise<T>): Promise<T> }> {
   const ruleSet = RuleSet.parse(defaultRuleSet);
   const billing = createBillingActivities({ db: args.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: args.connectors, ...(args.resources ? { resources: args.resources } : {}) });
@@ -122,7 +124,8 @@ export async function engagementWorkers(args: {
     ? { ...billing, ...createCreditActivities({ db: args.db, logger: testLogger, connectors: args.connectors }), postErpContract: deal.postErpContract, closeProject: deal.closeProject, cancelRecurringBilling: deal.cancelRecurringBilling, resolveBillTo: deal.resolveBillTo }
     : billing;
   const main = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.taskQueue, workflowBundle: await engagementBundle(), activities, sinks: kpiSinks(args.kpis) });
-  const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
+  if (args.erpTaskQueue === false) return { run: (fn) => main.runUntil(fn) };
+  const erp = await Worker.create({ connection: args.env.nativeConnection, taskQueue: args.erpTaskQueue ?? ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: 50 });
   return { run: (fn) => main.runUntil(erp.runUntil(fn)) };
 }
 

@@ -14,6 +14,8 @@ export interface EngagementInput {
   snapshot: DealSnapshot;
   view: DealView;
   options?: DeliveryOptions;
+  /** As DealInput.erpTaskQueue. */
+  erpTaskQueue?: string;
   resume?: DeliveryCarry;
 }
 
@@ -26,6 +28,7 @@ export async function engagementTestWorkflow(input: EngagementInput): Promise<De
     view,
     inbox,
     ...(input.options ? { options: input.options } : {}),
+    ...(input.erpTaskQueue ? { erpTaskQueue: input.erpTaskQueue } : {}),
     ...(input.resume ? { resume: input.resume } : {}),
     enter: (stage, note) => {
       view.stage = stage;

@@ -38,7 +38,11 @@ const ATTENTION_SYSTEM: Record<AttentionItem['kind'], ExceptionSystem> = {
   PROMISE_BROKEN: 'payments',
   NO_RATE: 'billing',
   UNAPPROVED_AFTER_BILLING: 'psa',
+  ISSUE_STALLED: 'erp',
 };
+
+/** Where a stalled invoice is held: the system whose step has not completed (RECORD: the audit links, then the CRM and PSA write-back). */
+const STALLED_STEP_SYSTEM: Record<NonNullable<AttentionItem['issueStep']>, ExceptionSystem> = { TAX: 'tax', POST: 'erp', RECORD: 'crm' };
 
 /** How each attention item is cleared from the console: the deal's own update resolves it. */
 const ATTENTION_ACTIONS: Record<AttentionItem['kind'], AttentionAction[]> = {
@@ -53,6 +57,8 @@ const ATTENTION_ACTIONS: Record<AttentionItem['kind'], AttentionAction[]> = {
   NO_RATE: ['amend'],
   // a credit (operator API / CLI) or the PSA approving the item again clears it
   UNAPPROVED_AFTER_BILLING: [],
+  // Clears itself when the step completes (Temporal keeps retrying it); the vendor is what to look at.
+  ISSUE_STALLED: [],
 };
 
 /** A deal's parked items: its open exceptions (older deals' lack the newer fields: defaults), then its delivery's attention items. */
@@ -80,7 +86,7 @@ export function parkedItems(opportunityId: string, view: DealView, delivery?: De
     id: a.id,
     step: 'delivery',
     code: `DELIVERY.${a.kind}`,
-    system: ATTENTION_SYSTEM[a.kind],
+    system: a.issueStep ? STALLED_STEP_SYSTEM[a.issueStep] : ATTENTION_SYSTEM[a.kind],
     message: a.message,
     attempts: 1,
     firstSeenAt: a.raisedOn,
