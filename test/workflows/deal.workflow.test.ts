@@ -230,3 +230,21 @@ test("the PSA's timeout-after-create hazard still gives one project", async () =
   expect(workspaces.map((w) => w.id)).toEqual([view.ids.projectId]);
   await finish(handle);
 });
+
+test('a PSA refusing the project\'s first story twelve times in a row (more than the 8 attempts that once parked the deal) still gives one project, and the deal goes on', async () => {
+  const { opportunityId } = await seedClosedWonDeal(sandbox.url, { key: 'PSA12' });
+  // 500 is not one the connector repeats within the call: each refusal costs provisionProject an attempt.
+  sandbox.faults.add({ vendor: 'kantata', method: 'POST', path: '^/api/v1/stories', kind: 'status', status: 500, times: 12 });
+  const handle = await start(opportunityId);
+  const out = await until(handle, (v) => v.stage === 'CONTRACT_OUT_FOR_SIGNATURE', 'out for signature');
+  await handle.signal(contractSignatureSignal, sign(out.ids.envelopeId!));
+  // Twelve retries at most 30 s apart (1 + 2 + 4 + 8 + 16 + 7 x 30 s = 4 min 1 s): skip past them.
+  await env.sleep('10 minutes');
+  const view = await until(handle, (v) => v.stage === 'IN_DELIVERY' || v.stage === 'NEEDS_ATTENTION', 'in delivery');
+  expect([view.stage, view.exceptions]).toEqual(['IN_DELIVERY', []]);
+  const attempts = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! >= 1).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+  expect(Math.max(...attempts.map(Number))).toBeGreaterThanOrEqual(13);
+  const projectRef = `q2c-ref:${dealWorkflowId(opportunityId)}:project`;
+  expect((await records('kantata', 'workspaces')).filter((r) => String(r.data['description']).includes(projectRef)).map((w) => w.id)).toEqual([view.ids.projectId]);
+  await finish(handle);
+});
