@@ -23,6 +23,22 @@ const OPP = 'OPP-STALL';
 const L1 = 'CTR-OPP-STALL-L1';
 const LOST_FOR_MS = 12 * 60_000;
 
+/** L1 TRANSFORMATION $100,000.00 from 2030-01-01. */
+const fixedFee = (opp: string) =>
+  snapshotFor(opp, [{ id: 'QL-1', servicePackage: 'TRANSFORMATION', description: 'Transformation', quantity: 1, unit: 'EACH', listPrice: usd(10_000_000), netPrice: usd(10_000_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }], '2030-01-01');
+
+/** NetSuite writes each post, but its answer is lost (a 503 after the write) for LOST_FOR_MS from the first attempt. */
+const answerLost = (real: ErpPort, onAttempt: () => void = () => {}): ErpPort =>
+  Object.assign(Object.create(real) as ErpPort, {
+    postInvoice: async (input: Parameters<ErpPort['postInvoice']>[0]) => {
+      onAttempt();
+      const ref = await real.postInvoice(input);
+      const info = Context.current().info;
+      if (info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs < LOST_FOR_MS) throw new ConnectorError('HTTP.SERVER_ERROR', 'NetSuite answered 503 after the write');
+      return ref;
+    },
+  });
+
 const accepted = (key: string, at: string): DeliveryItem => ({ kind: 'milestone', sourceId: `${L1}-${key}`, projectId: 'WS-STALL', status: 'accepted', at });
 
 describe('an invoice held between tax committed and posted', () => {
@@ -37,23 +53,11 @@ describe('an invoice held between tax committed and posted', () => {
     const real = netsuite(sb.url);
     let attempts = 0;
     // The vendor writes the invoice, then the answer is lost: every retry finds the same record (idempotency key).
-    const erp: ErpPort = Object.assign(Object.create(real) as ErpPort, {
-      postInvoice: async (input: Parameters<ErpPort['postInvoice']>[0]) => {
-        attempts++;
-        const ref = await real.postInvoice(input);
-        const info = Context.current().info;
-        if (info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs < LOST_FOR_MS) throw new ConnectorError('HTTP.SERVER_ERROR', 'NetSuite answered 503 after the write');
-        return ref;
-      },
-    });
+    const erp = answerLost(real, () => attempts++);
     const ports = recordingPorts();
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-STALL' });
-    const snapshot = snapshotFor(
-      OPP,
-      [{ id: 'QL-1', servicePackage: 'TRANSFORMATION', description: 'Transformation', quantity: 1, unit: 'EACH', listPrice: usd(10_000_000), netPrice: usd(10_000_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }],
-      '2030-01-01',
-    );
+    const snapshot = fixedFee(OPP);
     const exceptions: string[] = [];
     const kpis = { recordDealTransition: () => {}, recordDealException: (code: string) => void exceptions.push(code), recordInvoicePosted: () => {} };
     const workers = await engagementWorkers({ env, taskQueue: 'stalled-issue', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing }, kpis });
@@ -108,23 +112,12 @@ describe('an invoice held between tax committed and posted', () => {
 
   it('in a child invoice run (a large run): the run tells the deal, which raises and clears the same item', async () => {
     const real = netsuite(sb.url);
-    const erp: ErpPort = Object.assign(Object.create(real) as ErpPort, {
-      postInvoice: async (input: Parameters<ErpPort['postInvoice']>[0]) => {
-        const ref = await real.postInvoice(input);
-        const info = Context.current().info;
-        if (info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs < LOST_FOR_MS) throw new ConnectorError('HTTP.SERVER_ERROR', 'NetSuite answered 503 after the write');
-        return ref;
-      },
-    });
+    const erp = answerLost(real);
     const ports = recordingPorts();
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-STALL-CHILD' });
     const opp = 'OPP-STALLC';
-    const snapshot = snapshotFor(
-      opp,
-      [{ id: 'QL-1', servicePackage: 'TRANSFORMATION', description: 'Transformation', quantity: 1, unit: 'EACH', listPrice: usd(10_000_000), netPrice: usd(10_000_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }],
-      '2030-01-01',
-    );
+    const snapshot = fixedFee(opp);
     const workers = await engagementWorkers({ env, taskQueue: 'stalled-issue-child', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing } });
     await workers.run(async () => {
       await until('2030-02-10T15:00:00Z');
@@ -152,4 +145,68 @@ describe('an invoice held between tax committed and posted', () => {
       await handle.terminate('test done');
     });
   }, 120_000);
+
+  it('a 30-minute crash loop in each of the three steps loses none of them: taxed, posted and recorded once', async () => {
+    // What a crash loop looks like to Temporal: attempts that never complete. Each step's attempts fail before
+    // touching the vendor for 31 minutes of workflow time from its first schedule (BILLING_RETRY: no attempt count,
+    // at most 30 s apart, a day in all), then succeed. M1 as above: $30,000.00 + $2,662.50 tax = $32,662.50.
+    const LOOP_MS = 31 * 60_000;
+    const crashing = () => {
+      const info = Context.current().info;
+      if (info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs < LOOP_MS) throw new ConnectorError('HTTP.CONNECTION', 'worker died mid-step');
+    };
+    const attempts = { tax: 0, post: 0, record: 0 };
+    const real = netsuite(sb.url);
+    const erp: ErpPort = Object.assign(Object.create(real) as ErpPort, {
+      postInvoice: async (input: Parameters<ErpPort['postInvoice']>[0]) => {
+        attempts.post++;
+        crashing();
+        return real.postInvoice(input);
+      },
+    });
+    const realTax = avalara(sb.url);
+    const tax = Object.assign(Object.create(realTax) as typeof realTax, {
+      calculateTax: async (input: Parameters<typeof realTax.calculateTax>[0]) => {
+        attempts.tax++;
+        crashing();
+        return realTax.calculateTax(input);
+      },
+    });
+    const ports = recordingPorts();
+    const crm = Object.assign(Object.create(ports.crm) as typeof ports.crm, {
+      recordInvoiceStatus: async (input: Parameters<typeof ports.crm.recordInvoiceStatus>[0]) => {
+        attempts.record++;
+        crashing();
+        return ports.crm.recordInvoiceStatus(input);
+      },
+    });
+    const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
+    const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-LOOP' });
+    const opp = 'OPP-LOOP';
+    const snapshot = fixedFee(opp);
+    const workers = await engagementWorkers({ env, taskQueue: 'crash-loop', db: db.db, connectors: { erp, tax, crm, psa: ports.psa, billing: ports.billing } });
+    await workers.run(async () => {
+      await until('2030-03-10T15:00:00Z');
+      const handle: WorkflowHandle<typeof engagementTestWorkflow> = await env.client.workflow.start(engagementTestWorkflow, {
+        taskQueue: 'crash-loop',
+        workflowId: `deal-${opp}`,
+        args: [{ opportunityId: opp, snapshot, view: { opportunityId: opp, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, projectId: 'WS-LOOP' }, exceptions: [], timeline: [] } }],
+      });
+      const state = () => handle.query(getDeliveryStateQuery);
+      await handle.signal(deliveryBatchSignal, { batchId: 'kantata:m1', source: 'kantata', receivedAt: '2030-03-10T15:00:00Z', items: [{ kind: 'milestone', sourceId: 'CTR-OPP-LOOP-L1-M1', projectId: 'WS-LOOP', status: 'accepted', at: '2030-03-10T14:00:00Z' }] });
+      // Three loops of 31 minutes one after the other: 93 minutes, then a little more.
+      await until('2030-03-10T16:40:00Z');
+      const s = await state();
+      expect(s.invoices.map((i) => [i.subtotalMinor, i.taxMinor, i.totalMinor, i.status])).toEqual([[3_000_000, 266_250, 3_266_250, 'POSTED']]);
+      expect(s.attention).toEqual([]);
+      // 31 minutes at most 30 s apart after 1 + 2 + 4 + 8 + 16 s of backoff: 60 or more attempts per step.
+      expect(attempts.tax).toBeGreaterThanOrEqual(60);
+      expect(attempts.post).toBeGreaterThanOrEqual(60);
+      expect(attempts.record).toBeGreaterThanOrEqual(60);
+      expect((await realTax.getTaxDocument(s.invoices[0]!.id))?.status).toBe('COMMITTED');
+      expect((await real.listInvoices(erpCustomer.id)).map((i) => [i.tranId, i.total.amountMinor])).toEqual([[s.invoices[0]!.number, 3_266_250]]);
+      expect([...ports.crmStatus.keys()]).toEqual([s.invoices[0]!.number]);
+      await handle.terminate('test done');
+    });
+  }, 180_000);
 });
