@@ -23,7 +23,9 @@ const cents = (v: unknown) => Math.round(Number(v ?? 0) * 100);
 
 export interface DealCheck {
   opportunityId: string;
+  /** Settled: billed, taxed, paid and applied as the inputs say; a deal whose bad data asks for an operator is settled once it asks (parked with its reason). */
   settled: boolean;
+  parkedWithReason: boolean;
   /** Why a deal without findings is not settled yet (an invoice not paid, a payment not applied). */
   waiting: string[];
   /** Everything that is not as the inputs say, one sentence each. */
@@ -41,6 +43,8 @@ export interface DealCheck {
 export interface Reconciliation {
   deals: number;
   settled: number;
+  /** Of the settled, those waiting for an operator with a reason (an entry un-approved after billing). */
+  parkedWithReason: number;
   expectedCents: number;
   erpCents: number;
   duplicateCents: number;
@@ -83,7 +87,7 @@ const linesOf = (r: SandboxRecord): Line[] =>
 async function checkDeal(p: PlannedDeal, snap: Snapshot, client: Client): Promise<DealCheck> {
   const findings: string[] = [];
   const waiting: string[] = [];
-  const check: DealCheck = { opportunityId: p.opportunityId ?? p.key, settled: false, waiting, findings, duplicateCents: 0, lostCents: 0, invoices: 0, taxDocuments: 0, payments: 0, revenueJournals: 0 };
+  const check: DealCheck = { opportunityId: p.opportunityId ?? p.key, settled: false, parkedWithReason: false, waiting, findings, duplicateCents: 0, lostCents: 0, invoices: 0, taxDocuments: 0, payments: 0, revenueJournals: 0 };
   if (p.error) findings.push(`harness could not drive the deal: ${p.error}`);
   if (!p.opportunityId) return check;
   const dealId = dealWorkflowId(p.opportunityId);
@@ -161,11 +165,17 @@ async function checkDeal(p: PlannedDeal, snap: Snapshot, client: Client): Promis
     const handle = client.workflow.getHandle(dealId);
     view = await handle.query(getDealStateQuery);
     delivery = await handle.query(getDeliveryStateQuery);
+    // A workflow task failing in a loop (a non-determinism, a bug) never settles: name it.
+    const raw = (await handle.describe()).raw;
+    const wft = raw.pendingWorkflowTask;
+    if (wft && (wft.attempt ?? 0) > 3) findings.push(`workflow task failing in a loop: attempt ${wft.attempt}`);
+    for (const a of raw.pendingActivities ?? []) if ((a.attempt ?? 0) > 1) waiting.push(`${a.activityType?.name ?? 'activity'} retrying (attempt ${a.attempt}): ${a.lastFailure?.message ?? ''}`.trim());
   } catch (err) {
     waiting.push(`deal cannot be queried: ${(err as Error).message}`);
   }
   check.stage = view?.stage;
-  if (view?.stage === 'NEEDS_ATTENTION') findings.push(`deal parked: ${JSON.stringify(view.exceptions.map((e) => `${e.code}: ${e.message}`)).slice(0, 300)}`);
+  // A parked step is a finding; NEEDS_ATTENTION for a delivery attention item is judged with the attention below.
+  if (view && view.exceptions.length > 0) findings.push(`deal parked: ${JSON.stringify(view.exceptions.map((e) => `${e.code}: ${e.message}`)).slice(0, 300)}`);
   if (!delivery) waiting.push('no delivery state yet');
   for (const inv of invoices) {
     const id = String(inv.data['custbody_q2c_invoice_id']);
@@ -191,6 +201,7 @@ async function checkDeal(p: PlannedDeal, snap: Snapshot, client: Client): Promis
     for (const a of delivery.attention) if (!(p.bad === 'unapprovedAfterBilling' && a.kind === 'UNAPPROVED_AFTER_BILLING')) findings.push(`attention: ${a.kind} ${a.invoiceId ?? ''} ${a.message}`);
   }
   check.settled = findings.length === 0 && waiting.length === 0 && invoices.length > 0;
+  check.parkedWithReason = check.settled && view?.stage === 'NEEDS_ATTENTION';
   return check;
 }
 
@@ -208,6 +219,7 @@ export async function reconcile(deals: PlannedDeal[], sandbox: RunningSandbox, c
   return {
     deals: deals.length,
     settled: checks.filter((c) => c.settled).length,
+    parkedWithReason: checks.filter((c) => c.parkedWithReason).length,
     expectedCents,
     erpCents,
     duplicateCents: checks.reduce((a, c) => a + c.duplicateCents, 0),

@@ -74,6 +74,8 @@ export interface ChaosReport {
   wallSeconds: number;
   /** From the last fault (faults cleared, last kill or restart) to every deal settled; undefined: not within the deadline. */
   settleSeconds?: number;
+  /** The slowest deal that did settle, from the last fault (0: settled when the faults stopped). */
+  worstSettledSeconds: number;
   faults: FaultRow[];
   reconciliation: Reconciliation;
   /** Worker or service exits the harness did not cause. */
@@ -314,7 +316,8 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     for (const p of deals) if (p.bad) (badAnswers[p.bad] ??= []).push(p.badAnswer ?? 0);
     for (const [kind, answers] of Object.entries(badAnswers)) faults.push({ kind: `bad data: ${kind}`, injected: answers.length, survived: answers.length, note: `answers ${[...new Set(answers)].join(', ')}` });
 
-    return { profile, revision, startedAt: new Date(t0).toISOString(), wallSeconds: (Date.now() - t0) / 1000, ...(settleSeconds !== undefined ? { settleSeconds } : {}), faults, reconciliation: rec, crashes, badAnswers, stormUnexpected: st.unexpected };
+    const worstSettledSeconds = Math.max(0, ...[...settledAt.values()].map((at) => (at - lastFault) / 1000));
+    return { profile, revision, startedAt: new Date(t0).toISOString(), wallSeconds: (Date.now() - t0) / 1000, ...(settleSeconds !== undefined ? { settleSeconds } : {}), worstSettledSeconds, faults, reconciliation: rec, crashes, badAnswers, stormUnexpected: st.unexpected };
   } finally {
     for (const c of cleanup.reverse()) await c().catch((err: unknown) => log(`  cleanup: ${(err as Error).message}`));
     if (!process.env.CHAOS_KEEP) rmSync(dir, { recursive: true, force: true });
@@ -330,7 +333,7 @@ const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math
 export function formatReport(r: ChaosReport): string[] {
   const c = r.reconciliation;
   const out = [
-    `chaos ${r.profile.name} at ${r.revision}, ${r.startedAt}: ${r.profile.deals} deals, wall ${r.wallSeconds.toFixed(0)} s, settled ${c.settled}/${c.deals}${r.settleSeconds !== undefined ? ` ${r.settleSeconds.toFixed(1)} s after the last fault` : ' (NOT within the deadline)'}`,
+    `chaos ${r.profile.name} at ${r.revision}, ${r.startedAt}: ${r.profile.deals} deals, wall ${r.wallSeconds.toFixed(0)} s, settled ${c.settled}/${c.deals} (${c.parkedWithReason} of them waiting for an operator with their reason)${r.settleSeconds !== undefined ? `, the last ${r.settleSeconds.toFixed(1)} s after the last fault` : ` (NOT all within the deadline; the slowest that did: ${r.worstSettledSeconds.toFixed(1)} s after the last fault)`}`,
     '',
     '| fault | injected | survived | worst recovery | note |',
     '|---|---:|---:|---:|---|',
