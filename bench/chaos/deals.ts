@@ -45,11 +45,8 @@ export interface PlannedDeal {
   /** Filled as the deal runs. */
   opportunityId?: string;
   projectId?: string;
-  /** Kantata ids of entries and bad items (bad items must end on no invoice). */
-  badSourceIds: string[];
   /** What the bad item's event got back (400 and 413 are the expected refusals). */
   badAnswer?: number;
-  drivenAt?: number;
   error?: string;
 }
 
@@ -77,7 +74,7 @@ export function planDeals(n: number, runKey: string, random: Random, o: { badEve
     const entries = Array.from({ length: 3 }, () => ({ date: day(1 + Math.floor(random() * 27)), minutes: 30 * (8 + Math.floor(random() * 13)) }));
     const turn = o.badDeals !== undefined ? (i < o.badDeals ? i : -1) : o.badEvery > 0 && i % o.badEvery === o.badEvery - 1 ? Math.floor(i / o.badEvery) : -1;
     const bad = turn >= 0 ? BAD_KINDS[turn % BAD_KINDS.length] : undefined;
-    return { key: `${runKey}${String(i).padStart(4, '0')}`, feeDollars: 10_000 + 10 * Math.floor(random() * 1_000), entries, ...(bad ? { bad } : {}), badSourceIds: [] };
+    return { key: `${runKey}${String(i).padStart(4, '0')}`, feeDollars: 10_000 + 10 * Math.floor(random() * 1_000), entries, ...(bad ? { bad } : {}) };
   });
 }
 
@@ -159,12 +156,10 @@ export async function driveDeal(t: DriveTarget, p: PlannedDeal): Promise<void> {
     await k.send('milestone-completed', [k.milestone(ref)]);
     await k.send('milestone-accepted', [k.milestone(ref)]);
   }
-  p.drivenAt = Date.now();
   // The customer pays what the ERP says it owes, once it is there (three invoices: M1, M2, last month's time).
   await payInvoices(t, p, workflowId);
   if (p.bad === 'unapprovedAfterBilling') {
     const e = p.entries[0]!;
-    p.badSourceIds.push(e.id!);
     const r = await k.send('time-entry-unapproved', [{ id: e.id, unapproved_at: new Date().toISOString() }]);
     p.badAnswer = r.status;
   }
@@ -187,17 +182,14 @@ async function sendBad(k: KantataRelay, p: PlannedDeal, task: string): Promise<v
   switch (p.bad) {
     case 'negativeMinutes': {
       const bad: Record<string, unknown> = { ...(await k.timeEntry(task, { date: day(27), minutes: 60 })), time_in_minutes: -60 };
-      p.badSourceIds.push(String(bad['id']));
       return withValid(bad);
     }
     case 'twentyFiveHours': {
       const bad: Record<string, unknown> = { ...(await k.timeEntry(task, { date: day(27), minutes: 60 })), time_in_minutes: 1500 };
-      p.badSourceIds.push(String(bad['id']));
       return withValid(bad);
     }
     case 'oversizePayload': {
       const bad: Record<string, unknown> = { ...(await k.timeEntry(task, { date: day(27), minutes: 60 })), notes: 'x'.repeat(2.5 * 1024 * 1024) };
-      p.badSourceIds.push(String(bad['id']));
       return withValid(bad);
     }
     case 'unknownRole': {
@@ -218,7 +210,6 @@ async function sendBad(k: KantataRelay, p: PlannedDeal, task: string): Promise<v
     }
     case 'otherCurrencyExpense': {
       const eur = await k.expense({ date: day(26), amountMinor: 12_300, currency: 'EUR' });
-      p.badSourceIds.push(String(eur['id']));
       const r = await k.send('expense-approved', [eur]);
       p.badAnswer = r.status;
       return;
