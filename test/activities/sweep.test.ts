@@ -363,7 +363,8 @@ test('a vendor error reading the milestones fails the deal and keeps all three w
   expect(before).toEqual({ time: first!.window!.until, expenses: first!.window!.until, milestones: first!.window!.until });
 
   await moveStory(m1, 'accepted'); // accepted straight away: no completion stamp, the acceptance stands for both
-  sandbox.faults.add({ vendor: 'kantata', kind: 'status', status: 503, method: 'GET', path: '^/api/v1/stories\\.json', times: 1 });
+  // Three 503s: the connector repeats a refused read twice within the call (DEFAULT_REPEAT), the third ends it.
+  sandbox.faults.add({ vendor: 'kantata', kind: 'status', status: 503, method: 'GET', path: '^/api/v1/stories\\.json', times: 3 });
   const [failed] = await run(acts.sweepDeals, { targets: [target] });
   expect([failed!.status, failed!.milestones, failed!.batches, failed!.error?.code, failed!.error?.retryable]).toEqual(['failed', 0, 0, 'HTTP.SERVER_ERROR', true]);
   expect(signals).toEqual([]);
