@@ -51,7 +51,9 @@ describe('the standalone worker (src/worker.ts, `npm run worker`) serves the Tem
     worker.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
 
     let text = '';
-    for (let i = 0; i < 600 && !/^temporal_num_pollers\{.*task_queue="q2c"/m.test(text); i++) {
+    // Both workers' pollers: the ERP worker starts after the deal worker, so the first scrape can hold only the deal worker's.
+    const polling = (queue: string) => new RegExp(`^temporal_num_pollers\\{.*task_queue="${queue}"`, 'm').test(text);
+    for (let i = 0; i < 600 && !(polling('q2c') && polling('q2c-erp')); i++) {
       if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode}):\n${output.join('')}`);
       await new Promise((r) => setTimeout(r, 200));
       const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
