@@ -21,7 +21,7 @@ import type { RunningSandbox } from '../../src/sandbox/server';
 import type { Random } from '../../src/sandbox/faults';
 import { dealWorkflowId, getDealStateQuery, getDeliveryStateQuery, type DealView, type DeliveryView } from '../../src/contract';
 import { sleep } from './processes';
-import { vendorRecords } from './reconcile';
+import { vendorRecords } from './vendor-records';
 import { sign, type Storm } from './storm';
 
 /** Bad data inside otherwise valid events; each planned deal carries at most one kind. */

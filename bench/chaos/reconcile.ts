@@ -6,18 +6,11 @@
  * check that it agrees with the vendors (payments applied once, attention).
  */
 import type { Client } from '@temporalio/client';
-import { like } from 'drizzle-orm';
-import { schema } from '../../src/db';
 import type { RunningSandbox } from '../../src/sandbox/server';
 import type { SandboxRecord } from '../../src/sandbox/store';
 import { dealWorkflowId, getDealStateQuery, getDeliveryStateQuery, type DealView, type DeliveryView } from '../../src/contract';
 import { expectedOf, type PlannedDeal } from './deals';
-
-/** A vendor's records whose external id starts with `prefix`. */
-export async function vendorRecords(sandbox: RunningSandbox, vendor: string, kind: string, prefix = ''): Promise<SandboxRecord[]> {
-  const where = prefix ? like(schema.sandboxRecords.externalId, `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) : undefined;
-  return (await sandbox.store.list(vendor, kind, { ...(where ? { where } : {}), limit: 1_000_000 })).items;
-}
+import { vendorRecords } from './vendor-records';
 
 const cents = (v: unknown) => Math.round(Number(v ?? 0) * 100);
 
