@@ -96,17 +96,30 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
 }
 
 /**
- * The ERP's own worker: activities only, on the ERP task queue (the ERP_TASK_QUEUE setting;
- * default the constant), with a queue-wide rate limit (enforced by the Temporal server across
- * every worker of the queue) so a month-end peak cannot trip NetSuite's concurrency and request limits.
+ * Requests in flight to the ERP this process may keep: its whole-number share of the account's
+ * concurrency limit over the worker processes that call it, at least one (ERP_WORKERS larger
+ * than ERP_CONCURRENCY over-subscribes the account: the governor's 429s then pace the rest).
  */
-export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'workflowBundle'> & { activitiesPerSecond: number; taskQueue?: string }): Promise<Worker> {
+export function erpSlotsPerWorker(config: Pick<Config, 'ERP_CONCURRENCY' | 'ERP_WORKERS'>): number {
+  return Math.max(1, Math.floor(config.ERP_CONCURRENCY / config.ERP_WORKERS));
+}
+
+/**
+ * The ERP's own worker: activities only, on the ERP task queue (the ERP_TASK_QUEUE setting;
+ * default the constant). It runs at most `slots` ERP activities at once, the same share of the
+ * account's concurrency the process's ERP connector holds its requests to (an ERP activity is
+ * one request in the common case), so a task is never taken only to wait for a slot; the rest
+ * wait on the server, where any worker of the queue takes them. An optional queue-wide rate
+ * limit applies on top.
+ */
+export function createErpWorker(opts: Omit<CreateWorkerOptions, 'taskQueue' | 'workflowBundle'> & { slots: number; activitiesPerSecond?: number | undefined; taskQueue?: string }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? ERP_TASK_QUEUE,
     activities: createActivities(opts.deps),
-    maxTaskQueueActivitiesPerSecond: opts.activitiesPerSecond,
+    maxConcurrentActivityTaskExecutions: opts.slots,
+    ...(opts.activitiesPerSecond !== undefined ? { maxTaskQueueActivitiesPerSecond: opts.activitiesPerSecond } : {}),
     ...(opts.telemetry ? { interceptors: { activity: opts.telemetry.interceptors.activity } } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
@@ -131,7 +144,7 @@ export function activityDepsFrom(config: Config, db: Db, logger: Logger, tempora
       const rs = await new RuleSetRepository(db).latestApproved(id);
       return rs && { id: rs.id, version: rs.version };
     },
-    connectors: createConnectors({ ...connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>), logger: logger.child({ component: 'connectors' }) }),
+    connectors: createConnectors({ ...connectorsConfigFromEnv(config as unknown as Record<string, string | undefined>), erpConcurrency: erpSlotsPerWorker(config), logger: logger.child({ component: 'connectors' }) }),
   };
 }
 
@@ -209,6 +222,7 @@ export async function runWorker(config: Config): Promise<void> {
     deps,
     dataConverter,
     telemetry: telemetry.worker,
+    slots: erpSlotsPerWorker(config),
     activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
     taskQueue: config.ERP_TASK_QUEUE,
   });
@@ -216,6 +230,7 @@ export async function runWorker(config: Config): Promise<void> {
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       erpTaskQueue: config.ERP_TASK_QUEUE,
+      erpConcurrency: erpSlotsPerWorker(config),
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),

@@ -12,7 +12,7 @@ import { serviceSecretsFrom } from '../service/main';
 import { createMetrics } from '../service/metrics';
 import { createTemporalDealGateway } from '../service/temporal-deal-gateway';
 import { createTemporalGovernanceGateway } from '../service/ruleset-gateway';
-import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, installRuntimeLogger, workerMetricsAddress } from '../worker';
+import { activityDepsFrom, createErpWorker, createWorker, dataConverterFrom, erpSlotsPerWorker, installRuntimeLogger, workerMetricsAddress } from '../worker';
 import { setupTelemetry, type Telemetry } from '../telemetry';
 import { connectTemporal, connectTemporalNative, temporalClient } from '../temporal/connection';
 import { withSandboxVendors } from './dev-secrets';
@@ -115,6 +115,7 @@ async function startParts(config: Config, logger: Logger, telemetry: Telemetry, 
       deps,
       dataConverter,
       telemetry: telemetry.worker,
+      slots: erpSlotsPerWorker(config),
       activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
       taskQueue: config.ERP_TASK_QUEUE,
     }),

@@ -69,11 +69,19 @@ export const configSchema = z.object({
    */
   ERP_TASK_QUEUE: optional(z.string().regex(/^\S+$/, 'one task queue name, no spaces')).default(ERP_TASK_QUEUE),
   /**
-   * Queue-wide rate limit of ERP activities (all workers together), per second. An
-   * invoice is about three NetSuite requests; 5/s kept the month-end benchmark clear of
-   * NetSuite's concurrency limit where 10/s tripped it (BENCHMARKS.md).
+   * The ERP account's concurrency limit: requests in flight across every process that calls it
+   * (NetSuite governs concurrency; 5 at its base tier, more with SuiteCloud Plus licences).
+   * Each worker process keeps at most ERP_CONCURRENCY / ERP_WORKERS requests in flight
+   * (src/worker.ts erpSlotsPerWorker), so the account's governor is never tripped.
    */
-  ERP_ACTIVITIES_PER_SECOND: optional(z.coerce.number().positive()).default(5),
+  ERP_CONCURRENCY: optional(z.coerce.number().int().min(1)).default(5),
+  /** How many worker processes share ERP_CONCURRENCY (each takes its whole-number share, at least one). */
+  ERP_WORKERS: optional(z.coerce.number().int().min(1)).default(1),
+  /**
+   * An optional queue-wide rate limit of ERP activities per second (enforced by the Temporal
+   * server across all workers of the queue). Unset: none, concurrency alone governs.
+   */
+  ERP_ACTIVITIES_PER_SECOND: optional(z.coerce.number().positive()),
   /**
    * Workflows the worker keeps cached (0 disables the cache: every task replays the history).
    * Unset: half the V8 heap at 1 MiB per cached deal (src/worker.ts defaultMaxCachedWorkflows).

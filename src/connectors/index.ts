@@ -63,6 +63,8 @@ export interface KantataConnectionConfig {
 export interface ConnectorsConfig {
   logger?: Logger;
   timeoutMs?: number;
+  /** Requests this process keeps in flight to the ERP (its share of the account's concurrency limit). */
+  erpConcurrency?: number;
   salesforce?: SalesforceConnectionConfig;
   docusign?: DocuSignConnectionConfig;
   kantata?: KantataConnectionConfig;
@@ -78,7 +80,8 @@ const missing = (vendor: string): never => {
 /**
  * Builds every port's adapter from configuration: the same adapters talk to
  * the real vendors or to the sandbox, only URLs and credentials differ.
- * Rate limits are the vendors' documented ones, one bucket per system.
+ * Rate limits are the vendors' documented ones, one bucket per system; NetSuite is
+ * governed by requests in flight (`erpConcurrency`), as NetSuite governs an account.
  */
 export function createConnectors(config: ConnectorsConfig): Connectors {
   const log = (system: string) => config.logger?.child({ system });
@@ -102,7 +105,7 @@ export function createConnectors(config: ConnectorsConfig): Connectors {
   const kt = config.kantata ?? missing('kantata');
   const psa = new KantataPsaAdapter(createKantataHttp({ baseUrl: kt.baseUrl, auth: bearerTokenAuth(kt.token), rateLimiter: new TokenBucket({ capacity: 10, refillPerSecond: 5 }), ...common('kantata') }));
 
-  const erp = createNetSuiteAdapter({ ...(config.netsuite ?? missing('netsuite')), ...common('netsuite') });
+  const erp = createNetSuiteAdapter({ ...(config.netsuite ?? missing('netsuite')), ...(config.erpConcurrency ? { concurrency: config.erpConcurrency } : {}), ...common('netsuite') });
   const billing = createStripeAdapter({ ...(config.stripe ?? missing('stripe')), ...common('stripe') });
   const tax = createAvalaraAdapter({ ...(config.avalara ?? missing('avalara')), ...common('avalara') });
 

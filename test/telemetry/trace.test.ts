@@ -46,7 +46,7 @@ beforeAll(async () => {
   const deps = sandboxActivityDeps(sandbox.url, db.db);
   workers = [
     await createWorker({ connection: env.nativeConnection, taskQueue: TASK_QUEUE, deps, workflowBundle, telemetry: telemetry.worker }),
-    await createErpWorker({ connection: env.nativeConnection, deps, telemetry: telemetry.worker, activitiesPerSecond: 50 }),
+    await createErpWorker({ connection: env.nativeConnection, deps, telemetry: telemetry.worker, slots: 5 }),
   ];
   runs = workers.map((w) => w.run());
   service = await buildService({

@@ -31,7 +31,7 @@ describe('a configured ERP task queue', () => {
     expect(parseConfig({ ERP_TASK_QUEUE: 'acme-netsuite' }).ERP_TASK_QUEUE).toBe('acme-netsuite');
     expect(parseConfig({ ERP_TASK_QUEUE: ' ' }).ERP_TASK_QUEUE).toBe('q2c-erp'); // empty counts as unset
     expect(() => parseConfig({ ERP_TASK_QUEUE: 'two names' })).toThrow(/ERP_TASK_QUEUE/);
-    const byDefault = await createErpWorker({ connection: env.nativeConnection, deps: sandboxActivityDeps(sb.url, db.db), activitiesPerSecond: 5 });
+    const byDefault = await createErpWorker({ connection: env.nativeConnection, deps: sandboxActivityDeps(sb.url, db.db), slots: 5 });
     expect(byDefault.options.taskQueue).toBe('q2c-erp');
     await byDefault.runUntil(async () => {}); // releases the connection
   });
@@ -49,7 +49,7 @@ describe('a configured ERP task queue', () => {
     );
     // The main worker, and the one ERP worker: the worker's own, on the configured queue (NetSuite sandbox).
     const workers = await engagementWorkers({ env, taskQueue: 'erp-queue', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing }, erpTaskQueue: false });
-    const erpWorker = await createErpWorker({ connection: env.nativeConnection, deps: sandboxActivityDeps(sb.url, db.db), activitiesPerSecond: 50, taskQueue: config.ERP_TASK_QUEUE });
+    const erpWorker = await createErpWorker({ connection: env.nativeConnection, deps: sandboxActivityDeps(sb.url, db.db), slots: 5, taskQueue: config.ERP_TASK_QUEUE });
     expect(erpWorker.options.taskQueue).toBe('acme-netsuite');
     await workers.run(() => erpWorker.runUntil(async () => {
       await skipTo(env, '2030-01-10T15:00:00Z');

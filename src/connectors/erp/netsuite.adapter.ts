@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { convert, currencyRule, FxRate, type Customer, type LegalEntity } from '../../canonical';
 import { jsonNumberToMoney } from '../decimal';
 import { ConnectorError, type ConnectorErrorCode } from '../errors';
-import { collect, HttpClient, paginateOffset, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification, DEFAULT_REPEAT } from '../http';
+import { collect, HttpClient, InFlightLimit, paginateOffset, TokenBucket, type ErrorContext, type SecretSource, type VendorClassification, DEFAULT_REPEAT } from '../http';
 import { NetSuiteM2MAuth } from './netsuite.auth';
 import type {
   CustomerIssue,
@@ -37,7 +37,6 @@ import {
   NetSuiteErrorBody,
   NetSuiteIntercompanyJournal,
   NetSuiteSubsidiary,
-  NetSuiteTransaction,
   SuiteQlPage,
 } from './netsuite.schemas';
 
@@ -239,7 +238,7 @@ export class NetSuiteAdapter implements ErpPort {
     });
     // Read back what was booked (also on a retry), so the caller learns the rate and both sides.
     const rec = NetSuiteIntercompanyJournal.parse((await this.http.request({ method: 'GET', path: `${RECORD}/intercompanyJournalEntry/${encodeURIComponent(ref.id)}` })).body);
-    return { ...ref, ...(await this.intercompanySides(rec, seller.id, buyer.id)) };
+    return { ...ref, tranId: rec.tranId, ...(await this.intercompanySides(rec, seller.id, buyer.id)) };
   }
 
   /** Both sides of a stored intercompany journal in their subsidiaries' base currencies. */
@@ -395,24 +394,25 @@ export class NetSuiteAdapter implements ErpPort {
     return idFromLocation(res.headers['location'], type);
   }
 
-  /** Look up by external id, create when absent; a duplicate-external-id race ends in the winner's record. */
-  private async createOnce(type: TransactionType, externalId: string, body: () => Promise<unknown>): Promise<ErpRecordRef> {
-    const existing = await this.findByExternalId(type, externalId);
-    if (existing) {
+  /**
+   * Create once, in one request: the record carries q2c's key as externalId (and q2c's
+   * tranId), which NetSuite keeps unique per record type. When the key is taken (a retry
+   * after a create whose answer was lost, or a repeat), NetSuite answers DUP_RCRD and the
+   * record is found by its external id; a DUP_RCRD with no record under the key is a real
+   * conflict (a transaction number used by another record) and is thrown.
+   */
+  private async createOnce(type: TransactionType, externalId: string, body: () => Promise<{ externalId: string; tranId?: string | undefined }>): Promise<ErpRecordRef> {
+    const json = await body();
+    try {
+      const res = await this.http.request({ method: 'POST', path: `${RECORD}/${type}`, json });
+      const { tranId } = json;
+      return { id: idFromLocation(res.headers['location'], type), externalId, created: true, ...(tranId ? { tranId } : {}) };
+    } catch (err) {
+      if (!(err instanceof ConnectorError && err.code === 'NETSUITE.DUPLICATE_RECORD')) throw err;
+      const existing = await this.findByExternalId(type, externalId);
+      if (existing === undefined) throw err;
       this.options.logger?.info({ type, externalId, id: existing.id }, 'netsuite record already exists; not creating again');
       return { id: existing.id, externalId, created: false, ...(existing.tranId ? { tranId: existing.tranId } : {}) };
-    }
-    try {
-      const res = await this.http.request({ method: 'POST', path: `${RECORD}/${type}`, json: await body() });
-      const id = idFromLocation(res.headers['location'], type);
-      const created = NetSuiteTransaction.parse((await this.http.request({ method: 'GET', path: `${RECORD}/${type}/${id}` })).body);
-      return { id, externalId, created: true, tranId: created.tranId };
-    } catch (err) {
-      if (err instanceof ConnectorError && err.code === 'NETSUITE.DUPLICATE_RECORD' && /externalId/.test(err.message)) {
-        const winner = await this.findByExternalId(type, externalId);
-        if (winner) return { id: winner.id, externalId, created: false, ...(winner.tranId ? { tranId: winner.tranId } : {}) };
-      }
-      throw err;
     }
   }
 }
@@ -451,6 +451,9 @@ const idFromLocation = (location: string | undefined, type: string): string => {
   return decodeURIComponent(m[1]);
 };
 
+/** NetSuite's account concurrency limit at its base service tier. */
+export const DEFAULT_NETSUITE_CONCURRENCY = 5;
+
 export interface NetSuiteConnectionConfig {
   /** https://<account>.suitetalk.api.netsuite.com, or `${sandboxUrl}/netsuite`. */
   baseUrl: string;
@@ -458,7 +461,13 @@ export interface NetSuiteConnectionConfig {
   certificateId: SecretSource;
   privateKey: SecretSource;
   mapping: NetSuiteMappingConfig;
-  /** NetSuite's governance is per account; the default stays under the base concurrency limit. */
+  /**
+   * Requests this process keeps in flight at most: NetSuite governs an account by concurrency
+   * (requests in flight across every integration), so this is the account's limit divided
+   * over the processes that call it (ERP_CONCURRENCY / ERP_WORKERS). Default 5, the base tier.
+   */
+  concurrency?: number;
+  /** An optional requests-per-second cap on top (none by default: NetSuite does not govern by rate). */
   rateLimit?: { capacity: number; refillPerSecond: number };
   timeoutMs?: number;
   pageSize?: number;
@@ -472,7 +481,8 @@ export function createNetSuiteAdapter(cfg: NetSuiteConnectionConfig): NetSuiteAd
     system: 'netsuite',
     baseUrl,
     auth: new NetSuiteM2MAuth({ tokenUrl: `${baseUrl}/services/rest/auth/oauth2/v1/token`, clientId: cfg.clientId, certificateId: cfg.certificateId, privateKey: cfg.privateKey }),
-    rateLimiter: new TokenBucket(cfg.rateLimit ?? { capacity: 5, refillPerSecond: 5 }),
+    inFlight: new InFlightLimit(cfg.concurrency ?? DEFAULT_NETSUITE_CONCURRENCY),
+    ...(cfg.rateLimit ? { rateLimiter: new TokenBucket(cfg.rateLimit) } : {}),
     classify: classifyNetSuite,
     timeoutMs: cfg.timeoutMs ?? 30_000,
     repeat: DEFAULT_REPEAT,

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { ConnectorError, type ConnectorErrorCode } from '../errors';
 import { noAuth, type AuthProvider } from './auth';
 import { classifyStatus, classifyTransportError, parseRetryAfter } from './classify';
-import type { TokenBucket } from './rate-limit';
+import type { InFlightLimit, TokenBucket } from './rate-limit';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -55,6 +55,11 @@ export interface HttpClientOptions {
   baseUrl: string;
   auth?: AuthProvider;
   rateLimiter?: TokenBucket;
+  /**
+   * At most this many requests in flight (the vendor account's concurrency limit, or this
+   * process's share of it). A slot is held from send until the answer's body has been read.
+   */
+  inFlight?: InFlightLimit;
   /** Per-request deadline covering headers and body (default 30 s). */
   timeoutMs?: number;
   logger?: Logger;
@@ -160,6 +165,15 @@ export class HttpClient {
   private async send(req: HttpRequest<unknown>): Promise<HttpResponse<unknown>> {
     const url = this.url(req.path, req.query);
     await this.options.rateLimiter?.acquire();
+    const release = await this.options.inFlight?.acquire();
+    try {
+      return await this.sendHoldingSlot(req, url);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async sendHoldingSlot(req: HttpRequest<unknown>, url: URL): Promise<HttpResponse<unknown>> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers, ...(await this.auth.headers()), ...req.headers };
     let body: string | undefined;
     if (req.json !== undefined) {
@@ -230,7 +244,10 @@ export class HttpClient {
     const vendor = this.options.classify?.({ status: res.status, body: res.body, text: res.text, headers: res.headers, method: req.method, path });
     const code = vendor?.code ?? classifyStatus(res.status);
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.now());
-    if (res.status === 429 && retryAfterMs !== undefined) this.options.rateLimiter?.pauseFor(retryAfterMs);
+    if (res.status === 429 && retryAfterMs !== undefined) {
+      this.options.rateLimiter?.pauseFor(retryAfterMs);
+      this.options.inFlight?.pauseFor(retryAfterMs);
+    }
     const detail = vendor?.message ?? (typeof res.body === 'string' ? res.body.slice(0, 200) : '');
     return new ConnectorError(code, `${this.system} ${req.method} ${path}: ${res.status}${detail ? ` ${detail}` : ''}`, {
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),

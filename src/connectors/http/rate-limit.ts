@@ -72,3 +72,51 @@ export class TokenBucket {
     }
   }
 }
+
+/**
+ * Requests in flight to one vendor account, at most `limit` at a time (NetSuite governs
+ * concurrency, not requests per second). Callers `acquire()` a slot before sending and call
+ * the returned release when the answer has been read; waiting callers get slots in FIFO
+ * order. `pauseFor(ms)` (a 429's Retry-After) holds every new request back until it is over.
+ */
+export class InFlightLimit {
+  private inFlight = 0;
+  private pausedUntil = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    readonly limit: number,
+    opts: { now?: () => number; sleep?: (ms: number) => Promise<void> } = {},
+  ) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`an in-flight limit is a whole number >= 1, not ${limit}`);
+    this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? realSleep;
+  }
+
+  /** Waits for a free slot (and the end of any pause); resolves to the function that frees it (idempotent). */
+  async acquire(): Promise<() => void> {
+    if (this.inFlight < this.limit && this.waiting.length === 0) this.inFlight += 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the releaser hands its slot over
+    for (let pause = this.pausedUntil - this.now(); pause > 0; pause = this.pausedUntil - this.now()) await this.sleep(pause);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight -= 1;
+    };
+  }
+
+  /** No new request starts for `ms` from now. */
+  pauseFor(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + Math.max(0, ms));
+  }
+
+  /** Slots taken right now, and callers waiting for one (for tests and metrics). */
+  stats(): { inFlight: number; waiting: number } {
+    return { inFlight: this.inFlight, waiting: this.waiting.length };
+  }
+}

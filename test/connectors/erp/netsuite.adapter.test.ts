@@ -5,7 +5,7 @@ import { NetSuiteAdapter, classifyNetSuite } from '../../../src/connectors/erp/n
 import { NetSuiteM2MAuth } from '../../../src/connectors/erp/netsuite.auth';
 import { toApplicationFailure } from '../../../src/activities/boundary';
 import { ConnectorError } from '../../../src/connectors/errors';
-import { HttpClient, staticSecret } from '../../../src/connectors/http';
+import { HttpClient, InFlightLimit, staticSecret } from '../../../src/connectors/http';
 import { NETSUITE_SANDBOX } from '../../../src/sandbox/netsuite/netsuite.credentials';
 import { NETSUITE_VENDOR } from '../../../src/sandbox/netsuite/netsuite.sandbox';
 import { startTestSandbox, type TestSandbox } from '../../support/sandbox';
@@ -29,7 +29,7 @@ const setConfig = async (cfg: Record<string, number>) => {
 
 const mapping = { serviceItemId: NETSUITE_SANDBOX.serviceItemId, deferredRevenueAccountId: NETSUITE_SANDBOX.deferredRevenueAccountId, revenueAccountId: NETSUITE_SANDBOX.revenueAccountId };
 
-const make = (opts: { privateKey?: string; timeoutMs?: number; pageSize?: number } = {}) => {
+const make = (opts: { privateKey?: string; timeoutMs?: number; pageSize?: number; concurrency?: number } = {}) => {
   const baseUrl = `${sb.url}/netsuite`;
   const auth = new NetSuiteM2MAuth({
     tokenUrl: `${baseUrl}/services/rest/auth/oauth2/v1/token`,
@@ -37,7 +37,7 @@ const make = (opts: { privateKey?: string; timeoutMs?: number; pageSize?: number
     certificateId: staticSecret(NETSUITE_SANDBOX.certificateId),
     privateKey: staticSecret(opts.privateKey ?? NETSUITE_SANDBOX.privateKeyPem),
   });
-  const http = new HttpClient({ system: 'netsuite', baseUrl, auth, classify: classifyNetSuite, timeoutMs: opts.timeoutMs ?? 5_000 });
+  const http = new HttpClient({ system: 'netsuite', baseUrl, auth, classify: classifyNetSuite, timeoutMs: opts.timeoutMs ?? 5_000, ...(opts.concurrency ? { inFlight: new InFlightLimit(opts.concurrency) } : {}) });
   return { auth, adapter: new NetSuiteAdapter({ http, mapping, ...(opts.pageSize ? { pageSize: opts.pageSize } : {}) }) };
 };
 
@@ -190,6 +190,17 @@ describe('transactions', () => {
     expect((await state('invoice')).filter((r) => r.externalId === 'deal-opp-1:invoice:inv-1')).toHaveLength(1);
   });
 
+  test('postInvoice is one request to the record service: the create, no look-up before it and no read after it', async () => {
+    const { adapter } = make();
+    // Its own customer (listInvoices below counts the first customer's); token and currency map cached, as in a running worker.
+    const other = (await adapter.upsertCustomer({ customer: customer('cust-one'), legalEntity: US, idempotencyKey: 'cust:cust-one' })).id;
+    sb.requests.reset();
+    const ref = await adapter.postInvoice({ invoice: invoice('inv-one'), erpCustomerId: other, legalEntity: US, idempotencyKey: 'deal-opp-1:invoice:inv-one', tranId: 'INV-2025-0101' });
+    expect(sb.requests.list('netsuite').map((r) => [r.method, r.route, r.status, r.count])).toEqual([['POST', '/netsuite/services/rest/record/v1/:type', 204, 1]]);
+    expect(ref).toEqual({ id: ref.id, externalId: 'deal-opp-1:invoice:inv-one', created: true, tranId: 'INV-2025-0101' });
+    expect((await sb.store.get<Record<string, unknown>>('netsuite', 'invoice', ref.id))?.data['tranId']).toBe('INV-2025-0101');
+  });
+
   test('timeout after commit: the retry looks the invoice up by external id instead of posting a second', async () => {
     sb.faults.add({ vendor: 'netsuite', kind: 'timeout_after_commit', method: 'POST', path: '^/services/rest/record/v1/invoice$', delayMs: 1_500, times: 1 });
     const { adapter } = make({ timeoutMs: 600 });
@@ -292,6 +303,26 @@ describe('transactions', () => {
 });
 
 describe('auth and governance', () => {
+  test("held to the account's concurrency, twelve invoices posted at once meet no refusal; above it, the governor refuses", async () => {
+    const customerId = (await make().adapter.upsertCustomer({ customer: customer('cust-gov'), legalEntity: US, idempotencyKey: 'cust:cust-gov' })).id;
+    await setConfig({ concurrencyLimit: 3, processingMs: 50 });
+    const post = (adapter: NetSuiteAdapter, run: string) =>
+      Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => adapter.postInvoice({ invoice: invoice(`gov-${run}-${i}`), erpCustomerId: customerId, legalEntity: US, idempotencyKey: `deal-gov:invoice:${run}-${i}`, tranId: `INV-GOV-${run}-${i}` })),
+      );
+    const held = make({ concurrency: 3 }).adapter;
+    await held.listInvoices('0');
+    sb.requests.reset();
+    const ok = await post(held, 'a');
+    expect(ok.filter((r) => r.status === 'fulfilled')).toHaveLength(12);
+    expect(sb.requests.list('netsuite').filter((r) => r.status === 429)).toEqual([]);
+    // The same burst with no limit in the client: the governor refuses what is above 3 in flight.
+    const free = make().adapter;
+    await free.listInvoices('0');
+    const over = await post(free, 'b');
+    expect(over.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as ConnectorError).code)).toContain('NETSUITE.CONCURRENCY_LIMIT');
+  });
+
   test('concurrency governor: requests beyond the account limit get 429 CONCURRENCY_LIMIT_EXCEEDED (retryable)', async () => {
     const { adapter } = make();
     await adapter.listInvoices('0'); // token + currency map cached

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { ConnectorError } from '../../../src/connectors/errors';
-import { HttpClient, TokenBucket, staticSecret, apiKeyAuth } from '../../../src/connectors/http';
+import { HttpClient, InFlightLimit, TokenBucket, staticSecret, apiKeyAuth } from '../../../src/connectors/http';
 import { json, startServer, type TestServer } from './helpers';
 
 let server: TestServer;
+const slow = { now: 0, peak: 0 };
 const seen: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: string }[] = [];
 
 beforeAll(async () => {
@@ -33,6 +34,16 @@ beforeAll(async () => {
         if (n === 1) return json(res, 429, { message: 'busy' }, { 'retry-after': '1' });
         if (n === 2) return json(res, 503, { message: 'down' });
         return json(res, 201, { id: 'f1' });
+      }
+      case '/slow': {
+        // Answers after 40 ms and records how many requests it was holding at once.
+        slow.now += 1;
+        slow.peak = Math.max(slow.peak, slow.now);
+        setTimeout(() => {
+          slow.now -= 1;
+          json(res, 200, { ok: true });
+        }, 40);
+        return;
       }
       case '/reset-once':
         if (seen.filter((x) => x.url === '/reset-once').length === 1) return req.socket.destroy();
@@ -178,4 +189,30 @@ test('absolute URLs (e.g. a nextRecordsUrl on another host) are used as they are
   const c = client();
   expect(c.url('https://example.test/a?b=1').toString()).toBe('https://example.test/a?b=1');
   expect(c.url('/x', { p: 2 }).toString()).toBe(`${server.url}/x?p=2`);
+});
+
+test('an in-flight limit holds requests to the vendor at the limit, never above, and never leaves a slot idle while others wait', async () => {
+  slow.peak = 0;
+  const limit = new InFlightLimit(3);
+  const c = client({ inFlight: limit });
+  const started = Date.now();
+  await Promise.all(Array.from({ length: 12 }, () => c.request({ method: 'GET', path: '/slow' })));
+  const elapsed = Date.now() - started;
+  expect(slow.peak).toBe(3);
+  // 12 requests of 40 ms through 3 slots are 4 waves: at least 160 ms (slots held until each answer is read).
+  expect(elapsed).toBeGreaterThanOrEqual(4 * 40 - 5);
+  expect(limit.stats()).toEqual({ inFlight: 0, waiting: 0 });
+  // Without the limit the same 12 are in flight together: the limit, not the server, made the 3.
+  slow.peak = 0;
+  await Promise.all(Array.from({ length: 12 }, () => client().request({ method: 'GET', path: '/slow' })));
+  expect(slow.peak).toBe(12);
+});
+
+test('an in-flight slot is freed when the request fails (transport error or vendor refusal)', async () => {
+  const limit = new InFlightLimit(1);
+  const c = client({ inFlight: limit });
+  await failure(c.request({ method: 'GET', path: '/reset' }));
+  await failure(c.request({ method: 'GET', path: '/boom' }));
+  expect(limit.stats()).toEqual({ inFlight: 0, waiting: 0 });
+  await c.request({ method: 'GET', path: '/ok' });
 });
