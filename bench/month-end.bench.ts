@@ -1,350 +1,513 @@
 /**
- * Month-end at scale (issue 6): D deals x E approved time entries each are
- * invoiced through the real billing path, and nothing is invoiced twice.
+ * Month-end at the ERP's own limit (issues 6 and 16): D deals x E approved time entries are
+ * delivered through the service's signed Kantata relay endpoint and invoiced through the real
+ * billing path by q2c's own worker process, against the floor under it, all in one run.
  *
- *   npm run bench:month-end                          # 1,000 deals x 100 entries = 100,000 entries
- *   npm run bench:month-end -- 100 100               # quick run: deals, entries per deal
- *   npm run bench:month-end -- 1000 100 10 100 300   # ... ERP activities/s (queue-wide limit), NetSuite ms per request,
- *                                                    #     seconds the unlimited phase may take
+ *   npm run bench:month-end                                  # 1,000 deals x 100 entries
+ *   npm run bench:month-end -- --deals 100 --entries 20      # a quick run
+ *   npm run bench:month-end -- --profile                     # and a CPU profile of the worker
  *
- * What runs: a Temporal dev server (Temporal CLI, in-memory), the NetSuite and
- * Avalara sandboxes on loopback HTTP (NetSuite with its account concurrency
- * governor: 5 requests in flight, 429 CONCURRENCY_LIMIT_EXCEEDED beyond), one
- * PGlite database (audit links and sandbox records), and in this process a
- * worker for the deal workflows and billing activities plus the ERP worker on
- * 'q2c-erp'. Each deal is the production dealWorkflow resumed in IN_DELIVERY
- * (its continue-as-new input) with last month's approved time already in its
- * inbox (signal-with-start), so its first invoice run is the month-end run:
- * drain + dedupe, classify/rate/group, materialise, then per invoice
- * taxInvoice (Avalara), postInvoice (NetSuite, on the rate-limited ERP queue)
- * and recordInvoiceIssued (audit links; CRM and PSA write-back are in-memory
- * stubs here). A second signal re-delivers 20 % of each deal's entries (a
- * duplicate webhook / sweep overlap); it must change nothing.
+ * The stack (bench/chaos/processes.ts): PostgreSQL in a temporary directory, the Temporal dev
+ * server, the vendor sandboxes in this process (NetSuite with its account governor: G requests
+ * in flight, each held P ms, 429 CONCURRENCY_LIMIT_EXCEEDED beyond), and q2c's deployment
+ * entry points as child processes: the service (src/service/main.ts) and one worker
+ * (src/worker.ts) with ERP_CONCURRENCY = G.
  *
- * Phases, all in one run:
- *   baseline  the rules alone over the same entries, in process (no Temporal, no I/O);
- *   limit on  the ERP worker with the queue-wide limit (default 10/s, the config default);
- *   limit off the same with an unreachable limit (100,000/s), stopped after a deadline.
- * Each phase's deals are new, so no phase finds another's invoices. The adapters'
- * per-process token buckets are raised out of the way: the queue-wide limit and
- * the vendor's own governor are what is measured.
+ * Deals: half contracted by LE-US in USD at $150.00/h (the shipped rule set), half by LE-DE in
+ * EUR at EUR 144.00/h (a rule set the bench approves), eight deals per customer. Each is started
+ * in IN_DELIVERY (its continue-as-new input; setup, not timed) and receives last month's approved
+ * time as signed `time-entry-approved` relay events through the service, plus a second event
+ * re-delivering 20 % of them (a sweep overlap; it must change nothing). The deals have no PSA
+ * project, so issuing writes back to the CRM only: the Kantata write-back would need the month's
+ * 100,000 entries seeded in the PSA sandbox first.
  *
- * Checked after each phase: invoices in the NetSuite sandbox per deal (each
- * deal's entries are one month of one contract line: exactly one invoice;
- * every extra one is a duplicate), every entry on exactly one invoice (audit
- * links), and the invoiced total (audit links and ERP subtotals) equals the
- * hand formula sum(minutes) x $150.00/h (RC-STD consultant US) in cents.
+ * Month-end is the moment every deal's daily pass finds the month closed with its entries in
+ * the inbox. The bench makes that moment by delivering the month while no worker runs (the
+ * signals wait in the deals' histories, as entries delivered during the month wait in their
+ * inboxes) and then starting the worker: all runs fire together, as at midnight on the 1st.
+ *
+ * Phases, in this order:
+ *   latency, idle   P probe deals on the IMMEDIATE schedule, one approved entry each, one at a
+ *                   time on the quiet stack: entry posted to the service -> invoice in NetSuite;
+ *   intake          the month's relay events posted to the service with no worker running;
+ *   month-end       the worker starts: timed from its "worker running" to the last invoice
+ *                   recorded (its CRM write-back, the last step of issuing), with P more probes
+ *                   posted during it (invoice latency under month-end load);
+ *   engine ceiling  D no-op workflows with the same signals and sequential no-op activities per
+ *                   deal as the month-end histories show, made to wait the same way, then a
+ *                   worker in this process started: what Temporal alone allows on this machine;
+ *   vendor floor    the NetSuite requests the month-end made x P ms / G: what the governor allows.
+ *
+ * Checked: one NetSuite invoice per deal (more is a duplicate), every entry on exactly one
+ * invoice (audit links), invoiced subtotals equal to the hand formula per currency, and no
+ * governor refusal.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Command } from 'commander';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
-import { createBillingActivities } from '../src/activities/billing.activities';
 import { loadCatalog } from '../src/activities/deal/catalog';
-import { contractFromQuote, projectFromContract } from '../src/activities/deal/mapping';
-import type { DealSnapshot } from '../src/contract';
-import type { Customer, Quote, TimeEntry } from '../src/canonical';
-import { resolveTemporalCli } from '../src/cli/toolchain';
-import type { BillingPort } from '../src/connectors/billing/billing.port';
-import type { CrmPort } from '../src/connectors/crm/crm.port';
+import { contractFromQuote } from '../src/activities/deal/mapping';
+import type { Customer, Quote } from '../src/canonical';
 import { sandboxConnectorsConfig } from '../src/cli/dev-secrets';
+import { REPO_ROOT } from '../src/cli/toolchain';
+import { EncryptionCodec, parseEncryptionKeys } from '../src/codec/encryption.codec';
+import { connectorsConfigFromEnv } from '../src/connectors';
 import { createNetSuiteAdapter } from '../src/connectors/erp/netsuite.adapter';
-import type { PsaPort } from '../src/connectors/psa/psa.port';
-import { createAvalaraAdapter } from '../src/connectors/tax/avalara.adapter';
+import { dealWorkflowId, type DealInput, type DealSnapshot } from '../src/contract';
 import { openDb } from '../src/db';
-import { classifyDeliveries, compileContract, groupDecisions, materializeInvoices, RuleSet } from '../src/rules';
-import defaultRuleSet from '../src/rules/rulesets/default.json';
-import { AVALARA_VENDOR } from '../src/sandbox/avalara/avalara.sandbox';
-import { NETSUITE_VENDOR } from '../src/sandbox/netsuite/netsuite.sandbox';
-import { startSandbox } from '../src/sandbox/server';
-import { kpiSinks, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../src/worker';
-import { dealWorkflowId, type DealInput } from '../src/contract';
+import { RuleSetRepository } from '../src/db/rulesets';
 import { initialEngagementState } from '../src/engagement/state';
-import { deliveryBatchSignal, type DeliveryBatch, type DeliveryItem } from '../src/contract';
-import { ERP_TASK_QUEUE } from '../src/contract';
+import defaultRuleSet from '../src/rules/rulesets/default.json';
 import { seededRandom } from '../src/sandbox/faults';
+import { startSandbox } from '../src/sandbox/server';
+import { exited, freePort, q2cEnv, sleep, startQ2c, startServers } from './chaos/processes';
+import { sign } from './chaos/storm';
+import { vendorRecords } from './chaos/vendor-records';
 
-const DEALS = Number(process.argv[2] ?? 1_000);
-const PER_DEAL = Number(process.argv[3] ?? 100);
-const ERP_PER_SECOND = Number(process.argv[4] ?? 10);
-const NETSUITE_MS = Number(process.argv[5] ?? 100);
-/** The unlimited phase stops waiting after this long (its retries back off up to 5 minutes each). */
-const OFF_DEADLINE_S = Number(process.argv[6] ?? 300);
-const TASK_QUEUE = 'month-end';
-const DEALS_PER_CUSTOMER = 4;
-const RATE_MINOR_PER_MINUTE = 15_000 / 60; // $150.00/h
+const program = new Command()
+  .name('bench:month-end')
+  .option('--deals <n>', 'month-end deals', (v) => Number(v), 1_000)
+  .option('--entries <n>', 'approved time entries per deal', (v) => Number(v), 100)
+  .option('--governor <n>', "NetSuite's account concurrency limit (the worker's ERP_CONCURRENCY)", (v) => Number(v), 5)
+  .option('--netsuite-ms <ms>', 'NetSuite processing time per request', (v) => Number(v), 100)
+  .option('--probes <n>', 'latency probe deals per latency phase', (v) => Number(v), 40)
+  .option('--senders <n>', 'relay events posted at once', (v) => Number(v), 16)
+  .option('--deadline <s>', 'seconds the month-end phase may take', (v) => Number(v), 1_800)
+  .option('--profile', 'write a CPU profile of the worker during the month-end and summarise it')
+  .option('--keep', 'keep the temporary directory (logs, profile)')
+  .parse();
+const opts = program.opts<{ deals: number; entries: number; governor: number; netsuiteMs: number; probes: number; senders: number; deadline: number; profile?: boolean; keep?: boolean }>();
 
 const catalog = loadCatalog();
-const ruleSet = RuleSet.parse(defaultRuleSet);
-const usd = (amountMinor: number) => ({ amountMinor, currency: 'USD' });
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const secondsOf = (ms: number) => `${fmt(ms / 1000, 1)} s`;
+const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : NaN);
 
-/** Seeded PRNG: the same entries on every run (the sandbox's fault generator). */
-const prng = seededRandom;
+/** The two contracting entities and their price: minor units per minute (rates are per hour). */
+const BOOKS = {
+  USD: { entity: 'LE-US', ruleSet: { id: 'default', version: 1 }, perMinute: 15_000 / 60, address: { line1: '350 5th Ave', city: 'New York', region: 'NY', postalCode: '10118', country: 'US' } },
+  EUR: { entity: 'LE-DE', ruleSet: { id: 'month-end-eur', version: 1 }, perMinute: 14_400 / 60, address: { line1: 'Unter den Linden 1', city: 'Berlin', postalCode: '10117', country: 'DE' } },
+} as const;
+type Currency = keyof typeof BOOKS;
 
-/** Last calendar month (the one month-end bills) and a contract that started the month before. */
-function months(): { start: string; days: number; contractStart: string } {
-  const now = new Date();
-  const y = now.getUTCFullYear();
-  const m = now.getUTCMonth(); // 0-based: last month is m - 1
-  const first = new Date(Date.UTC(y, m - 1, 1));
-  const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
-  return { start: first.toISOString().slice(0, 10), days, contractStart: new Date(Date.UTC(y, m - 2, 1)).toISOString().slice(0, 10) };
-}
-
-function customerOf(k: number): Customer {
+/** The EUR books' rule set: the shipped one with its rate card and expense caps in EUR, consultant EUR 144.00/h anywhere. */
+function eurRuleSet() {
+  const rs = structuredClone(defaultRuleSet) as unknown as Record<string, unknown> & { rateCards: Array<Record<string, unknown>> };
+  const inEur = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(inEur) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'currency' && x === 'USD' ? 'EUR' : inEur(x)])) : v;
   return {
-    id: `CUS-ME-${k}`,
-    name: `Month-end customer ${k}`,
-    billTo: { address: { line1: '350 5th Ave', city: 'New York', region: 'NY', postalCode: '10118', country: 'US' }, email: `ap${k}@customer.example` },
-    legalEntityId: 'LE-US',
-    parentId: null,
-    externalIds: {},
-    status: 'ACTIVE',
+    ...(inEur(rs) as Record<string, unknown>),
+    id: BOOKS.EUR.ruleSet.id,
+    version: BOOKS.EUR.ruleSet.version,
+    description: 'month-end bench: EUR books',
+    rateCards: [{ id: 'RC-STD', currency: 'EUR', rates: [{ role: 'consultant', region: '*', from: '2025-01-01', hourlyRate: 14_400 }] }],
   };
 }
 
+/** Last calendar month (the one month-end bills), and the day before yesterday (probes). */
+function dates() {
+  const now = new Date();
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  const first = new Date(Date.UTC(y, m - 1, 1)).toISOString().slice(0, 10);
+  const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return { first, days, contractStart: new Date(Date.UTC(y, m - 2, 1)).toISOString().slice(0, 10), recent: new Date(now.getTime() - 2 * 86_400_000).toISOString().slice(0, 10) };
+}
+
+interface Entry {
+  id: string;
+  date: string;
+  minutes: number;
+}
 interface Deal {
   opportunityId: string;
+  currency: Currency;
   customer: Customer;
   snapshot: DealSnapshot;
-  items: DeliveryItem[];
+  entries: Entry[];
   minutes: number;
 }
 
-function makeDeals(prefix: string, seed: number): Deal[] {
-  const rnd = prng(seed);
-  const { start, days, contractStart } = months();
-  const deals: Deal[] = [];
-  for (let d = 0; d < DEALS; d++) {
-    const opportunityId = `${prefix}-${String(d).padStart(5, '0')}`;
-    const customer = customerOf(Math.floor(d / DEALS_PER_CUSTOMER));
-    const quote: Quote = {
-      id: `Q-${opportunityId}`,
-      opportunityId,
-      customerId: customer.id,
-      currency: 'USD',
-      approvalStatus: 'APPROVED',
-      externalIds: {},
-      // not-to-exceed 5,000 h: month-end never hits the cap here
-      lines: [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 5_000, unit: 'HOUR', listPrice: usd(15_000), netPrice: usd(15_000), discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }],
-    };
-    const contract = contractFromQuote({ quote, customer, catalog, startDate: contractStart });
-    const entity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-    const snapshot: DealSnapshot = { quote, contract: { ...contract, status: 'ACTIVE' }, customer, contractingEntity: entity, deliveringEntityIds: ['LE-US'] };
-    const task = `${contract.lines[0]!.id}-T1`;
-    const items: DeliveryItem[] = [];
-    let minutes = 0;
-    for (let i = 0; i < PER_DEAL; i++) {
-      const m = 30 * (8 + Math.floor(rnd() * 13)); // 4 h .. 10 h in half hours
-      minutes += m;
+function customerOf(k: number, currency: Currency): Customer {
+  const b = BOOKS[currency];
+  return { id: `CUS-ME-${currency}-${k}`, name: `Month-end customer ${currency} ${k}`, billTo: { address: b.address, email: `ap${k}@customer.example` }, legalEntityId: b.entity, parentId: null, currency, externalIds: {}, status: 'ACTIVE' };
+}
+
+function makeDeal(opportunityId: string, k: number, currency: Currency, entries: Entry[], schedule?: 'IMMEDIATE'): Deal {
+  const b = BOOKS[currency];
+  const customer = customerOf(Math.floor(k / 4), currency);
+  const price = { amountMinor: b.perMinute * 60, currency };
+  const quote: Quote = {
+    id: `Q-${opportunityId}`,
+    opportunityId,
+    customerId: customer.id,
+    currency,
+    approvalStatus: 'APPROVED',
+    externalIds: {},
+    // not-to-exceed 5,000 h: month-end never reaches the cap
+    lines: [{ id: 'QL-1', servicePackage: 'ADVISORY_TM', description: 'Advisory', quantity: 5_000, unit: 'HOUR', listPrice: price, netPrice: price, discountBp: 0, approvalStatus: 'APPROVED', externalIds: {} }],
+  };
+  const contract = contractFromQuote({ quote, customer, catalog, startDate: dates().contractStart });
+  const lines = contract.lines.map((l) => ({ ...l, ...(schedule ? { invoiceSchedule: schedule } : {}) }));
+  const entity = catalog.legalEntities.find((e) => e.id === b.entity)!;
+  const snapshot: DealSnapshot = { quote, contract: { ...contract, lines, ruleSet: b.ruleSet, status: 'ACTIVE' }, customer, contractingEntity: entity, deliveringEntityIds: [b.entity] };
+  return { opportunityId, currency, customer, snapshot, entries, minutes: entries.reduce((a, e) => a + e.minutes, 0) };
+}
+
+function monthEndDeals(n: number, perDeal: number, key: string): Deal[] {
+  const rnd = seededRandom(16);
+  const { first, days } = dates();
+  return Array.from({ length: n }, (_, d) => {
+    const opportunityId = `ME${key}-${String(d).padStart(5, '0')}`;
+    const entries = Array.from({ length: perDeal }, (_, i) => {
       const day = 1 + Math.floor(rnd() * days);
-      const workDate = `${start.slice(0, 8)}${String(day).padStart(2, '0')}`;
-      items.push({ kind: 'timeEntry', sourceId: `${opportunityId}-${i}`, projectId: `WS-${opportunityId}`, taskId: task, resourceId: `r-${d % 37}`, role: 'consultant', workDate, minutes: m, billable: true, approvedAt: `${workDate}T20:00:00Z` });
-    }
-    deals.push({ opportunityId, customer, snapshot, items, minutes });
-  }
-  return deals;
-}
-
-/** The rules alone over the same entries, as the delivery loop calls them (no Temporal, no I/O). */
-function baseline(deals: Deal[]): { ms: number; invoices: number; subtotal: number } {
-  const asOf = new Date().toISOString().slice(0, 10);
-  let invoices = 0;
-  let subtotal = 0;
-  const prepared = deals.map((d) => {
-    const project = projectFromContract({ contract: d.snapshot.contract, quote: d.snapshot.quote, catalog, customer: d.customer });
-    const line = d.snapshot.contract.lines[0]!;
-    const entries: TimeEntry[] = d.items.map((it) => {
-      const t = it as Extract<DeliveryItem, { kind: 'timeEntry' }>;
-      return { id: `TE-${t.sourceId}`, projectId: project.id, contractId: d.snapshot.contract.id, contractLineId: line.id, taskId: t.taskId!, resourceId: t.resourceId, role: 'consultant', region: 'US', resourceLegalEntityId: 'LE-US', workDate: t.workDate, minutes: t.minutes, approved: true, overtime: false, externalIds: {} };
+      return { id: `${opportunityId}-${i}`, date: `${first.slice(0, 8)}${String(day).padStart(2, '0')}`, minutes: 30 * (8 + Math.floor(rnd() * 13)) }; // 4 h .. 10 h in half hours
     });
-    return { d, project, entries };
+    return makeDeal(opportunityId, d >> 1, d % 2 === 0 ? 'USD' : 'EUR', entries);
   });
-  const t0 = performance.now();
-  for (const { d, project, entries } of prepared) {
-    const cc = compileContract(d.snapshot.contract, ruleSet, { phases: project.phases });
-    const run = classifyDeliveries(cc, { timeEntries: entries, expenses: [], milestones: [] }, asOf, { billedByLine: {}, drawnByLine: {}, processedIds: new Set() }, project.id);
-    const grouping = groupDecisions(cc, run.decisions.filter((x) => x.billingClass === 'BILLABLE'));
-    const inv = materializeInvoices(cc, grouping, { asOf });
-    invoices += inv.length;
-    for (const i of inv) subtotal += i.subtotal.amountMinor;
-  }
-  return { ms: performance.now() - t0, invoices, subtotal };
 }
 
-interface Counters {
-  /** Invoices whose recordInvoiceIssued (the last step of issuing) succeeded. */
-  issued: Set<string>;
-  postInvoice: number;
-  taxInvoice: number;
-  recordInvoiceIssued: number;
-  retries: number;
-  failures: Record<string, number>;
+const probeDeals = (n: number, tag: string, key: string): Deal[] =>
+  Array.from({ length: n }, (_, i) => makeDeal(`LP${key}-${tag}-${i}`, 10_000 + i, 'USD', [{ id: `LP${key}-${tag}-${i}-0`, date: dates().recent, minutes: 60 }], 'IMMEDIATE'));
+
+function dealInput(d: Deal, erpCustomerId: string): DealInput {
+  return {
+    opportunityId: d.opportunityId,
+    correlationId: `month-end-${d.opportunityId}`,
+    resume: {
+      snapshot: d.snapshot,
+      view: { opportunityId: d.opportunityId, stage: 'IN_DELIVERY', ids: { erpCustomerId }, exceptions: [], timeline: [] },
+      delivery: { state: initialEngagementState(), inbox: { batches: [], payments: [], recentBatchIds: [] } },
+    },
+  };
 }
-const counters = (): Counters => ({ issued: new Set(), postInvoice: 0, taxInvoice: 0, recordInvoiceIssued: 0, retries: 0, failures: {} });
+
+/** One signed Kantata relay event (the q2c relay scheme), as Kantata's approved time records. */
+function relayEvent(d: Deal, entries: Entry[], secret: string): { body: string; headers: Record<string, string> } {
+  const items = entries.map((e) => ({ id: e.id, story_id: `${d.snapshot.contract.lines[0]!.id}-T1`, user_id: `u-${d.opportunityId.length % 37}`, role_name: 'consultant', date_performed: e.date, time_in_minutes: e.minutes, billable: true, approved: true, approved_at: `${e.date}T20:00:00Z` }));
+  const body = JSON.stringify({ eventId: randomUUID(), occurredAt: new Date().toISOString(), workspaceId: `WS-${d.opportunityId}`, opportunityId: d.opportunityId, items });
+  return { body, headers: { 'content-type': 'application/json', ...sign('q2c', secret, body, Math.floor(Date.now() / 1000)) } };
+}
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const logger = pino({ level: 'silent' });
-  const { start } = months();
-  console.log(`month-end bench: ${fmt(DEALS)} deals x ${fmt(PER_DEAL)} entries = ${fmt(DEALS * PER_DEAL)} approved time entries per phase (${start.slice(0, 7)}), ERP limit ${ERP_PER_SECOND}/s, NetSuite ${NETSUITE_MS} ms per request, governor 5 in flight`);
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const t0 = performance.now();
+  const dir = mkdtempSync(path.join(tmpdir(), 'q2c-month-end-'));
+  const revision = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim();
+  const key = Date.now().toString(36).toUpperCase();
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const say = (line: string) => console.log(line);
+  // Interrupted: stop every process the run started before exiting.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void (async () => {
+      for (const c of cleanup.reverse()) await c().catch(() => undefined);
+      process.exit(130);
+    })());
+  }
+  say(`month-end bench at ${revision}: ${fmt(opts.deals)} deals x ${fmt(opts.entries)} entries = ${fmt(opts.deals * opts.entries)} approved time entries; NetSuite governor ${opts.governor} in flight, ${opts.netsuiteMs} ms per request; ${opts.probes} + ${opts.probes} latency probes`);
+  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; files in ${dir}`);
+  try {
+    // ---- the stack
+    const { pg, temporal, workflowBundle } = await startServers(dir, cleanup);
+    const sandboxDb = await openDb({ dataDir: 'memory://' });
+    cleanup.push(() => sandboxDb.close());
+    const sandbox = await startSandbox({ port: 0, db: sandboxDb.db, logger: pino({ level: 'silent' }) });
+    cleanup.push(() => sandbox.close());
+    await fetch(`${sandbox.url}/netsuite/_sandbox/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrencyLimit: opts.governor, processingMs: opts.netsuiteMs, editWindowMs: 0 }) });
+    const servicePort = await freePort();
+    const serviceUrl = `http://127.0.0.1:${servicePort}`;
+    const { secrets, payloadKeys, env } = q2cEnv({ dir, sandboxUrl: sandbox.url, temporalAddress: temporal.address, databaseUrl: pg.url, servicePort, workflowBundle, extra: { ERP_CONCURRENCY: String(opts.governor), ERP_WORKERS: '1' } });
 
-  // ---- baseline: the rules alone
-  const baseDeals = makeDeals('BASE', 1);
-  const b = baseline(baseDeals);
-  const expectedBase = baseDeals.reduce((a, d) => a + d.minutes * RATE_MINOR_PER_MINUTE, 0);
-  console.log(`\nbaseline (rules only, in process): ${fmt(b.ms)} ms, ${fmt((DEALS * PER_DEAL) / (b.ms / 1000))} entries/s, ${fmt(b.invoices)} invoices, subtotal ${b.subtotal === expectedBase ? 'matches' : 'DIFFERS FROM'} sum(minutes) x $150/h`);
+    // The EUR books' rule set, approved (the shipped one is seeded by the worker).
+    const q2cDb = await openDb({ databaseUrl: pg.url });
+    cleanup.push(() => q2cDb.close());
+    await new RuleSetRepository(q2cDb.db).saveRuleSet(eurRuleSet(), { status: 'approved' });
 
-  // ---- the stack
-  const handle = await openDb({ dataDir: 'memory://' });
-  const sandbox = await startSandbox({ port: 0, db: handle.db, logger, vendors: [NETSUITE_VENDOR, AVALARA_VENDOR] });
-  await fetch(`${sandbox.url}/netsuite/_sandbox/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrencyLimit: 5, processingMs: NETSUITE_MS, editWindowMs: 0 }) });
-  const cfg = sandboxConnectorsConfig(sandbox.url);
-  const unlimited = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
-  const erp = createNetSuiteAdapter({ ...cfg.netsuite, rateLimit: unlimited, timeoutMs: 60_000 });
-  const tax = createAvalaraAdapter({ ...cfg.avalara, rateLimit: unlimited, timeoutMs: 60_000 });
-  const crm = { recordInvoiceStatus: async (i: { invoiceNumber: string }) => ({ id: i.invoiceNumber, externalId: i.invoiceNumber, created: true }), updateOpportunityStage: async () => undefined } as unknown as CrmPort;
-  const psa = { recordInvoice: async (i: { invoiceNumber: string }) => ({ id: i.invoiceNumber, created: true }) } as unknown as PsaPort;
-  const billing = {} as BillingPort;
-  const base = createBillingActivities({ db: handle.db, logger, catalog, ruleSets: () => ruleSet, connectors: { erp, tax, crm, psa, billing } });
+    const service = startQ2c({ name: 'service', entry: 'src/service/main.ts', env, logFile: path.join(dir, 'service.log'), readyLine: /Server listening/ });
+    cleanup.push(async () => (service.child.kill('SIGTERM'), exited(service.child)));
+    const worker = startQ2c({ name: 'worker', entry: 'src/worker.ts', env, logFile: path.join(dir, 'worker.log'), readyLine: /worker running/ });
+    cleanup.push(async () => (worker.child.kill('SIGTERM'), exited(worker.child)));
+    await Promise.all([service.ready, worker.ready]);
+    say(`stack ready in ${secondsOf(performance.now() - t0)} (PostgreSQL, Temporal dev server, sandboxes, service, one worker with ERP_CONCURRENCY=${opts.governor})`);
 
-  let c = counters();
-  const counted = <K extends 'postInvoice' | 'taxInvoice' | 'recordInvoiceIssued'>(name: K) =>
-    (async (input: never) => {
-      c[name] += 1;
-      if (Context.current().info.attempt > 1) c.retries += 1;
-      try {
-        const out = await (base[name] as (i: never) => Promise<unknown>)(input);
-        if (name === 'recordInvoiceIssued') c.issued.add((input as { invoice: { id: string } }).invoice.id);
-        return out;
-      } catch (err) {
-        const code = err instanceof ApplicationFailure ? (err.type ?? 'UNKNOWN') : 'UNKNOWN';
-        c.failures[code] = (c.failures[code] ?? 0) + 1;
-        throw err;
+    const connection = await Connection.connect({ address: temporal.address });
+    cleanup.push(() => connection.close());
+    const client = new Client({ connection, dataConverter: { payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(payloadKeys))] } });
+
+    // ---- setup, not timed: ERP customers, and every deal started in delivery
+    const deals = monthEndDeals(opts.deals, opts.entries, key);
+    const idle = probeDeals(opts.probes, 'idle', key);
+    const loaded = probeDeals(opts.probes, 'load', key);
+    const all = [...deals, ...idle, ...loaded];
+    const erp = createNetSuiteAdapter({ ...connectorsConfigFromEnv(env).netsuite!, ...sandboxConnectorsConfig(sandbox.url).netsuite, concurrency: opts.governor });
+    const erpCustomer = new Map<string, string>();
+    const customers = [...new Map(all.map((d) => [d.customer.id, d])).values()];
+    await pool(customers, opts.governor, async (d) => {
+      const entity = catalog.legalEntities.find((e) => e.id === d.customer.legalEntityId)!;
+      erpCustomer.set(d.customer.id, (await erp.upsertCustomer({ customer: d.customer, legalEntity: entity, idempotencyKey: d.customer.id })).id);
+    });
+    await pool(idle, 20, (d) => client.workflow.start('dealWorkflow', { taskQueue: 'q2c', workflowId: dealWorkflowId(d.opportunityId), args: [dealInput(d, erpCustomer.get(d.customer.id)!)] }).then(() => undefined));
+    say(`setup: ${fmt(customers.length)} ERP customers, ${fmt(idle.length)} probe deals started in delivery (${secondsOf(performance.now() - t0)} since start)`);
+    await sleep(3_000); // their first workflow tasks
+
+    const post = async (d: Deal, entries: Entry[]): Promise<number> => {
+      const { body, headers } = relayEvent(d, entries, secrets.kantata);
+      const sent = Date.now();
+      const res = await fetch(`${serviceUrl}/webhooks/kantata/time-entry-approved`, { method: 'POST', headers, body });
+      const text = await res.text();
+      if (res.status >= 300) throw new Error(`relay event for ${d.opportunityId}: ${res.status} ${text.slice(0, 300)}`);
+      return sent;
+    };
+    const invoicesOf = async (prefix: string) => (await vendorRecords(sandbox, 'netsuite', 'invoice')).filter((r) => (r.externalId ?? '').startsWith(`deal-${prefix}`));
+    const latencies = async (probes: Deal[], sentAt: Map<string, number>, deadlineMs: number): Promise<number[]> => {
+      const until = Date.now() + deadlineMs;
+      for (;;) {
+        const inv = await invoicesOf(`LP${key}-`);
+        const byDeal = new Map(inv.map((r) => [r.externalId!.split(':invoice:')[0]!.slice('deal-'.length), r.createdAt.getTime()]));
+        const found = probes.filter((p) => byDeal.has(p.opportunityId));
+        if (found.length === probes.length || Date.now() > until) return found.map((p) => byDeal.get(p.opportunityId)! - sentAt.get(p.opportunityId)!);
+        await sleep(500);
       }
-    }) as (typeof base)[K];
-  const activities = { ...base, postInvoice: counted('postInvoice'), taxInvoice: counted('taxInvoice'), recordInvoiceIssued: counted('recordInvoiceIssued') };
+    };
 
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: resolveTemporalCli({ pathEnv: process.env.PATH }) }, extraArgs: ['--search-attribute', 'DealStage=Keyword', '--search-attribute', 'CustomerId=Keyword', '--search-attribute', 'LegalEntity=Keyword', '--search-attribute', 'NeedsAttention=Bool'] },
-  });
-  const client = env.client;
-  const native = env.nativeConnection;
-  const noop = () => {};
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...WORKFLOW_BUNDLER_OPTIONS, logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
-  const main = await Worker.create({ connection: native, taskQueue: TASK_QUEUE, workflowBundle, activities, sinks: kpiSinks(), maxCachedWorkflows: Math.max(2_000, DEALS * 2) });
-  const mainRun = main.run();
-
-  // ERP customers (setup, not timed): one per 4 deals.
-  const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
-  const erpCustomers = new Map<string, string>();
-  const customerIds = [...new Set(Array.from({ length: DEALS }, (_, d) => Math.floor(d / DEALS_PER_CUSTOMER)))];
-  for (let i = 0; i < customerIds.length; i += 4) {
-    await Promise.all(
-      customerIds.slice(i, i + 4).map(async (k) => {
-        const cust = customerOf(k);
-        erpCustomers.set(cust.id, (await erp.upsertCustomer({ customer: cust, legalEntity: usEntity, idempotencyKey: cust.id })).id);
-      }),
-    );
-  }
-
-  async function phase(name: string, prefix: string, seed: number, limit: number, deadlineMs: number): Promise<void> {
-    c = counters();
-    const deals = makeDeals(prefix, seed);
-    // The server keeps the last queue-wide limit a poller reported, so "off" is an explicit, unreachable limit.
-    const erpWorker = await Worker.create({ connection: native, taskQueue: ERP_TASK_QUEUE, activities, maxTaskQueueActivitiesPerSecond: limit });
-    const erpRun = erpWorker.run();
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    // signal-with-start: the month's approved time is in the inbox before the first invoice run.
-    const starts: Array<Promise<unknown>> = [];
-    for (const d of deals) {
-      const input: DealInput = {
-        opportunityId: d.opportunityId,
-        correlationId: `month-end-${d.opportunityId}`,
-        resume: {
-          snapshot: d.snapshot,
-          view: { opportunityId: d.opportunityId, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomers.get(d.customer.id)!, projectId: `WS-${d.opportunityId}` }, exceptions: [], timeline: [] },
-          delivery: { state: initialEngagementState(), inbox: { batches: [], payments: [], recentBatchIds: [] } },
-        },
-      };
-      const batch: DeliveryBatch = { batchId: `kantata:${d.opportunityId}:month`, source: 'kantata', receivedAt: new Date().toISOString(), items: d.items };
-      const dup: DeliveryBatch = { batchId: `sweep:${d.opportunityId}:overlap`, source: 'sweep', receivedAt: new Date().toISOString(), items: d.items.slice(0, Math.ceil(PER_DEAL / 5)) };
-      starts.push(
-        client.workflow
-          .signalWithStart('dealWorkflow', { taskQueue: TASK_QUEUE, workflowId: dealWorkflowId(d.opportunityId), args: [input], signal: deliveryBatchSignal, signalArgs: [batch] })
-          .then(() => client.workflow.getHandle(dealWorkflowId(d.opportunityId)).signal(deliveryBatchSignal, dup)),
-      );
-      if (starts.length >= 50) await Promise.all(starts.splice(0));
+    // ---- latency, idle
+    const idleSent = new Map<string, number>();
+    for (const p of idle) {
+      idleSent.set(p.opportunityId, await post(p, p.entries));
+      await sleep(500);
     }
-    await Promise.all(starts);
-    const tStarted = performance.now();
+    const idleLatency = await latencies(idle, idleSent, 120_000);
+    say(`latency, idle: ${idleLatency.length}/${idle.length} probes invoiced; p50 ${fmt(pct(idleLatency, 50))} ms, p99 ${fmt(pct(idleLatency, 99))} ms`);
 
-    let done = 0;
-    let tDone = 0;
-    while (done < DEALS && performance.now() - t0 < deadlineMs) {
-      await new Promise((r) => setTimeout(r, 250));
-      done = c.issued.size;
-      if (done >= DEALS) tDone = performance.now();
+    // ---- intake: the month delivered while no worker runs
+    worker.child.kill('SIGTERM');
+    await exited(worker.child);
+    await pool([...deals, ...loaded], 20, (d) => client.workflow.start('dealWorkflow', { taskQueue: 'q2c', workflowId: dealWorkflowId(d.opportunityId), args: [dealInput(d, erpCustomer.get(d.customer.id)!)] }).then(() => undefined));
+    const iStart = performance.now();
+    let sentEvents = 0;
+    await pool(deals, opts.senders, async (d) => {
+      await post(d, d.entries);
+      await post(d, d.entries.slice(0, Math.ceil(d.entries.length / 5))); // the overlap: 20 % again
+      sentEvents += 2;
+    });
+    const intakeMs = performance.now() - iStart;
+    say(`intake: ${fmt(sentEvents)} relay events (${fmt(opts.deals * opts.entries * 1.2)} entries) accepted in ${secondsOf(intakeMs)}, ${fmt(sentEvents / (intakeMs / 1000), 1)} events/s, no worker running`);
+
+    // ---- month-end: the worker starts
+    await fetch(`${sandbox.url}/_sandbox/requests`, { method: 'DELETE' });
+    const cpuStart = process.cpuUsage();
+    const profileDir = path.join(dir, 'profile');
+    const monthEndWorker = startQ2c({ name: 'worker', entry: 'src/worker.ts', env, logFile: path.join(dir, 'worker-month-end.log'), readyLine: /worker running/, ...(opts.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) });
+    cleanup.push(async () => (monthEndWorker.child.kill('SIGTERM'), exited(monthEndWorker.child)));
+    await monthEndWorker.ready;
+    const mStart = performance.now();
+    const loadSent = new Map<string, number>();
+    const probing = (async () => {
+      for (const p of loaded) {
+        await sleep(750);
+        loadSent.set(p.opportunityId, await post(p, p.entries));
+      }
+    })();
+    let issued = 0;
+    let mDone = 0;
+    while (performance.now() - mStart < opts.deadline * 1000) {
+      issued = (await vendorRecords(sandbox, 'salesforce', 'Q2C_Invoice__c')).filter((r) => String(r.data['Opportunity__c'] ?? '').startsWith(`ME${key}-`)).length;
+      if (issued >= deals.length) {
+        mDone = performance.now();
+        break;
+      }
+      await sleep(250);
     }
-    const wall = ((tDone || performance.now()) - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    erpWorker.shutdown();
-    await erpRun;
+    await probing;
+    const monthEndMs = (mDone || performance.now()) - mStart;
+    const loadLatency = await latencies(loaded, loadSent, 60_000);
+    const requests = (await (await fetch(`${sandbox.url}/_sandbox/requests`)).json()) as { requests: Array<{ vendor: string; method: string; route: string; status: number; count: number }> };
+    const nsRequests = requests.requests.filter((r) => r.vendor === 'netsuite');
+    const nsTotal = nsRequests.reduce((a, r) => a + r.count, 0);
+    const refusals = nsRequests.filter((r) => r.status === 429).reduce((a, r) => a + r.count, 0);
+    const benchCpu = process.cpuUsage(cpuStart);
 
-    // ---- correctness: one ERP invoice per deal (all its entries are one month), one invoice per entry, totals
-    const ns = (await sandbox.store.list('netsuite', 'invoice', { limit: 1_000_000 })).items.filter((r) => (r.externalId ?? '').startsWith(`deal-${prefix}-`));
+    // ---- checks, from the vendors' records and the audit links
+    const inv = await invoicesOf(`ME${key}-`);
     const perDeal = new Map<string, number>();
-    let erpSubtotal = 0;
-    for (const r of ns) {
-      const dealId = r.externalId!.split(':invoice:')[0]!;
-      perDeal.set(dealId, (perDeal.get(dealId) ?? 0) + 1);
-      erpSubtotal += Math.round(Number(r.data['subtotal'] ?? 0) * 100);
+    const erpSubtotal: Record<string, number> = {};
+    for (const r of inv) {
+      const deal = r.externalId!.split(':invoice:')[0]!;
+      perDeal.set(deal, (perDeal.get(deal) ?? 0) + 1);
     }
+    const currencyOf = new Map(deals.map((d) => [dealWorkflowId(d.opportunityId), d.currency]));
+    for (const r of inv) {
+      const c = currencyOf.get(r.externalId!.split(':invoice:')[0]!)!;
+      erpSubtotal[c] = (erpSubtotal[c] ?? 0) + Math.round(Number(r.data['subtotal'] ?? 0) * 100);
+    }
+    const expected: Record<string, number> = {};
+    for (const d of deals) expected[d.currency] = (expected[d.currency] ?? 0) + d.minutes * BOOKS[d.currency].perMinute;
     const duplicates = [...perDeal.values()].reduce((a, n) => a + n - 1, 0);
-    const links = await handle.db.execute(sql`
-      select count(*)::int as links, count(distinct source_id)::int as sources, coalesce(sum(amount_minor), 0)::bigint as amount,
-             (select count(*)::int from (select source_id from audit_links where document_kind = 'invoice' and deal_id like ${`deal-${prefix}-%`} group by source_id having count(distinct document_number) > 1) x) as twice
-      from audit_links where document_kind = 'invoice' and deal_id like ${`deal-${prefix}-%`}`);
-    const row = (links as unknown as { rows: Array<{ links: number; sources: number; amount: string; twice: number }> }).rows[0]!;
-    const expected = deals.reduce((a, d) => a + d.minutes * RATE_MINOR_PER_MINUTE, 0);
-    // Peak invoice creates per second in the ERP sandbox, from its own timestamps.
-    const perSecond = new Map<number, number>();
-    for (const r of ns) {
-      const s = Math.floor(r.createdAt.getTime() / 1000);
-      perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
+    const links = (await q2cDb.db.execute(sql`
+      select count(*)::int as links, count(distinct source_id)::int as sources,
+             (select count(*)::int from (select source_id from audit_links where document_kind = 'invoice' and deal_id like ${`deal-ME${key}-%`} group by source_id having count(distinct document_number) > 1) x) as twice
+      from audit_links where document_kind = 'invoice' and deal_id like ${`deal-ME${key}-%`}`)) as unknown as { rows: Array<{ links: number; sources: number; twice: number }> };
+    const row = links.rows[0]!;
+
+    // ---- histories: workflow tasks, signals and activities per deal (a sample), for the ceiling
+    const sample = deals.slice(0, Math.min(20, deals.length));
+    const shape = { tasks: 0, activities: 0, signals: 0, children: 0 };
+    for (const d of sample) {
+      const s = await historyShape(client, dealWorkflowId(d.opportunityId));
+      shape.tasks += s.tasks;
+      shape.activities += s.activities;
+      shape.signals += s.signals;
+      shape.children += s.children;
     }
-    const peak = Math.max(0, ...perSecond.values());
-    const entries = Number(row.sources);
+    const per = { tasks: shape.tasks / sample.length, activities: Math.round(shape.activities / sample.length), signals: Math.round(shape.signals / sample.length), children: shape.children / sample.length };
 
-    console.log(`\n${name}`);
-    console.log(`  invoices issued      ${fmt(done)} / ${fmt(DEALS)}${tDone ? '' : `  (NOT DONE within ${fmt(deadlineMs / 1000)} s: the rest are still retrying or wait for a later run)`}`);
-    console.log(`  wall clock           ${fmt(wall, 1)} s (starting ${fmt(DEALS)} deals with their entries: ${fmt((tStarted - t0) / 1000, 1)} s)`);
-    console.log(`  throughput           ${fmt(done / wall, 1)} invoices/s, ${fmt(entries / wall)} entries/s`);
-    console.log(`  process CPU          ${fmt((cpu.user + cpu.system) / 1e6, 1)} s (worker + sandboxes + PGlite; the dev server is another process)`);
-    console.log(`  ERP peak             ${peak} invoices created in one second (sandbox timestamps)`);
-    console.log(`  activity attempts    postInvoice ${fmt(c.postInvoice)}, taxInvoice ${fmt(c.taxInvoice)}, recordInvoiceIssued ${fmt(c.recordInvoiceIssued)}; retries ${fmt(c.retries)}; failures ${JSON.stringify(c.failures)}`);
-    console.log(`  duplicates in ERP    ${duplicates} (${fmt(ns.length)} invoice records for ${fmt(perDeal.size)} deals; ERP subtotal ${fmt(erpSubtotal)} cents)`);
-    console.log(`  entries invoiced     ${fmt(entries)} distinct, ${row.twice} on two invoices, ${fmt(Number(row.links))} audit links`);
-    console.log(`  invoiced amount      ${fmt(Number(row.amount))} cents; expected sum(minutes) x $150/h = ${fmt(expected)} cents${done === DEALS ? (Number(row.amount) === expected ? ' (equal)' : ' (DIFFERENT)') : ''}`);
+    // ---- engine ceiling: the same shape with no-op workflows and activities, on the same dev server
+    const ceiling = await engineCeiling(temporal.address, deals.length, per.activities, per.signals, opts.senders);
+
+    // ---- the CPU profile, written when the worker exits
+    let profileSummary: string[] = [];
+    if (opts.profile) {
+      monthEndWorker.child.kill('SIGTERM');
+      await exited(monthEndWorker.child);
+      profileSummary = summariseProfile(profileDir);
+    }
+
+    // ---- report
+    const floorMs = (nsTotal * opts.netsuiteMs) / opts.governor;
+    const bound = Math.max(ceiling.ms, floorMs);
+    const ratio = monthEndMs / bound;
+    const done = mDone > 0;
+    say('');
+    say('| phase | figure |');
+    say('| --- | --- |');
+    say(`| month-end | ${done ? '' : 'NOT DONE: '}${fmt(issued)} / ${fmt(deals.length)} invoices issued in **${secondsOf(monthEndMs)}** from the worker's start; ${fmt(issued / (monthEndMs / 1000), 1)} invoices/s |`);
+    say(`| intake (no worker running) | ${fmt(sentEvents)} signed relay events, ${fmt(opts.deals * opts.entries * 1.2)} entries, in ${secondsOf(intakeMs)} (${opts.senders} at once) |`);
+    say(`| engine ceiling | ${fmt(deals.length)} no-op workflows x (${per.signals} signals + ${per.activities} sequential no-op activities) in **${secondsOf(ceiling.ms)}**; ${fmt(ceiling.tasksPerWorkflow, 1)} workflow tasks each (the deals: ${fmt(per.tasks, 1)}, plus ${fmt(per.children, 1)} child runs) |`);
+    say(`| vendor floor | ${fmt(nsTotal)} NetSuite requests x ${opts.netsuiteMs} ms / ${opts.governor} in flight = **${secondsOf(floorMs)}** (${fmt(nsTotal / Math.max(1, inv.length + loadLatency.length), 2)} requests per invoice, the probes' included; the worker's first currency look-up too) |`);
+    say(`| month-end / max(ceiling, floor) | **${fmt(ratio, 2)}x** (goal <= 1.25x: ${ratio <= 1.25 ? 'met' : 'NOT met'}) |`);
+    say(`| governor refusals (429) | ${fmt(refusals)} (goal 0: ${refusals === 0 ? 'met' : 'NOT met'}) |`);
+    say(`| duplicates in NetSuite | ${duplicates} (${fmt(inv.length)} invoices for ${fmt(perDeal.size)} deals) |`);
+    say(`| entries invoiced | ${fmt(row.sources)} distinct of ${fmt(opts.deals * opts.entries)}, ${row.twice} on two invoices, ${fmt(row.links)} audit links |`);
+    for (const c of Object.keys(expected)) say(`| ${c} subtotal | NetSuite ${fmt(erpSubtotal[c] ?? 0)} minor units; hand formula sum(minutes) x ${fmt(BOOKS[c as Currency].perMinute * 60)}/h / 60 = ${fmt(expected[c]!)} (${erpSubtotal[c] === expected[c] ? 'equal' : 'DIFFERENT'}) |`);
+    say(`| invoice latency, idle (baseline) | ${idleLatency.length} probes: p50 ${fmt(pct(idleLatency, 50))} ms, p99 ${fmt(pct(idleLatency, 99))} ms |`);
+    say(`| invoice latency, month-end load | ${loadLatency.length} probes: p50 ${fmt(pct(loadLatency, 50))} ms, p99 **${fmt(pct(loadLatency, 99))} ms** (${fmt(pct(loadLatency, 99) / pct(idleLatency, 99), 1)}x idle; goal p99 < 2,000 ms: ${pct(loadLatency, 99) < 2_000 ? 'met' : 'NOT met'}) |`);
+    say(`| bench process CPU (sandboxes + sender) | ${fmt((benchCpu.user + benchCpu.system) / 1e6, 1)} s during the month-end |`);
+    say(`| load average at end | ${loadavg().map((l) => l.toFixed(1)).join(' ')} |`);
+    for (const l of profileSummary) say(l);
+    if (!done || duplicates > 0 || row.twice > 0 || Object.keys(expected).some((c) => erpSubtotal[c] !== expected[c])) process.exitCode = 1;
+  } finally {
+    for (const c of cleanup.reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   }
+}
 
-  // ON first: what is still retrying when OFF hits its deadline must not run into another phase.
-  await phase(`rate limit ON (maxTaskQueueActivitiesPerSecond ${ERP_PER_SECOND})`, 'ON', 3, ERP_PER_SECOND, 20 * 60_000);
-  await phase(`rate limit OFF (maxTaskQueueActivitiesPerSecond 100,000: no effective limit)`, 'OFF', 2, 100_000, OFF_DEADLINE_S * 1000);
+/** Runs `fn` over `items`, at most `n` at once. */
+async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
 
-  main.shutdown();
-  await mainRun;
-  await env.teardown();
-  await sandbox.close();
-  await handle.close();
-  console.log(`\nload at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+/** Workflow tasks completed, activities scheduled, signals and child workflows in a deal's history (and its children's tasks and activities). */
+async function historyShape(client: Client, workflowId: string): Promise<{ tasks: number; activities: number; signals: number; children: number }> {
+  const out = { tasks: 0, activities: 0, signals: 0, children: 0 };
+  const walk = async (id: string, runId?: string) => {
+    const history = await client.workflow.getHandle(id, runId).fetchHistory();
+    for (const e of history.events ?? []) {
+      if (e.workflowTaskCompletedEventAttributes) out.tasks += 1;
+      if (e.activityTaskScheduledEventAttributes) out.activities += 1;
+      if (e.workflowExecutionSignaledEventAttributes) out.signals += 1;
+      const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      if (child?.workflowId) {
+        out.children += 1;
+        await walk(child.workflowId, child.runId ?? undefined);
+      }
+    }
+  };
+  await walk(workflowId);
+  return out;
+}
+
+/**
+ * The engine's own ceiling: `n` workflows, each started and signalled `signals` times while no
+ * worker polls, then run by a worker in this process (the SDK's defaults): wait for the
+ * signals, then `activities` no-op activities one after another. Timed from the worker's start
+ * to the last completion.
+ */
+async function engineCeiling(address: string, n: number, activities: number, signals: number, senders: number): Promise<{ ms: number; tasksPerWorkflow: number }> {
+  const connection = await NativeConnection.connect({ address });
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection });
+  const noop = () => {};
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'engine-ceiling.workflow.ts'), logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop } });
+  const ids = Array.from({ length: n }, (_, i) => `ceiling-${Date.now().toString(36)}-${i}`);
+  // Started and signalled before any worker polls, as the deals were.
+  await pool(ids, senders, async (id) => {
+    const h = await client.workflow.start('engineCeiling', { taskQueue: 'engine-ceiling', workflowId: id, args: [{ activities, signals }] });
+    for (let s = 0; s < signals; s++) await h.signal('more');
+  });
+  const worker = await Worker.create({ connection, taskQueue: 'engine-ceiling', workflowBundle, activities: { noop: async () => undefined } });
+  const t = performance.now();
+  const running = worker.run();
+  await Promise.all(ids.map((id) => client.workflow.getHandle(id).result()));
+  const ms = performance.now() - t;
+  const first = await client.workflow.getHandle(ids[0]!).fetchHistory();
+  const tasksPerWorkflow = (first.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
+  worker.shutdown();
+  await running;
+  await clientConnection.close();
+  await connection.close();
+  return { ms, tasksPerWorkflow };
+}
+
+/** Self time of the worker's CPU profile by where the code lives (q2c's modules, each package, Node's own), and the top functions. */
+function summariseProfile(dir: string): string[] {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  if (files.length === 0) return [`(no CPU profile written in ${dir})`];
+  const prof = JSON.parse(readFileSync(path.join(dir, files[0]!), 'utf8')) as { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>; startTime: number; endTime: number; samples: number[] };
+  const totalMs = (prof.endTime - prof.startTime) / 1000;
+  const hits = prof.samples.length;
+  const msPerHit = totalMs / Math.max(1, hits);
+  const where = (url: string, fn: string): string => {
+    if (url === '') return fn === '(idle)' || fn === '(program)' || fn === '(garbage collector)' ? fn : '(native)';
+    const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    if (nm) return nm[1]!;
+    if (url.startsWith('node:')) return 'node internals';
+    const src = /\/(src\/[^/]+(?:\/[^/]+)?)/.exec(url);
+    return src ? src[1]! : url.replace(/^file:\/\//, '').replace(REPO_ROOT, '');
+  };
+  const byPlace = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const h = n.hitCount ?? 0;
+    if (h === 0) continue;
+    const place = where(n.callFrame.url, n.callFrame.functionName);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + h);
+    const fn = `${n.callFrame.functionName || '(anonymous)'} ${place}:${n.callFrame.lineNumber + 1}`;
+    byFn.set(fn, (byFn.get(fn) ?? 0) + h);
+  }
+  const busy = hits - (byPlace.get('(idle)') ?? 0);
+  const top = (m: Map<string, number>, k: number) => [...m].filter(([p]) => p !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, k);
+  return [
+    '',
+    `worker CPU profile: ${secondsOf(totalMs)} profiled, ${secondsOf(busy * msPerHit)} on the CPU (the main thread; workflow threads and the SDK core are native threads outside it)`,
+    '| where | self time | share of busy |',
+    '| --- | ---: | ---: |',
+    ...top(byPlace, 15).map(([p, h]) => `| ${p} | ${secondsOf(h * msPerHit)} | ${fmt((100 * h) / Math.max(1, busy), 1)} % |`),
+    '',
+    '| function | self time |',
+    '| --- | ---: |',
+    ...top(byFn, 15).map(([f, h]) => `| ${f} | ${secondsOf(h * msPerHit)} |`),
+  ];
 }
 
 main().catch((err) => {

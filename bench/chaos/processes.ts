@@ -6,11 +6,15 @@
  * previous commit's for the mid-run deploy).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { devServerArgs, loadDevServerSettings, portOpen, waitForPort } from '../../src/cli/temporal-dev';
 import { resolveTemporalCli, REPO_ROOT } from '../../src/cli/toolchain';
+import { sandboxConnectorEnv } from '../../src/cli/dev-secrets';
+import { SANDBOX_DOCUSIGN_HMAC_KEYS } from '../../src/sandbox/credentials';
+import { STRIPE_SANDBOX } from '../../src/sandbox/stripe/stripe.sandbox';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -144,10 +148,10 @@ export interface Q2cProcess {
  * Starts `entry` (src/worker.ts or src/service/main.ts) of `root` under tsx,
  * logging JSON to `logFile`; `ready` resolves when a line matches `readyLine`.
  */
-export function startQ2c(opts: { name: string; root?: string; entry: string; env: Record<string, string>; logFile: string; readyLine: RegExp }): Q2cProcess {
+export function startQ2c(opts: { name: string; root?: string; entry: string; env: Record<string, string>; logFile: string; readyLine: RegExp; nodeArgs?: string[] }): Q2cProcess {
   const root = opts.root ?? REPO_ROOT;
   const out = openSync(opts.logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, opts.entry)], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(root, opts.entry)], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', ...opts.env },
     stdio: ['ignore', 'pipe', out],
@@ -169,4 +173,52 @@ export function startQ2c(opts: { name: string; root?: string; entry: string; env
   });
   ready.catch(() => {});
   return { name: opts.name, root, child, startedAt, ready };
+}
+
+// ---------------------------------------------------------------- q2c configuration
+
+/**
+ * The environment of q2c's service and workers on this stack: the sandboxes as vendors, the
+ * run's own Temporal and PostgreSQL, fresh webhook secrets and payload keys, and the webhook
+ * rate limit out of the way (the harness is one client on loopback).
+ */
+export function q2cEnv(o: { dir: string; sandboxUrl: string; temporalAddress: string; databaseUrl: string; servicePort: number; workflowBundle: string; extra?: Record<string, string> }) {
+  const secrets = { salesforce: randomBytes(24).toString('hex'), kantata: randomBytes(24).toString('hex') };
+  const payloadKeys = `run1:${randomBytes(32).toString('base64')}`;
+  const env: Record<string, string> = {
+    ...sandboxConnectorEnv(o.sandboxUrl),
+    TEMPORAL_ADDRESS: o.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: 'q2c',
+    DATABASE_URL: o.databaseUrl,
+    Q2C_DATA_DIR: path.join(o.dir, 'data'),
+    Q2C_PAYLOAD_KEYS: payloadKeys,
+    Q2C_WEBHOOK_SECRET_SALESFORCE: secrets.salesforce,
+    Q2C_WEBHOOK_SECRET_KANTATA: secrets.kantata,
+    Q2C_DOCUSIGN_CONNECT_KEYS: SANDBOX_DOCUSIGN_HMAC_KEYS.join(','),
+    STRIPE_WEBHOOK_SECRET: STRIPE_SANDBOX.webhookSecret,
+    Q2C_OPERATOR_API_KEYS: `bench:read+operate:${randomBytes(24).toString('hex')}`,
+    SERVICE_PORT: String(o.servicePort),
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
+    LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
+    WORKER_METRICS_ADDRESS: 'off',
+    WORKFLOW_BUNDLE: o.workflowBundle,
+    ...o.extra,
+  };
+  return { secrets, payloadKeys, env };
+}
+
+/**
+ * The servers a run owns: PostgreSQL and the Temporal dev server in `dir`, and this build's
+ * workflow bundle (the workers start from it); each stop is pushed onto `cleanup`.
+ */
+export async function startServers(dir: string, cleanup: Array<() => Promise<unknown>>): Promise<{ pg: ChaosPostgres; temporal: ChaosTemporal; workflowBundle: string }> {
+  const pg = await startPostgres(dir);
+  cleanup.push(() => pg.stop());
+  const temporal = await startTemporal(dir);
+  cleanup.push(() => temporal.stop());
+  const bundleDir = path.join(dir, 'bundle');
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/workflow-bundle.ts'), bundleDir], { cwd: REPO_ROOT, stdio: 'pipe' });
+  return { pg, temporal, workflowBundle: path.join(bundleDir, 'workflow-bundle.js') };
 }

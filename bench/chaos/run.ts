@@ -7,14 +7,12 @@
  * to settle, reconciled from the vendors' records (reconcile.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { EncryptionCodec, parseEncryptionKeys } from '../../src/codec/encryption.codec';
-import { sandboxConnectorEnv } from '../../src/cli/dev-secrets';
 import { REPO_ROOT } from '../../src/cli/toolchain';
 import { openDb } from '../../src/db';
 import { SANDBOX_DOCUSIGN_HMAC_KEYS } from '../../src/sandbox/credentials';
@@ -22,7 +20,7 @@ import { seededRandom, type FaultRuleInput } from '../../src/sandbox/faults';
 import { startSandbox } from '../../src/sandbox/server';
 import { STRIPE_SANDBOX } from '../../src/sandbox/stripe/stripe.sandbox';
 import { driveDeal, planDeals } from './deals';
-import { exited, freePort, sleep, startPostgres, startQ2c, startTemporal, type Q2cProcess } from './processes';
+import { exited, freePort, q2cEnv, sleep, startQ2c, startServers, type Q2cProcess } from './processes';
 import { reconcile, type Reconciliation } from './reconcile';
 import { Storm } from './storm';
 
@@ -107,12 +105,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
   log(`chaos ${profile.name}: ${profile.deals} deals, ${profile.workers} worker processes, ${profile.kills} SIGKILLs, vendor faults ${Math.round(profile.faultProbability * 100)} %, at ${revision}; files in ${dir}`);
   try {
     // ---- the stack: PostgreSQL, Temporal, the sandboxes (their own in-memory database: vendors are other systems), the storm
-    const pg = await startPostgres(dir);
-    cleanup.push(() => pg.stop());
-    const temporal = await startTemporal(dir);
-    cleanup.push(() => temporal.stop());
-    const bundleDir = path.join(dir, 'bundle');
-    execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/workflow-bundle.ts'), bundleDir], { cwd: REPO_ROOT, stdio: 'pipe' });
+    const { pg, temporal, workflowBundle } = await startServers(dir, cleanup);
     log(`  PostgreSQL ${pg.url.replace(/\/\/.*@/, '//…@')}, Temporal ${temporal.address}, workflow bundle built (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
     const servicePort = await freePort();
@@ -127,29 +120,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     // NetSuite's account governor: few requests in flight, so concurrency refusals happen for real.
     await fetch(`${sandbox.url}/netsuite/_sandbox/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrencyLimit: 3, processingMs: 20 }) });
 
-    const secrets = { salesforce: randomBytes(24).toString('hex'), kantata: randomBytes(24).toString('hex') };
-    const payloadKeys = `chaos1:${randomBytes(32).toString('base64')}`;
-    const env: Record<string, string> = {
-      ...sandboxConnectorEnv(sandbox.url),
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_TASK_QUEUE: 'q2c',
-      DATABASE_URL: pg.url,
-      Q2C_DATA_DIR: path.join(dir, 'data'),
-      Q2C_PAYLOAD_KEYS: payloadKeys,
-      Q2C_WEBHOOK_SECRET_SALESFORCE: secrets.salesforce,
-      Q2C_WEBHOOK_SECRET_KANTATA: secrets.kantata,
-      Q2C_DOCUSIGN_CONNECT_KEYS: SANDBOX_DOCUSIGN_HMAC_KEYS.join(','),
-      STRIPE_WEBHOOK_SECRET: STRIPE_SANDBOX.webhookSecret,
-      Q2C_OPERATOR_API_KEYS: `chaos:read+operate:${randomBytes(24).toString('hex')}`,
-      SERVICE_PORT: String(servicePort),
-      // The storm is one client on loopback: a vendor's redeliveries are not throttled here.
-      WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      WORKER_METRICS_ADDRESS: 'off',
-      WORKFLOW_BUNDLE: path.join(bundleDir, 'workflow-bundle.js'),
-    };
+    const { secrets, payloadKeys, env } = q2cEnv({ dir, sandboxUrl: sandbox.url, temporalAddress: temporal.address, databaseUrl: pg.url, servicePort, workflowBundle });
 
     // ---- q2c: the service, then the workers (of the previous commit first when a deploy is in the run)
     const service = startQ2c({ name: 'service', entry: 'src/service/main.ts', env, logFile: path.join(dir, 'service.log'), readyLine: /Server listening/ });
