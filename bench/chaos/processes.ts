@@ -155,15 +155,23 @@ export function startQ2c(opts: { name: string; root?: string; entry: string; env
   const startedAt = Date.now();
   const ready = new Promise<number>((resolve, reject) => {
     let buf = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    // Lines are read until the ready line only: past it the log goes to the file untouched (a
+    // busy service's request log would otherwise be split and matched here line by line).
+    const onData = (chunk: Buffer) => {
       buf += chunk.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (opts.readyLine.test(line)) resolve(Date.now());
+        if (opts.readyLine.test(line)) {
+          child.stdout!.off('data', onData);
+          buf = '';
+          resolve(Date.now());
+          return;
+        }
       }
-    });
+    };
+    child.stdout!.on('data', onData);
     child.stdout!.pipe(createWriteStream(opts.logFile, { flags: 'a' }));
     child.once('exit', (code, signal) => reject(new Error(`${opts.name} exited with ${signal ?? code} before it was ready (see ${opts.logFile})`)));
   });
