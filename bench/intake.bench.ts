@@ -6,10 +6,13 @@
  *   npm run bench:intake                                    # 30 s per phase, 500 requests/s, 50 connections, 1,000 deals
  *   npm run bench:intake -- --duration 10 --connections 20  # quicker
  *   npm run bench:intake -- --rate 800 --deals 5000
+ *   npm run bench:intake -- --service-cpu-prof /tmp/prof   # the service under node --cpu-prof
  *
  * What runs: a PostgreSQL cluster of the run's own (initdb in a temporary
- * directory; as the `postgres` user when run as root), the Temporal dev server
- * (SQLite file in the same directory), and the service as its deployment runs
+ * directory; as the `postgres` user when run as root; fsync off), the Temporal
+ * dev server (its SQLite file on tmpfs, /dev/shm, unless --temporal-on-disk: on
+ * this machine's disk each of its writes waits for an fsync, about 25
+ * signal-with-starts/s), and the service as its deployment runs
  * it: `src/service/main.ts` as a child process (NODE_ENV=production, JSON
  * request log at info, payload encryption on, PostgreSQL pool of 10). No
  * worker runs: the server accepts starts and signals without one (the deals
@@ -31,6 +34,15 @@
  * A short warm-up of each path comes first and is not counted. Any non-2xx
  * answer or connection error makes its phase invalid. Afterwards the inbox in
  * PostgreSQL must hold a dispatched row for every event answered 202.
+ *
+ * autocannon's overallRate is not a smooth arrival rate: each connection sends
+ * its share of a second back to back from the start of the second, then waits
+ * for the next. The paced phase is bursts of `--connections` requests in flight
+ * until the second's quota is answered, then nothing.
+ *
+ * Where the time goes: the CPU seconds of each process (this one, the service,
+ * the dev server, PostgreSQL) over each phase, from /proc, and the service's
+ * own mean dispatch time (q2c_webhook_dispatch_seconds on its /metrics).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -58,6 +70,8 @@ interface Options {
   connections: number;
   deals: number;
   temporalOnDisk: boolean;
+  /** A directory: the service runs under `node --cpu-prof` and leaves its profile there at the end. */
+  serviceCpuProf?: string;
 }
 
 interface PhaseResult {
@@ -203,12 +217,13 @@ async function intake(o: { name: string; url: string; secret: string; tag: strin
 
 type Cpu = Record<'bench' | 'service' | 'temporal' | 'postgres', number>;
 
-/** utime + stime of a process, seconds (Linux /proc; 0 when it is gone). */
-function procCpuSeconds(pid: number): number {
+/** utime + stime of a process, seconds (Linux /proc; 0 when it is gone); with `reaped`, also its exited children's. */
+function procCpuSeconds(pid: number, reaped = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const ticks = Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
+    return ticks / 100;
   } catch {
     return 0;
   }
@@ -224,18 +239,22 @@ const parentOf = (pid: number): number | undefined => {
 };
 const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
 
-/** CPU seconds so far of this process, the service, the Temporal dev server (this process's `temporal` child) and PostgreSQL (postmaster and backends). */
+/**
+ * CPU seconds so far of this process, the service, the Temporal dev server (this process's
+ * `temporal` child) and PostgreSQL: the postmaster with its exited backends (the service's pool
+ * closes idle connections) and the live ones.
+ */
 function cpuNow(servicePid: number, pgData: string): Cpu {
   const postmaster = Number(readFileSync(path.join(pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const all = pids();
   const temporal = all.filter((p) => parentOf(p) === process.pid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'temporal');
-  const postgres = [postmaster, ...all.filter((p) => parentOf(p) === postmaster)];
+  const backends = all.filter((p) => parentOf(p) === postmaster);
   const { user, system } = process.cpuUsage();
   return {
     bench: (user + system) / 1e6,
     service: procCpuSeconds(servicePid),
     temporal: temporal.reduce((a, p) => a + procCpuSeconds(p), 0),
-    postgres: postgres.reduce((a, p) => a + procCpuSeconds(p), 0),
+    postgres: procCpuSeconds(postmaster, true) + backends.reduce((a, p) => a + procCpuSeconds(p), 0),
   };
 }
 
@@ -311,7 +330,7 @@ async function run(o: Options): Promise<boolean> {
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
     };
-    const service = startQ2c({ name: 'service', entry: 'src/service/main.ts', env, logFile: path.join(dir, 'service.log'), readyLine: /Server listening/ });
+    const service = startQ2c({ name: 'service', entry: 'src/service/main.ts', env, logFile: path.join(dir, 'service.log'), readyLine: /Server listening/, ...(o.serviceCpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.serviceCpuProf)}`] } : {}) });
     serviceProc = service;
     cleanup.push(async () => {
       service.child.kill('SIGTERM');
@@ -420,6 +439,7 @@ new Command('bench:intake')
   .option('--rate <n>', 'requests per second of the paced phase', positive('--rate'), 500)
   .option('--connections <n>', 'connections (intake) and loops (raw)', positive('--connections'), 50)
   .option('--deals <n>', 'deals each phase spreads its events over', positive('--deals'), 1_000)
+  .option('--service-cpu-prof <dir>', 'run the service under node --cpu-prof, its .cpuprofile written to <dir> when it stops')
   .option('--temporal-on-disk', "the dev server's SQLite file on disk instead of tmpfs (/dev/shm)", false)
   .action(async (o: Options) => {
     const ok = await run(o);

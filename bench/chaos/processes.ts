@@ -142,12 +142,13 @@ export interface Q2cProcess {
 
 /**
  * Starts `entry` (src/worker.ts or src/service/main.ts) of `root` under tsx,
- * logging JSON to `logFile`; `ready` resolves when a line matches `readyLine`.
+ * logging JSON to `logFile`; `ready` resolves when a line matches `readyLine`. `nodeArgs` go
+ * to node itself (e.g. --cpu-prof, which NODE_OPTIONS does not take).
  */
-export function startQ2c(opts: { name: string; root?: string; entry: string; env: Record<string, string>; logFile: string; readyLine: RegExp }): Q2cProcess {
+export function startQ2c(opts: { name: string; root?: string; entry: string; env: Record<string, string>; logFile: string; readyLine: RegExp; nodeArgs?: string[] }): Q2cProcess {
   const root = opts.root ?? REPO_ROOT;
   const out = openSync(opts.logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, opts.entry)], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(root, opts.entry)], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', ...opts.env },
     stdio: ['ignore', 'pipe', out],
