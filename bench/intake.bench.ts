@@ -31,8 +31,8 @@
  *               options and payload codec;
  *   intake      autocannon, `--connections` connections, as fast as answered;
  *   raw after   the raw loop again: the baseline is the mean of the two raw
- *               phases around the intake phase (the server slows a little as
- *               the run adds open workflows);
+ *               phases around the intake phase (the CPU a shared machine
+ *               leaves to the run drifts within minutes);
  *   paced       autocannon at `--rate` requests/s overall (`overallRate`).
  * A short warm-up of each path comes first and is not counted. Any non-2xx
  * answer or connection error makes its phase invalid. Afterwards the inbox in
@@ -368,9 +368,9 @@ async function run(o: Options): Promise<boolean> {
       console.log(`  ${r.name} done: ${r.ok} ${r.name.startsWith('raw') ? 'calls' : 'answered 202'}, ${r.perSecond.toFixed(0)}/s`);
       return { ...r, cpu, ...(dispatched > 0 ? { dispatchMeanMs: (1000 * (d1.sum - d0.sum)) / dispatched } : {}) };
     };
-    // The raw loop runs before and after the unpaced intake phase: the server slows as the run adds
-    // workflows (each phase's deals stay open, each with a workflow task no worker takes), so the
-    // intake phase is compared with the mean of the two phases around it.
+    // The raw loop runs before and after the unpaced intake phase, which is compared with their mean:
+    // on a shared machine the CPU left to the run drifts within minutes (and each phase leaves its
+    // deals open, each with a workflow task no worker takes, so the server's state grows too).
     const raw = await measured(() => rawLoop(client, { ...base, name: 'raw before', tag: tag('raw'), seconds: o.duration }));
     const free = await measured(() => intake({ ...base, name: 'intake', url, secret, tag: tag('intake'), seconds: o.duration }));
     const rawAfter = await measured(() => rawLoop(client, { ...base, name: 'raw after', tag: tag('raw-after'), seconds: o.duration }));
