@@ -442,11 +442,16 @@ const positive = (name: string) => (v: string) => {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number, not ${v}`);
   return n;
 };
+const wholeNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, not ${v}`);
+  return n;
+};
 
 new Command('bench:intake')
   .description('signed webhooks through the service against a raw signal-with-start loop (issue 16)')
   .option('--duration <s>', 'seconds per measured phase', positive('--duration'), 30)
-  .option('--warmup <s>', 'seconds of warm-up per path, not counted (0: none)', (v) => Number(v), 5)
+  .option('--warmup <s>', 'seconds of warm-up per path, not counted (0: none)', wholeNumber('--warmup'), 5)
   .option('--rate <n>', 'requests per second of the paced phase', positive('--rate'), 500)
   .option('--connections <n>', 'connections (intake) and loops (raw)', positive('--connections'), 50)
   .option('--deals <n>', 'deals each phase spreads its events over', positive('--deals'), 1_000)
