@@ -146,7 +146,8 @@ export interface Q2cProcess {
 
 /**
  * Starts `entry` (src/worker.ts or src/service/main.ts) of `root` under tsx,
- * logging JSON to `logFile`; `ready` resolves when a line matches `readyLine`.
+ * logging JSON to `logFile`; `ready` resolves when a line matches `readyLine`. `nodeArgs` go
+ * to node itself (e.g. --cpu-prof, which NODE_OPTIONS does not take).
  */
 export function startQ2c(opts: { name: string; root?: string; entry: string; env: Record<string, string>; logFile: string; readyLine: RegExp; nodeArgs?: string[] }): Q2cProcess {
   const root = opts.root ?? REPO_ROOT;
@@ -159,15 +160,23 @@ export function startQ2c(opts: { name: string; root?: string; entry: string; env
   const startedAt = Date.now();
   const ready = new Promise<number>((resolve, reject) => {
     let buf = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    // Lines are read until the ready line only: past it the log goes to the file untouched (a
+    // busy service's request log would otherwise be split and matched here line by line).
+    const onData = (chunk: Buffer) => {
       buf += chunk.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (opts.readyLine.test(line)) resolve(Date.now());
+        if (opts.readyLine.test(line)) {
+          child.stdout!.off('data', onData);
+          buf = '';
+          resolve(Date.now());
+          return;
+        }
       }
-    });
+    };
+    child.stdout!.on('data', onData);
     child.stdout!.pipe(createWriteStream(opts.logFile, { flags: 'a' }));
     child.once('exit', (code, signal) => reject(new Error(`${opts.name} exited with ${signal ?? code} before it was ready (see ${opts.logFile})`)));
   });
