@@ -48,7 +48,7 @@
  * own mean dispatch time (q2c_webhook_dispatch_seconds on its /metrics).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,7 +59,7 @@ import { Client as PgClient } from 'pg';
 import { EncryptionCodec, parseEncryptionKeys } from '../src/codec/encryption.codec';
 import { closedWonSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, type ClosedWonEvent, type DealInput } from '../src/contract';
 import { sign } from './chaos/storm';
-import { exited, freePort, startPostgres, startQ2c, startTemporal, type Q2cProcess } from './chaos/processes';
+import { exited, freePort, startPostgres, startQ2c, startTemporal, temporalDir, type Q2cProcess } from './chaos/processes';
 
 const ENDPOINT = '/webhooks/salesforce/opportunity';
 const TASK_QUEUE = 'q2c';
@@ -305,11 +305,8 @@ async function run(o: Options): Promise<boolean> {
   try {
     const pg = await startPostgres(dir);
     cleanup.push(() => pg.stop());
-    // On disk, the dev server's SQLite waits for each write's fsync: ~25 signal-with-starts/s on this
-    // machine's disk against ~100/s on tmpfs. Default tmpfs (/dev/shm): PostgreSQL runs with fsync off too.
-    const temporalDir = !o.temporalOnDisk && existsSync('/dev/shm') ? mkdtempSync('/dev/shm/q2c-intake-temporal-') : dir;
-    if (temporalDir !== dir) cleanup.push(async () => rmSync(temporalDir, { recursive: true, force: true }));
-    const temporal = await startTemporal(temporalDir);
+    const temporalFiles = temporalDir(dir, cleanup, o.temporalOnDisk);
+    const temporal = await startTemporal(temporalFiles);
     cleanup.push(() => temporal.stop());
 
     const servicePort = await freePort();
@@ -340,7 +337,7 @@ async function run(o: Options): Promise<boolean> {
       await exited(service.child);
     });
     await service.ready;
-    console.log(`  Temporal dev server's SQLite file in ${temporalDir}${temporalDir === dir ? ' (on disk)' : ' (tmpfs)'}`);
+    console.log(`  Temporal dev server's SQLite file in ${temporalFiles}${temporalFiles === dir ? ' (on disk)' : ' (tmpfs)'}`);
     console.log(`  PostgreSQL, Temporal dev server ${temporal.address} and the service (src/service/main.ts, pid ${service.child.pid}) up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     console.log(`  no worker runs: the server accepts the starts and signals without one; intake is what is measured`);
     console.log(`  the service's webhook rate limit is raised to ${WEBHOOK_LIMIT_PER_MINUTE.toLocaleString('en-US')}/min (WEBHOOK_RATE_LIMIT_PER_MINUTE; default 6,000) so the one load generator is not refused`);

@@ -82,9 +82,10 @@ const program = new Command()
   .option('--senders <n>', 'relay events posted at once', (v) => Number(v), 16)
   .option('--deadline <s>', 'seconds the month-end phase may take', (v) => Number(v), 1_800)
   .option('--profile', 'write a CPU profile of the worker during the month-end and summarise it')
+  .option('--temporal-on-disk', "the dev server's SQLite file on disk instead of tmpfs (/dev/shm)")
   .option('--keep', 'keep the temporary directory (logs, profile)')
   .parse();
-const opts = program.opts<{ deals: number; entries: number; governor: number; netsuiteMs: number; probes: number; senders: number; deadline: number; profile?: boolean; keep?: boolean }>();
+const opts = program.opts<{ deals: number; entries: number; governor: number; netsuiteMs: number; probes: number; senders: number; deadline: number; profile?: boolean; temporalOnDisk?: boolean; keep?: boolean }>();
 
 const catalog = loadCatalog();
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
   say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; files in ${dir}`);
   try {
     // ---- the stack
-    const { pg, temporal, workflowBundle } = await startServers(dir, cleanup);
+    const { pg, temporal, workflowBundle } = await startServers(dir, cleanup, { temporalOnDisk: opts.temporalOnDisk ?? false });
     const sandboxDb = await openDb({ dataDir: 'memory://' });
     cleanup.push(() => sandboxDb.close());
     const sandbox = await startSandbox({ port: 0, db: sandboxDb.db, logger: pino({ level: 'silent' }) });

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { devServerArgs, loadDevServerSettings, portOpen, waitForPort } from '../../src/cli/temporal-dev';
@@ -219,13 +219,26 @@ export function q2cEnv(o: { dir: string; sandboxUrl: string; temporalAddress: st
 }
 
 /**
- * The servers a run owns: PostgreSQL and the Temporal dev server in `dir`, and this build's
- * workflow bundle (the workers start from it); each stop is pushed onto `cleanup`.
+ * Where a run's Temporal dev server keeps its SQLite file: on tmpfs (/dev/shm) unless `onDisk`.
+ * On this machine's disk SQLite waits for each write's fsync (about 25 signal-with-starts/s
+ * against about 100/s on tmpfs), which would measure the disk, not the engine; PostgreSQL runs
+ * with fsync off for the same reason. A tmpfs directory is removed by `cleanup`.
  */
-export async function startServers(dir: string, cleanup: Array<() => Promise<unknown>>): Promise<{ pg: ChaosPostgres; temporal: ChaosTemporal; workflowBundle: string }> {
+export function temporalDir(dir: string, cleanup: Array<() => Promise<unknown>>, onDisk = false): string {
+  if (onDisk || !existsSync('/dev/shm')) return dir;
+  const shm = mkdtempSync('/dev/shm/q2c-temporal-');
+  cleanup.push(async () => rmSync(shm, { recursive: true, force: true }));
+  return shm;
+}
+
+/**
+ * The servers a run owns: PostgreSQL and the Temporal dev server (its file per `temporalDir`),
+ * and this build's workflow bundle (the workers start from it); each stop is pushed onto `cleanup`.
+ */
+export async function startServers(dir: string, cleanup: Array<() => Promise<unknown>>, o: { temporalOnDisk?: boolean } = {}): Promise<{ pg: ChaosPostgres; temporal: ChaosTemporal; workflowBundle: string }> {
   const pg = await startPostgres(dir);
   cleanup.push(() => pg.stop());
-  const temporal = await startTemporal(dir);
+  const temporal = await startTemporal(temporalDir(dir, cleanup, o.temporalOnDisk));
   cleanup.push(() => temporal.stop());
   const bundleDir = path.join(dir, 'bundle');
   execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/workflow-bundle.ts'), bundleDir], { cwd: REPO_ROOT, stdio: 'pipe' });

@@ -105,7 +105,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
   log(`chaos ${profile.name}: ${profile.deals} deals, ${profile.workers} worker processes, ${profile.kills} SIGKILLs, vendor faults ${Math.round(profile.faultProbability * 100)} %, at ${revision}; files in ${dir}`);
   try {
     // ---- the stack: PostgreSQL, Temporal, the sandboxes (their own in-memory database: vendors are other systems), the storm
-    const { pg, temporal, workflowBundle } = await startServers(dir, cleanup);
+    const { pg, temporal, workflowBundle } = await startServers(dir, cleanup, { temporalOnDisk: true }); // the same file after a restart, as on a real disk
     log(`  PostgreSQL ${pg.url.replace(/\/\/.*@/, '//…@')}, Temporal ${temporal.address}, workflow bundle built (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
     const servicePort = await freePort();
