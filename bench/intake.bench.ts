@@ -48,7 +48,7 @@
  * own mean dispatch time (q2c_webhook_dispatch_seconds on its /metrics).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,7 +59,7 @@ import { Client as PgClient } from 'pg';
 import { EncryptionCodec, parseEncryptionKeys } from '../src/codec/encryption.codec';
 import { closedWonSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, type ClosedWonEvent, type DealInput } from '../src/contract';
 import { sign } from './chaos/storm';
-import { exited, freePort, startPostgres, startQ2c, startTemporal, temporalDir, type Q2cProcess } from './chaos/processes';
+import { cpuSince, exited, freePort, processCpu, startPostgres, startQ2c, startTemporal, temporalDir, type ProcessCpu, type Q2cProcess } from './chaos/processes';
 
 const ENDPOINT = '/webhooks/salesforce/opportunity';
 const TASK_QUEUE = 'q2c';
@@ -218,50 +218,7 @@ async function intake(o: { name: string; url: string; secret: string; tag: strin
 
 // ---------------------------------------------------------------- where the time goes
 
-type Cpu = Record<'bench' | 'service' | 'temporal' | 'postgres', number>;
-
-/** utime + stime of a process, seconds (Linux /proc; 0 when it is gone); with `reaped`, also its exited children's. */
-function procCpuSeconds(pid: number, reaped = false): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
-    return ticks / 100;
-  } catch {
-    return 0;
-  }
-}
-
-const parentOf = (pid: number): number | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-};
-const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-
-/**
- * CPU seconds so far of this process, the service, the Temporal dev server (this process's
- * `temporal` child) and PostgreSQL: the postmaster with its exited backends (the service's pool
- * closes idle connections) and the live ones.
- */
-function cpuNow(servicePid: number, pgData: string): Cpu {
-  const postmaster = Number(readFileSync(path.join(pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const all = pids();
-  const temporal = all.filter((p) => parentOf(p) === process.pid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'temporal');
-  const backends = all.filter((p) => parentOf(p) === postmaster);
-  const { user, system } = process.cpuUsage();
-  return {
-    bench: (user + system) / 1e6,
-    service: procCpuSeconds(servicePid),
-    temporal: temporal.reduce((a, p) => a + procCpuSeconds(p), 0),
-    postgres: procCpuSeconds(postmaster, true) + backends.reduce((a, p) => a + procCpuSeconds(p), 0),
-  };
-}
-
-const cpuSince = (before: Cpu, after: Cpu): Cpu => ({ bench: after.bench - before.bench, service: after.service - before.service, temporal: after.temporal - before.temporal, postgres: after.postgres - before.postgres });
+type Cpu = ProcessCpu<'service'>;
 
 /** The service's q2c_webhook_dispatch_seconds for Salesforce so far: sum (s) and count. */
 async function dispatchSoFar(url: string): Promise<{ sum: number; count: number }> {
@@ -357,9 +314,9 @@ async function run(o: Options): Promise<boolean> {
     /** One phase, with the CPU each process spent in it and the service's dispatch time. */
     const measured = async (phase: () => Promise<PhaseResult>): Promise<PhaseResult> => {
       const d0 = await dispatchSoFar(url);
-      const c0 = cpuNow(service.child.pid!, pgData);
+      const c0 = processCpu({ service: service.child.pid! }, pgData);
       const r = await phase();
-      const cpu = cpuSince(c0, cpuNow(service.child.pid!, pgData));
+      const cpu = cpuSince(c0, processCpu({ service: service.child.pid! }, pgData));
       const d1 = await dispatchSoFar(url);
       const dispatched = d1.count - d0.count;
       console.log(`  ${r.name} done: ${r.ok} ${r.name.startsWith('raw') ? 'calls' : 'answered 202'}, ${r.perSecond.toFixed(0)}/s`);

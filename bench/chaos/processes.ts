@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { devServerArgs, loadDevServerSettings, portOpen, waitForPort } from '../../src/cli/temporal-dev';
@@ -244,3 +244,53 @@ export async function startServers(dir: string, cleanup: Array<() => Promise<unk
   execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/workflow-bundle.ts'), bundleDir], { cwd: REPO_ROOT, stdio: 'pipe' });
   return { pg, temporal, workflowBundle: path.join(bundleDir, 'workflow-bundle.js') };
 }
+
+// ---------------------------------------------------------------- where the CPU goes
+
+/** CPU seconds of the bench process, the Temporal dev server, PostgreSQL and the named q2c processes. */
+export type ProcessCpu<K extends string> = Record<'bench' | 'temporal' | 'postgres' | K, number>;
+
+/** utime + stime of a process, seconds (Linux /proc; 0 when it is gone); with `reaped`, also its exited children's. */
+function procCpuSeconds(pid: number, reaped = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
+    return ticks / 100;
+  } catch {
+    return 0;
+  }
+}
+
+const parentOf = (pid: number): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+};
+const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+
+/**
+ * CPU seconds so far of this process, the named q2c processes, the Temporal dev server (this
+ * process's `temporal` child) and PostgreSQL (the postmaster with its exited backends, and the
+ * live ones). Subtract two readings with `cpuSince`.
+ */
+export function processCpu<K extends string>(named: Record<K, number>, pgData: string): ProcessCpu<K> {
+  const postmaster = Number(readFileSync(path.join(pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const all = pids();
+  const temporal = all.filter((p) => parentOf(p) === process.pid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'temporal');
+  const backends = all.filter((p) => parentOf(p) === postmaster);
+  const { user, system } = process.cpuUsage();
+  const own = Object.fromEntries(Object.entries<number>(named).map(([k, pid]) => [k, procCpuSeconds(pid)])) as Record<K, number>;
+  return {
+    ...own,
+    bench: (user + system) / 1e6,
+    temporal: temporal.reduce((a, p) => a + procCpuSeconds(p), 0),
+    postgres: procCpuSeconds(postmaster, true) + backends.reduce((a, p) => a + procCpuSeconds(p), 0),
+  };
+}
+
+export const cpuSince = <K extends string>(before: ProcessCpu<K>, after: ProcessCpu<K>): ProcessCpu<K> =>
+  Object.fromEntries(Object.keys(after).map((k) => [k, after[k as keyof typeof after] - before[k as keyof typeof before]])) as ProcessCpu<K>;

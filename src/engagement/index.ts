@@ -17,6 +17,7 @@ export * from './refusal';
 export * from './revenue';
 export * from './scope';
 export * from './stalled-issue';
+export * from './issue-priority';
 export * from './state';
 export * from './termination';
 export * from './view';

@@ -375,7 +375,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
       const stored = await inbox.accept({ source: source.name, eventId: parsed.eventId, eventType: parsed.eventType, rawBody, workflowId, correlationId, signatureVerifiedAt, ...(routeParams ? { routeParams } : {}) });
       if (stored.kind === 'duplicate') {
         metrics.webhooksReceived.inc({ source: source.name, outcome: 'duplicate' });
-        log.info({ eventId: parsed.eventId, workflowId: stored.original.workflowId, originalId: stored.original.id, headers: request.headers }, 'webhook duplicate: not dispatched again');
+        log.info({ eventId: parsed.eventId, workflowId: stored.original.workflowId, originalId: stored.original.id }, 'webhook duplicate: not dispatched again');
         return reply.code(202).send({ workflowId: stored.original.workflowId, eventId: parsed.eventId, duplicate: true });
       }
       storedId = stored.id;
@@ -397,7 +397,9 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
       }
       await inbox.markDispatched(stored.id);
       metrics.webhooksReceived.inc({ source: source.name, outcome: 'dispatched' });
-      log.info({ eventId: parsed.eventId, eventType: parsed.eventType, workflowId, retry: stored.kind === 'retry', headers: request.headers }, 'webhook dispatched');
+      // Headers (redacted) are logged for refusals only, where they explain what a sender did wrong: every
+      // accepted delivery's headers were a sixth of the service's CPU under load (BENCHMARKS.md, "Intake").
+      log.info({ eventId: parsed.eventId, eventType: parsed.eventType, workflowId, retry: stored.kind === 'retry' }, 'webhook dispatched');
       return reply.code(202).send({ workflowId, eventId: parsed.eventId, duplicate: false });
     } catch (err) {
       if (!(err instanceof HttpProblem)) throw err;

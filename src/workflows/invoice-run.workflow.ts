@@ -4,6 +4,7 @@ import type { BillingActivities } from '../activities/billing.activities';
 import type { IssueContext, IssueRequest, IssueResult, IssueStep } from '../contract';
 import { issueProgressSignal } from '../contract/messages';
 import { STALLED_ISSUE_AFTER_MS, STALLED_ISSUE_PATCH } from '../engagement/stalled-issue';
+import { ISSUE_PRIORITY_PATCH, issuePriorityKey } from '../engagement/issue-priority';
 
 import { ERP_TASK_QUEUE } from '../contract/task-queues';
 import { failureCode, failureMessage } from './failures';
@@ -70,17 +71,22 @@ async function step<T>(watch: IssueWatch | undefined, invoiceId: string, name: I
 
 /**
  * Tax, post and write back each invoice, one after another (the ERP queue's
- * rate limit paces them). A failed invoice is reported, not thrown: the others
+ * concurrency paces them); a periodic invoice's steps at the bulk priority. A failed invoice is reported, not thrown: the others
  * still go out, and the deal raises an exception for the one that failed.
  * With a watch (the deal's own runs, from patched STALLED_ISSUE_PATCH on), an
  * invoice held in one step is reported while Temporal keeps retrying it.
  */
 export async function issueInvoices(ctx: IssueContext, requests: readonly IssueRequest[], opts: { watch?: IssueWatch; erpTaskQueue?: string } = {}): Promise<IssueResult[]> {
   const { watch } = opts;
-  const acts = proxyActivities<BillingActivities>(BILLING_OPTIONS);
-  const erp = proxyActivities<BillingActivities>(erpOptions(opts.erpTaskQueue));
+  // Periodic invoices' steps yield to everything else on the queues (src/engagement/issue-priority.ts).
+  const prioritised = requests.length > 0 && patched(ISSUE_PRIORITY_PATCH);
+  const proxies = (priorityKey: number | undefined) => {
+    const priority = priorityKey === undefined ? {} : { priority: { priorityKey } };
+    return { acts: proxyActivities<BillingActivities>({ ...BILLING_OPTIONS, ...priority }), erp: proxyActivities<BillingActivities>({ ...erpOptions(opts.erpTaskQueue), ...priority }) };
+  };
   const results: IssueResult[] = [];
   for (const req of requests) {
+    const { acts, erp } = proxies(prioritised ? issuePriorityKey(req.invoice.schedule) : undefined);
     try {
       const id = req.invoice.id;
       const t = await step(watch, id, 'TAX', () => acts.taxInvoice({ invoice: req.invoice, customer: ctx.customer, seller: ctx.seller, taxableLineIds: req.taxableLineIds }));

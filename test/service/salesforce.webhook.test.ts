@@ -253,8 +253,10 @@ describe('POST /webhooks/salesforce/opportunity', () => {
     const webhookLines = lines.filter((l) => l.source === 'salesforce');
     expect(webhookLines.map((l) => l.msg)).toEqual(['webhook dispatched', 'webhook rejected']);
     expect(webhookLines.map((l) => l.correlationId)).toEqual(['corr-log-1', 'corr-log-1']);
-    expect(webhookLines[0].headers['x-q2c-signature']).toBe('[REDACTED]');
-    expect(webhookLines[0].headers.authorization).toBe('[REDACTED]');
+    // Headers go with a refusal only (redacted), not with every accepted delivery.
+    expect(webhookLines[0].headers).toBeUndefined();
+    expect(webhookLines[1].headers['x-q2c-signature']).toBe('[REDACTED]');
+    expect(webhookLines[1].headers.authorization).toBe('[REDACTED]');
     expect(webhookLines[1].reason).toBe('STALE_TIMESTAMP');
     const all = h.logs.join('');
     for (const secret of [headers['x-q2c-signature'], ...Object.values(SECRETS)]) expect(all).not.toContain(secret);
