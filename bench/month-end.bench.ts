@@ -336,6 +336,9 @@ async function main(): Promise<void> {
     const cpu = cpuSince(cpu0, processCpu(q2cPids, pgData));
     await probing;
     const loadLatency = await latencies(loaded.filter((p) => loadSent.has(p.opportunityId)), loadSent, 120_000);
+    const waited = new Map<string, number>();
+    const probed = loaded.filter((p) => loadSent.has(p.opportunityId));
+    for (const p of probed) for (const [k, ms] of await probeWaits(client, dealWorkflowId(p.opportunityId))) waited.set(k, (waited.get(k) ?? 0) + ms);
     const requests = (await (await fetch(`${sandbox.url}/_sandbox/requests`)).json()) as { requests: Array<{ vendor: string; method: string; route: string; status: number; count: number }> };
     const nsRequests = requests.requests.filter((r) => r.vendor === 'netsuite');
     const nsTotal = nsRequests.reduce((a, r) => a + r.count, 0);
@@ -409,6 +412,7 @@ async function main(): Promise<void> {
     say(`| invoice latency, month-end load | ${loadLatency.length} probes: p50 ${fmt(pct(loadLatency, 50))} ms, p99 **${fmt(pct(loadLatency, 99))} ms** (${fmt(pct(loadLatency, 99) / pct(idleLatency, 99), 1)}x idle; goal p99 < 2,000 ms: ${pct(loadLatency, 99) < 2_000 ? 'met' : 'NOT met'}) |`);
     const cores = cpus().length;
     const share = (sec: number, ms: number) => `${fmt(sec, 1)} s (${fmt((100 * sec) / (ms / 1000) / cores, 0)} % of ${cores} cores)`;
+    say(`| where a probe's time went under load (mean ms from its entry reaching the deal) | ${[...waited].filter(([, ms]) => ms / probed.length >= 1).map(([k, ms]) => `${k} ${fmt(ms / probed.length)}`).join('; ')} |`);
     say(`| CPU during the month-end | worker ${share(cpu.worker, monthEndMs)}, Temporal ${share(cpu.temporal, monthEndMs)}, PostgreSQL ${share(cpu.postgres, monthEndMs)}, service ${share(cpu.service, monthEndMs)}, bench (sandboxes, probes) ${share(cpu.bench, monthEndMs)} |`);
     say(`| CPU during the ceiling | Temporal ${share(ceilingCpu.temporal, ceiling.ms)}, bench (the no-op worker) ${share(ceilingCpu.bench, ceiling.ms)} |`);
     say(`| load average at end | ${loadavg().map((l) => l.toFixed(1)).join(' ')} |`);
@@ -445,6 +449,38 @@ async function historyShape(client: Client, workflowId: string): Promise<{ tasks
     }
   };
   await walk(workflowId);
+  return out;
+}
+
+/**
+ * Where one probe's time went after its entry reached the deal (its signal), from its history:
+ * waiting in a task queue (scheduled -> started) and running (started -> completed), per
+ * workflow task and per activity type, in ms.
+ */
+async function probeWaits(client: Client, workflowId: string): Promise<Map<string, number>> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const signalled = events.find((e) => e.workflowExecutionSignaledEventAttributes);
+  const out = new Map<string, number>();
+  const add = (k: string, ms: number) => out.set(k, (out.get(k) ?? 0) + ms);
+  if (!signalled) return out;
+  const from = at(signalled);
+  for (const e of events) {
+    const wfStarted = e.workflowTaskStartedEventAttributes;
+    const wfDone = e.workflowTaskCompletedEventAttributes;
+    const actStarted = e.activityTaskStartedEventAttributes;
+    const actDone = e.activityTaskCompletedEventAttributes;
+    const ref = wfStarted?.scheduledEventId ?? wfDone?.startedEventId ?? actStarted?.scheduledEventId ?? actDone?.startedEventId;
+    const before = ref ? byId.get(Number(ref)) : undefined;
+    if (!before || at(before) < from) continue;
+    const type = (id: unknown) => byId.get(Number(id))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+    if (wfStarted) add('workflow task, queued', at(e) - at(before));
+    if (wfDone) add('workflow task, running', at(e) - at(before));
+    if (actStarted) add(`${type(actStarted.scheduledEventId)}, queued`, at(e) - at(before));
+    if (actDone) add(`${type(actDone.scheduledEventId)}, running`, at(e) - at(before));
+  }
   return out;
 }
 
