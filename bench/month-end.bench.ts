@@ -257,8 +257,9 @@ async function main(): Promise<void> {
       const entity = catalog.legalEntities.find((e) => e.id === d.customer.legalEntityId)!;
       erpCustomer.set(d.customer.id, (await erp.upsertCustomer({ customer: d.customer, legalEntity: entity, idempotencyKey: d.customer.id })).id);
     });
-    await pool(idle, 20, (d) => client.workflow.start('dealWorkflow', { taskQueue: 'q2c', workflowId: dealWorkflowId(d.opportunityId), args: [dealInput(d, erpCustomer.get(d.customer.id)!)] }).then(() => undefined));
-    say(`setup: ${fmt(customers.length)} ERP customers, ${fmt(idle.length)} probe deals started in delivery (${secondsOf(performance.now() - t0)} since start)`);
+    // The probe deals run long before month-end, as a deal with an immediate schedule does: their first pass is done.
+    await pool([...idle, ...loaded], 20, (d) => client.workflow.start('dealWorkflow', { taskQueue: 'q2c', workflowId: dealWorkflowId(d.opportunityId), args: [dealInput(d, erpCustomer.get(d.customer.id)!)] }).then(() => undefined));
+    say(`setup: ${fmt(customers.length)} ERP customers, ${fmt(idle.length + loaded.length)} probe deals started in delivery (${secondsOf(performance.now() - t0)} since start)`);
     await sleep(3_000); // their first workflow tasks
 
     const post = async (d: Deal, entries: Entry[]): Promise<number> => {
@@ -293,7 +294,7 @@ async function main(): Promise<void> {
     // ---- intake: the month delivered while no worker runs
     worker.child.kill('SIGTERM');
     await exited(worker.child);
-    await pool([...deals, ...loaded], 20, (d) => client.workflow.start('dealWorkflow', { taskQueue: 'q2c', workflowId: dealWorkflowId(d.opportunityId), args: [dealInput(d, erpCustomer.get(d.customer.id)!)] }).then(() => undefined));
+    await pool(deals, 20, (d) => client.workflow.start('dealWorkflow', { taskQueue: 'q2c', workflowId: dealWorkflowId(d.opportunityId), args: [dealInput(d, erpCustomer.get(d.customer.id)!)] }).then(() => undefined));
     const iStart = performance.now();
     let sentEvents = 0;
     await pool(deals, opts.senders, async (d) => {
@@ -412,7 +413,7 @@ async function main(): Promise<void> {
     say(`| invoice latency, month-end load | ${loadLatency.length} probes: p50 ${fmt(pct(loadLatency, 50))} ms, p99 **${fmt(pct(loadLatency, 99))} ms** (${fmt(pct(loadLatency, 99) / pct(idleLatency, 99), 1)}x idle; goal p99 < 2,000 ms: ${pct(loadLatency, 99) < 2_000 ? 'met' : 'NOT met'}) |`);
     const cores = cpus().length;
     const share = (sec: number, ms: number) => `${fmt(sec, 1)} s (${fmt((100 * sec) / (ms / 1000) / cores, 0)} % of ${cores} cores)`;
-    say(`| where a probe's time went under load (mean ms from its entry reaching the deal) | ${[...waited].filter(([, ms]) => ms / probed.length >= 1).map(([k, ms]) => `${k} ${fmt(ms / probed.length)}`).join('; ')} |`);
+    say(`| where a probe's time went under load (mean ms after its entry reached the deal; the rest of its latency is the service's answer) | ${[...waited].filter(([, ms]) => ms / probed.length >= 1).map(([k, ms]) => `${k} ${fmt(ms / probed.length)}`).join('; ')} |`);
     say(`| CPU during the month-end | worker ${share(cpu.worker, monthEndMs)}, Temporal ${share(cpu.temporal, monthEndMs)}, PostgreSQL ${share(cpu.postgres, monthEndMs)}, service ${share(cpu.service, monthEndMs)}, bench (sandboxes, probes) ${share(cpu.bench, monthEndMs)} |`);
     say(`| CPU during the ceiling | Temporal ${share(ceilingCpu.temporal, ceiling.ms)}, bench (the no-op worker) ${share(ceilingCpu.bench, ceiling.ms)} |`);
     say(`| load average at end | ${loadavg().map((l) => l.toFixed(1)).join(' ')} |`);
@@ -474,12 +475,13 @@ async function probeWaits(client: Client, workflowId: string): Promise<Map<strin
     const actDone = e.activityTaskCompletedEventAttributes;
     const ref = wfStarted?.scheduledEventId ?? wfDone?.startedEventId ?? actStarted?.scheduledEventId ?? actDone?.startedEventId;
     const before = ref ? byId.get(Number(ref)) : undefined;
-    if (!before || at(before) < from) continue;
+    if (!before || at(e) < from) continue;
     const type = (id: unknown) => byId.get(Number(id))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
-    if (wfStarted) add('workflow task, queued', at(e) - at(before));
-    if (wfDone) add('workflow task, running', at(e) - at(before));
-    if (actStarted) add(`${type(actStarted.scheduledEventId)}, queued`, at(e) - at(before));
-    if (actDone) add(`${type(actDone.scheduledEventId)}, running`, at(e) - at(before));
+    const since = Math.max(at(before), from); // a task queued before the signal counts from the signal
+    if (wfStarted) add('workflow task, queued', at(e) - since);
+    if (wfDone) add('workflow task, running', at(e) - since);
+    if (actStarted) add(`${type(actStarted.scheduledEventId)}, queued`, at(e) - since);
+    if (actDone) add(`${type(actDone.scheduledEventId)}, running`, at(e) - since);
   }
   return out;
 }
