@@ -59,7 +59,7 @@ import { Client as PgClient } from 'pg';
 import { EncryptionCodec, parseEncryptionKeys } from '../src/codec/encryption.codec';
 import { closedWonSignal, DEAL_WORKFLOW_TYPE, dealWorkflowId, type ClosedWonEvent, type DealInput } from '../src/contract';
 import { sign } from './chaos/storm';
-import { cpuSince, exited, freePort, processCpu, startPostgres, startQ2c, startTemporal, temporalDir, type ProcessCpu, type Q2cProcess } from './chaos/processes';
+import { cpuSince, exited, freePort, processCpu, q2cEnv, startPostgres, startQ2c, startTemporal, temporalDir, type ProcessCpu, type Q2cProcess } from './chaos/processes';
 
 const ENDPOINT = '/webhooks/salesforce/opportunity';
 const TASK_QUEUE = 'q2c';
@@ -268,25 +268,8 @@ async function run(o: Options): Promise<boolean> {
 
     const servicePort = await freePort();
     const url = `http://127.0.0.1:${servicePort}`;
-    const secret = randomBytes(24).toString('hex');
-    const payloadKeys = `bench1:${randomBytes(32).toString('base64')}`;
-    const env: Record<string, string> = {
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      DATABASE_URL: pg.url,
-      Q2C_DATA_DIR: path.join(dir, 'data'),
-      Q2C_PAYLOAD_KEYS: payloadKeys,
-      Q2C_WEBHOOK_SECRET_SALESFORCE: secret,
-      Q2C_WEBHOOK_SECRET_KANTATA: randomBytes(24).toString('hex'),
-      Q2C_DOCUSIGN_CONNECT_KEYS: randomBytes(24).toString('base64'),
-      STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('hex')}`,
-      Q2C_OPERATOR_API_KEYS: `bench:read:${randomBytes(24).toString('hex')}`,
-      SERVICE_PORT: String(servicePort),
-      WEBHOOK_RATE_LIMIT_PER_MINUTE: String(WEBHOOK_LIMIT_PER_MINUTE),
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-    };
+    const { secrets, payloadKeys, env } = q2cEnv({ dir, temporalAddress: temporal.address, databaseUrl: pg.url, servicePort, extra: { TEMPORAL_TASK_QUEUE: TASK_QUEUE, WEBHOOK_RATE_LIMIT_PER_MINUTE: String(WEBHOOK_LIMIT_PER_MINUTE) } });
+    const secret = secrets.salesforce;
     const service = startQ2c({ name: 'service', entry: 'src/service/main.ts', env, logFile: path.join(dir, 'service.log'), readyLine: /Server listening/, ...(o.serviceCpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.serviceCpuProf)}`] } : {}) });
     serviceProc = service;
     cleanup.push(async () => {

@@ -187,15 +187,15 @@ export function startQ2c(opts: { name: string; root?: string; entry: string; env
 // ---------------------------------------------------------------- q2c configuration
 
 /**
- * The environment of q2c's service and workers on this stack: the sandboxes as vendors, the
- * run's own Temporal and PostgreSQL, fresh webhook secrets and payload keys, and the webhook
+ * The environment of q2c's service and workers on this stack: the sandboxes as vendors (when
+ * given), the run's own Temporal and PostgreSQL, fresh webhook secrets and payload keys, and the webhook
  * rate limit out of the way (the harness is one client on loopback).
  */
-export function q2cEnv(o: { dir: string; sandboxUrl: string; temporalAddress: string; databaseUrl: string; servicePort: number; workflowBundle: string; extra?: Record<string, string> }) {
+export function q2cEnv(o: { dir: string; sandboxUrl?: string; temporalAddress: string; databaseUrl: string; servicePort: number; workflowBundle?: string; extra?: Record<string, string> }) {
   const secrets = { salesforce: randomBytes(24).toString('hex'), kantata: randomBytes(24).toString('hex') };
   const payloadKeys = `run1:${randomBytes(32).toString('base64')}`;
   const env: Record<string, string> = {
-    ...sandboxConnectorEnv(o.sandboxUrl),
+    ...(o.sandboxUrl ? sandboxConnectorEnv(o.sandboxUrl) : {}),
     TEMPORAL_ADDRESS: o.temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
     TEMPORAL_TASK_QUEUE: 'q2c',
@@ -212,7 +212,7 @@ export function q2cEnv(o: { dir: string; sandboxUrl: string; temporalAddress: st
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
     WORKER_METRICS_ADDRESS: 'off',
-    WORKFLOW_BUNDLE: o.workflowBundle,
+    ...(o.workflowBundle ? { WORKFLOW_BUNDLE: o.workflowBundle } : {}),
     ...o.extra,
   };
   return { secrets, payloadKeys, env };
