@@ -216,13 +216,14 @@ export async function runWorker(config: Config): Promise<void> {
     telemetry: telemetry.worker,
     ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
   });
+  const erpSlots = erpSlotsPerWorker(config);
   const erpWorker = await createErpWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     deps,
     dataConverter,
     telemetry: telemetry.worker,
-    slots: erpSlotsPerWorker(config),
+    slots: erpSlots,
     activitiesPerSecond: config.ERP_ACTIVITIES_PER_SECOND,
     taskQueue: config.ERP_TASK_QUEUE,
   });
@@ -230,7 +231,7 @@ export async function runWorker(config: Config): Promise<void> {
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       erpTaskQueue: config.ERP_TASK_QUEUE,
-      erpConcurrency: erpSlotsPerWorker(config),
+      erpConcurrency: erpSlots,
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),

@@ -1,16 +1,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createBillingActivities } from '../../src/activities/billing.activities';
 import type { DbHandle } from '../../src/db';
 import { deliveryBatchSignal, getDeliveryStateQuery, type DeliveryItem } from '../../src/contract';
 import { BULK_ISSUE_PRIORITY, issuePriorityKey } from '../../src/engagement';
-import { RuleSet } from '../../src/rules/ruleset';
-import defaultRuleSet from '../../src/rules/rulesets/default.json';
-import { ERP_TASK_QUEUE } from '../../src/workflows/invoice-run.workflow';
-import { testLogger } from '../support/logger';
 import type { TestSandbox } from '../support/sandbox';
 import { engagementTestWorkflow } from './engagement.workflows';
-import { advisoryQuoteLine, approvedTime, avalara, catalog, engagementBundle, erpDealRecords, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
+import { advisoryQuoteLine, approvedTime, avalara, engagementWorkers, erpDealRecords, netsuite, recordingPorts, skipTo, snapshotFor, useEngagementEnv, usd } from './engagement.support';
 
 /*
  * Month-end's periodic invoices yield to the invoices a customer waits for now. 2030, LE-US:
@@ -43,34 +37,29 @@ describe('issuing priority on the workflow', () => {
     const fee = { id: 'QL-2', servicePackage: 'TRANSFORMATION', description: 'Transformation', quantity: 1, unit: 'EACH' as const, listPrice: usd(10_000_000), netPrice: usd(10_000_000), discountBp: 0, approvalStatus: 'APPROVED' as const, externalIds: {} };
     const snapshot = snapshotFor(OPP, [advisoryQuoteLine(), fee], '2030-01-01');
     const { erpCustomer, so } = await erpDealRecords(erp, OPP, snapshot.contract, 'CUS-PRIO');
-    const ruleSet = RuleSet.parse(defaultRuleSet);
-    const activities = createBillingActivities({ db: db.db, logger: testLogger, catalog, ruleSets: () => ruleSet, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing }, resources: { 'r-us': { legalEntityId: 'LE-US', region: 'US' } } });
-    const main = await Worker.create({ connection: env.nativeConnection, taskQueue: 'issue-priority', workflowBundle: await engagementBundle(), activities });
-    const erpWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: ERP_TASK_QUEUE, activities });
-    const { invoices, scheduled } = await main.runUntil(
-      erpWorker.runUntil(async () => {
-        await skipTo(env, '2030-01-02T14:00:00Z');
-        const handle = await env.client.workflow.start(engagementTestWorkflow, {
-          taskQueue: 'issue-priority',
-          workflowId: `deal-${OPP}`,
-          args: [{ opportunityId: OPP, snapshot, view: { opportunityId: OPP, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, erpContractId: so.id, projectId: 'WS-PRIO' }, exceptions: [], timeline: [] }, options: { overdueGraceDays: 60 } }],
-        });
-        await skipTo(env, '2030-01-15T15:00:00Z');
-        await handle.signal(deliveryBatchSignal, batch('kantata:m1', '2030-01-15T15:00:00Z', [accepted('M1', '2030-01-15T14:00:00Z'), time('1', '2030-01-10', 600)]));
-        await skipTo(env, '2030-02-02T15:00:00Z');
-        const state = await handle.query(getDeliveryStateQuery);
-        const history = await handle.fetchHistory();
-        await handle.terminate('test over');
-        const steps = new Set(['taxInvoice', 'postInvoice', 'recordInvoiceIssued']);
-        return {
-          invoices: state.invoices.map((i) => [i.issueDate, i.subtotalMinor]),
-          scheduled: (history.events ?? [])
-            .map((e) => e.activityTaskScheduledEventAttributes)
-            .filter((a) => a && steps.has(a.activityType?.name ?? ''))
-            .map((a) => [a!.activityType!.name, a!.priority?.priorityKey ?? 'default']),
-        };
-      }),
-    );
+    const workers = await engagementWorkers({ env, taskQueue: 'issue-priority', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing }, resources: { 'r-us': { legalEntityId: 'LE-US', region: 'US' } } });
+    const { invoices, scheduled } = await workers.run(async () => {
+      await skipTo(env, '2030-01-02T14:00:00Z');
+      const handle = await env.client.workflow.start(engagementTestWorkflow, {
+        taskQueue: 'issue-priority',
+        workflowId: `deal-${OPP}`,
+        args: [{ opportunityId: OPP, snapshot, view: { opportunityId: OPP, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, erpContractId: so.id, projectId: 'WS-PRIO' }, exceptions: [], timeline: [] }, options: { overdueGraceDays: 60 } }],
+      });
+      await skipTo(env, '2030-01-15T15:00:00Z');
+      await handle.signal(deliveryBatchSignal, batch('kantata:m1', '2030-01-15T15:00:00Z', [accepted('M1', '2030-01-15T14:00:00Z'), time('1', '2030-01-10', 600)]));
+      await skipTo(env, '2030-02-02T15:00:00Z');
+      const state = await handle.query(getDeliveryStateQuery);
+      const history = await handle.fetchHistory();
+      await handle.terminate('test over');
+      const steps = new Set(['taxInvoice', 'postInvoice', 'recordInvoiceIssued']);
+      return {
+        invoices: state.invoices.map((i) => [i.issueDate, i.subtotalMinor]),
+        scheduled: (history.events ?? [])
+          .map((e) => e.activityTaskScheduledEventAttributes)
+          .filter((a) => a && steps.has(a.activityType?.name ?? ''))
+          .map((a) => [a!.activityType!.name, a!.priority?.priorityKey ?? 'default']),
+      };
+    });
     // M1: 30 % x $100,000.00 = $30,000.00 on Jan 15; January's time: 600 min x $150.00 / 60 = $1,500.00 on Feb 1.
     expect(invoices).toEqual([
       ['2030-01-15', 3_000_000],

@@ -48,6 +48,13 @@ describe('an invoice held between tax committed and posted', () => {
 
   useEngagementEnv((c) => ({ env, sb, db } = c));
   const until = (iso: string) => skipTo(env, iso);
+  /** The fixed-fee deal `opp` started in delivery on `taskQueue`, billed to `erpCustomerId`, its PSA project `projectId`. */
+  const startFixedFee = (taskQueue: string, opp: string, erpCustomerId: string, projectId: string, options?: Parameters<typeof engagementTestWorkflow>[0]['options']): Promise<WorkflowHandle<typeof engagementTestWorkflow>> =>
+    env.client.workflow.start(engagementTestWorkflow, {
+      taskQueue,
+      workflowId: `deal-${opp}`,
+      args: [{ opportunityId: opp, snapshot: fixedFee(opp), view: { opportunityId: opp, stage: 'IN_DELIVERY', ids: { erpCustomerId, projectId }, exceptions: [], timeline: [] }, ...(options ? { options } : {}) }],
+    });
 
   it('raises ISSUE_STALLED after ten minutes, clears it once the post goes through, and issues the invoice once', async () => {
     const real = netsuite(sb.url);
@@ -57,18 +64,13 @@ describe('an invoice held between tax committed and posted', () => {
     const ports = recordingPorts();
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-STALL' });
-    const snapshot = fixedFee(OPP);
     const exceptions: string[] = [];
     const kpis = { recordDealTransition: () => {}, recordDealException: (code: string) => void exceptions.push(code), recordInvoicePosted: () => {} };
     const workers = await engagementWorkers({ env, taskQueue: 'stalled-issue', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing }, kpis });
 
     await workers.run(async () => {
       await until('2030-01-10T14:00:00Z');
-      const handle: WorkflowHandle<typeof engagementTestWorkflow> = await env.client.workflow.start(engagementTestWorkflow, {
-        taskQueue: 'stalled-issue',
-        workflowId: `deal-${OPP}`,
-        args: [{ opportunityId: OPP, snapshot, view: { opportunityId: OPP, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, projectId: 'WS-STALL' }, exceptions: [], timeline: [] } }],
-      });
+      const handle = await startFixedFee('stalled-issue', OPP, erpCustomer.id, 'WS-STALL');
       const state = () => handle.query(getDeliveryStateQuery);
       await until('2030-01-10T15:00:00Z');
       await handle.signal(deliveryBatchSignal, { batchId: 'kantata:m1', source: 'kantata', receivedAt: '2030-01-10T15:00:00Z', items: [accepted('M1', '2030-01-10T14:00:00Z')] });
@@ -117,16 +119,11 @@ describe('an invoice held between tax committed and posted', () => {
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-STALL-CHILD' });
     const opp = 'OPP-STALLC';
-    const snapshot = fixedFee(opp);
     const workers = await engagementWorkers({ env, taskQueue: 'stalled-issue-child', db: db.db, connectors: { erp, tax: avalara(sb.url), crm: ports.crm, psa: ports.psa, billing: ports.billing } });
     await workers.run(async () => {
       await until('2030-02-10T15:00:00Z');
-      const handle: WorkflowHandle<typeof engagementTestWorkflow> = await env.client.workflow.start(engagementTestWorkflow, {
-        taskQueue: 'stalled-issue-child',
-        workflowId: `deal-${opp}`,
-        // Every run through a child workflow.
-        args: [{ opportunityId: opp, snapshot, view: { opportunityId: opp, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, projectId: 'WS-STALLC' }, exceptions: [], timeline: [] }, options: { childRunThreshold: 0 } }],
-      });
+      // Every run through a child workflow.
+      const handle = await startFixedFee('stalled-issue-child', opp, erpCustomer.id, 'WS-STALLC', { childRunThreshold: 0 });
       const state = () => handle.query(getDeliveryStateQuery);
       await handle.signal(deliveryBatchSignal, { batchId: 'kantata:m1', source: 'kantata', receivedAt: '2030-02-10T15:00:00Z', items: [{ kind: 'milestone', sourceId: 'CTR-OPP-STALLC-L1-M1', projectId: 'WS-STALLC', status: 'accepted', at: '2030-02-10T14:00:00Z' }] });
       await until('2030-02-10T15:01:00Z');
@@ -183,15 +180,10 @@ describe('an invoice held between tax committed and posted', () => {
     const usEntity = catalog.legalEntities.find((e) => e.id === 'LE-US')!;
     const erpCustomer = await real.upsertCustomer({ customer, legalEntity: usEntity, idempotencyKey: 'CUS-LOOP' });
     const opp = 'OPP-LOOP';
-    const snapshot = fixedFee(opp);
     const workers = await engagementWorkers({ env, taskQueue: 'crash-loop', db: db.db, connectors: { erp, tax, crm, psa: ports.psa, billing: ports.billing } });
     await workers.run(async () => {
       await until('2030-03-10T15:00:00Z');
-      const handle: WorkflowHandle<typeof engagementTestWorkflow> = await env.client.workflow.start(engagementTestWorkflow, {
-        taskQueue: 'crash-loop',
-        workflowId: `deal-${opp}`,
-        args: [{ opportunityId: opp, snapshot, view: { opportunityId: opp, stage: 'IN_DELIVERY', ids: { erpCustomerId: erpCustomer.id, projectId: 'WS-LOOP' }, exceptions: [], timeline: [] } }],
-      });
+      const handle = await startFixedFee('crash-loop', opp, erpCustomer.id, 'WS-LOOP');
       const state = () => handle.query(getDeliveryStateQuery);
       await handle.signal(deliveryBatchSignal, { batchId: 'kantata:m1', source: 'kantata', receivedAt: '2030-03-10T15:00:00Z', items: [{ kind: 'milestone', sourceId: 'CTR-OPP-LOOP-L1-M1', projectId: 'WS-LOOP', status: 'accepted', at: '2030-03-10T14:00:00Z' }] });
       // Three loops of 31 minutes one after the other: 93 minutes, then a little more.
